@@ -1,0 +1,174 @@
+"""One dataframely schema per canonical table (DESIGN.md section 2).
+
+Column names carry units (``_t``, ``_usd``, ``_frac``, ``_pct``); ``source`` and
+``vintage`` on every fact row say where it came from. Country codes are ISO 3166-1
+alpha-3 (plus ``XKX`` Kosovo and historic codes listed in ``datasets/countries.csv``);
+the pseudo-codes ``WLD`` (world total) and ``ROW`` (rest of world) appear only where a
+schema says so.
+"""
+
+from __future__ import annotations
+
+import dataframely as dy
+import polars as pl
+
+__all__ = [
+    "ISO3_OR_PSEUDO",
+    "ISO3_PATTERN",
+    "STAGES",
+    "Alignment",
+    "Alliances",
+    "Commodities",
+    "Governance",
+    "Production",
+    "Recycling",
+    "SourceProduction",
+    "TradeFlows",
+]
+
+#: Three upper-case letters: ISO3, XKX, historic codes, WLD, ROW.
+ISO3_PATTERN = r"^[A-Z]{3}$"
+ISO3_OR_PSEUDO = ISO3_PATTERN
+
+#: Supply-chain stages. Extraction from wells (oil, gas) counts as ``mining``.
+STAGES = ("mining", "refining", "manufacturing", "design", "equipment")
+SECTORS = ("critical_materials", "energy", "chips")
+WGI_INDICATORS = ("va", "pv", "ge", "rq", "rl", "cc")
+
+
+class SourceProduction(dy.Schema):
+    """Production as one upstream source states it, before mapping to our commodity ids.
+
+    Every production adapter returns this (plus a ``source_row`` column). ``quantity`` is
+    in ``unit`` exactly as the source gives it; withheld values ("W") are null with
+    ``is_withheld`` set, never zero. ``country_iso3`` is an ISO3 code, ``WLD`` for a world
+    total row or ``ROW`` for "Other countries" / "Rest of world".
+    """
+
+    year = dy.Int32(nullable=False, min=1900, max=2100)
+    source_commodity = dy.String(nullable=False)
+    source_stage = dy.String(nullable=False)
+    country_name = dy.String(nullable=False)
+    country_iso3 = dy.String(nullable=False, regex=ISO3_OR_PSEUDO)
+    quantity = dy.Float64(nullable=True, min=0)
+    unit = dy.String(nullable=False)
+    is_withheld = dy.Bool(nullable=False)
+    is_estimated = dy.Bool(nullable=False)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+
+
+class Production(dy.Schema):
+    """Canonical production: (year, commodity, stage, country, source) -> quantity.
+
+    ``quantity`` is in the commodity's canonical ``unit`` (``datasets/commodities.csv``);
+    ``source_quantity``/``source_unit``/``conversion_factor`` record the conversion
+    (``quantity = source_quantity * conversion_factor``). One ``ROW`` row per
+    (year, commodity, stage, source) holds the rest of the world explicitly;
+    ``is_derived`` marks rows we computed (a ROW remainder from a world total) rather
+    than read.
+    """
+
+    year = dy.Int32(nullable=False, primary_key=True, min=1900, max=2100)
+    commodity = dy.String(nullable=False, primary_key=True)
+    stage = dy.Enum(STAGES, nullable=False, primary_key=True)
+    country_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_OR_PSEUDO)
+    source = dy.String(nullable=False, primary_key=True)
+    quantity = dy.Float64(nullable=True, min=0)
+    unit = dy.String(nullable=False)
+    source_quantity = dy.Float64(nullable=True, min=0)
+    source_unit = dy.String(nullable=False)
+    conversion_factor = dy.Float64(nullable=False, min=0)
+    is_withheld = dy.Bool(nullable=False)
+    is_estimated = dy.Bool(nullable=False)
+    is_derived = dy.Bool(nullable=False)
+    vintage = dy.String(nullable=False)
+
+    @dy.rule()
+    def withheld_is_null(cls) -> pl.Expr:
+        """A withheld value is null, never a number."""
+        return ~pl.col("is_withheld") | pl.col("quantity").is_null()
+
+
+class TradeFlows(dy.Schema):
+    """Bilateral trade at HS6 level: exporter -> importer, value and quantity."""
+
+    year = dy.Int32(nullable=False, primary_key=True, min=1900, max=2100)
+    exporter_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
+    importer_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
+    hs6_code = dy.String(nullable=False, primary_key=True, regex=r"^\d{6}$")
+    value_usd = dy.Float64(nullable=False, min=0)
+    quantity_t = dy.Float64(nullable=True, min=0)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+
+
+class Governance(dy.Schema):
+    """World Bank WGI: one row per (year, country, indicator); estimate in -2.5..2.5."""
+
+    year = dy.Int32(nullable=False, primary_key=True, min=1990, max=2100)
+    country_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
+    indicator = dy.Enum(WGI_INDICATORS, nullable=False, primary_key=True)
+    estimate = dy.Float64(nullable=True, min=-5.0, max=5.0)
+    stddev = dy.Float64(nullable=True, min=0)
+    pctrank = dy.Float64(nullable=True, min=0, max=100)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+
+
+class Alignment(dy.Schema):
+    """UN General Assembly ideal points (Bailey, Strezhnev and Voeten), one per country-year."""
+
+    year = dy.Int32(nullable=False, primary_key=True, min=1946, max=2100)
+    country_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
+    cow_code = dy.Int32(nullable=False)
+    ideal_point = dy.Float64(nullable=True, min=-10, max=10)
+    agree_with_usa_frac = dy.Float64(nullable=True, min=0, max=1)
+    agree_with_china_frac = dy.Float64(nullable=True, min=0, max=1)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+
+
+class Recycling(dy.Schema):
+    """End-of-life recycling input rate per commodity (EU SCRREEN factsheets via WMD map)."""
+
+    commodity = dy.String(nullable=False, primary_key=True)
+    stage = dy.Enum(STAGES, nullable=False, primary_key=True)
+    eol_rir_frac = dy.Float64(nullable=True, min=0, max=1)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+
+
+class Commodities(dy.Schema):
+    """Reference table: what each (commodity, stage) is, its unit and HS6 codes."""
+
+    commodity = dy.String(nullable=False, primary_key=True, regex=r"^[a-z][a-z0-9_]*$")
+    stage = dy.Enum(STAGES, nullable=False, primary_key=True)
+    sector = dy.Enum(SECTORS, nullable=False)
+    name = dy.String(nullable=False)
+    unit = dy.String(nullable=False)
+    content_basis = dy.String(nullable=False)
+    eu_sr_stage = dy.Enum(("extraction", "processing"), nullable=False)
+    hs92_codes = dy.String(nullable=True, regex=r"^\d{6}(;\d{6})*$")
+    hs2017_codes = dy.String(nullable=True, regex=r"^\d{6}(;\d{6})*$")
+    note = dy.String(nullable=True)
+
+
+class Alliances(dy.Schema):
+    """Dated bloc membership: one row per (bloc, member, spell)."""
+
+    bloc = dy.String(nullable=False, primary_key=True, regex=r"^[A-Z][A-Z0-9_]*$")
+    iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
+    joined = dy.Date(nullable=False, primary_key=True)
+    left = dy.Date(nullable=True)
+    country = dy.String(nullable=False)
+    kind = dy.Enum(
+        ("security", "economic", "minerals", "technology", "energy", "trade", "intelligence"),
+        nullable=False,
+    )
+    source = dy.String(nullable=False)
+
+    @dy.rule()
+    def left_after_joined(cls) -> pl.Expr:
+        """A membership ends after it begins."""
+        return pl.col("left").is_null() | (pl.col("left") > pl.col("joined"))
