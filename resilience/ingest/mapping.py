@@ -106,20 +106,17 @@ def map_production(
         converted to the commodity's canonical unit.
     """
     keys = ["source_commodity", "source_stage"]
-    joined = frame.join(
-        commodity_map.select(*keys, "commodity", "stage", "basis_factor"), on=keys, how="left"
+    in_map = commodity_map.select(*keys, "commodity", "stage", "basis_factor").with_columns(
+        pl.lit(True).alias("_in_map")
     )
-    unmapped = joined.filter(pl.col("basis_factor").is_null() & pl.col("commodity").is_null())
+    joined = frame.join(in_map, on=keys, how="left")
+    unmapped = joined.filter(pl.col("_in_map").is_null())
     if unmapped.height:
         firsts = unmapped.group_by(keys).agg(pl.col("source_row").min()).sort("source_row")
         raise DataError(
             [
                 DataProblem(
-                    str(file),
-                    row,
-                    "commodity",
-                    f"{c} / {s}",
-                    "unknown product: not in the commodity map",
+                    str(file), row, "commodity", f"{c} / {s}", "unknown product: not in the commodity map"
                 )
                 for c, s, row in firsts.iter_rows()
             ]
@@ -131,8 +128,10 @@ def map_production(
             file,
             out_of_scope.height,
         )
-    joined = joined.filter(pl.col("commodity").is_not_null())
-    canon = commodities.select("commodity", "stage", pl.col("unit").alias("canonical_unit"))
+    joined = joined.filter(pl.col("commodity").is_not_null()).drop("_in_map")
+    canon = commodities.select(
+        "commodity", pl.col("stage").cast(pl.String), pl.col("unit").alias("canonical_unit")
+    )
     joined = joined.join(canon, on=["commodity", "stage"], how="left")
     problems: list[DataProblem] = []
     for c, s in (

@@ -1,0 +1,65 @@
+"""Load the shipped default tables from ``datasets/`` (validated on read).
+
+Each loader reads one table written by :mod:`resilience.ingest.refresh`, validates it
+against its schema (so a hand-edited file with a bad row fails with the file, row, column
+and value) and returns a Polars frame. ``RESILIENCE_DATASETS`` points them at another
+folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dataframely as dy
+import polars as pl
+
+from resilience.paths import datasets_dir
+from resilience.schemas.tables import Alignment, Governance, Production, Recycling
+from resilience.schemas.validate import validate_frame
+
+__all__ = [
+    "load_alignment",
+    "load_governance",
+    "load_production",
+    "load_published_hhi",
+    "load_recycling",
+    "load_trade",
+]
+
+
+def _read_csv(schema: type[dy.Schema], path: Path) -> pl.DataFrame:
+    raw = pl.read_csv(path, infer_schema=False)
+    bools = [c for c, col in schema.columns().items() if isinstance(col, dy.Bool) and c in raw.columns]
+    raw = raw.with_columns(pl.col(bools).str.to_lowercase().replace_strict({"true": True, "false": False}))
+    return validate_frame(schema, raw, file=path.name).drop("source_row")
+
+
+def load_production(path: Path | None = None) -> pl.DataFrame:
+    """Production by (year, commodity, stage, country, source); see ``datasets/README.md``."""
+    return _read_csv(Production, path or datasets_dir() / "production.csv")
+
+
+def load_governance(path: Path | None = None) -> pl.DataFrame:
+    """World Bank WGI estimates by (year, country, indicator)."""
+    return _read_csv(Governance, path or datasets_dir() / "governance.csv")
+
+
+def load_alignment(path: Path | None = None) -> pl.DataFrame:
+    """UNGA ideal points by (year, country)."""
+    return _read_csv(Alignment, path or datasets_dir() / "alignment.csv")
+
+
+def load_recycling(path: Path | None = None) -> pl.DataFrame:
+    """End-of-life recycling input rates by (commodity, stage)."""
+    return _read_csv(Recycling, path or datasets_dir() / "recycling.csv")
+
+
+def load_published_hhi(path: Path | None = None) -> pl.DataFrame:
+    """HHI values as World Mining Data prints them (0-10 000), for validation."""
+    return pl.read_csv(path or datasets_dir() / "published_hhi.csv")
+
+
+def load_trade(path: Path | None = None, *, lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
+    """Bilateral trade by (year, importer, commodity, stage, supplier), from CEPII BACI."""
+    lf = pl.scan_parquet(path or datasets_dir() / "trade.parquet")
+    return lf if lazy else lf.collect()

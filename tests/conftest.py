@@ -1,0 +1,25 @@
+"""Shared test fixtures: the real public files in ../shared/data, when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "tests" / "data"
+
+
+def _shared_data_dir() -> Path:
+    env = os.environ.get("RESILIENCE_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real public downloads; integration tests skip when it is absent."""
+    path = _shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"real public data not present at {path}")
+    return path
