@@ -129,7 +129,7 @@ def _production(
 def _identity_map(commodities: pl.DataFrame) -> pl.DataFrame:
     return commodities.select(
         pl.col("commodity").alias("source_commodity"),
-        pl.col("stage").cast(pl.String).alias("source_stage"),
+        pl.col("stage").alias("source_stage"),
         "commodity",
         pl.col("stage").cast(pl.String),
         pl.lit(1.0).alias("basis_factor"),

@@ -36,6 +36,11 @@ SECTORS = ("critical_materials", "energy", "chips")
 WGI_INDICATORS = ("va", "pv", "ge", "rq", "rl", "cc")
 
 
+def _one_of(values: tuple[str, ...]) -> str:
+    """Anchored regex accepting exactly ``values`` (kept as plain strings: joins stay simple)."""
+    return "^(" + "|".join(values) + ")$"
+
+
 class SourceProduction(dy.Schema):
     """Production as one upstream source states it, before mapping to our commodity ids.
 
@@ -71,7 +76,7 @@ class Production(dy.Schema):
 
     year = dy.Int32(nullable=False, primary_key=True, min=1900, max=2100)
     commodity = dy.String(nullable=False, primary_key=True)
-    stage = dy.Enum(STAGES, nullable=False, primary_key=True)
+    stage = dy.String(nullable=False, primary_key=True, regex=_one_of(STAGES))
     country_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_OR_PSEUDO)
     source = dy.String(nullable=False, primary_key=True)
     quantity = dy.Float64(nullable=True, min=0)
@@ -108,7 +113,7 @@ class Governance(dy.Schema):
 
     year = dy.Int32(nullable=False, primary_key=True, min=1990, max=2100)
     country_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
-    indicator = dy.Enum(WGI_INDICATORS, nullable=False, primary_key=True)
+    indicator = dy.String(nullable=False, primary_key=True, regex=_one_of(WGI_INDICATORS))
     estimate = dy.Float64(nullable=True, min=-5.0, max=5.0)
     stddev = dy.Float64(nullable=True, min=0)
     pctrank = dy.Float64(nullable=True, min=0, max=100)
@@ -133,7 +138,7 @@ class Recycling(dy.Schema):
     """End-of-life recycling input rate per commodity (EU SCRREEN factsheets via WMD map)."""
 
     commodity = dy.String(nullable=False, primary_key=True)
-    stage = dy.Enum(STAGES, nullable=False, primary_key=True)
+    stage = dy.String(nullable=False, primary_key=True, regex=_one_of(STAGES))
     eol_rir_frac = dy.Float64(nullable=True, min=0, max=1)
     source = dy.String(nullable=False)
     vintage = dy.String(nullable=False)
@@ -143,12 +148,12 @@ class Commodities(dy.Schema):
     """Reference table: what each (commodity, stage) is, its unit and HS6 codes."""
 
     commodity = dy.String(nullable=False, primary_key=True, regex=r"^[a-z][a-z0-9_]*$")
-    stage = dy.Enum(STAGES, nullable=False, primary_key=True)
-    sector = dy.Enum(SECTORS, nullable=False)
+    stage = dy.String(nullable=False, primary_key=True, regex=_one_of(STAGES))
+    sector = dy.String(nullable=False, regex=_one_of(SECTORS))
     name = dy.String(nullable=False)
     unit = dy.String(nullable=False)
     content_basis = dy.String(nullable=False)
-    eu_sr_stage = dy.Enum(("extraction", "processing"), nullable=False)
+    eu_sr_stage = dy.String(nullable=False, regex=_one_of(("extraction", "processing")))
     hs92_codes = dy.String(nullable=True, regex=r"^\d{6}(;\d{6})*$")
     hs2017_codes = dy.String(nullable=True, regex=r"^\d{6}(;\d{6})*$")
     note = dy.String(nullable=True)
@@ -162,9 +167,11 @@ class Alliances(dy.Schema):
     joined = dy.Date(nullable=False, primary_key=True)
     left = dy.Date(nullable=True)
     country = dy.String(nullable=False)
-    kind = dy.Enum(
-        ("security", "economic", "minerals", "technology", "energy", "trade", "intelligence"),
+    kind = dy.String(
         nullable=False,
+        regex=_one_of(
+            ("security", "economic", "minerals", "technology", "energy", "trade", "intelligence")
+        ),
     )
     source = dy.String(nullable=False)
 

@@ -1,0 +1,199 @@
+"""Shared plumbing for the production adapters (WMD, IEA, bp/OWID, WNA).
+
+Private helpers, no business logic: read a CSV as text with the 1-based line number of
+each record, parse integer years, reject negative numbers in the column the user sees,
+report duplicate keys with both rows, drop recognised aggregates explicitly (logged), and
+validate the final :class:`~resilience.schemas.tables.SourceProduction` frame.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from resilience.errors import DataError, DataProblem
+from resilience.schemas.tables import SourceProduction
+from resilience.schemas.validate import validate_frame
+
+__all__ = [
+    "KEY",
+    "check_unique",
+    "drop_aggregates",
+    "finish",
+    "parse_years",
+    "read_text_csv",
+    "reject_negative",
+]
+
+#: Key of a production row as a source states it.
+KEY = ("year", "source_commodity", "source_stage", "country_iso3")
+
+
+def read_text_csv(path: Path, *, required: Sequence[str]) -> pl.DataFrame:
+    """Read a CSV with every cell as stripped text (empty -> null) plus ``source_row``.
+
+    ``source_row`` is the 1-based line number of each record (header = line 1), also when
+    a quoted cell spans several lines. Wholly empty lines are dropped (they hold no data).
+
+    Raises
+    ------
+    resilience.errors.DataError
+        When the file is not readable as CSV (naming the file) or a required column is
+        missing from the header (naming the file and each missing column).
+    """
+    try:
+        raw = pl.read_csv(path, infer_schema=False, raise_if_empty=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as exc:
+        raise DataError.single(
+            path.name, None, "", None, f"not a readable CSV file ({exc})"
+        ) from exc
+    raw = raw.rename({c: c.strip() for c in raw.columns})
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise DataError(
+            [DataProblem(path.name, None, c, None, "required column is missing") for c in missing]
+        )
+    frame = raw.with_columns(
+        pl.col(c).str.strip_chars().replace("", None) for c in raw.columns
+    ).with_columns(pl.Series("source_row", _line_numbers(path, raw.height), dtype=pl.Int64))
+    empty = pl.all_horizontal(pl.col(c).is_null() for c in raw.columns)
+    return frame.filter(~empty)
+
+
+def _line_numbers(path: Path, height: int) -> list[int]:
+    """Line on which each CSV record starts (header on line 1)."""
+    data = path.read_bytes()
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    if lines == height + 1:
+        return list(range(2, height + 2))
+    # A quoted cell holds a line break: let the csv module count physical lines.
+    text = data.decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    starts: list[int] = []
+    previous_end = 0
+    for i, _record in enumerate(reader):
+        if i > 0:
+            starts.append(previous_end + 1)
+        previous_end = reader.line_num
+    if len(starts) != height:
+        raise DataError.single(
+            path.name, None, "", None, "could not align CSV records with line numbers"
+        )
+    return starts
+
+
+def parse_years(frame: pl.DataFrame, column: str, *, file: str, out: str = "year") -> pl.DataFrame:
+    """Add ``out`` (Int32) parsed from a text column of whole years; reject anything else."""
+    text = pl.col(column).str.strip_chars()
+    parsed = frame.with_columns(
+        text.str.replace(r"\.0+$", "").cast(pl.Int32, strict=False).alias("_year")
+    )
+    bad = parsed.filter(pl.col("_year").is_null() | ~pl.col("_year").is_between(1900, 2100))
+    if bad.height:
+        raise DataError(
+            [
+                DataProblem(file, row, column, value, "not a year")
+                for value, row in bad.select(column, "source_row").head(50).iter_rows()
+            ]
+        )
+    return parsed.drop(out, strict=False).rename({"_year": out})
+
+
+def reject_negative(frame: pl.DataFrame, parsed: str, *, file: str, column: str) -> None:
+    """Raise naming file/row/column/value for each negative value in ``parsed``."""
+    bad = frame.filter(pl.col(parsed) < 0)
+    if bad.height:
+        raise DataError(
+            [
+                DataProblem(file, row, column, value, "negative quantity")
+                for value, row in bad.select(parsed, "source_row").head(50).iter_rows()
+            ]
+        )
+
+
+def check_unique(
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    *,
+    file: str,
+    column: str,
+    describe: Sequence[str] | None = None,
+) -> None:
+    """Raise one problem per repeated key, naming the repeat's row and the first row.
+
+    Parameters
+    ----------
+    frame
+        Frame with ``keys`` and ``source_row``.
+    keys
+        Columns forming the key.
+    file
+        File name for messages.
+    column
+        Column(s) to name in the message, as the user sees them in the file.
+    describe
+        Columns whose values describe the key in the message (defaults to ``keys``).
+    """
+    describe = list(describe or keys)
+    dup = frame.filter(pl.struct(*keys).is_duplicated())
+    if not dup.height:
+        return
+    first = dup.group_by(*keys).agg(pl.col("source_row").min().alias("_first"))
+    repeats = (
+        dup.join(first, on=list(keys), how="left", nulls_equal=True)
+        .filter(pl.col("source_row") != pl.col("_first"))
+        .sort("source_row")
+    )
+    raise DataError(
+        [
+            DataProblem(
+                file,
+                rec["source_row"],
+                column,
+                {c: rec[c] for c in describe},
+                f"duplicate key (first on row {rec['_first']})",
+            )
+            for rec in repeats.head(50).iter_rows(named=True)
+        ]
+    )
+
+
+def drop_aggregates(
+    frame: pl.DataFrame, *, file: str, log: logging.Logger, kind: str = "country_kind"
+) -> pl.DataFrame:
+    """Drop rows resolved as regional aggregates or statistics, logging what went."""
+    dropped = frame.filter(pl.col(kind).is_in(["region", "statistic"]))
+    if dropped.height:
+        names = sorted(dropped["country_name"].unique().to_list())
+        log.info(
+            "%s: %d rows of regional aggregates / statistics dropped (%s)",
+            file,
+            dropped.height,
+            ", ".join(names),
+        )
+    return frame.filter(~pl.col(kind).is_in(["region", "statistic"]))
+
+
+def finish(
+    frame: pl.DataFrame,
+    *,
+    file: str,
+    column_names: dict[str, str],
+    keys: Sequence[str] = KEY,
+    key_column: str | None = None,
+) -> pl.DataFrame:
+    """Check the key is unique, then validate as :class:`SourceProduction` (+ source_row)."""
+    check_unique(
+        frame,
+        keys,
+        file=file,
+        column=key_column or ", ".join(column_names.get(k, k) for k in keys),
+        describe=[*keys[:-1], "country_name"],
+    )
+    out = validate_frame(SourceProduction, frame, file=file, column_names=column_names)
+    return out.sort("source_row")
