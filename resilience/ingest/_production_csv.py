@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -122,7 +122,7 @@ def check_unique(
     *,
     file: str,
     column: str,
-    describe: Sequence[str] | None = None,
+    describe: Mapping[str, str] | None = None,
 ) -> None:
     """Raise one problem per repeated key, naming the repeat's row and the first row.
 
@@ -137,9 +137,10 @@ def check_unique(
     column
         Column(s) to name in the message, as the user sees them in the file.
     describe
-        Columns whose values describe the key in the message (defaults to ``keys``).
+        ``{label: column}``: values that describe the key in the message, labelled as
+        the user sees them in the file (defaults to the key columns).
     """
-    describe = list(describe or keys)
+    describe = dict(describe or {k: k for k in keys})
     dup = frame.filter(pl.struct(*keys).is_duplicated())
     if not dup.height:
         return
@@ -155,7 +156,7 @@ def check_unique(
                 file,
                 rec["source_row"],
                 column,
-                {c: rec[c] for c in describe},
+                {label: rec[c] for label, c in describe.items()},
                 f"duplicate key (first on row {rec['_first']})",
             )
             for rec in repeats.head(50).iter_rows(named=True)
@@ -184,16 +185,24 @@ def finish(
     *,
     file: str,
     column_names: dict[str, str],
-    keys: Sequence[str] = KEY,
-    key_column: str | None = None,
+    key_column: str,
+    describe: Mapping[str, str],
 ) -> pl.DataFrame:
-    """Check the key is unique, then validate as :class:`SourceProduction` (+ source_row)."""
-    check_unique(
-        frame,
-        keys,
-        file=file,
-        column=key_column or ", ".join(column_names.get(k, k) for k in keys),
-        describe=[*keys[:-1], "country_name"],
-    )
+    """Check the key is unique, then validate as :class:`SourceProduction` (+ source_row).
+
+    Parameters
+    ----------
+    frame
+        SourceProduction columns plus ``source_row``.
+    file
+        File name for messages.
+    column_names
+        Our column -> the file's column, for validation messages.
+    key_column
+        How to name the key columns in a duplicate-key message (file's names).
+    describe
+        ``{label: column}`` values quoted in a duplicate-key message.
+    """
+    check_unique(frame, KEY, file=file, column=key_column, describe=describe)
     out = validate_frame(SourceProduction, frame, file=file, column_names=column_names)
     return out.sort("source_row")

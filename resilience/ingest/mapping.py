@@ -160,16 +160,57 @@ def map_production(
         factors[unit] = hit[1]
     if problems:
         raise DataError(problems)
-    return joined.with_columns(
-        (
-            pl.col("unit").replace_strict(factors, return_dtype=pl.Float64) * pl.col("basis_factor")
-        ).alias("conversion_factor"),
-        pl.col("quantity").alias("source_quantity"),
-        pl.col("unit").alias("source_unit"),
-    ).with_columns(
-        (pl.col("source_quantity") * pl.col("conversion_factor")).alias("quantity"),
-        pl.col("canonical_unit").alias("unit"),
-        pl.lit(False).alias("is_derived"),
+    factor_frame = pl.DataFrame(
+        {"unit": list(factors), "_unit_factor": list(factors.values())},
+        schema={"unit": pl.String, "_unit_factor": pl.Float64},
+    )
+    mapped = (
+        joined.join(factor_frame, on="unit", how="left")
+        .with_columns(
+            (pl.col("_unit_factor") * pl.col("basis_factor")).alias("conversion_factor"),
+            pl.col("quantity").alias("source_quantity"),
+            pl.col("unit").alias("source_unit"),
+        )
+        .with_columns(
+            (pl.col("source_quantity") * pl.col("conversion_factor")).alias("quantity"),
+            pl.col("canonical_unit").alias("unit"),
+            pl.lit(False).alias("is_derived"),
+        )
+    )
+    return _sum_same_key(mapped)
+
+
+def _sum_same_key(frame: pl.DataFrame) -> pl.DataFrame:
+    """Sum rows that land on the same canonical key.
+
+    Several source series can map onto one of ours (World Mining Data's steam coal and
+    lignite are both ``coal``; USGS lists footnoted "Other countries" lines separately).
+    The sum is null when every part is null or any part is withheld (a total with a
+    withheld part is unknown, not smaller); ``source_row`` keeps the
+    first line, ``source_quantity`` the summed source quantity.
+    """
+    key = ["year", "commodity", "stage", "country_iso3", "source"]
+    if frame.height == frame.select(key).unique().height:
+        return frame
+    return (
+        frame.group_by(key, maintain_order=True)
+        .agg(
+            pl.when(pl.col("quantity").is_null().all() | pl.col("is_withheld").any())
+            .then(None)
+            .otherwise(pl.col("quantity").sum())
+            .alias("quantity"),
+            pl.when(pl.col("source_quantity").is_null().all())
+            .then(None)
+            .otherwise(pl.col("source_quantity").sum())
+            .alias("source_quantity"),
+            pl.col("is_withheld").any(),
+            pl.col("is_estimated").any(),
+            pl.col("conversion_factor").first(),
+            pl.all()
+            .exclude("quantity", "source_quantity", "is_withheld", "is_estimated", "conversion_factor")
+            .first(),
+        )
+        .with_columns(pl.col("quantity").cast(pl.Float64), pl.col("source_quantity").cast(pl.Float64))
     )
 
 

@@ -159,32 +159,7 @@ def build_production(inputs: dict[str, list[Path]], compiled: Path) -> pl.DataFr
         )
     )
     production = pl.concat(parts, how="vertical_relaxed")
-    production = _sum_duplicates(production)
     return validate_frame(Production, production, file="production (built)").drop("source_row")
-
-
-def _sum_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
-    """Sum rows that map onto the same key (e.g. steam coal + lignite -> coal)."""
-    key = Production.primary_key()
-    return (
-        frame.group_by(key, maintain_order=True)
-        .agg(
-            pl.col("quantity").sum(),
-            pl.col("source_quantity").sum(),
-            pl.col("quantity").is_null().all().alias("_all_null"),
-            pl.col("unit").first(),
-            pl.col("source_unit").first(),
-            pl.col("conversion_factor").first(),
-            pl.col("is_withheld").any(),
-            pl.col("is_estimated").any(),
-            pl.col("is_derived").all(),
-            pl.col("vintage").first(),
-        )
-        .with_columns(
-            pl.when(pl.col("_all_null")).then(None).otherwise(pl.col("quantity")).alias("quantity")
-        )
-        .drop("_all_null")
-    )
 
 
 @contextmanager
