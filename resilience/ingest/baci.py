@@ -73,6 +73,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FLOW_COLUMNS = ("t", "i", "j", "k", "v", "q")
+_KEY = ("_t", "_i", "_j", "_k")
 #: Tokens BACI (or a tool that rewrote its CSV) uses for a missing number.
 MISSING_TOKENS = ("NA", "")
 #: How many offending rows a validation error lists per check.
@@ -459,14 +460,9 @@ def validate_baci(
         .group_by("_k")
         .agg(pl.col(ROW_COLUMN).min().alias("first")),
         lf.filter(~bad_row)
-        .group_by("_t", "_i", "_j", "_k")
-        .agg(
-            pl.len().alias("n"),
-            pl.col(ROW_COLUMN).min().alias("first"),
-            pl.col(ROW_COLUMN).bottom_k(2).max().alias("second"),
-        )
-        .filter(pl.col("n") > 1)
-        .bottom_k(MAX_LISTED, by="second"),
+        .group_by(*_KEY)
+        .agg(pl.len().alias("n"), pl.col(ROW_COLUMN).min().alias("first"))
+        .filter(pl.col("n") > 1),
     ]
     counts, bad, by_i, by_j, by_k, dups = pl.collect_all(queries, engine="streaming")
     file = str(path)
@@ -484,16 +480,8 @@ def validate_baci(
             DataProblem(file, row, "k", code, "unknown product code (not in the HS table)")
             for code, row in unknown_k.sort("first").head(MAX_LISTED).iter_rows()
         ]
-    problems += [
-        DataProblem(
-            file,
-            second,
-            "t, i, j, k",
-            f"{t}, {i}, {j}, {k}",
-            f"duplicate key (t, i, j, k): {n} rows, first on row {first}",
-        )
-        for t, i, j, k, n, first, second in dups.sort("second").iter_rows()
-    ]
+    if dups.height:
+        problems += _duplicate_problems(lf.filter(~bad_row), dups, file)
     if problems:
         raise DataError(problems)
     agg_codes: dict[int, int] = {}
@@ -516,6 +504,29 @@ def validate_baci(
         summary.missing_quantity_rows,
     )
     return summary
+
+
+def _duplicate_problems(lf: pl.LazyFrame, dups: pl.DataFrame, file: str) -> list[DataProblem]:
+    """Name the second row of each duplicated key (a second, small pass over the file)."""
+    seconds = (
+        lf.join(dups.lazy(), on=list(_KEY), how="inner")
+        .filter(pl.col(ROW_COLUMN) > pl.col("first"))
+        .group_by(*_KEY, "n", "first")
+        .agg(pl.col(ROW_COLUMN).min().alias("second"))
+        .bottom_k(MAX_LISTED, by="second")
+        .collect(engine="streaming")
+        .sort("second")
+    )
+    return [
+        DataProblem(
+            file,
+            second,
+            "t, i, j, k",
+            f"{t}, {i}, {j}, {k}",
+            f"duplicate key (t, i, j, k): {n} rows, first on row {first}",
+        )
+        for t, i, j, k, n, first, second in seconds.iter_rows()
+    ]
 
 
 def _row_problems(bad: pl.DataFrame, file: str) -> list[DataProblem]:

@@ -275,7 +275,6 @@ def read_comtrade(
         *(pl.col(c).str.strip_chars() for c in ("freqCode", "flowCode", "classificationCode")),
     )
     _check_values(frame, "freqCode", ("A",), path, "only annual records (A) are supported")
-    flows = frame["flowCode"]
     _check_values(
         frame, "flowCode", (*_FLOWS, *_OTHER_FLOWS), path, "unknown flow code (M, X, RM, RX...)"
     )
@@ -285,7 +284,7 @@ def read_comtrade(
             "%s: dropped %d re-import/re-export/domestic/foreign flow rows (%s)",
             path,
             other.height,
-            sorted(set(flows.filter(flows.is_in(_OTHER_FLOWS)).to_list())),
+            sorted(other["flowCode"].unique().to_list()),
         )
         frame = frame.filter(~pl.col("flowCode").is_in(_OTHER_FLOWS))
     _check_values(frame, "classificationCode", tuple(HS_REVISIONS), path, "not an HS revision")
@@ -307,6 +306,13 @@ def read_comtrade(
     )
     frame = parse_numbers(frame, "primaryValue", file=path, out="value_usd", withheld=())
     frame = parse_numbers(frame, "netWgt", file=path, out="_net_kg", withheld=())
+    negative = [
+        DataProblem(str(path), row, column, value, "negative value")
+        for column, parsed in (("primaryValue", "value_usd"), ("netWgt", "_net_kg"))
+        for value, row in frame.filter(pl.col(parsed) < 0).select(column, ROW_COLUMN).iter_rows()
+    ]
+    if negative:
+        raise DataError(negative)
     frame = _resolve_areas(frame, path, country_codes, resolver)
     zero_weight = (pl.col("_net_kg") == 0) & (pl.col("value_usd") > 0)
     n_zero = frame.filter(zero_weight).height

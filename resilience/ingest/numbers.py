@@ -66,7 +66,9 @@ def parse_numbers(
     is_withheld = pl.col("_raw").is_in(list(withheld))
     is_missing = pl.col("_raw").is_null() | pl.col("_raw").is_in(list(missing))
     bad = parsed.filter(pl.col("_num").is_null() & ~is_withheld & ~is_missing)
-    nonfinite = parsed.filter(pl.col("_num").is_not_null() & ~pl.col("_num").is_finite())
+    nonfinite = parsed.filter(
+        pl.col("_num").is_not_null() & ~pl.col("_num").is_finite() & ~is_missing & ~is_withheld
+    )
     bad = pl.concat([bad, nonfinite])
     if bad.height:
         raise DataError(

@@ -143,8 +143,8 @@ def build_production(inputs: dict[str, list[Path]], compiled: Path) -> pl.DataFr
     parts: list[pl.DataFrame] = []
     for key in ("usgs_2025", "usgs_2024", "usgs_2023"):
         paths = inputs[key]
-        target = paths[0] if key == "usgs_2025" else paths[0].parent
-        parts.append(_production("usgs", usgs.read_usgs_world(target), commodities, target.name))
+        name = paths[0].name if len(paths) == 1 else f"{paths[0].parent.name}/ ({len(paths)} files)"
+        parts.append(_production("usgs", usgs.read_usgs_world(paths), commodities, name))
     wmd_path = inputs["wmd_production"][0]
     parts.append(_production("wmd", wmd.read_wmd_production(wmd_path), commodities, wmd_path.name))
     iea_path = inputs["iea"][0]

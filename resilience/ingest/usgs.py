@@ -23,8 +23,8 @@ Quirks and what the adapter does with each:
 - *Format detection* is by header: ``COMMODITY`` or ``UNIT_MEAS`` -> long (2025) layout;
   ``Prod_``/``Cap_``/``Reserves_`` columns -> per-commodity layout (then the required
   columns are checked); anything else is a :class:`~resilience.errors.DataError` naming
-  the file. A directory is read file by
-  file (every ``*.csv`` in it; other files are ignored).
+  the file. A directory is read file by file (every ``*.csv`` in it; other files are
+  ignored), as is a list of files.
 - *Header names*: ``PROD_EST_ 2024`` has a literal space; the 2023/24 production
   columns carry the unit and the estimate mark in their names (``Prod_t_2022``,
   ``Prod_kt_est_2023``, ``Prod_kt_Est_2022``, ``Prod_Sponge_t_Est_2021``; units ``t``,
@@ -73,13 +73,14 @@ Quirks and what the adapter does with each:
   ``Bolivia, ulexite``, ``United States (crude)``) is split off only when the full name
   does not resolve and the base does. Names that still match nothing are errors.
 - *Qualifiers* say what the number measures, so they become part of the stage:
-  ``source_stage = TYPE`` plus ``" | <qualifier>"`` unless the type already says it
-  (``"Mine production, estimated | crude"``); the commodity map then maps or drops each
-  such series explicitly. World total / other-countries rows keep their qualifier the
-  same way, minus the words that do not change the series (``rounded``,
-  ``excluding U.S. production``): e.g. 2025's ``World total (ilmenite and rutile,
-  rounded)`` row, filed under the ilmenite type, becomes its own
-  ``"... | ilmenite and rutile"`` series instead of a second world total for ilmenite.
+  ``source_stage = TYPE`` plus ``" | <qualifier>"`` (``"Mine production, estimated |
+  crude"``), unless a country's type already says it (``Bolivia, ulexite`` under type
+  ``ulexite``); the commodity map then maps or drops each such series explicitly. World
+  total / other-countries rows always keep their qualifier, minus the words that do not
+  change the series (``rounded``, ``excluding U.S. production``): e.g. 2025's
+  ``World total (ilmenite and rutile, rounded)`` and ``World total (rutile, rounded)``
+  rows, filed under the ilmenite and rutile types, become ``"... | ilmenite and
+  rutile"`` and ``"... | rutile"`` instead of second world totals of those series.
   A blank type is read as ``"production"``.
 - *Aggregates*: ``World total ...`` -> ``WLD`` (the 2023/24 variants
   ``World total (rounded), excluding U.S. production`` included; several USGS world
@@ -91,7 +92,10 @@ Quirks and what the adapter does with each:
   allowed: they are summed downstream).
 
 The result is a validated :class:`~resilience.schemas.tables.SourceProduction` frame plus
-``source_row`` (line in the file) and ``source_file`` (file name).
+``source_row`` (line in the file) and ``source_file`` (file name). Which series map to
+our commodities, and on which basis, is decided in ``datasets/maps/usgs_commodities.csv``
+(every (source_commodity, source_stage) of the 2023-2025 releases is listed there), not
+here.
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,14 +198,14 @@ _WIDE = "per_commodity"
 
 
 # -- public API ----------------------------------------------------------------------------
-def read_usgs_world(path: Path | str) -> pl.DataFrame:
+def read_usgs_world(path: Path | str | Sequence[Path | str]) -> pl.DataFrame:
     """Read USGS MCS world production (2025 long CSV, or 2023/2024 per-commodity CSVs).
 
     Parameters
     ----------
     path
-        One CSV file of either layout, or a directory: every ``*.csv`` in it is read
-        (layout detected per file) and the results are stacked.
+        One CSV file of either layout; a directory, of which every ``*.csv`` is read
+        (layout detected per file); or a list of such files. Results are stacked.
 
     Returns
     -------
@@ -220,20 +224,31 @@ def read_usgs_world(path: Path | str) -> pl.DataFrame:
         unknown country names, duplicate (release, year, commodity, stage, country)
         rows -- each naming the file, row, column and value.
     FileNotFoundError
-        When ``path`` does not exist.
+        When ``path`` (or a listed file) does not exist.
     """
+    frame = pl.concat([_read_file(p) for p in _files(path)], how="vertical")
+    _check_duplicates(frame)
+    return frame.drop("_country_column")
+
+
+def _files(path: Path | str | Sequence[Path | str]) -> list[Path]:
+    if not isinstance(path, (str, Path)):
+        files = [Path(p) for p in path]
+        missing = [p for p in files if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(missing[0])
+        if not files:
+            raise ValueError("no USGS file given")
+        return files
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
-        if not files:
-            raise DataError.single(path, None, "(files)", None, "no CSV file in the directory")
-    else:
-        files = [path]
-    frame = pl.concat([_read_file(p) for p in files], how="vertical")
-    _check_duplicates(frame)
-    return frame.drop("_country_column")
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+    if not files:
+        raise DataError.single(path, None, "(files)", None, "no CSV file in the directory")
+    return files
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -707,7 +722,9 @@ def _resolve_countries(frame: pl.DataFrame, file: str) -> pl.DataFrame:
     frame = frame.join(lookup, on="country_raw", how="left")
     stage = pl.col("type").str.replace_all(r"\s+", " ").str.strip_chars()
     stage = pl.when(stage.is_null() | (stage == "")).then(pl.lit(DEFAULT_STAGE)).otherwise(stage)
-    already = stage.str.to_lowercase().str.contains(
+    # a country's qualifier the type already states adds nothing; an aggregate's always
+    # says which total it is (2025 files the rutile world total under the rutile type)
+    already = (pl.col("country_kind") == "country") & stage.str.to_lowercase().str.contains(
         pl.col("_qualifier").str.to_lowercase(), literal=True
     )
     return frame.with_columns(

@@ -54,10 +54,12 @@ def test_country_tables(codes: pl.DataFrame, shared_data: Path) -> None:
     regions = codes.filter(pl.col("country_kind") == "region")["baci_code"].to_list()
     assert sorted(regions) == [697, 711]
     names = dict(zip(codes["baci_code"].to_list(), codes["name"].to_list(), strict=True))
-    assert names[792] == "Türkiye" and names[531] == "Curaçao"
+    assert names[792] == "Türkiye"
+    assert names[531] == "Curaçao"
     # every other code is a country; two ISO3 codes have a historic second code
     countries = codes.filter(pl.col("country_kind") == "country")
-    assert countries.height == 236 and countries["country_iso3"].n_unique() == 234
+    assert countries.height == 236
+    assert countries["country_iso3"].n_unique() == 234
     shared = countries.filter(pl.col("country_iso3").is_duplicated())
     assert sorted(shared.select("baci_code", "country_iso3").rows()) == [
         (276, "DEU"),
@@ -74,13 +76,12 @@ def test_product_table(folder: Path) -> None:
 
 
 def test_validate_parquet_extract(parquet: Path, codes: pl.DataFrame, folder: Path) -> None:
-    summary = validate_baci(
-        parquet, codes, products=folder / "product_codes_HS92_V202401b.csv"
-    )
+    summary = validate_baci(parquet, codes, products=folder / "product_codes_HS92_V202401b.csv")
     assert summary.rows == 1_264_888
     assert summary.missing_quantity_rows == 61_682
     # Southern African Customs Union, reported as one area until 1999, is excluded
-    assert summary.aggregate_codes == {711: 5796} and summary.aggregate_rows == 5796
+    assert summary.aggregate_codes == {711: 5796}
+    assert summary.aggregate_rows == 5796
 
 
 def test_scan_is_lazy_and_streams_an_aggregate(parquet: Path, codes: pl.DataFrame) -> None:
@@ -94,7 +95,8 @@ def test_scan_is_lazy_and_streams_an_aggregate(parquet: Path, codes: pl.DataFram
         .sort("year")
         .collect(engine="streaming")
     )
-    assert per_year.height == 30 and per_year["year"].to_list() == list(range(1995, 2025))
+    assert per_year.height == 30
+    assert per_year["year"].to_list() == list(range(1995, 2025))
     assert per_year["flows"].sum() == 1_264_888 - 5796
     assert per_year.filter(pl.col("year") == 2022)["flows"][0] == 53_452
 
@@ -108,7 +110,8 @@ def test_2022_csv_values(csv_2022: Path, codes: pl.DataFrame, parquet: Path) -> 
     assert by_hs["282200"] == 4.122 * 1000
     assert by_hs["810510"] == 5741000.312 * 1000
     row = cod_chn.filter(pl.col("hs6_code") == "810510").row(0, named=True)
-    assert row["quantity_t"] == 355060.455 and row["source_row"] == 10365
+    assert row["quantity_t"] == 355060.455
+    assert row["source_row"] == 10365
     assert flows["quantity_t"].null_count() == 2783
     # the CSV slice and the Parquet extract hold the same 2022 flows
     cols = ["year", "exporter_iso3", "importer_iso3", "hs6_code", "value_usd", "quantity_t"]
@@ -139,5 +142,6 @@ def test_aggregate_real(parquet: Path, codes: pl.DataFrame) -> None:
     assert cobalt["n_flows"] == 2
     # null-aware quantities: groups with every quantity missing have a null total
     all_missing = table.filter(pl.col("n_flows") == pl.col("n_flows_missing_quantity"))
-    assert all_missing.height > 0 and all_missing["quantity_t"].null_count() == all_missing.height
+    assert all_missing.height > 0
+    assert all_missing["quantity_t"].null_count() == all_missing.height
     assert table.filter(pl.col("quantity_t").is_null()).height == all_missing.height

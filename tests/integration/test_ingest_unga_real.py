@@ -41,9 +41,13 @@ def test_shape_and_check_values(alignment: pl.DataFrame) -> None:
 def test_historic_states_and_successions(alignment: pl.DataFrame) -> None:
     by_code = alignment.group_by("cow_code").agg(pl.col("country_iso3").unique().sort())
     codes = {c: tuple(i) for c, i in by_code.iter_rows()}
-    assert codes[260] == ("DEU",) and codes[265] == ("DDR",) and codes[315] == ("CSK",)
-    assert codes[678] == ("YEM",) and codes[680] == ("YMD",)
-    assert codes[345] == ("SCG", "SRB", "YUG") and codes[365] == ("RUS", "SUN")
+    assert codes[260] == ("DEU",)
+    assert codes[265] == ("DDR",)
+    assert codes[315] == ("CSK",)
+    assert codes[678] == ("YEM",)
+    assert codes[680] == ("YMD",)
+    assert codes[345] == ("SCG", "SRB", "YUG")
+    assert codes[365] == ("RUS", "SUN")
     assert codes[713] == ("TWN",)
     # Germany: West Germany to 1990, Germany from 1991, never both in one year
     deu = alignment.filter(pl.col("country_iso3") == "DEU")

@@ -60,7 +60,8 @@ def test_wide_matches_long_file_after_errata(long: pl.DataFrame, wide: pl.DataFr
     )
     assert (both["estimate"].is_null() == both["estimate_long"].is_null()).all()
     diff = (both["estimate"] - both["estimate_long"]).abs().max()
-    assert diff is not None and diff <= 5.1e-5  # the long file is rounded to 4 decimals
+    assert diff is not None
+    assert diff <= 5.1e-5
     for iso3 in ("GUF", "VIR", "XKX", "GUY"):
         assert both.filter(pl.col("country_iso3") == iso3).height >= 15
     assert "UMI" not in wide["country_iso3"].to_list()
@@ -70,7 +71,8 @@ def test_wide_as_labelled_fails_on_the_duplicated_guyana(shared_data: Path) -> N
     path = shared_data / "wgi_political_stability_iso3" / "wgi_pv_estimate_wide.csv"
     with pytest.raises(DataError) as err:
         read_wgi_pv_wide(path, errata=())
-    assert "row 81" in str(err.value) and "GUY" in str(err.value)
+    assert "row 81" in str(err.value)
+    assert "GUY" in str(err.value)
 
 
 def test_normalized_is_inverted_clipped_fixed_range(
@@ -82,10 +84,12 @@ def test_normalized_is_inverted_clipped_fixed_range(
     known = both.filter(pl.col("estimate").is_not_null())
     expected = ((2.5 - known["estimate"]) / 5).clip(0.0, 1.0)
     err = (known["pv_normalized_0_1"] - expected).abs().max()
-    assert err is not None and err <= 2e-16
+    assert err is not None
+    assert err <= 2e-16
     # not a min-max over the countries of a year: below -2.5 saturates at exactly 1
     below = known.filter(pl.col("estimate") < -2.5)
-    assert below.height == 72 and set(below["pv_normalized_0_1"]) == {1.0}
+    assert below.height == 72
+    assert set(below["pv_normalized_0_1"]) == {1.0}
     assert known.filter(pl.col("pv_normalized_0_1") == 0.0).height == 0
     somalia = known.filter(pl.col("country_iso3") == "SOM", pl.col("year") == 2009)
     assert somalia["estimate"][0] == pytest.approx(-3.312951, abs=1e-6)
@@ -93,5 +97,6 @@ def test_normalized_is_inverted_clipped_fixed_range(
     # cells in the raw file, 12 of them on the PUS row the errata drop)
     missing = both.filter(pl.col("estimate").is_null())
     zero = missing.filter(pl.col("pv_normalized_0_1") == 0.0)
-    assert zero.height == 158 and zero["year"].max() == 2022
+    assert zero.height == 158
+    assert zero["year"].max() == 2022
     assert missing.filter(pl.col("pv_normalized_0_1").is_not_null()).height == 158

@@ -54,15 +54,20 @@ def test_country_codes(codes: pl.DataFrame) -> None:
     assert codes.columns == ["baci_code", "country_iso3", "country_kind", "name", "source_row"]
     assert codes.schema["baci_code"] == pl.Int32
     iso = dict(zip(codes["baci_code"].to_list(), codes["country_iso3"].to_list(), strict=True))
-    assert iso[842] == "USA" and iso[251] == "FRA" and iso[156] == "CHN"
+    assert iso[842] == "USA"
+    assert iso[251] == "FRA"
+    assert iso[156] == "CHN"
     assert iso[490] == "TWN"  # "Other Asia, nes", pseudo-ISO3 S19
     assert iso[58] == "BLX"  # BACI says BEL; the historic customs union wins
     assert iso[384] == "CIV"  # blank ISO3, mojibake name
-    assert iso[697] is None and iso[711] is None
+    assert iso[697] is None
+    assert iso[711] is None
     kinds = dict(zip(codes["baci_code"].to_list(), codes["country_kind"].to_list(), strict=True))
-    assert kinds[697] == kinds[711] == "region" and kinds[490] == "country"
+    assert kinds[697] == kinds[711] == "region"
+    assert kinds[490] == "country"
     names = dict(zip(codes["baci_code"].to_list(), codes["name"].to_list(), strict=True))
-    assert names[792] == "Türkiye" and names[384] == "Côte d'Ivoire"
+    assert names[792] == "Türkiye"
+    assert names[384] == "Côte d'Ivoire"
 
 
 def test_country_codes_old_layout(tmp_path: Path) -> None:
@@ -71,7 +76,7 @@ def test_country_codes_old_layout(tmp_path: Path) -> None:
         "country_code,country_name_abbreviation,country_name_full,iso_2digit_alpha,"
         "iso_3digit_alpha\n"
         "842,USA,United States of America,US,USA\n"
-        "490,\"Other Asia, nes\",\"Other Asia, not elsewhere specified\",,\n",
+        '490,"Other Asia, nes","Other Asia, not elsewhere specified",,\n',
         encoding="utf-8",
     )
     table = read_baci_country_codes(old)
@@ -83,7 +88,9 @@ def test_country_codes_unknown_name(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_baci_country_codes(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 7" in msg and "'country_name'" in msg
+    assert str(bad) in msg
+    assert "row 7" in msg
+    assert "'country_name'" in msg
     assert "'Ivory Coastt'" in msg
 
 
@@ -92,18 +99,23 @@ def test_country_codes_iso3_disagreeing_with_name(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_baci_country_codes(bad)
     msg = str(err.value)
-    assert "row 4" in msg and "'country_iso3'" in msg and "'TWN'" in msg and "CHN" in msg
+    assert "row 4" in msg
+    assert "'country_iso3'" in msg
+    assert "'TWN'" in msg
+    assert "CHN" in msg
 
 
 def test_country_codes_duplicate_and_bad_code(tmp_path: Path) -> None:
     bad = _variant(tmp_path, CODES, {13: "156,USA,US,USA"})
     with pytest.raises(DataError) as err:
         read_baci_country_codes(bad)
-    assert "row 13" in str(err.value) and "duplicate country code" in str(err.value)
+    assert "row 13" in str(err.value)
+    assert "duplicate country code" in str(err.value)
     bad = _variant(tmp_path, CODES, {13: "84x,USA,US,USA"})
     with pytest.raises(DataError) as err:
         read_baci_country_codes(bad)
-    assert "row 13" in str(err.value) and "'country_code'" in str(err.value)
+    assert "row 13" in str(err.value)
+    assert "'country_code'" in str(err.value)
     assert "'84x'" in str(err.value)
 
 
@@ -111,7 +123,8 @@ def test_country_codes_missing_column(tmp_path: Path) -> None:
     bad = _variant(tmp_path, CODES, {1: "country_code,country_name,country_iso2,iso3"})
     with pytest.raises(DataError) as err:
         read_baci_country_codes(bad)
-    assert str(bad) in str(err.value) and "'country_iso3'" in str(err.value)
+    assert str(bad) in str(err.value)
+    assert "'country_iso3'" in str(err.value)
 
 
 def test_product_codes(tmp_path: Path) -> None:
@@ -123,11 +136,14 @@ def test_product_codes(tmp_path: Path) -> None:
     bad = _variant(tmp_path, PRODUCTS, {3: "2603.00,Copper ores and concentrates"})
     with pytest.raises(DataError) as err:
         read_baci_product_codes(bad)
-    assert "row 3" in str(err.value) and "'code'" in str(err.value) and "'2603.00'" in str(err.value)
+    assert "row 3" in str(err.value)
+    assert "'code'" in str(err.value)
+    assert "'2603.00'" in str(err.value)
     dup = _variant(tmp_path, PRODUCTS, {4: "260300,again"})
     with pytest.raises(DataError) as err:
         read_baci_product_codes(dup)
-    assert "row 4" in str(err.value) and "duplicate product code" in str(err.value)
+    assert "row 4" in str(err.value)
+    assert "duplicate product code" in str(err.value)
 
 
 # -- scanning -----------------------------------------------------------------------------
@@ -143,7 +159,8 @@ def test_provenance_from_file_names(tmp_path: Path) -> None:
     assert baci_provenance("BACI_HS17_Y2023_V202501.csv")[1] == "V202501"
     with pytest.raises(DataError) as err:
         baci_provenance("flows.csv")
-    assert "flows.csv" in str(err.value) and "hs_revision" in str(err.value)
+    assert "flows.csv" in str(err.value)
+    assert "hs_revision" in str(err.value)
     assert baci_provenance("flows.csv", hs_revision="HS12", release="V202401") == (
         "CEPII BACI HS12 V202401",
         "V202401",
@@ -170,12 +187,16 @@ def test_scan_csv(codes: pl.DataFrame, caplog: pytest.LogCaptureFixture) -> None
     ]
     assert frame["source_row"].to_list() == [2, 3, 4, 5, 6, 7, 9, 10, 11]
     rows = {r["source_row"]: r for r in frame.iter_rows(named=True)}
-    assert rows[4]["exporter_iso3"] == "COD" and rows[4]["importer_iso3"] == "CHN"
+    assert rows[4]["exporter_iso3"] == "COD"
+    assert rows[4]["importer_iso3"] == "CHN"
     assert rows[4]["hs6_code"] == "282200"
-    assert rows[4]["value_usd"] == 4.122 * 1000 and rows[4]["quantity_t"] == 0.223
+    assert rows[4]["value_usd"] == 4.122 * 1000
+    assert rows[4]["quantity_t"] == 0.223
     assert rows[7]["exporter_iso3"] == "TWN"  # 490 "Other Asia, nes"
-    assert rows[7]["value_usd"] == 15.2 * 1000 and rows[7]["quantity_t"] is None  # "   NA"
-    assert rows[10]["hs6_code"] == "010111" and rows[10]["quantity_t"] is None  # "" q
+    assert rows[7]["value_usd"] == 15.2 * 1000
+    assert rows[7]["quantity_t"] is None
+    assert rows[10]["hs6_code"] == "010111"
+    assert rows[10]["quantity_t"] is None
     assert rows[11]["importer_iso3"] == "TUR"
     assert set(frame["source"]) == {"CEPII BACI HS92 V202401b"}
     assert set(frame["vintage"]) == {"V202401b"}
@@ -192,7 +213,8 @@ def test_scan_parquet_matches_csv(codes: pl.DataFrame, tmp_path: Path) -> None:
 
 def test_read_baci_validates_trade_flows(codes: pl.DataFrame) -> None:
     frame = read_baci(FLOWS, codes)
-    assert frame.height == 9 and frame.schema["year"] == pl.Int32
+    assert frame.height == 9
+    assert frame.schema["year"] == pl.Int32
 
 
 def test_unvalidated_scan_keeps_unknown_codes_visible(codes: pl.DataFrame, tmp_path: Path) -> None:
@@ -220,16 +242,20 @@ def test_unknown_exporter_and_importer(codes: pl.DataFrame, tmp_path: Path) -> N
     )
     msg = _error(bad, codes)
     assert str(bad) in msg
-    assert "row 9, column 'i': unknown BACI country code" in msg and "(value: 843)" in msg
+    assert "row 9, column 'i': unknown BACI country code" in msg
+    assert "(value: 843)" in msg
     # reported once, on the first row it appears
-    assert "row 4, column 'j': unknown BACI country code" in msg and "(value: 999)" in msg
+    assert "row 4, column 'j': unknown BACI country code" in msg
+    assert "(value: 999)" in msg
     assert "row 5, column 'j'" not in msg
 
 
 def test_unknown_product(codes: pl.DataFrame, tmp_path: Path) -> None:
     bad = _variant(tmp_path, FLOWS, {6: "2022,251,842,710813,29885.418,0.506"})
     msg = _error(bad, codes, PRODUCTS)
-    assert str(bad) in msg and "row 6, column 'k'" in msg and "'710813'" in msg
+    assert str(bad) in msg
+    assert "row 6, column 'k'" in msg
+    assert "'710813'" in msg
     assert "unknown product code" in msg
     validate_baci(bad, codes)  # without a product table k is only checked for its form
 
@@ -276,8 +302,10 @@ def test_bad_year_and_product_code(codes: pl.DataFrame, tmp_path: Path) -> None:
 def test_duplicate_key(codes: pl.DataFrame, tmp_path: Path) -> None:
     bad = _variant(tmp_path, FLOWS, {10: "2022,842,156,282200,1.0,1.0"})
     msg = _error(bad, codes)
-    assert str(bad) in msg and "row 10, column 't, i, j, k'" in msg
-    assert "'2022, 842, 156, 282200'" in msg and "first on row 9" in msg
+    assert str(bad) in msg
+    assert "row 10, column 't, i, j, k'" in msg
+    assert "'2022, 842, 156, 282200'" in msg
+    assert "first on row 9" in msg
 
 
 def test_duplicate_key_after_padding(codes: pl.DataFrame, tmp_path: Path) -> None:
@@ -288,13 +316,15 @@ def test_duplicate_key_after_padding(codes: pl.DataFrame, tmp_path: Path) -> Non
 def test_missing_column(codes: pl.DataFrame, tmp_path: Path) -> None:
     bad = _variant(tmp_path, FLOWS, {1: "t,i,j,k,value,q"})
     msg = _error(bad, codes)
-    assert str(bad) in msg and "column 'v': required column is missing" in msg
+    assert str(bad) in msg
+    assert "column 'v': required column is missing" in msg
 
 
 def test_parquet_rows_are_record_numbers(codes: pl.DataFrame, tmp_path: Path) -> None:
     path = _parquet(tmp_path, {4: "2022,180,156,282200,-4.122,0.223"})
     msg = _error(path, codes)
-    assert str(path) in msg and "row 3, column 'v': negative value (value: '-4.122')" in msg
+    assert str(path) in msg
+    assert "row 3, column 'v': negative value (value: '-4.122')" in msg
 
 
 def test_unsupported_file(codes: pl.DataFrame, tmp_path: Path) -> None:
@@ -302,7 +332,8 @@ def test_unsupported_file(codes: pl.DataFrame, tmp_path: Path) -> None:
     path.write_text("nope", encoding="utf-8")
     with pytest.raises(DataError) as err:
         scan_baci(path, codes)
-    assert str(path) in str(err.value) and "expected .csv or .parquet" in str(err.value)
+    assert str(path) in str(err.value)
+    assert "expected .csv or .parquet" in str(err.value)
 
 
 # -- aggregation --------------------------------------------------------------------------
@@ -338,7 +369,8 @@ def test_aggregate(codes: pl.DataFrame) -> None:
     assert (usa["n_flows"], usa["n_flows_missing_quantity"]) == (2, 1)
     assert usa["value_usd_missing_quantity"] == pytest.approx(9876.0)
     twn = group("USA", "TWN", "germanium")  # every flow lacks a quantity -> null
-    assert twn["quantity_t"] is None and twn["n_flows_missing_quantity"] == 1
+    assert twn["quantity_t"] is None
+    assert twn["n_flows_missing_quantity"] == 1
     # the aggregate exporter 697 never reaches the table; unmapped products are out of scope
     assert out.filter(pl.col("commodity") == "copper").height == 1
     assert set(out["stage"]) == {"refining", "mining"}
@@ -351,8 +383,10 @@ def test_aggregate_rejects_bad_map(codes: pl.DataFrame) -> None:
     bad = HS_MAP.with_columns(pl.Series("stage", ["refining"] * 4 + ["smelting"]))
     with pytest.raises(DataError) as err:
         aggregate_baci(lf, bad)
-    assert "row 5, column 'stage'" in str(err.value) and "'smelting'" in str(err.value)
+    assert "row 5, column 'stage'" in str(err.value)
+    assert "'smelting'" in str(err.value)
     bad = HS_MAP.with_columns(pl.Series("hs6_code", ["2822", *HS_MAP["hs6_code"][1:]]))
     with pytest.raises(DataError) as err:
         aggregate_baci(lf, bad)
-    assert "row 1, column 'hs6_code'" in str(err.value) and "'2822'" in str(err.value)
+    assert "row 1, column 'hs6_code'" in str(err.value)
+    assert "'2822'" in str(err.value)

@@ -34,15 +34,19 @@ def test_reads_fixture() -> None:
     frame = read_unga_ideal_points(SMALL)
     assert frame.height == 15
     assert frame["source_row"].to_list() == list(range(2, 17))
-    assert set(frame["source"]) == {SOURCE} and set(frame["vintage"]) == {VINTAGE}
+    assert set(frame["source"]) == {SOURCE}
+    assert set(frame["vintage"]) == {VINTAGE}
     usa = _one(frame, "USA", 2023)  # session 78 = 1945 + 78
-    assert usa["ideal_point"] == 2.500157 and usa["cow_code"] == 2
-    assert usa["agree_with_usa_frac"] == 1.0 and usa["agree_with_china_frac"] == 0.1647059
+    assert usa["ideal_point"] == 2.500157
+    assert usa["cow_code"] == 2
+    assert usa["agree_with_usa_frac"] == 1.0
+    assert usa["agree_with_china_frac"] == 0.1647059
     assert _one(frame, "CAN", 2023)["ideal_point"] == 1.436586
     assert _one(frame, "CUB", 2023)["ideal_point"] == -1.245315
     # NA is missing
     cambodia = _one(frame, "KHM", 1992)
-    assert cambodia["agree_with_usa_frac"] is None and cambodia["ideal_point"] == -0.543544
+    assert cambodia["agree_with_usa_frac"] is None
+    assert cambodia["ideal_point"] == -0.543544
     assert _one(frame, "TWN", 1971)["agree_with_china_frac"] is None
 
 
@@ -83,7 +87,9 @@ def test_unknown_country(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_unga_ideal_points(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 12" in msg and "'Countryname'" in msg
+    assert str(bad) in msg
+    assert "row 12" in msg
+    assert "'Countryname'" in msg
     assert "'Yemen Arab Rep.'" in msg
 
 
@@ -92,7 +98,10 @@ def test_iso3c_disagreeing_with_name(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_unga_ideal_points(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 4" in msg and "'iso3c'" in msg and "'CUW'" in msg
+    assert str(bad) in msg
+    assert "row 4" in msg
+    assert "'iso3c'" in msg
+    assert "'CUW'" in msg
 
 
 def test_unparseable_number(tmp_path: Path) -> None:
@@ -100,7 +109,10 @@ def test_unparseable_number(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_unga_ideal_points(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 3" in msg and "'IdealPointAll'" in msg and "'1.43x'" in msg
+    assert str(bad) in msg
+    assert "row 3" in msg
+    assert "'IdealPointAll'" in msg
+    assert "'1.43x'" in msg
 
 
 def test_unparseable_session(tmp_path: Path) -> None:
@@ -108,7 +120,9 @@ def test_unparseable_session(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_unga_ideal_points(bad)
     msg = str(err.value)
-    assert "row 3" in msg and "'session'" in msg and "'78b'" in msg
+    assert "row 3" in msg
+    assert "'session'" in msg
+    assert "'78b'" in msg
 
 
 def test_missing_column(tmp_path: Path) -> None:
@@ -116,7 +130,9 @@ def test_missing_column(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_unga_ideal_points(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "'ChinaAgree'" in msg and "required column is missing" in msg
+    assert str(bad) in msg
+    assert "'ChinaAgree'" in msg
+    assert "required column is missing" in msg
 
 
 def test_duplicate_key(tmp_path: Path) -> None:
@@ -124,7 +140,10 @@ def test_duplicate_key(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_unga_ideal_points(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 16" in msg and "duplicate key" in msg and "USA" in msg
+    assert str(bad) in msg
+    assert "row 16" in msg
+    assert "duplicate key" in msg
+    assert "USA" in msg
 
 
 def test_share_above_one(tmp_path: Path) -> None:
@@ -132,7 +151,9 @@ def test_share_above_one(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_unga_ideal_points(bad)
     msg = str(err.value)
-    assert "row 3" in msg and "'USAgree'" in msg and "1.6860465" in msg
+    assert "row 3" in msg
+    assert "'USAgree'" in msg
+    assert "1.6860465" in msg
 
 
 def test_negative_share(tmp_path: Path) -> None:
@@ -140,4 +161,6 @@ def test_negative_share(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_unga_ideal_points(bad)
     msg = str(err.value)
-    assert "row 3" in msg and "'ChinaAgree'" in msg and "-0.3411765" in msg
+    assert "row 3" in msg
+    assert "'ChinaAgree'" in msg
+    assert "-0.3411765" in msg

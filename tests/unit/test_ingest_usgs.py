@@ -53,14 +53,14 @@ def long() -> pl.DataFrame:
 
 def test_long_layout_shape_and_provenance(long: pl.DataFrame) -> None:
     assert long.columns == COLUMNS
-    # 19 data lines, one regional aggregate dropped, one blank line: 17 lines x 2 years
-    assert long.height == 34
+    # 21 data lines, one regional aggregate dropped, one blank line: 19 lines x 2 years
+    assert long.height == 38
     assert set(long["year"]) == {2023, 2024}
     assert set(long["source"]) == {"USGS MCS 2025"}
     assert set(long["vintage"]) == {"MCS2025"}
     assert set(long["source_file"]) == {"MCS2025_World_Data_small.csv"}
     # line 2 is the dropped region, line 19 is blank: Russia sits on line 20
-    assert sorted(set(long["source_row"])) == [*range(3, 19), 20]
+    assert sorted(set(long["source_row"])) == [*range(3, 19), 20, 21, 22]
     assert _one(long, country_iso3="RUS", year=2023)["source_row"] == 20
 
 
@@ -110,17 +110,19 @@ def test_long_layout_titanium_unit_erratum_and_world_totals(
     assert (sle["quantity"], sle["unit"]) == (110.0, "thousand metric tons")
     ilmenite = "Mine production, ilmentite, titanium dioxide (TiO2) content"
     assert _one(ti, country_iso3="CHN", year=2023)["source_stage"] == ilmenite
+    rutile = "Mine production, rutile, titanium dioxide (TiO2) content"
     world = ti.filter(country_iso3="WLD", year=2023).sort("source_row")
     assert world["source_stage"].to_list() == [
         ilmenite + " | ilmenite",
         ilmenite + " | ilmenite and rutile",
+        rutile + " | rutile",  # an aggregate keeps its qualifier even when the type says it
     ]
-    assert world["quantity"].to_list() == [8840.0, 9430.0]
-    rutile = _one(ti, country_iso3="AUS", year=2023)["source_stage"]
-    assert rutile == "Mine production, rutile, titanium dioxide (TiO2) content"
+    assert world["quantity"].to_list() == [8840.0, 9430.0, 590.0]
+    aus = ti.filter(country_iso3="AUS", year=2023).sort("source_row")
+    assert aus["source_stage"].to_list() == [rutile, ilmenite]
     with caplog.at_level(logging.INFO, logger="resilience.ingest.usgs"):
         read_usgs_world(LONG)
-    assert "corrected to 'thousand metric tons' for 10 values" in caplog.text
+    assert "corrected to 'thousand metric tons' for 14 values" in caplog.text
     assert "2 rows of regional aggregates dropped (United States and Canada)" in caplog.text
 
 
@@ -143,6 +145,8 @@ def test_directory_reads_every_csv(wide: pl.DataFrame) -> None:
     assert set(wide["source"]) == {"USGS MCS 2024"}
     single = read_usgs_world(LITHIUM_2024)
     assert single.equals(wide.filter(source_file="mcs2024-lithi_world.csv"))
+    listed = read_usgs_world([DIR_2024 / "mcs2024-fluor_world.csv", LITHIUM_2024])
+    assert listed.equals(wide.filter(pl.col("source_commodity").is_in(["Lithium", "Fluorspar"])))
 
 
 def test_wide_lithium_quirks(wide: pl.DataFrame) -> None:
@@ -459,9 +463,14 @@ def test_fixtures_map_to_canonical_units(
 ) -> None:
     mapped = map_production(long, commodity_map, commodities, file=LONG.name)
     ti = mapped.filter(commodity="titanium", stage="mining", year=2023).sort("source_row")
-    # ilmenite China 3,250 kt and the ilmenite world total; rutile and the combined total drop
-    assert ti["country_iso3"].to_list() == ["CHN", "WLD"]
-    assert ti["quantity"].to_list() == [3_250_000.0, 8_840_000.0]
+    # ilmenite + rutile per country (Australia's two rows summed), t TiO2; the world total
+    # is USGS's combined one (the ilmenite-only and rutile-only totals are out of scope)
+    assert dict(zip(ti["country_iso3"], ti["quantity"], strict=True)) == {
+        "CHN": 3_250_000.0,
+        "SLE": 110_000.0,
+        "AUS": 600_000.0,
+        "WLD": 9_430_000.0,
+    }
     li = complete_rest_of_world(mapped).filter(commodity="lithium", year=2023)
     assert _one(li, country_iso3="AUS")["quantity"] == 91700.0
     assert _one(li, country_iso3="USA")["is_withheld"] is True

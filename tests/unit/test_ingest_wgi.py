@@ -44,7 +44,8 @@ def test_long_reads_fixture() -> None:
     assert frame.height == 10
     assert frame["source_row"].to_list() == list(range(2, 12))
     assert frame.schema["year"] == pl.Int32
-    assert set(frame["source"]) == {SOURCE} and set(frame["vintage"]) == {VINTAGE}
+    assert set(frame["source"]) == {SOURCE}
+    assert set(frame["vintage"]) == {VINTAGE}
     china = _one(frame, country_iso3="CHN", indicator="pv")
     assert china["estimate"] == -0.5131
     assert china["pctrank"] == 25.12
@@ -58,7 +59,9 @@ def test_long_reads_fixture() -> None:
     # blank and ".." both mean missing
     for indicator in ("pv", "cc"):
         ant = _one(frame, country_iso3="ANT", indicator=indicator)
-        assert ant["estimate"] is None and ant["stddev"] is None and ant["pctrank"] is None
+        assert ant["estimate"] is None
+        assert ant["stddev"] is None
+        assert ant["pctrank"] is None
 
 
 def test_long_official_layout_checks_codes() -> None:
@@ -72,7 +75,10 @@ def test_long_code_disagreeing_with_name(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 4" in msg and "'code'" in msg and "'BGR'" in msg
+    assert str(bad) in msg
+    assert "row 4" in msg
+    assert "'code'" in msg
+    assert "'BGR'" in msg
     assert "ROU" in msg
 
 
@@ -86,7 +92,8 @@ def test_long_aggregate_rows_dropped_explicitly(
     with caplog.at_level(logging.INFO, logger="resilience.ingest.wgi"):
         frame = read_wgi(extra)
     assert frame.height == 10
-    assert "dropped 1 aggregate rows" in caplog.text and "World" in caplog.text
+    assert "dropped 1 aggregate rows" in caplog.text
+    assert "World" in caplog.text
 
 
 def test_long_unknown_country(tmp_path: Path) -> None:
@@ -94,7 +101,9 @@ def test_long_unknown_country(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 5" in msg and "'countryname'" in msg
+    assert str(bad) in msg
+    assert "row 5" in msg
+    assert "'countryname'" in msg
     assert "'Korea, Repp.'" in msg
 
 
@@ -103,7 +112,10 @@ def test_long_unparseable_number(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 3" in msg and "'estimate'" in msg and "'-0.51x'" in msg
+    assert str(bad) in msg
+    assert "row 3" in msg
+    assert "'estimate'" in msg
+    assert "'-0.51x'" in msg
 
 
 def test_long_missing_column(tmp_path: Path) -> None:
@@ -115,7 +127,9 @@ def test_long_missing_column(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "'pctrank'" in msg and "required column is missing" in msg
+    assert str(bad) in msg
+    assert "'pctrank'" in msg
+    assert "required column is missing" in msg
 
 
 def test_long_duplicate_key(tmp_path: Path) -> None:
@@ -123,7 +137,10 @@ def test_long_duplicate_key(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 9" in msg and "duplicate key" in msg and "CHN" in msg
+    assert str(bad) in msg
+    assert "row 9" in msg
+    assert "duplicate key" in msg
+    assert "CHN" in msg
 
 
 def test_long_negative_stddev(tmp_path: Path) -> None:
@@ -131,7 +148,10 @@ def test_long_negative_stddev(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 2" in msg and "'stddev'" in msg and "-0.1615" in msg
+    assert str(bad) in msg
+    assert "row 2" in msg
+    assert "'stddev'" in msg
+    assert "-0.1615" in msg
 
 
 def test_long_pctrank_above_100(tmp_path: Path) -> None:
@@ -139,22 +159,31 @@ def test_long_pctrank_above_100(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi(bad)
     msg = str(err.value)
-    assert "row 2" in msg and "'pctrank'" in msg and "154.25" in msg
+    assert "row 2" in msg
+    assert "'pctrank'" in msg
+    assert "154.25" in msg
 
 
 def test_long_unknown_indicator(tmp_path: Path) -> None:
-    bad = _variant(tmp_path, LONG, {4: '"Hong Kong SAR, China",2023,px,0.67,0.24,7,69.67,54.5,87.68'})
+    bad = _variant(
+        tmp_path, LONG, {4: '"Hong Kong SAR, China",2023,px,0.67,0.24,7,69.67,54.5,87.68'}
+    )
     with pytest.raises(DataError) as err:
         read_wgi(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 4" in msg and "'indicator'" in msg and "'px'" in msg
+    assert str(bad) in msg
+    assert "row 4" in msg
+    assert "'indicator'" in msg
+    assert "'px'" in msg
 
 
 def test_long_bad_year(tmp_path: Path) -> None:
     bad = _variant(tmp_path, LONG, {6: "Kosovo ,2023a,pv,-0.3225,0.2344,5,34.6,18.96,48.34"})
     with pytest.raises(DataError) as err:
         read_wgi(bad)
-    assert "row 6" in str(err.value) and "'year'" in str(err.value) and "'2023a'" in str(err.value)
+    assert "row 6" in str(err.value)
+    assert "'year'" in str(err.value)
+    assert "'2023a'" in str(err.value)
 
 
 # -- wide files (GeoPolRisk) ------------------------------------------------------------------
@@ -171,7 +200,8 @@ def test_wide_reads_fixture_with_errata(caplog: pytest.LogCaptureFixture) -> Non
     assert _one(frame, country_iso3="SOM", year=2008)["estimate"] == -3.280517339706421
     assert _one(frame, country_iso3="ANT", year=2022)["estimate"] is None
     assert "UMI" not in frame["country_iso3"].to_list()
-    assert "Kosovo" in caplog.text and "dropped" in caplog.text
+    assert "Kosovo" in caplog.text
+    assert "dropped" in caplog.text
 
 
 def test_wide_without_errata_resolves_as_labelled(caplog: pytest.LogCaptureFixture) -> None:
@@ -179,7 +209,8 @@ def test_wide_without_errata_resolves_as_labelled(caplog: pytest.LogCaptureFixtu
         frame = read_wgi_pv_wide(WIDE, errata=())
     assert "XKX" not in frame["country_iso3"].to_list()
     # the BACI aggregate code R20 is recognised as a region and dropped, with a log line
-    assert "dropped 1 aggregate rows" in caplog.text and "Europe EFTA, nes" in caplog.text
+    assert "dropped 1 aggregate rows" in caplog.text
+    assert "Europe EFTA, nes" in caplog.text
     # "None" is missing too; PUS resolves by its name
     assert _one(frame, country_iso3="UMI", year=2023)["estimate"] is None
     assert _one(frame, country_iso3="UMI", year=2022)["estimate"] == 1.619478702545166
@@ -188,7 +219,8 @@ def test_wide_without_errata_resolves_as_labelled(caplog: pytest.LogCaptureFixtu
 def test_wide_erratum_on_a_given_line(tmp_path: Path) -> None:
     erratum = WideErratum("Somalia", "SOM", 5, "SSD", "test relabel")
     frame = read_wgi_pv_wide(WIDE, errata=(erratum,))
-    assert "SSD" in frame["country_iso3"].to_list() and "SOM" not in frame["country_iso3"]
+    assert "SSD" in frame["country_iso3"].to_list()
+    assert "SOM" not in frame["country_iso3"]
     # an erratum whose line does not match is not applied
     frame = read_wgi_pv_wide(WIDE, errata=(WideErratum("Somalia", "SOM", 9, "SSD", "x"),))
     assert "SOM" in frame["country_iso3"].to_list()
@@ -199,7 +231,10 @@ def test_wide_duplicate_code(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi_pv_wide(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 5" in msg and "duplicate key" in msg and "CHN" in msg
+    assert str(bad) in msg
+    assert "row 5" in msg
+    assert "duplicate key" in msg
+    assert "CHN" in msg
 
 
 def test_wide_code_disagreeing_with_name(tmp_path: Path) -> None:
@@ -207,7 +242,10 @@ def test_wide_code_disagreeing_with_name(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi_pv_wide(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 5" in msg and "'Code'" in msg and "'SDN'" in msg
+    assert str(bad) in msg
+    assert "row 5" in msg
+    assert "'Code'" in msg
+    assert "'SDN'" in msg
 
 
 def test_wide_unknown_economy(tmp_path: Path) -> None:
@@ -215,7 +253,9 @@ def test_wide_unknown_economy(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi_pv_wide(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 5" in msg and "'Country/Territory'" in msg
+    assert str(bad) in msg
+    assert "row 5" in msg
+    assert "'Country/Territory'" in msg
     assert "'Somaliland'" in msg
 
 
@@ -224,7 +264,10 @@ def test_wide_unparseable_number(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi_pv_wide(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 3" in msg and "'2023'" in msg and "'n/a?'" in msg
+    assert str(bad) in msg
+    assert "row 3" in msg
+    assert "'2023'" in msg
+    assert "'n/a?'" in msg
 
 
 def test_wide_missing_column(tmp_path: Path) -> None:
@@ -233,7 +276,8 @@ def test_wide_missing_column(tmp_path: Path) -> None:
     bad.write_text(lines[0].replace(",Code,", ",ISO,") + "\n", encoding="utf-8")
     with pytest.raises(DataError) as err:
         read_wgi_pv_wide(bad)
-    assert str(bad) in str(err.value) and "'Code'" in str(err.value)
+    assert str(bad) in str(err.value)
+    assert "'Code'" in str(err.value)
 
 
 def test_wide_out_of_range(tmp_path: Path) -> None:
@@ -241,7 +285,10 @@ def test_wide_out_of_range(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi_pv_wide(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 3" in msg and "'2023'" in msg and "'-7.5'" in msg
+    assert str(bad) in msg
+    assert "row 3" in msg
+    assert "'2023'" in msg
+    assert "'-7.5'" in msg
 
 
 def test_normalized_reads_fixture() -> None:
@@ -265,7 +312,7 @@ def test_normalized_matches_estimate_formula() -> None:
     norm = read_wgi_pv_normalized(NORMALIZED)
     both = est.join(norm, on=["country_iso3", "year"]).filter(pl.col("estimate").is_not_null())
     expected = ((2.5 - both["estimate"]) / 5).clip(0.0, 1.0)
-    assert (both["pv_normalized_0_1"] - expected).abs().max() < 1e-12  # type: ignore[operator]
+    assert (both["pv_normalized_0_1"] - expected).abs().max() < 1e-12
 
 
 def test_normalized_out_of_range(tmp_path: Path) -> None:
@@ -273,4 +320,7 @@ def test_normalized_out_of_range(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_wgi_pv_normalized(bad)
     msg = str(err.value)
-    assert str(bad) in msg and "row 3" in msg and "'2023'" in msg and "'1.5'" in msg
+    assert str(bad) in msg
+    assert "row 3" in msg
+    assert "'2023'" in msg
+    assert "'1.5'" in msg
