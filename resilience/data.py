@@ -24,13 +24,18 @@ __all__ = [
     "load_published_hhi",
     "load_recycling",
     "load_trade",
+    "scan_trade",
 ]
 
 
 def _read_csv(schema: type[dy.Schema], path: Path) -> pl.DataFrame:
     raw = pl.read_csv(path, infer_schema=False)
-    bools = [c for c, col in schema.columns().items() if isinstance(col, dy.Bool) and c in raw.columns]
-    raw = raw.with_columns(pl.col(bools).str.to_lowercase().replace_strict({"true": True, "false": False}))
+    bools = [
+        c for c, col in schema.columns().items() if isinstance(col, dy.Bool) and c in raw.columns
+    ]
+    raw = raw.with_columns(
+        pl.col(bools).str.to_lowercase().replace_strict({"true": True, "false": False})
+    )
     return validate_frame(schema, raw, file=path.name).drop("source_row")
 
 
@@ -59,7 +64,11 @@ def load_published_hhi(path: Path | None = None) -> pl.DataFrame:
     return pl.read_csv(path or datasets_dir() / "published_hhi.csv")
 
 
-def load_trade(path: Path | None = None, *, lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
+def scan_trade(path: Path | None = None) -> pl.LazyFrame:
+    """Bilateral trade by (year, importer, commodity, stage, supplier), lazily."""
+    return pl.scan_parquet(path or datasets_dir() / "trade.parquet")
+
+
+def load_trade(path: Path | None = None) -> pl.DataFrame:
     """Bilateral trade by (year, importer, commodity, stage, supplier), from CEPII BACI."""
-    lf = pl.scan_parquet(path or datasets_dir() / "trade.parquet")
-    return lf if lazy else lf.collect()
+    return scan_trade(path).collect()

@@ -24,7 +24,9 @@ def _priority(source: pl.Expr) -> pl.Expr:
 def latest_by_commodity(production: pl.DataFrame) -> pl.DataFrame:
     """For each (commodity, stage): the rows of the latest year of the preferred source."""
     key = ["commodity", "stage"]
-    with_data = production.filter(pl.col("quantity").is_not_null() & (pl.col("country_iso3") != "WLD"))
+    with_data = production.filter(
+        pl.col("quantity").is_not_null() & (pl.col("country_iso3") != "WLD")
+    )
     pick = (
         with_data.group_by([*key, "source"])
         .agg(pl.col("year").max())
@@ -47,7 +49,11 @@ def supply_overview(production: pl.DataFrame, commodities: pl.DataFrame) -> pl.D
     conc = concentration(shares(latest, group), group).collect()
     return (
         commodities.select("commodity", pl.col("stage").cast(pl.String), "sector", "name")
-        .join(conc.with_columns(pl.col("stage").cast(pl.String)), on=["commodity", "stage"], how="left")
+        .join(
+            conc.with_columns(pl.col("stage").cast(pl.String)),
+            on=["commodity", "stage"],
+            how="left",
+        )
         .sort(["sector", "hhi_10000"], descending=[False, True], nulls_last=True)
     )
 

@@ -25,22 +25,31 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Shipped default tables: rebuild them from downloads.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Shipped default tables: rebuild them from downloads.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
-out = Console()
+# Outside a terminal (cron, CI, a pipe) rich would assume 80 columns and wrap the tables.
+out = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
 
 
 @app.callback()
 def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress and details.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress and details.")
+    ] = False,
 ) -> None:
     """Exposure to the loss of foreign chips, energy and critical materials."""
     handler: logging.Handler = (
-        RichHandler(console=err, show_path=False) if err.is_terminal else logging.StreamHandler(sys.stderr)
+        RichHandler(console=err, show_path=False)
+        if err.is_terminal
+        else logging.StreamHandler(sys.stderr)
     )
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True
+    )
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -53,7 +62,13 @@ def _frame_table(frame: pl.DataFrame, title: str, formats: dict[str, str] | None
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in frame.columns:
         numeric = frame[column].dtype.is_numeric()
-        table.add_column(column, justify="right" if numeric else "left")
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            no_wrap=not numeric,
+            overflow="ellipsis",
+            max_width=None if numeric else 34,
+        )
     for row in frame.iter_rows(named=True):
         cells = []
         for column, value in row.items():
@@ -94,7 +109,6 @@ def summary(
         }
     except ResilienceError as exc:
         raise _fail(exc) from exc
-    assert isinstance(tables["trade"], pl.DataFrame)
     resolver = CountryResolver.default()
     out.print(_frame_table(table_overview(tables), "Shipped tables (datasets/)"))
     overview = supply_overview(production, commodities).with_columns(
@@ -107,14 +121,23 @@ def summary(
     )
     for sector in ("critical_materials", "energy", "chips"):
         part = overview.filter(pl.col("sector") == sector).select(
-            "commodity", "stage", "year", "source", "top supplier", "top %", "top-3 %", "HHI", "n_countries"
+            "commodity",
+            "stage",
+            "year",
+            "source",
+            "top supplier",
+            "top %",
+            "top-3 %",
+            "HHI",
+            "n_countries",
         )
         if part.height:
             out.print(
                 _frame_table(
                     part,
                     f"{sector.replace('_', ' ').title()}: supply concentration, latest year "
-                    "(shares of world production or capacity; HHI on 0–10 000, rest of world excluded)",
+                    "(shares of world production or capacity; HHI on 0–10 000, "
+                    "rest of world excluded)",
                     {"top %": ".1f", "top-3 %": ".1f", "HHI": ".0f"},
                 )
             )
@@ -123,7 +146,10 @@ def summary(
 @data_app.command("refresh")
 def data_refresh(
     source_dir: Annotated[
-        Path, typer.Option("--from", exists=True, file_okay=False, help="Folder holding the downloaded files.")
+        Path,
+        typer.Option(
+            "--from", exists=True, file_okay=False, help="Folder holding the downloaded files."
+        ),
     ],
     out_dir: Annotated[
         Path | None, typer.Option("--out", file_okay=False, help="Write here instead of datasets/.")

@@ -62,8 +62,12 @@ def read_compiled_shares(path: Path | str) -> pl.DataFrame:
     raw = pl.read_csv(path, infer_schema=False)
     missing = [c for c in COMPILED_COLUMNS if c not in raw.columns]
     if missing:
-        raise DataError([DataProblem(path.name, None, c, None, "required column is missing") for c in missing])
-    frame = raw.with_row_index("source_row", offset=2).with_columns(pl.col("source_row").cast(pl.Int64))
+        raise DataError(
+            [DataProblem(path.name, None, c, None, "required column is missing") for c in missing]
+        )
+    frame = raw.with_row_index("source_row", offset=2).with_columns(
+        pl.col("source_row").cast(pl.Int64)
+    )
     problems: list[DataProblem] = []
     for column in ("url", "quote", "publisher"):
         empty = frame.filter(pl.col(column).is_null() | (pl.col(column).str.strip_chars() == ""))
@@ -94,7 +98,9 @@ def read_compiled_shares(path: Path | str) -> pl.DataFrame:
     if regions.height:
         raise DataError(
             [
-                DataProblem(path.name, row, "country", name, "a region or total is not a country share")
+                DataProblem(
+                    path.name, row, "country", name, "a region or total is not a country share"
+                )
                 for name, row in regions.select("country", "source_row").iter_rows()
             ]
         )
@@ -106,7 +112,13 @@ def read_compiled_shares(path: Path | str) -> pl.DataFrame:
     if sums.height:
         raise DataError(
             [
-                DataProblem(path.name, row, "share_pct", round(total, 2), f"shares of {c}/{s} {y} sum above 100 %")
+                DataProblem(
+                    path.name,
+                    row,
+                    "share_pct",
+                    round(total, 2),
+                    f"shares of {c}/{s} {y} sum above 100 %",
+                )
                 for c, s, y, _, total, row in sums.iter_rows()
             ]
         )

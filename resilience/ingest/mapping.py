@@ -116,7 +116,11 @@ def map_production(
         raise DataError(
             [
                 DataProblem(
-                    str(file), row, "commodity", f"{c} / {s}", "unknown product: not in the commodity map"
+                    str(file),
+                    row,
+                    "commodity",
+                    f"{c} / {s}",
+                    "unknown product: not in the commodity map",
                 )
                 for c, s, row in firsts.iter_rows()
             ]
@@ -180,6 +184,17 @@ def map_production(
     return _sum_same_key(mapped)
 
 
+def _sum_or_null(column: str) -> pl.Expr:
+    """Sum of a group, null when every value is null (unknown stays unknown, not 0)."""
+    return (
+        pl.when(pl.col(column).is_null().all())
+        .then(None)
+        .otherwise(pl.col(column).sum())
+        .cast(pl.Float64)
+        .alias(column)
+    )
+
+
 def _sum_same_key(frame: pl.DataFrame) -> pl.DataFrame:
     """Sum rows that land on the same canonical key.
 
@@ -199,18 +214,19 @@ def _sum_same_key(frame: pl.DataFrame) -> pl.DataFrame:
             .then(None)
             .otherwise(pl.col("quantity").sum())
             .alias("quantity"),
-            pl.when(pl.col("source_quantity").is_null().all())
-            .then(None)
-            .otherwise(pl.col("source_quantity").sum())
-            .alias("source_quantity"),
+            _sum_or_null("source_quantity"),
             pl.col("is_withheld").any(),
             pl.col("is_estimated").any(),
             pl.col("conversion_factor").first(),
             pl.all()
-            .exclude("quantity", "source_quantity", "is_withheld", "is_estimated", "conversion_factor")
+            .exclude(
+                "quantity", "source_quantity", "is_withheld", "is_estimated", "conversion_factor"
+            )
             .first(),
         )
-        .with_columns(pl.col("quantity").cast(pl.Float64), pl.col("source_quantity").cast(pl.Float64))
+        .with_columns(
+            pl.col("quantity").cast(pl.Float64), pl.col("source_quantity").cast(pl.Float64)
+        )
     )
 
 
@@ -223,7 +239,9 @@ def complete_rest_of_world(frame: pl.DataFrame) -> pl.DataFrame:
     - otherwise, with a ``WLD`` total, ``ROW = WLD - sum(countries)`` (``is_derived``);
       when rounding makes the listed countries exceed the total the remainder is 0 and
       the gap is logged;
-    - otherwise ``ROW = 0`` (``is_derived``): the source lists every producer.
+    - otherwise ``ROW = 0`` (``is_derived``): the source lists every producer; unless
+      the source gives no figure at all for the group (USGS germanium), when the
+      remainder is unknown (null).
 
     ``WLD`` rows stay in the table as the source's stated total. Several ``ROW`` rows in a
     group (e.g. footnoted "Other countries" lines) are summed first.
@@ -232,14 +250,16 @@ def complete_rest_of_world(frame: pl.DataFrame) -> pl.DataFrame:
     rows = frame.filter(pl.col("country_iso3") == REST_OF_WORLD)
     if rows.height:
         rows = rows.group_by(group, maintain_order=True).agg(
-            pl.col("quantity").sum(),
-            pl.col("source_quantity").sum(),
+            _sum_or_null("quantity"),
+            _sum_or_null("source_quantity"),
             pl.all().exclude("quantity", "source_quantity").first(),
         )
     countries = frame.filter(~pl.col("country_iso3").is_in([REST_OF_WORLD, WORLD]))
     world = frame.filter(pl.col("country_iso3") == WORLD)
     sums = countries.group_by(group).agg(
-        pl.col("quantity").sum().alias("_listed"), pl.col("vintage").first()
+        pl.col("quantity").sum().alias("_listed"),
+        pl.col("quantity").count().alias("_known"),
+        pl.col("vintage").first(),
     )
     have_row = rows.select(group).unique()
     need = sums.join(have_row, on=group, how="anti")
@@ -271,7 +291,9 @@ def complete_rest_of_world(frame: pl.DataFrame) -> pl.DataFrame:
         .select(
             *group,
             pl.lit(REST_OF_WORLD).alias("country_iso3"),
-            pl.when(pl.col("_world").is_null())
+            pl.when(pl.col("_world").is_null() & (pl.col("_known") == 0))
+            .then(None)
+            .when(pl.col("_world").is_null())
             .then(0.0)
             .otherwise((pl.col("_world") - pl.col("_listed")).clip(lower_bound=0.0))
             .alias("quantity"),

@@ -78,7 +78,9 @@ INPUTS: tuple[InputSpec, ...] = (
     InputSpec("wna", ("uranium_production_*_tU.csv",)),
     InputSpec("wgi", ("wgi_*long.csv",)),
     InputSpec("unga", ("IdealpointestimatesAll_*.csv",)),
-    InputSpec("baci_flows", ("baci_hs92_*raw_materials*.parquet", "BACI_HS92_Y*_V*.csv"), many=True),
+    InputSpec(
+        "baci_flows", ("baci_hs92_*raw_materials*.parquet", "BACI_HS92_Y*_V*.csv"), many=True
+    ),
     InputSpec("baci_codes", ("country_codes_V*.csv",)),
 )
 
@@ -110,7 +112,9 @@ def find_inputs(root: Path) -> dict[str, list[Path]]:
         hits = sorted(set(hits))
         if not hits and spec.required:
             problems.append(
-                DataProblem(str(root), None, spec.key, " or ".join(spec.patterns), "input file not found")
+                DataProblem(
+                    str(root), None, spec.key, " or ".join(spec.patterns), "input file not found"
+                )
             )
         found[spec.key] = hits if spec.many else hits[:1]
     if problems:
@@ -119,7 +123,11 @@ def find_inputs(root: Path) -> dict[str, list[Path]]:
 
 
 def _production(
-    source: str, frame: pl.DataFrame, commodities: pl.DataFrame, file: str, commodity_map: pl.DataFrame | None = None
+    source: str,
+    frame: pl.DataFrame,
+    commodities: pl.DataFrame,
+    file: str,
+    commodity_map: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     cmap = commodity_map if commodity_map is not None else load_commodity_map(source)
     mapped = map_production(frame, cmap, commodities, file=file)
@@ -148,14 +156,20 @@ def build_production(inputs: dict[str, list[Path]], compiled: Path) -> pl.DataFr
     wmd_path = inputs["wmd_production"][0]
     parts.append(_production("wmd", wmd.read_wmd_production(wmd_path), commodities, wmd_path.name))
     iea_path = inputs["iea"][0]
-    parts.append(_production("iea", iea.read_iea_critical_minerals(iea_path), commodities, iea_path.name))
+    parts.append(
+        _production("iea", iea.read_iea_critical_minerals(iea_path), commodities, iea_path.name)
+    )
     bp_path = inputs["bp"][0]
     parts.append(_production("bp", bp.read_bp_statreview(bp_path), commodities, bp_path.name))
     wna_path = inputs["wna"][0]
     parts.append(_production("wna", wna.read_wna_uranium(wna_path), commodities, wna_path.name))
     parts.append(
         _production(
-            "compiled", read_compiled_shares(compiled), commodities, compiled.name, _identity_map(commodities)
+            "compiled",
+            read_compiled_shares(compiled),
+            commodities,
+            compiled.name,
+            _identity_map(commodities),
         )
     )
     production = pl.concat(parts, how="vertical_relaxed")
@@ -169,7 +183,8 @@ def _atomic(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
     finally:
         if Path(tmp).exists():
             Path(tmp).unlink()
@@ -188,7 +203,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def refresh(root: Path, out: Path | None = None, progress: Callable[[str], None] | None = None) -> RefreshReport:
+def refresh(
+    root: Path, out: Path | None = None, progress: Callable[[str], None] | None = None
+) -> RefreshReport:
     """Rebuild every shipped table from the downloads under ``root`` into ``out``.
 
     Parameters
@@ -213,19 +230,40 @@ def refresh(root: Path, out: Path | None = None, progress: Callable[[str], None]
     say("bilateral trade: CEPII BACI")
     codes = baci.read_baci_country_codes(inputs["baci_codes"][0])
     hs_map = hs_to_commodity("hs92")
-    flows = pl.concat([baci.scan_baci(p, codes) for p in inputs["baci_flows"] if p.suffix == ".parquet"] or [baci.scan_baci(p, codes) for p in inputs["baci_flows"]])
-    trade = baci.aggregate_baci(flows, hs_map, list(TRADE_YEARS)).collect(engine="streaming")
+    flows = pl.concat([baci.scan_baci(p, codes) for p in _baci_inputs(inputs["baci_flows"])])
+    # Stream the (possibly 10 M-row) flows down to our HS codes and years, then sum in
+    # a fixed row order: float sums are bit-for-bit reproducible, so a refresh of the
+    # same downloads rewrites identical files.
+    selected = (
+        flows.filter(
+            pl.col("year").is_in(list(TRADE_YEARS))
+            & pl.col("hs6_code").is_in(hs_map["hs6_code"].unique().to_list())
+        )
+        .collect(engine="streaming")
+        .sort("year", "importer_iso3", "exporter_iso3", "hs6_code")
+    )
+    trade = (
+        baci.aggregate_baci(selected.lazy(), hs_map, list(TRADE_YEARS))
+        .sort("year", "importer_iso3", "commodity", "stage", "exporter_iso3")
+        .collect(engine="in-memory")
+    )
     with _atomic(out / "trade.parquet") as tmp:
         trade.write_parquet(tmp, compression="zstd", statistics=True)
     report.rows["trade.parquet"] = trade.height
 
     say("governance: World Bank WGI")
-    governance = wgi.read_wgi(inputs["wgi"][0]).filter(pl.col("year") >= GOVERNANCE_FROM).drop("source_row")
+    governance = (
+        wgi.read_wgi(inputs["wgi"][0]).filter(pl.col("year") >= GOVERNANCE_FROM).drop("source_row")
+    )
     _write_csv(governance.sort("year", "country_iso3", "indicator"), out / "governance.csv")
     report.rows["governance.csv"] = governance.height
 
     say("alignment: UNGA ideal points")
-    alignment = unga.read_unga_ideal_points(inputs["unga"][0]).filter(pl.col("year") >= ALIGNMENT_FROM).drop("source_row")
+    alignment = (
+        unga.read_unga_ideal_points(inputs["unga"][0])
+        .filter(pl.col("year") >= ALIGNMENT_FROM)
+        .drop("source_row")
+    )
     _write_csv(alignment.sort("year", "country_iso3"), out / "alignment.csv")
     report.rows["alignment.csv"] = alignment.height
 
@@ -251,15 +289,31 @@ def refresh(root: Path, out: Path | None = None, progress: Callable[[str], None]
     return report
 
 
+def _baci_inputs(paths: list[Path]) -> list[Path]:
+    """The BACI flow files to read: the Parquet extract when present, else the CSVs.
+
+    A download folder may hold the same flows twice (the multi-year Parquet extract and a
+    single-year CSV slice of it); reading both would double-count.
+    """
+    parquet = [p for p in paths if p.suffix == ".parquet"]
+    return parquet or paths
+
+
 def _recycling(path: Path) -> pl.DataFrame:
     """EoL-RIR per (commodity, stage) through the WMD map; one value per commodity."""
     rates = wmd.read_wmd_recycling(path)
     cmap = load_commodity_map("wmd").filter(pl.col("commodity").is_not_null())
-    joined = rates.join(cmap.select("source_commodity", "commodity", "stage"), on="source_commodity", how="inner")
-    return joined.select(
-        "commodity",
-        "stage",
-        "eol_rir_frac",
-        pl.col("source"),
-        pl.col("vintage"),
-    ).unique(["commodity", "stage"], keep="first").sort("commodity", "stage")
+    joined = rates.join(
+        cmap.select("source_commodity", "commodity", "stage"), on="source_commodity", how="inner"
+    )
+    return (
+        joined.select(
+            "commodity",
+            "stage",
+            "eol_rir_frac",
+            pl.col("source"),
+            pl.col("vintage"),
+        )
+        .unique(["commodity", "stage"], keep="first")
+        .sort("commodity", "stage")
+    )

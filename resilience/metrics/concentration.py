@@ -21,7 +21,9 @@ from resilience.reference.countries import REST_OF_WORLD, WORLD
 __all__ = ["concentration", "shares"]
 
 
-def shares(frame: pl.DataFrame | pl.LazyFrame, group: list[str], value: str = "quantity") -> pl.LazyFrame:
+def shares(
+    frame: pl.DataFrame | pl.LazyFrame, group: list[str], value: str = "quantity"
+) -> pl.LazyFrame:
     """Add ``share`` = value / group total (countries + ``ROW``; ``WLD`` rows dropped).
 
     Rows whose value is null (withheld) get a null share and add nothing to the total.
@@ -31,13 +33,13 @@ def shares(frame: pl.DataFrame | pl.LazyFrame, group: list[str], value: str = "q
 
 
 def concentration(frame: pl.DataFrame | pl.LazyFrame, group: list[str]) -> pl.LazyFrame:
-    """HHI (0-1 and 0-10 000), top-1 and top-3 shares and the top country per group.
+    r"""HHI (0-1 and 0-10 000), top-1 and top-3 shares and the top country per group.
 
     ``frame`` must carry ``country_iso3`` and ``share`` (from :func:`shares`).
 
     Notes
     -----
-    .. math:: HHI = \\sum_i s_i^2, \\quad s_i = q_i / \\sum_j q_j
+    .. math:: HHI = \sum_i s_i^2, \\quad s_i = q_i / \sum_j q_j
 
     with :math:`i` over countries (``ROW`` excluded from the sum, included in the total).
     """

@@ -36,7 +36,9 @@ def _read(path: Path) -> pl.DataFrame:
         if column not in raw.columns:
             continue
         as_date = parsed[column].str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
-        bad = parsed.filter(as_date.is_null() & parsed[column].is_not_null() & (parsed[column] != ""))
+        bad = parsed.filter(
+            as_date.is_null() & parsed[column].is_not_null() & (parsed[column] != "")
+        )
         problems += [
             DataProblem(path.name, row, column, value, "not a date (YYYY-MM-DD)")
             for value, row in bad.select(column, "source_row").iter_rows()
@@ -46,7 +48,9 @@ def _read(path: Path) -> pl.DataFrame:
         raise DataError(problems)
     frame = validate_frame(Alliances, parsed, file=path.name)
     resolver = CountryResolver.default()
-    unknown = frame.filter(~pl.col("iso3").map_elements(resolver.is_country, return_dtype=pl.Boolean))
+    unknown = frame.filter(
+        ~pl.col("iso3").map_elements(resolver.is_country, return_dtype=pl.Boolean)
+    )
     if unknown.height:
         raise DataError(
             [
@@ -78,7 +82,9 @@ def load_alliances(extra: Iterable[Path | str] = (), path: Path | None = None) -
         if clash.height:
             raise DataError(
                 [
-                    DataProblem(p.name, row, "bloc", bloc, "bloc id already exists in the shipped table")
+                    DataProblem(
+                        p.name, row, "bloc", bloc, "bloc id already exists in the shipped table"
+                    )
                     for bloc, row in clash.select("bloc", "source_row").head(20).iter_rows()
                 ]
             )

@@ -36,7 +36,9 @@ def check_commodities(names: list[str], commodities: pl.DataFrame | None = None)
             raise UnknownNameError("commodity", name, difflib.get_close_matches(name, known, n=3))
 
 
-def hs_to_commodity(revision: str = "hs92", commodities: pl.DataFrame | None = None) -> pl.DataFrame:
+def hs_to_commodity(
+    revision: str = "hs92", commodities: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per (hs6_code, commodity, stage) for the given HS revision (``hs92``/``hs2017``).
 
     A code may serve several (commodity, stage) pairs (e.g. 854140 for PV cells and

@@ -9,12 +9,16 @@ GROUP = ["commodity"]
 
 
 def _frame(quantities, iso3s):
-    return pl.DataFrame({"commodity": ["x"] * len(iso3s), "country_iso3": iso3s, "quantity": quantities})
+    return pl.DataFrame(
+        {"commodity": ["x"] * len(iso3s), "country_iso3": iso3s, "quantity": quantities}
+    )
 
 
 def test_hhi_of_known_shares():
     # 50/30/20: HHI = 0.25 + 0.09 + 0.04 = 0.38 (3800 on the 0-10 000 scale)
-    out = concentration(shares(_frame([50.0, 30.0, 20.0], ["CHN", "AUS", "CHL"]), GROUP), GROUP).collect()
+    out = concentration(
+        shares(_frame([50.0, 30.0, 20.0], ["CHN", "AUS", "CHL"]), GROUP), GROUP
+    ).collect()
     assert out["hhi"][0] == pytest.approx(0.38)
     assert out["hhi_10000"][0] == pytest.approx(3800.0)
     assert out["top_country_iso3"][0] == "CHN"

@@ -70,7 +70,9 @@ def test_scoped_alias_applies_only_to_its_source(resolver):
 
 
 def test_unknown_name_error_names_file_row_column_value_and_close_matches(resolver):
-    frame = pl.DataFrame({"Country": ["Chile", "Australia", "Atlantis", "Chilee"], "source_row": [2, 3, 4, 5]})
+    frame = pl.DataFrame(
+        {"Country": ["Chile", "Australia", "Atlantis", "Chilee"], "source_row": [2, 3, 4, 5]}
+    )
     with pytest.raises(DataError) as info:
         resolver.resolve_column(frame, "Country", file="prod.csv")
     message = str(info.value)
@@ -83,7 +85,10 @@ def test_unknown_name_error_names_file_row_column_value_and_close_matches(resolv
 
 def test_resolve_column_maps_each_row(resolver):
     frame = pl.DataFrame(
-        {"c": ["Chile", "World total (rounded)", "Other countries", "OECD"], "source_row": [2, 3, 4, 5]}
+        {
+            "c": ["Chile", "World total (rounded)", "Other countries", "OECD"],
+            "source_row": [2, 3, 4, 5],
+        }
     )
     out = resolver.resolve_column(frame, "c", file="x.csv")
     assert out["country_iso3"].to_list() == ["CHL", "WLD", "ROW", None]

@@ -7,7 +7,15 @@ from resilience.reference.commodities import load_commodities
 
 
 def _source(rows):
-    cols = ["year", "source_commodity", "source_stage", "country_name", "country_iso3", "quantity", "unit"]
+    cols = [
+        "year",
+        "source_commodity",
+        "source_stage",
+        "country_name",
+        "country_iso3",
+        "quantity",
+        "unit",
+    ]
     frame = pl.DataFrame(rows, schema=cols, orient="row")
     return frame.with_columns(
         pl.col("year").cast(pl.Int32),
@@ -48,7 +56,12 @@ def test_map_converts_units_and_basis_and_skips_out_of_scope():
 
 
 def test_unknown_product_is_an_error_naming_row_and_value():
-    frame = _source([(2023, "Lithium", "production", "Chile", "CHL", 1.0, "t"), (2023, "Unobtainium", "production", "Chile", "CHL", 1.0, "t")])
+    frame = _source(
+        [
+            (2023, "Lithium", "production", "Chile", "CHL", 1.0, "t"),
+            (2023, "Unobtainium", "production", "Chile", "CHL", 1.0, "t"),
+        ]
+    )
     with pytest.raises(DataError) as info:
         map_production(frame, MAP, load_commodities(), file="f.csv")
     assert "f.csv, row 2, column 'commodity': unknown product" in str(info.value)
@@ -58,7 +71,10 @@ def test_unknown_product_is_an_error_naming_row_and_value():
 
 def test_unit_that_cannot_convert_is_an_error():
     frame = _source([(2023, "Lithium (Li2O)", "production", "Chile", "CHL", 1.0, "TWh")])
-    with pytest.raises(DataError, match=r"f.csv, row 2, column 'unit': unit cannot be converted to 't' \(value: 'TWh'\)"):
+    with pytest.raises(
+        DataError,
+        match=r"f.csv, row 2, column 'unit': unit cannot be converted to 't' \(value: 'TWh'\)",
+    ):
         map_production(frame, MAP, load_commodities(), file="f.csv")
 
 
@@ -68,7 +84,9 @@ def _mapped(rows):
 
 
 def test_rest_of_world_derived_from_world_total():
-    out = complete_rest_of_world(_mapped([("Chile", "CHL", 60.0), ("China", "CHN", 20.0), ("World", "WLD", 100.0)]))
+    out = complete_rest_of_world(
+        _mapped([("Chile", "CHL", 60.0), ("China", "CHN", 20.0), ("World", "WLD", 100.0)])
+    )
     row = out.filter(pl.col("country_iso3") == "ROW").row(0, named=True)
     assert row["quantity"] == pytest.approx(20.0 * 0.4645)
     assert row["is_derived"] is True
@@ -77,7 +95,13 @@ def test_rest_of_world_derived_from_world_total():
 
 def test_rest_of_world_given_by_source_is_kept_and_summed():
     out = complete_rest_of_world(
-        _mapped([("Chile", "CHL", 60.0), ("Other countries6", "ROW", 5.0), ("Other countries", "ROW", 7.0)])
+        _mapped(
+            [
+                ("Chile", "CHL", 60.0),
+                ("Other countries6", "ROW", 5.0),
+                ("Other countries", "ROW", 7.0),
+            ]
+        )
     )
     rows = out.filter(pl.col("country_iso3") == "ROW")
     assert rows.height == 1
@@ -93,5 +117,7 @@ def test_rest_of_world_zero_when_source_lists_every_producer():
 
 
 def test_rest_of_world_floor_at_zero_when_rounding_exceeds_total():
-    out = complete_rest_of_world(_mapped([("Chile", "CHL", 60.0), ("China", "CHN", 41.0), ("World", "WLD", 100.0)]))
+    out = complete_rest_of_world(
+        _mapped([("Chile", "CHL", 60.0), ("China", "CHN", 41.0), ("World", "WLD", 100.0)])
+    )
     assert out.filter(pl.col("country_iso3") == "ROW")["quantity"].to_list() == [0.0]

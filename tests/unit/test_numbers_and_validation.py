@@ -8,7 +8,9 @@ from resilience.schemas.validate import validate_frame
 
 
 def test_parse_numbers_handles_agency_conventions():
-    frame = pl.DataFrame({"Prod_t_2022": ["1,900", "W", "NA", " 12 ", None, "—"], "source_row": [2, 3, 4, 5, 6, 7]})
+    frame = pl.DataFrame(
+        {"Prod_t_2022": ["1,900", "W", "NA", " 12 ", None, "—"], "source_row": [2, 3, 4, 5, 6, 7]}
+    )
     out = parse_numbers(frame, "Prod_t_2022", file="f.csv", out="q")
     assert out["q"].to_list() == [1900.0, None, None, 12.0, None, None]
     assert out["q_withheld"].to_list() == [False, True, False, False, False, False]
@@ -40,9 +42,14 @@ def test_validate_frame_reports_every_failure_with_its_source_row():
     with pytest.raises(DataError) as info:
         validate_frame(_Schema, frame, file="f.csv", column_names={"quantity": "Prod_t"})
     message = str(info.value)
-    assert "f.csv, row 12, column 'Prod_t': value below the allowed minimum (value: -2.0)" in message
+    assert (
+        "f.csv, row 12, column 'Prod_t': value below the allowed minimum (value: -2.0)" in message
+    )
     assert "f.csv, row 11, column 'year, iso3': duplicate key (year, iso3)" in message
-    assert "f.csv, row 13, column 'iso3': value does not match the expected pattern (value: 'xx')" in message
+    assert (
+        "f.csv, row 13, column 'iso3': value does not match the expected pattern (value: 'xx')"
+        in message
+    )
 
 
 def test_validate_frame_missing_column_is_named():

@@ -6,9 +6,9 @@ import pytest
 
 from resilience.errors import DataError, UnknownNameError
 from resilience.ingest.compiled import read_compiled_shares
+from resilience.paths import datasets_dir
 from resilience.reference.alliances import load_alliances, members
 from resilience.reference.commodities import check_commodities, hs_to_commodity, load_commodities
-from resilience.paths import datasets_dir
 
 
 def test_commodity_table_covers_three_sectors_and_required_materials():
@@ -18,15 +18,47 @@ def test_commodity_table_covers_three_sectors_and_required_materials():
     assert sum(counts.values()) >= 40
     assert set(counts) == {"critical_materials", "energy", "chips"}
     required = {
-        "lithium", "cobalt", "nickel", "graphite", "rare_earths", "magnet_rare_earths", "gallium",
-        "germanium", "tungsten", "antimony", "manganese", "platinum", "palladium", "copper",
-        "magnesium", "niobium", "vanadium", "silicon_metal", "titanium", "crude_oil", "natural_gas",
-        "coal", "uranium", "polysilicon", "pv_wafers", "pv_cells", "pv_modules", "battery_cells",
-        "eda_software", "wafer_fab_leading_edge", "wafer_fab_mature", "assembly_test_packaging",
-        "lithography_tools", "silicon_wafers",
+        "lithium",
+        "cobalt",
+        "nickel",
+        "graphite",
+        "rare_earths",
+        "magnet_rare_earths",
+        "gallium",
+        "germanium",
+        "tungsten",
+        "antimony",
+        "manganese",
+        "platinum",
+        "palladium",
+        "copper",
+        "magnesium",
+        "niobium",
+        "vanadium",
+        "silicon_metal",
+        "titanium",
+        "crude_oil",
+        "natural_gas",
+        "coal",
+        "uranium",
+        "polysilicon",
+        "pv_wafers",
+        "pv_cells",
+        "pv_modules",
+        "battery_cells",
+        "eda_software",
+        "wafer_fab_leading_edge",
+        "wafer_fab_mature",
+        "assembly_test_packaging",
+        "lithography_tools",
+        "silicon_wafers",
     }
     assert required <= set(commodities["commodity"].to_list())
-    both = commodities.group_by("commodity").agg(pl.col("stage")).filter(pl.col("stage").list.len() == 2)
+    both = (
+        commodities.group_by("commodity")
+        .agg(pl.col("stage"))
+        .filter(pl.col("stage").list.len() == 2)
+    )
     assert {"lithium", "cobalt", "nickel", "graphite", "copper"} <= set(both["commodity"].to_list())
 
 
@@ -38,7 +70,9 @@ def test_hs_map_explodes_codes():
 
 
 def test_unknown_commodity_suggests_close_matches():
-    with pytest.raises(UnknownNameError, match=r"unknown commodity 'lithum'; did you mean 'lithium'"):
+    with pytest.raises(
+        UnknownNameError, match=r"unknown commodity 'lithum'; did you mean 'lithium'"
+    ):
         check_commodities(["lithum"])
 
 
@@ -50,7 +84,15 @@ def test_alliance_membership_is_dated():
     assert "FIN" in members(alliances, "NATO", dt.date(2023, 5, 1))
     brics = members(alliances, "BRICS", dt.date(2024, 6, 1))
     assert {"BRA", "RUS", "IND", "CHN", "ZAF", "EGY", "ETH", "IRN", "ARE"} <= set(brics)
-    assert members(alliances, "G7", dt.date(2024, 1, 1)) == ["CAN", "DEU", "FRA", "GBR", "ITA", "JPN", "USA"]
+    assert members(alliances, "G7", dt.date(2024, 1, 1)) == [
+        "CAN",
+        "DEU",
+        "FRA",
+        "GBR",
+        "ITA",
+        "JPN",
+        "USA",
+    ]
     union = members(alliances, "QUAD+AUKUS", dt.date(2024, 1, 1))
     assert union == ["AUS", "GBR", "IND", "JPN", "USA"]
 
@@ -67,19 +109,44 @@ def _user_bloc(tmp_path: Path, body: str) -> Path:
 
 
 def test_user_bloc_from_file(tmp_path):
-    path = _user_bloc(tmp_path, "LITHIUM_CLUB,AUS,Australia,minerals,2024-01-01,,analyst\nLITHIUM_CLUB,CHL,Chile,minerals,2024-01-01,,analyst\n")
+    path = _user_bloc(
+        tmp_path,
+        "LITHIUM_CLUB,AUS,Australia,minerals,2024-01-01,,analyst\nLITHIUM_CLUB,CHL,Chile,minerals,2024-01-01,,analyst\n",
+    )
     alliances = load_alliances(extra=[path])
-    assert members(alliances, "LITHIUM_CLUB+QUAD", dt.date(2024, 6, 1)) == ["AUS", "CHL", "IND", "JPN", "USA"]
+    assert members(alliances, "LITHIUM_CLUB+QUAD", dt.date(2024, 6, 1)) == [
+        "AUS",
+        "CHL",
+        "IND",
+        "JPN",
+        "USA",
+    ]
 
 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("X,ATL,Atlantis,minerals,2024-01-01,,me\n", "my_blocs.csv, row 2, column 'iso3': not a known ISO3 country code (value: 'ATL')"),
-        ("X,AUS,Australia,minerals,2024-13-01,,me\n", "my_blocs.csv, row 2, column 'joined': not a date (YYYY-MM-DD) (value: '2024-13-01')"),
-        ("X,AUS,Australia,minerals,2024-01-01,2023-01-01,me\n", "my_blocs.csv, row 2, column 'left_after_joined'"),
-        ("X,AUS,Australia,minerals,2024-01-01,,me\nX,AUS,Australia,minerals,2024-01-01,,me\n", "my_blocs.csv, row 3, column 'bloc, iso3, joined': duplicate key"),
-        ("NATO,AUS,Australia,security,2024-01-01,,me\n", "my_blocs.csv, row 2, column 'bloc': bloc id already exists in the shipped table (value: 'NATO')"),
+        (
+            "X,ATL,Atlantis,minerals,2024-01-01,,me\n",
+            "my_blocs.csv, row 2, column 'iso3': not a known ISO3 country code (value: 'ATL')",
+        ),
+        (
+            "X,AUS,Australia,minerals,2024-13-01,,me\n",
+            "my_blocs.csv, row 2, column 'joined': not a date (YYYY-MM-DD) (value: '2024-13-01')",
+        ),
+        (
+            "X,AUS,Australia,minerals,2024-01-01,2023-01-01,me\n",
+            "my_blocs.csv, row 2, column 'left_after_joined'",
+        ),
+        (
+            "X,AUS,Australia,minerals,2024-01-01,,me\nX,AUS,Australia,minerals,2024-01-01,,me\n",
+            "my_blocs.csv, row 3, column 'bloc, iso3, joined': duplicate key",
+        ),
+        (
+            "NATO,AUS,Australia,security,2024-01-01,,me\n",
+            "my_blocs.csv, row 2, column 'bloc': bloc id already exists in the shipped table"
+            " (value: 'NATO')",
+        ),
     ],
 )
 def test_bad_user_bloc_rows_are_named(tmp_path, body, expected):
@@ -91,7 +158,9 @@ def test_bad_user_bloc_rows_are_named(tmp_path, body, expected):
 def test_compiled_shares_are_cited_and_cover_chips_and_pv():
     frame = read_compiled_shares(datasets_dir() / "sources" / "compiled_shares.csv")
     pairs = set(frame.select("source_commodity", "source_stage").unique().iter_rows())
-    chips_pv = load_commodities().filter(pl.col("unit") == "pct_of_world").select("commodity", "stage")
+    chips_pv = (
+        load_commodities().filter(pl.col("unit") == "pct_of_world").select("commodity", "stage")
+    )
     assert set(chips_pv.iter_rows()) <= pairs
     leading = frame.filter(pl.col("source_commodity") == "wafer_fab_leading_edge")
     assert leading.filter(pl.col("country_iso3") == "TWN")["quantity"].item() > 60
@@ -99,19 +168,31 @@ def test_compiled_shares_are_cited_and_cover_chips_and_pv():
 
 def test_compiled_shares_reject_sums_above_100(tmp_path):
     path = tmp_path / "shares.csv"
-    header = "commodity,stage,year,country,share_pct,metric,publisher,title,url,quote,licence_note\n"
+    header = (
+        "commodity,stage,year,country,share_pct,metric,publisher,title,url,quote,licence_note\n"
+    )
     path.write_text(
         header
         + "pv_modules,manufacturing,2022,China,80,cap,IEA,t,https://x,q,l\n"
         + "pv_modules,manufacturing,2022,India,30,cap,IEA,t,https://x,q,l\n"
     )
-    with pytest.raises(DataError, match=r"shares.csv, row 2, column 'share_pct': shares of pv_modules/manufacturing 2022 sum above 100 % \(value: 110.0\)"):
+    with pytest.raises(
+        DataError,
+        match=r"shares.csv, row 2, column 'share_pct': shares of pv_modules/manufacturing 2022"
+        r" sum above 100 % \(value: 110.0\)",
+    ):
         read_compiled_shares(path)
 
 
 def test_compiled_shares_reject_region_as_country(tmp_path):
     path = tmp_path / "shares.csv"
-    header = "commodity,stage,year,country,share_pct,metric,publisher,title,url,quote,licence_note\n"
+    header = (
+        "commodity,stage,year,country,share_pct,metric,publisher,title,url,quote,licence_note\n"
+    )
     path.write_text(header + "pv_modules,manufacturing,2022,Europe,3,cap,IEA,t,https://x,q,l\n")
-    with pytest.raises(DataError, match=r"shares.csv, row 2, column 'country': a region or total is not a country share \(value: 'Europe'\)"):
+    with pytest.raises(
+        DataError,
+        match=r"shares.csv, row 2, column 'country': a region or total is not a country share"
+        r" \(value: 'Europe'\)",
+    ):
         read_compiled_shares(path)
