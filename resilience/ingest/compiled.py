@@ -23,7 +23,7 @@ import polars as pl
 from resilience.errors import DataError, DataProblem
 from resilience.ingest.numbers import parse_numbers
 from resilience.reference.commodities import load_commodities
-from resilience.reference.countries import CountryResolver
+from resilience.reference.countries import WORLD, CountryResolver
 from resilience.schemas.tables import SourceProduction
 from resilience.schemas.validate import validate_frame
 
@@ -136,4 +136,19 @@ def read_compiled_shares(path: Path | str) -> pl.DataFrame:
         pl.col("title").alias("vintage"),
         "source_row",
     )
+    # Shares are of the world by definition: a WLD row of 100 per group lets the
+    # rest-of-world remainder (100 - listed) be derived explicitly downstream.
+    world = out.group_by(
+        "year", "source_commodity", "source_stage", "source", maintain_order=True
+    ).agg(
+        pl.lit("World (100 % by definition)").alias("country_name"),
+        pl.lit(WORLD).alias("country_iso3"),
+        pl.lit(100.0).alias("quantity"),
+        pl.col("unit").first(),
+        pl.lit(False).alias("is_withheld"),
+        pl.lit(False).alias("is_estimated"),
+        pl.col("vintage").first(),
+        pl.col("source_row").min(),
+    )
+    out = pl.concat([out, world.select(out.columns)])
     return validate_frame(SourceProduction, out, file=path.name)
