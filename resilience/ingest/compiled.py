@@ -94,6 +94,15 @@ def read_compiled_shares(path: Path | str) -> pl.DataFrame:
             ]
         )
     frame = CountryResolver.default().resolve_column(frame, "country", file=path.name)
+    key = ["commodity", "stage", "year", "publisher", "country_iso3"]
+    dup = frame.filter(pl.struct(key).is_duplicated())
+    if dup.height:
+        raise DataError(
+            [
+                DataProblem(path.name, row, "country", name, "duplicate figure for this country")
+                for name, row in dup.select("country", "source_row").iter_rows()
+            ]
+        )
     regions = frame.filter(pl.col("country_kind").is_in(["region", "statistic", "world"]))
     if regions.height:
         raise DataError(
@@ -151,4 +160,6 @@ def read_compiled_shares(path: Path | str) -> pl.DataFrame:
         pl.col("source_row").min(),
     )
     out = pl.concat([out, world.select(out.columns)])
-    return validate_frame(SourceProduction, out, file=path.name)
+    return validate_frame(
+        SourceProduction, out, file=path.name, column_names={"quantity": "share_pct"}
+    )

@@ -196,3 +196,51 @@ def test_compiled_shares_reject_region_as_country(tmp_path):
         r" \(value: 'Europe'\)",
     ):
         read_compiled_shares(path)
+
+
+HEADER = "commodity,stage,year,country,share_pct,metric,publisher,title,url,quote,licence_note\n"
+GOOD = "pv_modules,manufacturing,2022,China,80,cap,IEA,t,https://x,q,l\n"
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (
+            GOOD + "pv_modules,manufacturing,2022,Atlantis,3,cap,IEA,t,https://x,q,l\n",
+            "shares.csv, row 3, column 'country': unknown country name",
+        ),
+        (
+            GOOD + "pv_modules,manufacturing,2022,India,about 3,cap,IEA,t,https://x,q,l\n",
+            "shares.csv, row 3, column 'share_pct': not a number (value: 'about 3')",
+        ),
+        (
+            GOOD + "pv_modules,manufacturing,2022,India,-3,cap,IEA,t,https://x,q,l\n",
+            "shares.csv, row 3, column 'share_pct': value below the allowed minimum (value: -3.0)",
+        ),
+        (
+            GOOD + "pv_modules,manufacturing,2022,China,5,cap,IEA,t,https://x,q,l\n",
+            "shares.csv, row 3, column 'country': duplicate figure for this country"
+            " (value: 'China')",
+        ),
+        (
+            GOOD + "pv_modules,manufacturing,2022,India,3,cap,IEA,t,,q,l\n",
+            "shares.csv, row 3, column 'url': every figure needs a citation",
+        ),
+    ],
+)
+def test_compiled_shares_bad_rows_are_named(tmp_path, rows, expected):
+    path = tmp_path / "shares.csv"
+    path.write_text(HEADER + rows)
+    with pytest.raises(DataError) as info:
+        read_compiled_shares(path)
+    assert expected in str(info.value)
+
+
+def test_compiled_shares_missing_column(tmp_path):
+    path = tmp_path / "shares.csv"
+    path.write_text(
+        HEADER.replace(",quote", "")
+        + "pv_modules,manufacturing,2022,China,80,cap,IEA,t,https://x,l\n"
+    )
+    with pytest.raises(DataError, match=r"shares.csv, column 'quote': required column is missing"):
+        read_compiled_shares(path)
