@@ -155,6 +155,9 @@ def build_production(inputs: dict[str, list[Path]], compiled: Path) -> pl.DataFr
         parts.append(_production("usgs", usgs.read_usgs_world(paths), commodities, name))
     wmd_path = inputs["wmd_production"][0]
     parts.append(_production("wmd", wmd.read_wmd_production(wmd_path), commodities, wmd_path.name))
+    for shares_path in inputs["wmd_shares"]:
+        frame = wmd.read_wmd_shares(shares_path)
+        parts.append(_production("wmd", frame, commodities, shares_path.name))
     iea_path = inputs["iea"][0]
     parts.append(
         _production("iea", iea.read_iea_critical_minerals(iea_path), commodities, iea_path.name)
