@@ -31,7 +31,7 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 # Outside a terminal (cron, CI, a pipe) rich would assume 80 columns and wrap the tables.
-out = Console() if sys.stdout.isatty() else Console(width=160)
+out = Console() if sys.stdout.isatty() else Console(width=200)
 err = Console(stderr=True)
 
 
@@ -168,6 +168,154 @@ def data_refresh(
     for name, rows in report.rows.items():
         table.add_row(name, f"{rows:,}")
     out.print(table)
+
+
+@app.command("build")
+def build_cmd(
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", file_okay=False, help="Output folder (default: .cache/build)."),
+    ] = None,
+    year: Annotated[list[int] | None, typer.Option("--year", help="Only these years.")] = None,
+    baci_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--baci", exists=True, dir_okay=False, help="A CEPII BACI flow file (CSV or Parquet)."
+        ),
+    ] = None,
+    baci_codes: Annotated[
+        Path | None,
+        typer.Option(
+            "--baci-codes", exists=True, dir_okay=False, help="BACI country_codes_*.csv for --baci."
+        ),
+    ] = None,
+) -> None:
+    """Build the dependency dataset and metrics as Parquet partitioned by year."""
+    from resilience.build.pipeline import build, load_inputs
+    from resilience.paths import cache_dir
+
+    target = out_dir or cache_dir() / "build"
+    try:
+        inputs = load_inputs(years=year, baci_path=baci_file, baci_codes=baci_codes)
+        result = build(target, inputs)
+    except (ResilienceError, ValueError) as exc:
+        raise _fail(exc) from exc
+    table = Table(
+        title=f"Built into {result.out_dir} in {result.seconds:.1f} s", title_justify="left"
+    )
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("years")
+    for name, rows in result.rows.items():
+        table.add_row(name, f"{rows:,}", f"{min(result.years)}–{max(result.years)}")
+    out.print(table)
+    out.print(f"trade: {result.trade_source}")
+
+
+RISK_COLUMNS = {
+    "commodity": "commodity",
+    "stage": "stage",
+    "basis": "basis",
+    "top_supplier": "top supplier",
+    "top1_share": "top %",
+    "hhi_10000": "HHI",
+    "non_allied_share": "non-allied %",
+    "max_non_allied_supplier": "largest non-allied",
+    "max_non_allied_share": "its %",
+    "crma_65_breach": "CRMA 65 % cap",
+    "coercion_exposure": "coercion %",
+    "alignment_distance": "UNGA distance",
+}
+
+
+@app.command()
+def risk(
+    importer: Annotated[
+        str, typer.Option("--importer", "-i", help="Importing country (ISO3 or name).")
+    ],
+    bloc: Annotated[str, typer.Option("--bloc", "-b", help="Allied bloc(s), e.g. G7 or G7+EU.")],
+    adversary: Annotated[
+        str | None, typer.Option("--adversary", "-a", help="Adversary country or bloc, e.g. CHN.")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Trade year (default: latest).")
+    ] = None,
+    commodity: Annotated[
+        list[str] | None, typer.Option("--commodity", "-c", help="Only these commodity ids.")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, json or parquet.")
+    ] = "table",
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write here.")
+    ] = None,
+    spare: Annotated[
+        float,
+        typer.Option("--spare-capacity", min=0.0, max=1.0, help="Allied spare capacity fraction."),
+    ] = 0.10,
+) -> None:
+    """Rank commodities by supply risk for an importer, its bloc and an adversary."""
+    from resilience.reference.countries import CountryResolver
+    from resilience.risk import RiskQuery, risk_table
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise _fail(ValueError(f"unknown format {fmt!r}; choose table, csv, json or parquet"))
+    if fmt == "parquet" and out_file is None:
+        raise _fail(ValueError("--format parquet needs --out FILE"))
+    try:
+        frame = risk_table(RiskQuery(importer, bloc, adversary, year, commodity, spare))
+    except (ResilienceError, ValueError) as exc:
+        raise _fail(exc) from exc
+    if fmt != "table":
+        if fmt == "csv":
+            text = frame.with_columns(pl.col(pl.List(pl.String)).list.join(";")).write_csv()
+        elif fmt == "json":
+            text = frame.write_json()
+        if fmt == "parquet":
+            assert out_file is not None
+            frame.write_parquet(out_file)
+        elif out_file is not None:
+            out_file.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return
+    resolver = CountryResolver.default()
+    name = pl.col("top_supplier_iso3").map_elements(
+        resolver.name_of, return_dtype=pl.String, skip_nulls=True
+    )
+    view = frame.with_columns(
+        name.alias("top_supplier"),
+        pl.col("max_non_allied_supplier_iso3")
+        .map_elements(resolver.name_of, return_dtype=pl.String, skip_nulls=True)
+        .alias("max_non_allied_supplier"),
+        *[(pl.col(c) * 100) for c in ("top1_share", "non_allied_share", "max_non_allied_share")],
+        *([pl.col("coercion_exposure") * 100] if "coercion_exposure" in frame.columns else []),
+        pl.col("crma_65_breach").replace_strict(
+            {True: "breach", False: ""}, return_dtype=pl.String
+        ),
+    )
+    columns = {k: v for k, v in RISK_COLUMNS.items() if k in view.columns}
+    view = view.select(list(columns)).rename(columns)
+    year_shown = int(frame["year"][0])
+    title = (
+        f"Supply risk for {resolver.name_of(frame['importer_iso3'][0])}, {year_shown}: bloc {bloc}"
+        + (f", adversary {adversary}" if adversary else "")
+        + " — shares in % of supply; HHI 0–10 000; sorted by "
+        + ("coercion exposure, then " if adversary else "")
+        + "non-allied share and HHI"
+    )
+    out.print(
+        _frame_table(
+            view,
+            title,
+            {c: ".1f" for c in view.columns if c.endswith("%")}
+            | {"HHI": ".0f", "UNGA distance": ".2f"},
+        )
+    )
+    out.print(
+        f"sources: production {', '.join(sorted(set(frame['production_source'].drop_nulls())))}; "
+        f"trade {frame['trade_source'][0]}; governance World Bank WGI; alignment UNGA ideal points"
+    )
 
 
 def main() -> None:

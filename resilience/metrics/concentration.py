@@ -32,10 +32,16 @@ def shares(
     return lf.with_columns((pl.col(value) / pl.col(value).sum().over(group)).alias("share"))
 
 
-def concentration(frame: pl.DataFrame | pl.LazyFrame, group: list[str]) -> pl.LazyFrame:
+def concentration(
+    frame: pl.DataFrame | pl.LazyFrame,
+    group: list[str],
+    share: str = "share",
+    country: str = "country_iso3",
+) -> pl.LazyFrame:
     r"""HHI (0-1 and 0-10 000), top-1 and top-3 shares and the top country per group.
 
-    ``frame`` must carry ``country_iso3`` and ``share`` (from :func:`shares`).
+    ``frame`` must carry a country column and a share column (from :func:`shares`, or
+    the dependency dataset's ``supplier_iso3`` and ``supply_share``).
 
     Notes
     -----
@@ -43,15 +49,15 @@ def concentration(frame: pl.DataFrame | pl.LazyFrame, group: list[str]) -> pl.La
 
     with :math:`i` over countries (``ROW`` excluded from the sum, included in the total).
     """
-    countries = frame.lazy().filter(~pl.col("country_iso3").is_in([REST_OF_WORLD, WORLD]))
-    ranked = countries.filter(pl.col("share").is_not_null()).sort(
-        [*group, "share", "country_iso3"], descending=[False] * len(group) + [True, False]
+    countries = frame.lazy().filter(~pl.col(country).is_in([REST_OF_WORLD, WORLD]))
+    ranked = countries.filter(pl.col(share).is_not_null()).sort(
+        [*group, share, country], descending=[False] * len(group) + [True, False]
     )
     return ranked.group_by(group, maintain_order=True).agg(
-        (pl.col("share") ** 2).sum().alias("hhi"),
-        ((pl.col("share") * 100) ** 2).sum().alias("hhi_10000"),
-        pl.col("country_iso3").first().alias("top_country_iso3"),
-        pl.col("share").first().alias("top1_share"),
-        pl.col("share").head(3).sum().alias("top3_share"),
+        (pl.col(share) ** 2).sum().alias("hhi"),
+        ((pl.col(share) * 100) ** 2).sum().alias("hhi_10000"),
+        pl.col(country).first().alias("top_country_iso3"),
+        pl.col(share).first().alias("top1_share"),
+        pl.col(share).head(3).sum().alias("top3_share"),
         pl.len().alias("n_countries"),
     )

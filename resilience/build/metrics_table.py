@@ -1,0 +1,104 @@
+"""The metrics table: one row per (year, importer, commodity, stage), bloc-independent.
+
+Alliance and coercion metrics depend on the bloc and adversary a user names, so they are
+computed at query time (:mod:`resilience.risk`) from the dependency dataset; everything
+that does not depend on them is computed once here.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from resilience.metrics.concentration import concentration
+
+__all__ = ["importer_volumes", "metrics_table"]
+
+_GROUP = ["year", "importer_iso3", "commodity", "stage"]
+
+
+def importer_volumes(dependency: pl.LazyFrame, world: pl.LazyFrame) -> pl.LazyFrame:
+    """Imports, exports and domestic production per (year, country, commodity, stage).
+
+    Imports and exports are BACI quantities in tonnes (gross weight of the traded
+    product); production is in the commodity's canonical unit from the chosen
+    world-market source. ``exports_t`` of a country is what every importer records
+    buying from it.
+    """
+    bilateral = dependency.filter(pl.col("basis") == "bilateral")
+    imports = bilateral.group_by(_GROUP).agg(
+        pl.col("import_quantity_t").sum().alias("imports_t"),
+        pl.col("import_value_usd").sum().alias("import_value_usd"),
+    )
+    exports = bilateral.group_by(
+        "year", pl.col("supplier_iso3").alias("importer_iso3"), "commodity", "stage"
+    ).agg(pl.col("import_quantity_t").sum().alias("exports_t"))
+    production = world.select(
+        "year",
+        pl.col("country_iso3").alias("importer_iso3"),
+        "commodity",
+        "stage",
+        pl.col("production_quantity").alias("domestic_production"),
+        pl.col("unit").alias("production_unit"),
+    )
+    return (
+        imports.join(exports, on=_GROUP, how="left")
+        .join(production, on=_GROUP, how="left")
+        .with_columns(pl.col("exports_t").fill_null(0.0))
+    )
+
+
+def metrics_table(
+    dependency: pl.LazyFrame,
+    world: pl.LazyFrame,
+    commodities: pl.DataFrame,
+) -> pl.LazyFrame:
+    """Concentration of each importer's supply and of world production.
+
+    Returns
+    -------
+    polars.LazyFrame
+        ``year, importer_iso3, commodity, stage, sector, basis, n_suppliers, hhi,
+        hhi_10000, top_supplier_iso3, top1_share, top3_share, import_value_usd,
+        imports_t, exports_t, domestic_production, production_unit, world_hhi,
+        world_top_producer_iso3, world_top1_share, production_year,
+        production_source``.
+    """
+    own = concentration(dependency, _GROUP, share="supply_share", country="supplier_iso3").rename(
+        {"top_country_iso3": "top_supplier_iso3", "n_countries": "n_suppliers"}
+    )
+    basis = dependency.group_by(_GROUP).agg(pl.col("basis").first())
+    world_group = ["year", "commodity", "stage"]
+    world_conc = (
+        concentration(world.rename({"world_share": "share"}), world_group)
+        .select(
+            *world_group,
+            pl.col("hhi").alias("world_hhi"),
+            pl.col("top_country_iso3").alias("world_top_producer_iso3"),
+            pl.col("top1_share").alias("world_top1_share"),
+        )
+        .join(
+            world.select(*world_group, "production_year", "production_source").unique(),
+            on=world_group,
+        )
+    )
+    volumes = importer_volumes(dependency, world).drop("import_value_usd")
+    return (
+        own.join(basis, on=_GROUP)
+        .join(volumes, on=_GROUP, how="left")
+        .join(world_conc, on=world_group, how="left")
+        .join(
+            commodities.lazy().select("commodity", "stage", "sector"),
+            on=["commodity", "stage"],
+            how="left",
+        )
+        .join(
+            dependency.group_by(_GROUP).agg(
+                pl.when(pl.col("import_value_usd").count() > 0).then(
+                    pl.col("import_value_usd").sum()
+                )
+            ),
+            on=_GROUP,
+            how="left",
+        )
+        .sort(_GROUP)
+    )

@@ -1,0 +1,188 @@
+"""``resilience build``: canonical tables -> dependency dataset and metrics, as Parquet.
+
+Output layout (hive-style partitions, one file per year)::
+
+    OUT/dependency/year=2023/part-0.parquet
+    OUT/metrics/year=2023/part-0.parquet
+
+Each table is written to a staging folder beside ``OUT`` and renamed into place, so a
+reader never sees a half-written table. Inputs are the shipped tables in ``datasets/``
+or, for trade, a CEPII BACI file a user points to (streamed, never loaded whole).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from resilience import data
+from resilience.build.bilateral import bilateral_shares
+from resilience.build.dependency import build_dependency, country_attributes, trade_shares
+from resilience.build.metrics_table import metrics_table
+from resilience.build.world_market import world_shares
+from resilience.ingest import baci
+from resilience.reference.alliances import load_alliances
+from resilience.reference.commodities import hs_to_commodity, load_commodities
+
+__all__ = ["BuildResult", "Inputs", "build", "load_inputs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Inputs:
+    """Everything the build reads, as lazy frames where size matters."""
+
+    years: list[int]
+    bilateral: pl.LazyFrame
+    production: pl.DataFrame
+    governance: pl.DataFrame
+    alignment: pl.DataFrame
+    alliances: pl.DataFrame
+    commodities: pl.DataFrame
+    importers: list[str]
+    trade_source: str
+
+
+@dataclass
+class BuildResult:
+    """What a build wrote."""
+
+    out_dir: Path
+    years: list[int]
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    trade_source: str = ""
+
+
+def load_inputs(
+    years: Iterable[int] | None = None,
+    baci_path: Path | None = None,
+    baci_codes: Path | None = None,
+    extra_blocs: Iterable[Path] = (),
+) -> Inputs:
+    """Gather the build inputs from ``datasets/`` (and a BACI file when given).
+
+    Parameters
+    ----------
+    years
+        Years to build; defaults to every year of the trade data.
+    baci_path, baci_codes
+        A BACI flow file (CSV or Parquet, ``t,i,j,k,v,q``) and its country-code table;
+        when given they replace the shipped trade table.
+    extra_blocs
+        User bloc files (same columns as ``datasets/alliances.csv``).
+    """
+    commodities = load_commodities()
+    if baci_path is not None:
+        if baci_codes is None:
+            raise ValueError("a BACI file needs its country-code table (--baci-codes)")
+        codes = baci.read_baci_country_codes(baci_codes)
+        flows = baci.scan_baci(baci_path, codes)
+        bilateral = bilateral_shares(flows, hs_to_commodity("hs92", commodities))
+        source = f"CEPII BACI ({Path(baci_path).name})"
+    else:
+        bilateral = trade_shares(data.scan_trade())
+        source = "CEPII BACI HS92 V202401b (shipped extract)"
+    available = (
+        bilateral.select(pl.col("year").unique()).collect(engine="streaming")["year"].to_list()
+    )
+    chosen = sorted(set(years) & set(available)) if years is not None else sorted(available)
+    if not chosen:
+        raise ValueError(f"no trade data for the requested years; available: {sorted(available)}")
+    bilateral = bilateral.filter(pl.col("year").is_in(chosen))
+    importers = (
+        bilateral.select(pl.col("importer_iso3").unique())
+        .collect(engine="streaming")["importer_iso3"]
+        .sort()
+        .to_list()
+    )
+    return Inputs(
+        years=chosen,
+        bilateral=bilateral,
+        production=data.load_production(),
+        governance=data.load_governance(),
+        alignment=data.load_alignment(),
+        alliances=load_alliances(extra=extra_blocs),
+        commodities=commodities,
+        importers=importers,
+        trade_source=source,
+    )
+
+
+def dependency_and_metrics(inputs: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The two lazy queries of the build (nothing is collected here)."""
+    world = world_shares(inputs.production, inputs.years)
+    attributes = country_attributes(
+        inputs.governance, inputs.alignment, inputs.alliances, inputs.years
+    )
+    dependency = build_dependency(
+        inputs.bilateral, world, attributes, inputs.importers, inputs.commodities
+    )
+    metrics = metrics_table(dependency, world, inputs.commodities)
+    return dependency, metrics
+
+
+def _write_partitioned(frame: pl.DataFrame, target: Path) -> None:
+    """Write ``frame`` as ``target/year=Y/part-0.parquet``, atomically for the table."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for (year,), part in (
+            frame.sort("year").partition_by("year", as_dict=True, maintain_order=True).items()
+        ):
+            folder = staging / f"year={year}"
+            folder.mkdir()
+            part.drop("year").write_parquet(
+                folder / "part-0.parquet", compression="zstd", statistics=True
+            )
+        staging.chmod(0o755)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old)
+        else:
+            staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def build(out_dir: Path, inputs: Inputs) -> BuildResult:
+    """Build and write the dependency dataset and the metrics table.
+
+    Returns
+    -------
+    BuildResult
+        Row counts per table and the wall time.
+    """
+    start = time.perf_counter()
+    dependency, metrics = dependency_and_metrics(inputs)
+    dep, met = pl.collect_all([dependency, metrics], engine="streaming")
+    _write_partitioned(dep, out_dir / "dependency")
+    _write_partitioned(met, out_dir / "metrics")
+    result = BuildResult(
+        out_dir=out_dir,
+        years=inputs.years,
+        rows={"dependency": dep.height, "metrics": met.height},
+        seconds=time.perf_counter() - start,
+        trade_source=inputs.trade_source,
+    )
+    log.info("build wrote %s in %.1f s", result.rows, result.seconds)
+    return result
+
+
+def scan_built(out_dir: Path, table: str) -> pl.LazyFrame:
+    """Read a built table back (hive partitions: ``year`` comes from the folder name)."""
+    return pl.scan_parquet(
+        out_dir / table / "**" / "*.parquet", hive_partitioning=True, hive_schema={"year": pl.Int32}
+    )
