@@ -84,7 +84,13 @@ def country_attributes(
     grid = (
         pl.LazyFrame({"year": target}, schema={"year": pl.Int32})
         .join(
-            pl.concat([wgi.select("country_iso3"), ideal.select("country_iso3")]).unique(),
+            pl.concat(
+                [
+                    wgi.select("country_iso3"),
+                    ideal.select("country_iso3"),
+                    alliances.lazy().select(pl.col("iso3").alias("country_iso3")),
+                ]
+            ).unique(),
             how="cross",
         )
         .sort("year")
