@@ -120,7 +120,7 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     )
     if query.commodities:
         dependency = dependency.filter(pl.col("commodity").is_in(list(query.commodities)))
-    metrics = metrics_table(dependency, world, inputs.commodities).filter(
+    metrics = metrics_table(dependency, world, inputs.commodities, inputs.parameters).filter(
         pl.col("importer_iso3") == importer
     )
     mine = dependency.filter(pl.col("importer_iso3") == importer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from resilience.build.risk_indices import risk_indices
 from resilience.metrics.concentration import concentration
 
 __all__ = ["importer_volumes", "metrics_table"]
@@ -51,6 +52,7 @@ def metrics_table(
     dependency: pl.LazyFrame,
     world: pl.LazyFrame,
     commodities: pl.DataFrame,
+    parameters: pl.DataFrame,
 ) -> pl.LazyFrame:
     """Concentration of each importer's supply and of world production.
 
@@ -61,7 +63,9 @@ def metrics_table(
         hhi_10000, top_supplier_iso3, top1_share, top3_share, import_value_usd,
         imports_t, exports_t, domestic_production, production_unit, world_hhi,
         world_top_producer_iso3, world_top1_share, production_year,
-        production_source``.
+        production_source`` and the EU supply risk and GeoPolRisk columns of
+        :func:`resilience.build.risk_indices.risk_indices` (``parameters`` is
+        :func:`resilience.build.risk_indices.eu_crm_parameters`).
     """
     own = concentration(dependency, _GROUP, share="supply_share", country="supplier_iso3").rename(
         {"top_country_iso3": "top_supplier_iso3", "n_countries": "n_suppliers"}
@@ -82,9 +86,13 @@ def metrics_table(
         )
     )
     volumes = importer_volumes(dependency, world).drop("import_value_usd")
+    indices = risk_indices(
+        dependency, world, volumes, world_conc.select(*world_group, "world_hhi"), parameters
+    )
     return (
         own.join(basis, on=_GROUP)
         .join(volumes, on=_GROUP, how="left")
+        .join(indices, on=_GROUP, how="left")
         .join(world_conc, on=world_group, how="left")
         .join(
             commodities.lazy().select("commodity", "stage", "sector"),

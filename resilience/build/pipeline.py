@@ -26,6 +26,7 @@ from resilience import data
 from resilience.build.bilateral import bilateral_shares
 from resilience.build.dependency import build_dependency, country_attributes, trade_shares
 from resilience.build.metrics_table import metrics_table
+from resilience.build.risk_indices import eu_crm_parameters
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
 from resilience.reference.alliances import load_alliances
@@ -47,6 +48,7 @@ class Inputs:
     alignment: pl.DataFrame
     alliances: pl.DataFrame
     commodities: pl.DataFrame
+    parameters: pl.DataFrame
     importers: list[str]
     trade_source: str
 
@@ -112,6 +114,7 @@ def load_inputs(
         alignment=data.load_alignment(),
         alliances=load_alliances(extra=extra_blocs),
         commodities=commodities,
+        parameters=eu_crm_parameters(commodities, data.load_recycling()),
         importers=importers,
         trade_source=source,
     )
@@ -126,7 +129,7 @@ def dependency_and_metrics(inputs: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     dependency = build_dependency(
         inputs.bilateral, world, attributes, inputs.importers, inputs.commodities
     )
-    metrics = metrics_table(dependency, world, inputs.commodities)
+    metrics = metrics_table(dependency, world, inputs.commodities, inputs.parameters)
     return dependency, metrics
 
 

@@ -219,6 +219,8 @@ RISK_COLUMNS = {
     "top_supplier": "top supplier",
     "top1_share": "top %",
     "hhi_10000": "HHI",
+    "eu_supply_risk": "EU SR",
+    "geopolrisk_score": "GeoPolRisk",
     "non_allied_share": "non-allied %",
     "max_non_allied_supplier": "largest non-allied",
     "max_non_allied_share": "its %",
@@ -309,7 +311,7 @@ def risk(
             view,
             title,
             {c: ".1f" for c in view.columns if c.endswith("%")}
-            | {"HHI": ".0f", "UNGA distance": ".2f"},
+            | {"HHI": ".0f", "UNGA distance": ".2f", "EU SR": ".2f", "GeoPolRisk": ".3f"},
         )
     )
     out.print(

@@ -91,6 +91,29 @@ def test_widening_the_bloc_never_raises_non_allied_share(inputs):
     assert (both["wide"] < both["non_allied_share"] - 1e-6).any()
 
 
+def test_eu_supply_risk_and_geopolrisk_are_wired_to_their_inputs(inputs):
+    table = risk_table(RiskQuery("USA", "G7", None, 2023), inputs)
+    rows = table.filter(pl.col("eu_supply_risk").is_not_null())
+    assert rows.height > 40
+    ir = pl.when(pl.col("import_reliance_assumed")).then(1.0).otherwise(pl.col("import_reliance"))
+    expected = (
+        (pl.col("hhi_wgi_t_global") * ir / 2 + pl.col("hhi_wgi_t_sourcing") * (1 - ir / 2))
+        * (1 - pl.col("eol_rir_frac"))
+        * pl.col("si_sr")
+    )
+    check = rows.select(pl.col("eu_supply_risk"), expected.alias("expected"))
+    assert check["eu_supply_risk"].to_numpy() == pytest.approx(check["expected"].to_numpy(), rel=1e-12)
+    assert (rows["eu_supply_risk"] >= 0).all()
+    # gallium: EU 2023 publishes SI_SR 0.98 for gallium; WGI-weighted world HHI is in 0..10
+    gallium = table.filter(pl.col("commodity") == "gallium").row(0, named=True)
+    assert gallium["si_sr"] == pytest.approx(0.98)
+    assert gallium["si_sr_source"] == "EU CRM 2023"
+    assert 0 < gallium["hhi_wgi_t_global"] <= 10
+    geo = table.filter(pl.col("geopolrisk_score").is_not_null())
+    assert geo.height > 20
+    assert geo["geopolrisk_score"].is_between(0, 1).all()
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
