@@ -1,2 +1,5 @@
-"""Optimisation layer: bulk LP building (:mod:`.lp`), solving with HiGHS (:mod:`.solve`) and
-infeasibility explanations (:mod:`.diagnostics`); the model families build on these."""
+"""Optimisation layer: bulk LP building, solving with HiGHS, infeasibility explanations.
+
+:mod:`.lp` builds models from frames and hands them to HiGHS, :mod:`.solve` solves and
+classifies outcomes, :mod:`.diagnostics` explains infeasibility; model families build on these.
+"""

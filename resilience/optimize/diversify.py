@@ -150,7 +150,8 @@ def describer(
             return f"member {m} needs {demand.get((m, c, s), 0):,.0f} t of {c} ({s})"
         if family == "supplier_capacity":
             sup, c, s = index
-            return f"{sup} can supply the members at most {capacity.get((sup, c, s), 0):,.0f} t of {c} ({s})"
+            cap = capacity.get((sup, c, s), 0)
+            return f"{sup} can supply the members at most {cap:,.0f} t of {c} ({s})"
         if family == "non_allied_cap":
             m, c, s = index
             return (

@@ -1,11 +1,11 @@
-"""Model inputs: frames from the dataset turned into sparse sets and parameters (no Pyomo).
+r"""Model inputs: frames from the dataset turned into sparse sets and parameters (no Pyomo).
 
 Everything a model family needs comes from one :class:`ModelData`, built from bilateral
 trade quantities of one year by :func:`model_data`:
 
 - members :math:`M`: the importers the alliance re-plans for;
 - demand :math:`d_{m,c}` (t): what member :math:`m` imported of commodity-stage :math:`c`;
-- capacity :math:`\\mathrm{cap}_{s,c}` (t): supplier :math:`s`'s observed exports of
+- capacity :math:`\mathrm{cap}_{s,c}` (t): supplier :math:`s`'s observed exports of
   :math:`c`, raised by a spare-capacity fraction, minus what importers outside the model
   keep buying (their purchases are held at observed levels, so capacity is shared with
   the rest of the world);

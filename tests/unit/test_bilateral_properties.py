@@ -46,7 +46,8 @@ def test_shares_sum_to_one_and_hhi_in_range(flows):
     if not mapped:
         assert shares.height == 0
         return
-    sums = shares.group_by("year", "importer_iso3", "commodity", "stage").agg(pl.col("import_share").sum())
+    group = ["year", "importer_iso3", "commodity", "stage"]
+    sums = shares.group_by(group).agg(pl.col("import_share").sum())
     assert sums["import_share"].to_numpy() == pytest.approx(1.0)
     conc = bilateral_concentration(shares.lazy()).collect()
     assert (conc["hhi"] <= 1 + 1e-12).all()

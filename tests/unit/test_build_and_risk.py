@@ -102,7 +102,8 @@ def test_eu_supply_risk_and_geopolrisk_are_wired_to_their_inputs(inputs):
         * pl.col("si_sr")
     )
     check = rows.select(pl.col("eu_supply_risk"), expected.alias("expected"))
-    assert check["eu_supply_risk"].to_numpy() == pytest.approx(check["expected"].to_numpy(), rel=1e-12)
+    got, want = check["eu_supply_risk"].to_numpy(), check["expected"].to_numpy()
+    assert got == pytest.approx(want, rel=1e-12)
     assert (rows["eu_supply_risk"] >= 0).all()
     # gallium: EU 2023 publishes SI_SR 0.98 for gallium; WGI-weighted world HHI is in 0..10
     gallium = table.filter(pl.col("commodity") == "gallium").row(0, named=True)
