@@ -8,15 +8,13 @@ validate the final :class:`~resilience.schemas.tables.SourceProduction` frame.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.ingest.text import read_text_csv
 from resilience.schemas.tables import SourceProduction
 from resilience.schemas.validate import validate_frame
 
@@ -32,59 +30,6 @@ __all__ = [
 
 #: Key of a production row as a source states it.
 KEY = ("year", "source_commodity", "source_stage", "country_iso3")
-
-
-def read_text_csv(path: Path, *, required: Sequence[str]) -> pl.DataFrame:
-    """Read a CSV with every cell as stripped text (empty -> null) plus ``source_row``.
-
-    ``source_row`` is the 1-based line number of each record (header = line 1), also when
-    a quoted cell spans several lines. Wholly empty lines are dropped (they hold no data).
-
-    Raises
-    ------
-    resilience.errors.DataError
-        When the file is not readable as CSV (naming the file) or a required column is
-        missing from the header (naming the file and each missing column).
-    """
-    try:
-        raw = pl.read_csv(path, infer_schema=False, raise_if_empty=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as exc:
-        raise DataError.single(
-            path.name, None, "", None, f"not a readable CSV file ({exc})"
-        ) from exc
-    raw = raw.rename({c: c.strip() for c in raw.columns})
-    missing = [c for c in required if c not in raw.columns]
-    if missing:
-        raise DataError(
-            [DataProblem(path.name, None, c, None, "required column is missing") for c in missing]
-        )
-    frame = raw.with_columns(
-        pl.col(c).str.strip_chars().replace("", None) for c in raw.columns
-    ).with_columns(pl.Series("source_row", _line_numbers(path, raw.height), dtype=pl.Int64))
-    empty = pl.all_horizontal(pl.col(c).is_null() for c in raw.columns)
-    return frame.filter(~empty)
-
-
-def _line_numbers(path: Path, height: int) -> list[int]:
-    """Line on which each CSV record starts (header on line 1)."""
-    data = path.read_bytes()
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    if lines == height + 1:
-        return list(range(2, height + 2))
-    # A quoted cell holds a line break: let the csv module count physical lines.
-    text = data.decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    starts: list[int] = []
-    previous_end = 0
-    for i, _record in enumerate(reader):
-        if i > 0:
-            starts.append(previous_end + 1)
-        previous_end = reader.line_num
-    if len(starts) != height:
-        raise DataError.single(
-            path.name, None, "", None, "could not align CSV records with line numbers"
-        )
-    return starts
 
 
 def parse_years(frame: pl.DataFrame, column: str, *, file: str, out: str = "year") -> pl.DataFrame:

@@ -49,6 +49,7 @@ import polars as pl
 
 from resilience.errors import DataError, DataProblem
 from resilience.ingest.numbers import parse_numbers
+from resilience.ingest.text import parse_whole_numbers, read_text_csv
 from resilience.reference.countries import WORLD, CountryResolver
 from resilience.schemas.tables import ISO3_PATTERN
 from resilience.schemas.validate import ROW_COLUMN, validate_frame
@@ -177,19 +178,6 @@ def _code_map(
     return out
 
 
-def _parse_int(frame: pl.DataFrame, column: str, path: Path) -> pl.Expr:
-    raw = pl.col(column).str.strip_chars()
-    bad = frame.filter(~raw.str.contains(r"^\d+$").fill_null(False))
-    if bad.height:
-        raise DataError(
-            [
-                DataProblem(str(path), row, column, value, "not a whole number")
-                for value, row in bad.select(column, ROW_COLUMN).head(50).iter_rows()
-            ]
-        )
-    return raw.cast(pl.Int32)
-
-
 def _drop_breakdowns(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
     """Keep total rows; drop breakdown rows that sit beside their total."""
     present = {c: v for c, v in _TOTALS.items() if c in frame.columns}
@@ -261,19 +249,7 @@ def read_comtrade(
     """
     path = Path(path)
     resolver = resolver or CountryResolver.default()
-    try:
-        frame = pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise DataError.single(path, None, "(file)", None, f"not a readable CSV: {exc}") from exc
-    missing = [c for c in _REQUIRED if c not in frame.columns]
-    if missing:
-        raise DataError(
-            [DataProblem(str(path), None, c, None, "required column is missing") for c in missing]
-        )
-    frame = frame.with_row_index(ROW_COLUMN, offset=2).with_columns(
-        pl.col(ROW_COLUMN).cast(pl.Int64),
-        *(pl.col(c).str.strip_chars() for c in ("freqCode", "flowCode", "classificationCode")),
-    )
+    frame = read_text_csv(path, required=_REQUIRED)
     _check_values(frame, "freqCode", ("A",), path, "only annual records (A) are supported")
     _check_values(
         frame, "flowCode", (*_FLOWS, *_OTHER_FLOWS), path, "unknown flow code (M, X, RM, RX...)"
@@ -299,11 +275,9 @@ def read_comtrade(
             ]
         )
     frame = _drop_breakdowns(frame, path)
-    frame = frame.with_columns(
-        _parse_int(frame, "refYear", path).alias("year"),
-        _parse_int(frame, "reporterCode", path).alias("_reporter"),
-        _parse_int(frame, "partnerCode", path).alias("_partner"),
-    )
+    frame = parse_whole_numbers(frame, "refYear", file=path, out="year")
+    frame = parse_whole_numbers(frame, "reporterCode", file=path, out="_reporter")
+    frame = parse_whole_numbers(frame, "partnerCode", file=path, out="_partner")
     frame = parse_numbers(frame, "primaryValue", file=path, out="value_usd", withheld=())
     frame = parse_numbers(frame, "netWgt", file=path, out="_net_kg", withheld=())
     negative = [

@@ -39,6 +39,7 @@ import polars as pl
 
 from resilience.errors import DataError, DataProblem
 from resilience.ingest.numbers import parse_numbers
+from resilience.ingest.text import parse_whole_numbers, read_text_csv
 from resilience.reference.countries import CountryResolver
 from resilience.schemas.tables import Alignment
 from resilience.schemas.validate import ROW_COLUMN, validate_frame
@@ -68,19 +69,6 @@ COW_SUCCESSIONS: dict[int, tuple[tuple[int | None, str], ...]] = {
 
 _REQUIRED = ("ccode", "session", "IdealPointAll", "iso3c", "Countryname", "USAgree", "ChinaAgree")
 _NOT_COUNTRIES = ("world", "rest_of_world", "region", "statistic")
-
-
-def _parse_ints(frame: pl.DataFrame, column: str, path: Path, out: str) -> pl.DataFrame:
-    raw = pl.col(column).str.strip_chars()
-    bad = frame.filter(~raw.str.contains(r"^\d+$").fill_null(False))
-    if bad.height:
-        raise DataError(
-            [
-                DataProblem(str(path), row, column, value, "not a whole number")
-                for value, row in bad.select(column, ROW_COLUMN).head(50).iter_rows()
-            ]
-        )
-    return frame.with_columns(raw.cast(pl.Int32).alias(out))
 
 
 def _resolve_states(frame: pl.DataFrame, path: Path, resolver: CountryResolver) -> pl.DataFrame:
@@ -201,22 +189,9 @@ def read_unga_ideal_points(
     """
     path = Path(path)
     resolver = resolver or CountryResolver.default()
-    try:
-        frame = pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise DataError.single(path, None, "(file)", None, f"not a readable CSV: {exc}") from exc
-    missing = [c for c in _REQUIRED if c not in frame.columns]
-    if missing:
-        raise DataError(
-            [DataProblem(str(path), None, c, None, "required column is missing") for c in missing]
-        )
-    frame = frame.with_row_index(ROW_COLUMN, offset=2).with_columns(
-        pl.col(ROW_COLUMN).cast(pl.Int64),
-        pl.col("Countryname").str.strip_chars(),
-        pl.col("iso3c").str.strip_chars(),
-    )
-    frame = _parse_ints(frame, "ccode", path, "_ccode")
-    frame = _parse_ints(frame, "session", path, "_session")
+    frame = read_text_csv(path, required=_REQUIRED)
+    frame = parse_whole_numbers(frame, "ccode", file=path, out="_ccode")
+    frame = parse_whole_numbers(frame, "session", file=path, out="_session")
     frame = frame.with_columns((pl.col("_session") + SESSION_YEAR_OFFSET).alias("year"))
     for column, parsed in (
         ("IdealPointAll", "ideal_point"),

@@ -60,6 +60,7 @@ import polars as pl
 
 from resilience.errors import DataError, DataProblem
 from resilience.ingest.numbers import MISSING_TOKENS, parse_numbers
+from resilience.ingest.text import parse_whole_numbers, read_text_csv
 from resilience.reference.countries import CountryResolver
 from resilience.schemas.tables import ISO3_PATTERN, WGI_INDICATORS, Governance
 from resilience.schemas.validate import ROW_COLUMN, validate_frame
@@ -158,39 +159,6 @@ GEOPOLRISK_ERRATA: tuple[WideErratum, ...] = (
 
 
 # -- shared helpers -----------------------------------------------------------------------
-def _read_strings(path: Path) -> pl.DataFrame:
-    """Read a CSV as all-string columns with the 1-based line number in ``source_row``."""
-    try:
-        frame = pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise DataError.single(path, None, "(file)", None, f"not a readable CSV: {exc}") from exc
-    return frame.with_row_index(ROW_COLUMN, offset=2).with_columns(
-        pl.col(ROW_COLUMN).cast(pl.Int64)
-    )
-
-
-def _require(frame: pl.DataFrame, columns: Sequence[str], path: Path) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            [DataProblem(str(path), None, c, None, "required column is missing") for c in missing]
-        )
-
-
-def _parse_years(frame: pl.DataFrame, column: str, path: Path) -> pl.DataFrame:
-    """Replace ``column`` (text) by an Int32 year; reject anything but 4 digits."""
-    raw = pl.col(column).str.strip_chars()
-    bad = frame.filter(~raw.str.contains(r"^\d{4}$").fill_null(False))
-    if bad.height:
-        raise DataError(
-            [
-                DataProblem(str(path), row, column, value, "not a year")
-                for value, row in bad.select(column, ROW_COLUMN).head(50).iter_rows()
-            ]
-        )
-    return frame.with_columns(raw.cast(pl.Int32).alias(column))
-
-
 def _drop_non_economies(frame: pl.DataFrame, column: str, path: Path) -> pl.DataFrame:
     """Drop rows whose name resolved to an aggregate, saying how many and which."""
     kind = pl.col("country_kind")
@@ -236,13 +204,12 @@ def read_wgi(
     """
     path = Path(path)
     resolver = resolver or CountryResolver.default()
-    frame = _read_strings(path)
-    _require(frame, _LONG_REQUIRED, path)
+    frame = read_text_csv(path, required=_LONG_REQUIRED)
     frame = frame.with_columns(
         pl.col("countryname").str.strip_chars(),
         pl.col("indicator").str.strip_chars().str.to_lowercase().alias("_indicator"),
     )
-    frame = _parse_years(frame, "year", path)
+    frame = parse_whole_numbers(frame, "year", file=path, pattern=r"^\d{4}$", reason="not a year")
     bad = frame.filter(~pl.col("_indicator").is_in(WGI_INDICATORS))
     if bad.height:
         raise DataError(
@@ -313,8 +280,7 @@ def _read_wide(
     resolver: CountryResolver,
 ) -> pl.DataFrame:
     """Wide file -> long (source_row, name, code, country_iso3, year, value) frame."""
-    frame = _read_strings(path)
-    _require(frame, (_WIDE_NAME, _WIDE_CODE), path)
+    frame = read_text_csv(path, required=(_WIDE_NAME, _WIDE_CODE))
     years = [c for c in frame.columns if c.strip().isdigit() and len(c.strip()) == 4]
     if not years:
         raise DataError.single(path, 1, "(header)", None, "no year columns (e.g. '2023') found")
