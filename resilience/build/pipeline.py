@@ -87,8 +87,9 @@ def load_inputs(
         if baci_codes is None:
             raise ValueError("a BACI file needs its country-code table (--baci-codes)")
         codes = baci.read_baci_country_codes(baci_codes)
-        flows = baci.scan_baci(baci_path, codes)
-        bilateral = bilateral_shares(flows, hs_to_commodity("hs92", commodities))
+        hs_map = hs_to_commodity("hs92", commodities)
+        flows = baci.scan_baci(baci_path, codes, hs_codes=hs_map["hs6_code"].unique().to_list())
+        bilateral = bilateral_shares(flows, hs_map)
         source = f"CEPII BACI ({Path(baci_path).name})"
     else:
         bilateral = trade_shares(data.scan_trade())

@@ -48,7 +48,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -340,30 +340,55 @@ def _scan_raw(path: Path) -> pl.LazyFrame:
 
 
 def _typed(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Add parsed columns ``_t _i _j _k _v _q`` (null where the text does not parse)."""
+    """Add parsed columns ``_t _i _j _k _v _q`` (null where the text does not parse).
+
+    Text columns take a fast path: each value is first parsed as written, and the slower
+    strip / pad / missing-token handling applies only where that fails. Both give the same
+    value wherever the fast path applies (a text that parses as written has no surrounding
+    whitespace, and a 6-digit code needs no padding), and Polars skips the slow branch of a
+    ``when`` for any batch where the fast condition holds on every row, which is every
+    batch of a clean BACI file (on a 10 M-row year the ``k`` cleaning drops from about
+    0.5 s to 0.1 s; see benchmarks/README.md).
+    """
     schema = lf.collect_schema()
 
     def as_int(c: str) -> pl.Expr:
         if schema[c] == pl.String:
-            return pl.col(c).str.strip_chars().cast(pl.Int32, strict=False)
+            raw = pl.col(c).cast(pl.Int32, strict=False)
+            slow = pl.col(c).str.strip_chars().cast(pl.Int32, strict=False)
+            return pl.when(raw.is_not_null() | pl.col(c).is_null()).then(raw).otherwise(slow)
         return pl.col(c).cast(pl.Int32, strict=False)
 
     def as_float(c: str) -> pl.Expr:
         if schema[c] == pl.String:
+            raw = pl.col(c).cast(pl.Float64, strict=False)
             text = pl.col(c).str.strip_chars()
-            return (
+            slow = (
                 pl.when(text.is_in(MISSING_TOKENS))
                 .then(None)
                 .otherwise(text.cast(pl.Float64, strict=False))
             )
+            # "NA" and "" do not parse: raw is null there, as the slow path says
+            clean = raw.is_not_null() | pl.col(c).is_null() | pl.col(c).is_in(MISSING_TOKENS)
+            return pl.when(clean).then(raw).otherwise(slow)
         return pl.col(c).cast(pl.Float64, strict=False)
 
     k = pl.col("k").cast(pl.String).str.strip_chars()
+    hs6: pl.Expr = pl.when(k.str.contains(r"^\d{1,6}$")).then(k.str.zfill(6))
+    if schema["k"] == pl.String:
+        raw_k = pl.col("k")
+        # exactly six ASCII digits (the UInt32 parse accepts digits and a leading "+")
+        canonical = (
+            (raw_k.str.len_bytes() == 6)
+            & raw_k.cast(pl.UInt32, strict=False).is_not_null()
+            & ~raw_k.str.starts_with("+")
+        )
+        hs6 = pl.when(canonical).then(raw_k).otherwise(hs6)
     return lf.with_columns(
         as_int("t").alias("_t"),
         as_int("i").alias("_i"),
         as_int("j").alias("_j"),
-        pl.when(k.str.contains(r"^\d{1,6}$")).then(k.str.zfill(6)).alias("_k"),
+        hs6.alias("_k"),
         as_float("v").alias("_v"),
         as_float("q").alias("_q"),
     )
@@ -568,6 +593,7 @@ def scan_baci(
     validate: bool = True,
     hs_revision: str | None = None,
     release: str | None = None,
+    hs_codes: Collection[str] | None = None,
 ) -> pl.LazyFrame:
     """Scan a BACI flow file lazily into ``TradeFlows`` columns.
 
@@ -584,6 +610,12 @@ def scan_baci(
         ``False`` nothing is checked and unknown country codes come out as null ISO3.
     hs_revision, release
         Override what the file name says (``HS92``, ``V202401b``).
+    hs_codes
+        Keep only these six-digit HS codes. The filter runs on the raw ``k`` column
+        (each code as written and without leading zeros, which is every way BACI or a
+        tool that rewrote the file spells it), so the reader skips the other rows'
+        columns instead of decoding and cleaning them. Validation, when on, still
+        covers every row of the file.
 
     Returns
     -------
@@ -604,7 +636,11 @@ def scan_baci(
     aggregates = country_codes.filter(pl.col("country_kind") != "country")["baci_code"]
     old = countries["baci_code"].to_list()
     new = countries["country_iso3"].to_list()
-    lf = _typed(_scan_raw(path))
+    raw = _scan_raw(path)
+    if hs_codes is not None:
+        spellings = sorted({c for code in hs_codes for c in (code, code.lstrip("0") or "0")})
+        raw = raw.filter(pl.col("k").cast(pl.String).is_in(spellings))
+    lf = _typed(raw)
     return lf.filter(
         ~pl.col("_i").is_in(aggregates.implode()) & ~pl.col("_j").is_in(aggregates.implode())
     ).select(
