@@ -700,7 +700,7 @@ def _pyomo_solution(loader: Any, is_mip: bool) -> _Solution:
             raw_duals = loader.get_duals()
             rcs = {id(v): float(r) for v, r in loader.get_reduced_costs().items()}
         except (NoDualsError, NoReducedCostsError):
-            pass
+            log.debug("the solver returned no duals or reduced costs for this solution")
         else:
             duals = {id(c): float(d) for c, d in raw_duals.items()}
             cons = list(raw_duals)
