@@ -320,6 +320,128 @@ def risk(
     )
 
 
+def _arrow(before: str, after: str, scale: float, fmt: str) -> pl.Expr:
+    """``"before → after"`` text of two share columns (nulls shown as a dash)."""
+
+    def shown(column: str) -> pl.Expr:
+        value = (pl.col(column) * scale).map_elements(
+            lambda v: format(v, fmt), return_dtype=pl.String, skip_nulls=True
+        )
+        return value.fill_null("—")
+
+    return pl.concat_str([shown(before), pl.lit(" → "), shown(after)])
+
+
+def _study_view(summary: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The study summary as a printable frame: shares in %, HHI 0-10 000, USD million."""
+    view = summary.select(
+        pl.col("member_iso3").alias("member"),
+        "commodity",
+        "stage",
+        pl.col("demand_t").alias("demand t"),
+        _arrow("non_allied_share_before", "non_allied_share_after", 100, ".1f").alias(
+            "non-allied % before → after"
+        ),
+        _arrow("max_single_share_before", "max_single_share_after", 100, ".1f").alias(
+            "largest supplier %"
+        ),
+        _arrow("hhi_before", "hhi_after", 10_000, ".0f").alias("HHI"),
+        (pl.col("premium_usd") / 1e6).alias("premium USD m"),
+        pl.col("expected_shortfall_t").alias("exp. shortfall t"),
+        (pl.col("expected_shortfall_share") * 100).alias("exp. shortfall %"),
+        pl.col("days_of_cover").alias("stock days"),
+        pl.col("strike_shortfall_t").alias("strike shortfall t"),
+        (pl.col("strike_shortfall_share") * 100).alias("strike shortfall %"),
+    )
+    view = view.select([c for c in view.columns if view[c].null_count() < view.height])
+    formats = {
+        "demand t": ",.0f",
+        "premium USD m": ",.2f",
+        "exp. shortfall t": ",.0f",
+        "exp. shortfall %": ".1f",
+        "stock days": ".0f",
+        "strike shortfall t": ",.0f",
+        "strike shortfall %": ".1f",
+    }
+    return view, formats
+
+
+TOTAL_LABELS = {
+    "members": ("members", None, 1.0),
+    "window_days": ("disruption window (days)", ".0f", 1.0),
+    "cost_usd": ("contract cost (USD m)", ",.2f", 1e-6),
+    "least_cost_usd": ("least-cost plan (USD m)", ",.2f", 1e-6),
+    "premium_usd": ("premium (USD m)", ",.2f", 1e-6),
+    "holding_cost_usd": ("stock holding cost (USD m/yr)", ",.2f", 1e-6),
+    "objective_usd": ("objective (USD m)", ",.2f", 1e-6),
+    "expected_shortfall_t": ("expected shortfall (t)", ",.0f", 1.0),
+    "expected_shortfall_usd": ("expected shortfall value (USD m)", ",.2f", 1e-6),
+    "cvar_shortfall_usd": ("CVaR of shortfall value (USD m)", ",.2f", 1e-6),
+    "best_strike": ("adversary's best strike", None, 1.0),
+    "worst_case_shortfall_usd": ("its shortfall value (USD m)", ",.2f", 1e-6),
+    "pooling_gain_usd": ("gain of pooling over going alone (USD m)", ",.2f", 1e-6),
+}
+
+
+@app.command("run")
+def run_cmd(
+    study_file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A study spec (models/*.yaml).")
+    ],
+    scenario: Annotated[
+        str | None,
+        typer.Option("--scenario", "-s", help="Catalogue scenarios to compose, e.g. a+b."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", file_okay=False, help="Write every result table here."),
+    ] = None,
+) -> None:
+    """Run a study spec: print a summary, and write the result tables as Parquet."""
+    from resilience.scenarios import load_study
+    from resilience.study import run_study, write_study
+
+    try:
+        study = load_study(study_file)
+        with err.status(f"solving {study.model} model for {study.name} ..."):
+            result = run_study(study, scenario)
+        written = write_study(result, out_dir) if out_dir is not None else {}
+    except (ResilienceError, ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    totals = result.totals.row(0, named=True)
+    out.print(
+        f"[bold]{study.name}[/] — scenario [bold]{result.scenario}[/], {result.model} model, "
+        f"trade year {result.year}; members {study.members}, allies "
+        f"{result.tables['policy'].filter(pl.col('knob') == 'allies')['value'][0]}",
+        highlight=False,
+    )
+    view, formats = _study_view(result.summary)
+    out.print(
+        _frame_table(
+            view,
+            "Per member and commodity — exposure of observed trade → the plan (shares in %, "
+            "HHI 0–10 000); premium over the least-cost plan; expected shortfall over the "
+            "disruption window",
+            formats,
+        )
+    )
+    table = Table(title="Totals", title_justify="left", header_style="bold")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, (label, fmt, scale) in TOTAL_LABELS.items():
+        value = totals.get(key)
+        if value is None:
+            continue
+        table.add_row(label, format(value * scale, fmt) if fmt else str(value))
+    out.print(table)
+    policy = result.tables["policy"].filter(pl.col("set_by") != "default")
+    out.print(_frame_table(policy, "Policy in force (knobs not at their default)"))
+    for note in result.notes:
+        out.print(f"[yellow]note:[/] {note}", highlight=False)
+    if written:
+        out.print(f"wrote {len(written)} tables to {out_dir}: {', '.join(written)}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -55,7 +55,7 @@ import polars as pl
 
 from resilience.errors import DataError, DataProblem
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData
-from resilience.optimize.recourse import ARC, DEMAND, SUPPLY, W
+from resilience.optimize.recourse import ARC, DEMAND, SUPPLY, W, commodity_costs
 from resilience.optimize.scenarios_data import restrict_to_data, validate_scenarios
 from resilience.optimize.solve import SolverOptions
 from resilience.optimize.stress import StressResult, StressSettings, run_stress
@@ -305,6 +305,11 @@ def run_pooling(
         under the policy); the sentences name the member, commodity and policy.
     """
     settings = settings or StressSettings()
+    # Unit values (and so holding, shortfall and transfer costs) come from the whole
+    # alliance's data once: a member alone sees fewer suppliers (never itself), and costs
+    # priced differently would break "pooled <= sum of alone".
+    values = commodity_costs(data, settings.recourse).select(*COMMODITY_KEY, "unit_value_usd_per_t")
+    settings = replace(settings, recourse=replace(settings.recourse, unit_value_usd_per_t=values))
     scenarios = validate_scenarios(scenarios)
     sharing = sharing_rule(data, rule)
     pooled_settings = replace(settings, recourse=replace(settings.recourse, allow_transfers=True))

@@ -212,3 +212,29 @@ def test_pooling_never_leaves_the_alliance_worse_off(
     # and the pooled run is the joint stress model itself
     joint = run_stress(data, scen, s, QUIET)
     assert joint.objective_usd == pytest.approx(r.summary["pooled_total_usd"][0], rel=1e-6)
+
+
+def test_pooling_on_real_data_never_costs_the_alliance_more():
+    """Regression: JPN + KOR natural graphite 2023 under a Chinese blockade (shipped data).
+
+    Members going alone see fewer suppliers than the alliance (never themselves); their
+    costs must still be priced from the alliance's unit values, or pooling looked
+    66,140 USD dearer than going alone.
+    """
+    from resilience import data as shipped
+    from resilience.build.dependency import trade_shares
+    from resilience.optimize.inputs import model_data
+    from resilience.optimize.pooling import run_pooling
+    from resilience.optimize.scenarios_data import blockade, scenario_set
+
+    members = ["JPN", "KOR"]
+    md = model_data(
+        trade_shares(shipped.scan_trade()), members, 2023, members, [("graphite", "mining")]
+    )
+    scenarios = scenario_set(
+        blockade("CHN", [("graphite", "mining")], probability=0.3, name="china_blockade"),
+        baseline_name="calm",
+    )
+    result = run_pooling(md, scenarios)
+    summary = result.summary.row(0, named=True)
+    assert summary["pooled_total_usd"] <= summary["alone_total_usd"] * (1 + 1e-9)

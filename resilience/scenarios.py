@@ -1,0 +1,793 @@
+r"""Scenario and study specs: YAML files turned into typed, validated objects.
+
+Two kinds of file (format in ``models/README.md``):
+
+*catalogue* (``models/scenarios.yaml``)
+    named scenarios, each carrying **disruptions** (a supplier set stops delivering some
+    commodities, to everyone or to chosen targets, with an availability, an annual
+    probability and a duration) and/or **policy overrides** (allies, friend-shoring share
+    :math:`\alpha`, single-supplier cap :math:`\beta`, stock days, pooling, burden rule,
+    CVaR weight...). Scenarios compose with ``+``: ``taiwan_blockade+g7_friendshoring``.
+*study* (``models/<name>.yaml``)
+    what to model: year, members, allies, adversary, commodities, model family, base
+    policy, the scenarios it compares and an optional base scenario.
+
+Composition: the disruptions of the composed scenarios are pooled (each disruption is
+one event; events are mutually exclusive within the modelled year); policy overrides are
+applied in order *study policy -> base scenario -> run scenario*, a later layer winning
+over an earlier one. Within one layer (one ``a+b`` expression) two scenarios that set
+the same knob to different values are an error naming both scenarios, the key and the
+values — never a silent "last one wins".
+
+Every rejected value raises :class:`SpecError`, naming the file, the key path
+(``scenarios.taiwan_blockade.disruptions[0].availability``), the value and what is
+allowed. YAML is read with :func:`yaml.safe_load` only (no code execution). Names are
+checked when the file is loaded: countries through the shipped resolver (ISO3 codes or
+names), blocs against ``datasets/alliances.csv``, commodities against
+``datasets/commodities.csv``, each with close matches for typos.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml  # type: ignore[import-untyped]
+
+from resilience.errors import ResilienceError
+from resilience.paths import project_root
+from resilience.reference.alliances import bloc_ids, load_alliances
+from resilience.reference.alliances import members as bloc_members
+from resilience.reference.commodities import load_commodities
+from resilience.reference.countries import CountryResolver
+
+__all__ = [
+    "BURDEN_RULES",
+    "KNOBS",
+    "MODELS",
+    "Catalogue",
+    "Composition",
+    "CountrySet",
+    "DisruptionSpec",
+    "Policy",
+    "ScenarioSpec",
+    "SpecError",
+    "SpecProblem",
+    "StudySpec",
+    "load_catalogue",
+    "load_study",
+]
+
+log = logging.getLogger(__name__)
+
+#: Model families a study can run.
+MODELS = ("diversify", "stress", "coercion", "pooling")
+#: Burden-sharing rules of pooled stocks: IEA style by consumption, or equal shares.
+BURDEN_RULES = ("consumption", "equal")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_SAME_EVENT = (
+    "disruptions with the same name (or none) happen together: one probability and "
+    "duration, or different names"
+)
+
+
+# ----------------------------------------------------------------------------- errors
+@dataclass(frozen=True)
+class SpecProblem:
+    """One rejected value of a spec file: file, key path, value, why, and what is allowed."""
+
+    file: str
+    key: str
+    value: object
+    reason: str
+    allowed: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}: {self.key}: {self.reason} (value: {self.value!r}"
+        return text + (f"; allowed: {self.allowed})" if self.allowed else ")")
+
+
+class SpecError(ResilienceError, ValueError):
+    """A study or scenario spec was rejected; carries every :class:`SpecProblem` found."""
+
+    max_listed = 20
+
+    def __init__(self, problems: Sequence[SpecProblem]) -> None:
+        if not problems:
+            raise ValueError("SpecError needs at least one problem")
+        self.problems: tuple[SpecProblem, ...] = tuple(problems)
+        lines = [str(p) for p in self.problems[: self.max_listed]]
+        if len(self.problems) > self.max_listed:
+            lines.append(f"... and {len(self.problems) - self.max_listed} more problem(s)")
+        head = f"{len(self.problems)} problem{'s' * (len(self.problems) > 1)} in spec"
+        super().__init__(head + ":\n  " + "\n  ".join(lines))
+
+    @classmethod
+    def single(
+        cls, file: str | Path, key: str, value: object, reason: str, allowed: str | None = None
+    ) -> SpecError:
+        """An error holding one problem."""
+        return cls([SpecProblem(str(file), key, value, reason, allowed)])
+
+
+# ----------------------------------------------------------------------------- names
+@cache
+def _alliances() -> pl.DataFrame:
+    return load_alliances()  # read and validated once per process
+
+
+@cache
+def _commodity_stages() -> dict[str, tuple[str, ...]]:
+    frame = load_commodities()
+    out: dict[str, list[str]] = {}
+    for c, s in frame.select("commodity", "stage").iter_rows():
+        out.setdefault(c, []).append(s)
+    return {c: tuple(s) for c, s in out.items()}
+
+
+def _close(word: str, vocabulary: Sequence[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(word, list(vocabulary), n=n, cutoff=0.6)
+
+
+def _near_codes(token: str, resolver: CountryResolver) -> list[str]:
+    """ISO3 codes one letter away from ``token`` (longest shared prefix first), with names."""
+    near = [
+        (-next(i for i, (a, b) in enumerate(zip(code, token, strict=True)) if a != b), code)
+        for code in resolver.countries["iso3"].to_list()
+        if len(code) == 3 and sum(a != b for a, b in zip(code, token, strict=True)) == 1
+    ]
+    return [f"{c} ({resolver.name_of(c)})" for _, c in sorted(near)[:5]]
+
+
+@dataclass(frozen=True, repr=False)
+class CountrySet:
+    """Countries named directly (ISO3) and blocs (ids), resolved to ISO3 codes on a date.
+
+    Written in a spec as a bloc expression (``G7+EU``, ``G7+KOR``) or a list of
+    countries and blocs (``[USA, Japan, EU]``).
+    """
+
+    countries: tuple[str, ...] = ()
+    blocs: tuple[str, ...] = ()
+
+    def resolve(self, on: dt.date) -> list[str]:
+        """Sorted ISO3 codes: the countries plus the blocs' members on ``on``."""
+        found = set(self.countries)
+        if self.blocs:
+            found |= set(bloc_members(_alliances(), list(self.blocs), on))
+        return sorted(found)
+
+    def __str__(self) -> str:
+        return "+".join([*self.blocs, *self.countries])
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+
+@dataclass(frozen=True)
+class Policy:
+    r"""Alliance-policy knobs of a run (defaults below; meaning in ``models/README.md``).
+
+    ``allies=None`` keeps the study's allies. ``max_stock_days=None``: no upper limit
+    (the coercion family then applies its default of 90 days). ``disruption_days=None``:
+    the window is the longest disruption of the run (365 days without any).
+    """
+
+    allies: CountrySet | None = None
+    max_non_allied_share: float = 1.0
+    max_single_supplier_share: float = 1.0
+    min_stock_days: float = 0.0
+    max_stock_days: float | None = None
+    spare_capacity: float = 0.10
+    spot: bool = True
+    spot_premium: float = 0.5
+    value_of_lost_supply_multiple: float = 5.0
+    holding_cost_share: float = 0.10
+    pooling: bool = False
+    burden_rule: str = "consumption"
+    cvar_weight: float = 0.0
+    cvar_level: float = 0.95
+    coercion_gamma: int = 1
+    disruption_days: float | None = None
+
+
+#: Policy knob -> (kind, allowed values as shown in errors).
+KNOBS: dict[str, tuple[str, str]] = {
+    "allies": ("countries", "a bloc expression such as G7+EU, or a list of countries/blocs"),
+    "max_non_allied_share": ("unit", "a number in [0, 1]"),
+    "max_single_supplier_share": ("unit", "a number in [0, 1]"),
+    "min_stock_days": ("nonneg", "a number >= 0"),
+    "max_stock_days": ("nonneg_or_null", "a number >= 0, or null for no limit"),
+    "spare_capacity": ("nonneg", "a number >= 0 (fraction of observed exports)"),
+    "spot": ("bool", "true or false"),
+    "spot_premium": ("nonneg", "a number >= 0 (0.5 = spot costs 1.5 x contract)"),
+    "value_of_lost_supply_multiple": ("nonneg", "a number >= 0 (multiple of unit value)"),
+    "holding_cost_share": ("nonneg", "a number >= 0 (share of unit value per year)"),
+    "pooling": ("bool", "true or false"),
+    "burden_rule": ("choice", " or ".join(BURDEN_RULES)),
+    "cvar_weight": ("nonneg", "a number >= 0"),
+    "cvar_level": ("level", "a number in [0, 1)"),
+    "coercion_gamma": ("count", "an integer >= 1"),
+    "disruption_days": ("days", "a number in (0, 365]"),
+}
+
+
+_INF = float("inf")
+#: Numeric knob kind -> (low, high, low open, high open).
+_INTERVALS = {
+    "unit": (0.0, 1.0, False, False),
+    "nonneg": (0.0, _INF, False, False),
+    "nonneg_or_null": (0.0, _INF, False, False),
+    "level": (0.0, 1.0, False, True),
+    "days": (0.0, 365.0, True, False),
+    "prob": (0.0, 1.0, True, False),
+}
+
+
+#: Numbers of a disruption: key, default, interval kind, interval as shown.
+_DISRUPTION_NUMBERS = [
+    ("probability", None, "prob", "(0, 1]"),
+    ("availability", 0.0, "unit", "[0, 1]"),
+    ("duration_days", 365.0, "days", "(0, 365] (days)"),
+]
+
+
+# ----------------------------------------------------------------------------- specs
+@dataclass(frozen=True)
+class DisruptionSpec:
+    """One disruption event: who stops delivering what, to whom, how much, how likely, how long.
+
+    ``commodities`` holds ``(commodity, stage)`` pairs, ``stage=None`` meaning every
+    stage; ``None`` for all commodities. ``targets=None``: towards every member.
+    """
+
+    suppliers: CountrySet
+    probability: float
+    availability: float = 0.0
+    duration_days: float = 365.0
+    targets: CountrySet | None = None
+    commodities: tuple[tuple[str, str | None], ...] | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """A named catalogue entry: documented disruptions and/or policy overrides."""
+
+    name: str
+    description: str
+    assumptions: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    disruptions: tuple[DisruptionSpec, ...] = ()
+    policy: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Composition:
+    """One run's scenarios composed.
+
+    Names (base first), ``(scenario, disruption)`` events, the policy in force and, per
+    knob set explicitly, who set it (``"study"`` or ``"scenario <name>"``).
+    """
+
+    names: tuple[str, ...]
+    events: tuple[tuple[str, DisruptionSpec], ...]
+    policy: Policy
+    set_by: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Named scenarios read from one file (:func:`load_catalogue`)."""
+
+    path: Path
+    scenarios: Mapping[str, ScenarioSpec]
+
+    def get(self, name: str, *, file: str | Path, key: str) -> ScenarioSpec:
+        """The scenario ``name``; :class:`SpecError` with close matches if unknown."""
+        if name in self.scenarios:
+            return self.scenarios[name]
+        hint = _close(name, sorted(self.scenarios))
+        raise SpecError.single(
+            file,
+            key,
+            name,
+            f"unknown scenario (not in {self.path.name})",
+            ("close matches: " + ", ".join(hint)) if hint else ", ".join(sorted(self.scenarios)),
+        )
+
+    def parse(self, expression: str, *, file: str | Path, key: str) -> list[ScenarioSpec]:
+        """The scenarios of ``a+b+...`` in order (a name given twice counts once)."""
+        parts = [p.strip() for p in str(expression).split("+")]
+        if not all(parts):
+            raise SpecError.single(
+                file, key, expression, "empty scenario name", "names joined by '+', e.g. a+b"
+            )
+        return [self.get(p, file=file, key=key) for p in dict.fromkeys(parts)]
+
+    def overrides(
+        self, expression: str, *, file: str | Path, key: str
+    ) -> tuple[list[ScenarioSpec], dict[str, Any], dict[str, str]]:
+        """Scenarios, merged policy overrides and their origins; conflicts raise."""
+        specs = self.parse(expression, file=file, key=key)
+        merged: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+        problems: list[SpecProblem] = []
+        for spec in specs:
+            for knob, value in spec.policy.items():
+                if knob in merged and merged[knob] != value:
+                    problems.append(
+                        SpecProblem(
+                            str(self.path),
+                            f"scenarios.{spec.name}.policy.{knob}",
+                            value,
+                            f"conflicts with scenarios.{origin[knob]}.policy.{knob} = "
+                            f"{merged[knob]!r} in the composition {expression!r}",
+                            "one value per knob within a composition: drop one scenario "
+                            "or make them agree",
+                        )
+                    )
+                    continue
+                merged[knob] = value
+                origin[knob] = spec.name
+        if problems:
+            raise SpecError(problems)
+        return specs, merged, origin
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A study file (:func:`load_study`): what to model and with which scenarios."""
+
+    path: Path
+    name: str
+    description: str
+    year: int
+    members: CountrySet
+    allies: CountrySet
+    commodities: tuple[tuple[str, str], ...]
+    model: str
+    catalogue: Catalogue
+    adversary: CountrySet | None = None
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    scenarios: tuple[str, ...] = ()
+    base_scenario: str | None = None
+
+    @property
+    def date(self) -> dt.date:
+        """Membership date of the blocs: 31 December of the trade year."""
+        return dt.date(self.year, 12, 31)
+
+    def compose(self, expression: str | None = None) -> Composition:
+        """Layer study policy, base scenario and ``expression`` (see the module docstring)."""
+        policy = dataclasses.replace(Policy(), **self.policy)
+        set_by = dict.fromkeys(self.policy, "study")
+        names: list[str] = []
+        events: list[tuple[str, DisruptionSpec]] = []
+        layers = [(self.base_scenario, str(self.path), "base_scenario")]
+        layers.append((expression, "--scenario", "scenario"))
+        for expr, file, key in layers:
+            if not expr:
+                continue
+            specs, merged, origin = self.catalogue.overrides(expr, file=file, key=key)
+            policy = dataclasses.replace(policy, **merged)
+            set_by.update({k: f"scenario {v}" for k, v in origin.items()})
+            for spec in specs:
+                if spec.name in names:
+                    continue
+                names.append(spec.name)
+                events += [(spec.name, d) for d in spec.disruptions]
+        return Composition(tuple(names), tuple(events), policy, set_by)
+
+
+# ----------------------------------------------------------------------------- reading
+def _read_yaml(path: Path) -> Any:
+    """Parse ``path`` with :func:`yaml.safe_load`; malformed YAML names line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError.single(path, "(file)", str(path), f"cannot read: {exc.strerror}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if mark is None:
+            raise SpecError.single(path, "(file)", None, f"malformed YAML: {problem}") from exc
+        lines = text.splitlines()
+        shown = lines[mark.line].strip() if mark.line < len(lines) else ""
+        raise SpecError.single(
+            path,
+            f"line {mark.line + 1}, column {mark.column + 1}",
+            shown,
+            f"malformed YAML: {problem}",
+            "valid YAML: check the indentation, colons and quotes on or above that line",
+        ) from exc
+
+
+class _Reader:
+    """Collects every problem of one file; typed getters return ``None`` on a bad value."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = str(path)
+        self.problems: list[SpecProblem] = []
+
+    def fail(self, key: str, value: object, reason: str, allowed: str | None = None) -> None:
+        self.problems.append(SpecProblem(self.file, key, value, reason, allowed))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise SpecError(self.problems)
+
+    def mapping(self, value: object, key: str, allowed_keys: Sequence[str]) -> dict[str, Any]:
+        """A mapping whose keys are all allowed (typos get close matches)."""
+        if not isinstance(value, dict):
+            self.fail(key, value, "must be a mapping of keys to values", ", ".join(allowed_keys))
+            return {}
+        for k in value:
+            if k not in allowed_keys:
+                hint = "".join(f" (did you mean {h}?)" for h in _close(str(k), allowed_keys, 1))
+                where = f"{key}.{k}" if key else str(k)
+                self.fail(where, k, "unknown key" + hint, ", ".join(allowed_keys))
+        return value
+
+    def text(self, d: dict[str, Any], name: str, key: str, required: bool = True) -> str | None:
+        value = d.get(name)
+        if value is None:
+            if required:
+                self.fail(f"{key}{name}", None, "required key missing", "a text")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"{key}{name}", value, "must be a non-empty text", "a text")
+            return None
+        return value.strip()
+
+    def texts(self, d: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
+        value = d.get(name, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.fail(f"{key}{name}", value, "must be a list of texts", "a list of texts")
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def number(self, value: object, key: str, kind: str, allowed: str) -> float | None:
+        """A number in the interval of ``kind`` (:data:`_INTERVALS`)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(key, value, "must be a number", allowed)
+            return None
+        x = float(value)
+        low, high, low_open, high_open = _INTERVALS[kind]
+        ok = (x > low if low_open else x >= low) and (x < high if high_open else x <= high)
+        if not ok:
+            self.fail(key, value, "out of range", allowed)
+            return None
+        return x
+
+    def countries(self, value: object, key: str) -> CountrySet | None:
+        """A bloc expression or a list of countries/blocs, each name checked."""
+        if isinstance(value, str):
+            tokens = [t.strip() for t in value.split("+")]
+        elif isinstance(value, list) and value and all(isinstance(t, str) for t in value):
+            tokens = [t.strip() for t in value]
+        else:
+            reason = "must be a bloc expression or a list of countries/blocs"
+            if isinstance(value, bool) or (isinstance(value, list) and bool in map(type, value)):
+                reason += " (YAML reads an unquoted NO, YES, ON or OFF as true/false: quote it)"
+            self.fail(key, value, reason, KNOBS["allies"][1])
+            return None
+        blocs = bloc_ids(_alliances())
+        resolver = CountryResolver.default()
+        found_countries: list[str] = []
+        found_blocs: list[str] = []
+        bad = False
+        for i, token in enumerate(tokens):
+            where = key if isinstance(value, str) else f"{key}[{i}]"
+            hit = resolver.lookup(token) if token else None
+            if token in blocs:
+                found_blocs.append(token)
+            elif hit is not None and hit.kind == "country" and hit.iso3 is not None:
+                found_countries.append(hit.iso3)
+            else:
+                bad = True
+                hint = _near_codes(token.upper(), resolver) if len(token) == 3 else []
+                hint += _close(token.upper(), blocs) + resolver.suggest(token)
+                self.fail(
+                    where,
+                    token,
+                    "unknown country or bloc",
+                    ("close matches: " + ", ".join(dict.fromkeys(hint)) + "; " if hint else "")
+                    + "an ISO3 code, a country name, or a bloc: "
+                    + ", ".join(blocs),
+                )
+        if bad:
+            return None
+        return CountrySet(tuple(dict.fromkeys(found_countries)), tuple(dict.fromkeys(found_blocs)))
+
+    def commodity(self, value: object, key: str, need_stage: bool) -> tuple[str, str | None] | None:
+        """``commodity/stage`` (or a bare commodity when ``need_stage`` is false)."""
+        stages = _commodity_stages()
+        form = "commodity/stage, e.g. cobalt/refining" if need_stage else "commodity[/stage]"
+        if not isinstance(value, str) or not value.strip():
+            self.fail(key, value, "must be a text", form)
+            return None
+        commodity, _, stage = value.strip().partition("/")
+        if commodity not in stages:
+            hint = _close(commodity, sorted(stages))
+            self.fail(
+                key,
+                value,
+                "unknown commodity",
+                ("close matches: " + ", ".join(hint))
+                if hint
+                else "ids in datasets/commodities.csv",
+            )
+            return None
+        if not stage:
+            if need_stage:
+                pairs = ", ".join(f"{commodity}/{s}" for s in stages[commodity])
+                self.fail(key, value, "a stage is required", pairs)
+                return None
+            return commodity, None
+        if stage not in stages[commodity]:
+            pairs = ", ".join(f"{commodity}/{s}" for s in stages[commodity])
+            self.fail(key, value, f"unknown stage of {commodity}", pairs)
+            return None
+        return commodity, stage
+
+    def commodities(
+        self, raw: object, key: str, need_stage: bool
+    ) -> tuple[tuple[str, str | None], ...]:
+        """A non-empty list of commodity ids, each checked (see :meth:`commodity`)."""
+        if not isinstance(raw, list) or not raw:
+            self.fail(
+                key, raw, "must be a non-empty list", "commodity/stage ids, e.g. nickel/mining"
+            )
+            return ()
+        pairs = [self.commodity(c, f"{key}[{i}]", need_stage) for i, c in enumerate(raw)]
+        return tuple(dict.fromkeys(p for p in pairs if p is not None))
+
+    def knob(self, name: str, raw: object, where: str) -> tuple[bool, Any]:
+        """``(ok, value)`` of one policy knob."""
+        kind, allowed = KNOBS[name]
+        if kind == "countries":
+            found = self.countries(raw, where)
+            return found is not None, found
+        checks = {
+            "bool": (isinstance(raw, bool), "must be true or false"),
+            "choice": (raw in BURDEN_RULES, "unknown choice"),
+            "count": (
+                isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1,
+                "must be a whole number >= 1",
+            ),
+        }
+        if kind in checks:
+            ok, reason = checks[kind]
+            if not ok:
+                self.fail(where, raw, reason, allowed)
+            return ok, raw
+        if kind == "nonneg_or_null" and raw is None:
+            return True, None
+        x = self.number(raw, where, kind, allowed)
+        return x is not None, x
+
+    def knobs(self, value: object, key: str, allow_allies: bool) -> dict[str, Any]:
+        """Validated policy overrides (only the keys given)."""
+        names = [k for k in KNOBS if allow_allies or k != "allies"]
+        out: dict[str, Any] = {}
+        for name, raw in self.mapping(value, key, names).items():
+            if name in names:
+                ok, parsed = self.knob(name, raw, f"{key}.{name}")
+                if ok:
+                    out[name] = parsed
+        return out
+
+    def disruption(self, value: object, key: str) -> DisruptionSpec | None:
+        allowed = [f.name for f in dataclasses.fields(DisruptionSpec)]
+        d = self.mapping(value, key, allowed)
+        if not d:
+            return None
+        before = len(self.problems)
+        name = self.text(d, "name", f"{key}.", required=False)
+        suppliers = None
+        if "suppliers" not in d:
+            self.fail(f"{key}.suppliers", None, "required key missing", KNOBS["allies"][1])
+        else:
+            suppliers = self.countries(d["suppliers"], f"{key}.suppliers")
+        targets = None
+        if d.get("targets") is not None:
+            targets = self.countries(d["targets"], f"{key}.targets")
+        commodities = None
+        if d.get("commodities") is not None:
+            commodities = self.commodities(d["commodities"], f"{key}.commodities", False)
+        if "probability" not in d:
+            self.fail(f"{key}.probability", None, "required key missing", "a number in (0, 1]")
+        numbers = {
+            k: self.number(d.get(k, default), f"{key}.{k}", kind, f"a number in {text}")
+            for k, default, kind, text in _DISRUPTION_NUMBERS
+        }
+        if len(self.problems) > before or suppliers is None:
+            return None
+        probability, availability, duration = (float(v or 0.0) for v in numbers.values())
+        return DisruptionSpec(
+            suppliers, probability, availability, duration, targets, commodities, name
+        )
+
+
+def _scenario(r: _Reader, name: str, value: object) -> ScenarioSpec | None:
+    key = f"scenarios.{name}"
+    if not _NAME.match(str(name)):
+        r.fail(key, name, "bad scenario name", "lower-case letters, digits and _ (no '+')")
+        return None
+    d = r.mapping(value, key, ["description", "assumptions", "sources", "disruptions", "policy"])
+    if not d:
+        return None
+    description = r.text(d, "description", f"{key}.")
+    raw = d.get("disruptions") or []
+    if not isinstance(raw, list):
+        r.fail(f"{key}.disruptions", raw, "must be a list", "a list of disruption mappings")
+        raw = []
+    disruptions = [r.disruption(v, f"{key}.disruptions[{i}]") for i, v in enumerate(raw)]
+    first: dict[str | None, DisruptionSpec] = {}
+    for i, x in enumerate(disruptions):
+        for attr in ("probability", "duration_days") if x is not None else ():
+            assert x is not None
+            same = getattr(first.setdefault(x.name, x), attr)
+            if getattr(x, attr) != same:
+                reason = f"differs from the other disruptions of the same event ({same!r})"
+                r.fail(f"{key}.disruptions[{i}].{attr}", getattr(x, attr), reason, _SAME_EVENT)
+    policy = r.knobs(d["policy"], f"{key}.policy", allow_allies=True) if "policy" in d else {}
+    if not raw and not d.get("policy"):
+        r.fail(key, name, "a scenario needs disruptions, policy or both", "disruptions, policy")
+    return ScenarioSpec(
+        name=name,
+        description=description or "",
+        assumptions=r.texts(d, "assumptions", f"{key}."),
+        sources=r.texts(d, "sources", f"{key}."),
+        disruptions=tuple(x for x in disruptions if x is not None),
+        policy=policy,
+    )
+
+
+def _load_catalogue(path: Path) -> Catalogue:
+    raw = _read_yaml(path)
+    r = _Reader(path)
+    d = r.mapping(raw, "", ["description", "scenarios"])
+    scenarios: dict[str, ScenarioSpec] = {}
+    entries = d.get("scenarios")
+    if not isinstance(entries, dict) or not entries:
+        r.fail(
+            "scenarios",
+            entries,
+            "required mapping of scenario names to scenarios missing",
+            "scenarios: {name: {description: ..., disruptions: [...], policy: {...}}}",
+        )
+    else:
+        for name, value in entries.items():
+            spec = _scenario(r, str(name), value)
+            if spec is not None:
+                scenarios[str(name)] = spec
+    r.raise_if_any()
+    log.info("catalogue %s: %d scenarios", path, len(scenarios))
+    return Catalogue(path=path, scenarios=scenarios)
+
+
+def load_catalogue(path: str | Path) -> Catalogue:
+    """Read and validate a scenario catalogue.
+
+    Raises
+    ------
+    SpecError
+        Every problem found (file, key path, value, allowed values).
+    """
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise SpecError.single(p, "(file)", str(p), "no such catalogue file")
+    return _load_catalogue(p)
+
+
+def _catalogue_path(study: Path, given: object) -> Path:
+    """The study's ``catalogue`` key (relative to the study file), else a default.
+
+    Default: ``scenarios.yaml`` next to the study, else the project's
+    ``models/scenarios.yaml``.
+    """
+    if given is not None:
+        if not isinstance(given, str) or not given:
+            raise SpecError.single(study, "catalogue", given, "must be a path", "a file path")
+        path = study.parent / given
+        if not path.is_file():
+            raise SpecError.single(
+                study, "catalogue", given, f"no such file ({path})", "a path relative to the study"
+            )
+        return path
+    sibling = study.parent / "scenarios.yaml"
+    if sibling.is_file():
+        return sibling
+    shipped = project_root() / "models" / "scenarios.yaml"
+    log.info("no scenarios.yaml next to %s; using the shipped catalogue %s", study, shipped)
+    return shipped
+
+
+def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None) -> StudySpec:
+    """Read and validate a study file and the catalogue it draws scenarios from.
+
+    Parameters
+    ----------
+    path
+        The study YAML file.
+    catalogue
+        A catalogue (or its path) to use instead of the study's ``catalogue`` key, whose
+        default is ``scenarios.yaml`` next to the study file.
+
+    Raises
+    ------
+    SpecError
+        Every problem found in the study (file, key path, value, allowed values), or in
+        the catalogue it names; unknown scenario names and conflicting compositions.
+    """
+    p = Path(path)
+    raw = _read_yaml(p)
+    r = _Reader(p)
+    d = r.mapping(raw, "", [f.name for f in dataclasses.fields(StudySpec)][1:])
+    name = r.text(d, "name", "")
+    description = r.text(d, "description", "", required=False) or ""
+    year = d.get("year")
+    if not isinstance(year, int) or isinstance(year, bool) or not 1990 <= year <= 2100:
+        r.fail("year", year, "must be a trade year", "a whole year, e.g. 2023")
+    for k in [k for k in ("members", "allies", "commodities", "model") if k not in d]:
+        r.fail(k, None, "required key missing", None)
+    members = r.countries(d["members"], "members") if "members" in d else None
+    allies = r.countries(d["allies"], "allies") if "allies" in d else None
+    adversary = r.countries(d["adversary"], "adversary") if d.get("adversary") else None
+    commodities = r.commodities(d.get("commodities", []), "commodities", need_stage=True)
+    model = d.get("model")
+    if "model" in d and model not in MODELS:
+        hint = "".join(f" (did you mean {h}?)" for h in _close(str(model), MODELS, n=1))
+        r.fail("model", model, "unknown model family" + hint, ", ".join(MODELS))
+    policy = r.knobs(d["policy"], "policy", allow_allies=False) if d.get("policy") else {}
+    scenarios = r.texts(d, "scenarios", "")
+    base = r.text(d, "base_scenario", "", required=False)
+    r.raise_if_any()
+    if isinstance(catalogue, Catalogue):
+        cat = catalogue
+    else:
+        cat = load_catalogue(catalogue or _catalogue_path(p, d.get("catalogue")))
+    assert name is not None
+    assert members is not None
+    assert allies is not None
+    study = StudySpec(
+        path=p,
+        name=name,
+        description=description,
+        year=int(d["year"]),
+        members=members,
+        allies=allies,
+        commodities=tuple((c, str(s)) for c, s in commodities),
+        model=str(model),
+        catalogue=cat,
+        adversary=adversary,
+        policy=policy,
+        scenarios=scenarios,
+        base_scenario=base,
+    )
+    problems: list[SpecProblem] = []
+    for i, expr in enumerate((*scenarios, *([base] if base else []))):
+        key = f"scenarios[{i}]" if i < len(scenarios) else "base_scenario"
+        try:
+            cat.overrides(expr, file=p, key=key)
+        except SpecError as exc:
+            problems += exc.problems
+    if problems:
+        raise SpecError(problems)
+    study.compose()
+    return study
