@@ -62,20 +62,26 @@ from __future__ import annotations
 
 import logging
 import math
-import time
+import operator
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
-from pyomo.repn.linear import LinearRepnVisitor
+from pyomo.core.expr.relational_expr import EqualityExpression
 
 from resilience.errors import ResilienceError
+from resilience.optimize.compile import (
+    CompiledModel,
+    compile_model,
+    data_objects,
+    register_expression,
+    register_rows,
+)
 
 __all__ = [
     "CompiledModel",
@@ -102,6 +108,8 @@ IntArray = npt.NDArray[np.int64]
 _DOMAINS = {"continuous": pyo.Reals, "integer": pyo.Integers, "binary": pyo.Binary}
 #: attribute on the top model holding ``{component name: key frame}`` for index names
 _REGISTRY_ATTR = "_resilience_index_frames"
+#: attribute on the top model holding ``{component name: (component, its index objects)}``
+_KEYS_ATTR = "_resilience_index_keys"
 _MAX_LISTED = 10
 
 
@@ -120,7 +128,31 @@ def _registry(component: Any) -> dict[str, pl.DataFrame]:
 
 
 def _register(component: Any, keys: pl.DataFrame) -> None:
-    _registry(component)[component.name] = keys.clear()
+    """Remember the key frame ``component`` was built from, row for row.
+
+    :func:`index_frame` hands the frame back as long as the component still holds the
+    same index objects in the same order (checked by identity, without rebuilding keys).
+    """
+    _registry(component)[component.name] = keys
+    owners = getattr(component.model(), _KEYS_ATTR, None)
+    if owners is None:
+        owners = {}
+        setattr(component.model(), _KEYS_ATTR, owners)
+    owners[component.name] = (component, list(getattr(component, "_data", ())))
+
+
+def _registered_frame(component: Any) -> pl.DataFrame | None:
+    """The registered key frame, if it still describes ``component.keys()`` exactly."""
+    frame = _registry(component).get(component.name)
+    owner = getattr(component.model(), _KEYS_ATTR, {}).get(component.name)
+    if frame is None or owner is None or owner[0] is not component:
+        return None
+    data, keys = getattr(component, "_data", None), owner[1]
+    if type(data) is not dict or frame.height != len(keys) or len(data) != len(keys):
+        return None
+    iset = component.index_set()
+    same = all(map(operator.is_, data, keys)) and len(iset) == len(keys)
+    return frame if same and all(map(operator.is_, data, iset)) else None
 
 
 def index_names(component: Any) -> list[str]:
@@ -159,9 +191,12 @@ def index_frame(component: Any) -> pl.DataFrame:
     Dtypes follow the frame a component built here came from; mixed types become strings.
     """
     names = index_names(component)
-    keys = list(component.keys())
     if not names:
         return pl.DataFrame()
+    registered_frame = _registered_frame(component)
+    if registered_frame is not None:
+        return registered_frame
+    keys = list(component.keys())
     columns: list[Sequence[Any]] = [keys] if len(names) == 1 else list(zip(*keys, strict=True))
     if not columns:
         columns = [[] for _ in names]
@@ -179,10 +214,35 @@ def index_frame(component: Any) -> pl.DataFrame:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _shared_list(col: pl.Series) -> list[Any]:
+    """``col.to_list()``, equal strings or integers sharing one Python object.
+
+    Key columns repeat a few names (scenarios, members, commodities) over up to millions
+    of rows; one object per distinct value instead of one per row saves most of the
+    memory of the index tuples (210 MB -> 53 MB for 600 000 keys of five strings).
+    """
+    if (
+        col.len() < 1000
+        or col.null_count()
+        or not (col.dtype == pl.String or col.dtype.is_integer())
+    ):
+        return col.to_list()
+    uniq = col.unique(maintain_order=True)
+    if uniq.len() * 4 > col.len():
+        return col.to_list()
+    codes = (
+        col.to_frame("v")
+        .join(uniq.to_frame("v").with_row_index("c"), on="v", how="left", maintain_order="left")
+        .get_column("c")
+    )
+    return list(map(uniq.to_list().__getitem__, codes.to_numpy().tolist()))
+
+
 def _key_list(frame: pl.DataFrame, keys: Sequence[str]) -> list[Any]:
+    """Row keys (scalars for one column, tuples otherwise), as ``frame.rows()`` gives them."""
     if len(keys) == 1:
-        return frame.get_column(keys[0]).to_list()
-    return frame.select(keys).rows()
+        return _shared_list(frame.get_column(keys[0]))
+    return list(zip(*(_shared_list(frame.get_column(k)) for k in keys), strict=True))
 
 
 def _fmt_keys(frame: pl.DataFrame, keys: Sequence[str]) -> str:
@@ -283,18 +343,19 @@ def add_variables(
     lbs = _bounds(index, lb, index.height, True, what)
     ubs = _bounds(index, ub, index.height, False, what)
     scalar_bounds = not isinstance(lb, str) and not isinstance(ub, str)
-    var = pyo.Var(
-        idx,
-        domain=_DOMAINS[domain],
-        dense=True,
-        bounds=(lbs[0], ubs[0]) if scalar_bounds and idx else None,
-    )
-    block.add_component(name, var)
-    if not scalar_bounds:
-        for vd, lo, hi in zip(var.values(), lbs, ubs, strict=True):
-            vd.setlb(lo)
-            vd.setub(hi)
-    _register(var, index.select(keys))
+    with PauseGC():  # millions of new objects: no use looking for cycles among them
+        var = pyo.Var(
+            idx,
+            domain=_DOMAINS[domain],
+            dense=True,
+            bounds=(lbs[0], ubs[0]) if scalar_bounds and idx else None,
+        )
+        block.add_component(name, var)
+        if not scalar_bounds:
+            for vd, lo, hi in zip(data_objects(var), lbs, ubs, strict=True):
+                vd.setlb(lo)
+                vd.setub(hi)
+        _register(var, index.select(keys))
     return var
 
 
@@ -306,11 +367,31 @@ def linear_expression(
     cf = np.asarray(coefs, dtype=np.float64)
     if cf.shape != (len(variables),):
         raise ModelBuildError(f"{cf.shape[0]} coefficients for {len(variables)} variables")
-    if not np.isfinite(cf).all() or not math.isfinite(constant):
+    return _linear(cf, np.arange(cf.size, dtype=np.int64), variables, constant)
+
+
+def _linear(
+    coefs: FloatArray,
+    cols: IntArray,
+    variables: Sequence[Any],
+    constant: float = 0.0,
+    segments: Sequence[tuple[Any, Sequence[Any]]] | None = None,
+) -> LinearExpression:
+    """``constant + sum(coefs[k] * variables[cols[k]])``, registered for the hand-off.
+
+    ``segments``: the whole Var components ``variables`` concatenates, if known
+    (:func:`resilience.optimize.compile.register_expression`).
+    """
+    if not np.isfinite(coefs).all() or not math.isfinite(constant):
         raise ModelBuildError("non-finite coefficient in a linear expression")
-    args: list[Any] = [float(constant)] if constant else []
-    args.extend(map(MonomialTermExpression, zip(cf.tolist(), variables, strict=True)))
-    return LinearExpression(args)
+    coefs, cols = coefs.copy(), cols.copy()  # kept for the hand-off: the caller's may change
+    with PauseGC():
+        args: list[Any] = [float(constant)] if constant else []
+        chosen = map(variables.__getitem__, cols.tolist())
+        args.extend(map(MonomialTermExpression, zip(coefs.tolist(), chosen, strict=True)))
+        expr = LinearExpression(args)
+        register_expression(expr, cols, coefs, variables, float(constant), segments)
+    return expr
 
 
 def _positions(
@@ -355,8 +436,8 @@ def expression_from_frame(
     """``constant + sum over rows of coef * var[keys]`` (e.g. an objective from a cost frame)."""
     what = f"expression over {var.name!r}"
     cols = _positions(var, var_keys, terms, what)
-    values = list(var.values())
-    return linear_expression(_coefs(terms, coef, what), [values[j] for j in cols], constant)
+    values = data_objects(var)
+    return _linear(_coefs(terms, coef, what), cols, values, constant, [(var, values)])
 
 
 # ----------------------------------------------------------------------------- constraints
@@ -387,11 +468,48 @@ def add_constraints_from_arrays(
         Per-row arrays or scalars; ``None``/infinite means no bound. ``lb == ub`` gives an
         equality. A row with neither bound is an error.
     """
+    return _rows_from_arrays(block, name, index, indptr, cols, coefs, variables, lb, ub)
+
+
+def _terms(coefs: FloatArray, cols: IntArray, variables: Sequence[Any]) -> list[Any]:
+    """The terms ``coefs[k] * variables[cols[k]]`` as ``LinearExpression`` arguments.
+
+    A coefficient of exactly 1 gives the variable itself (``LinearExpression`` takes
+    variables as terms of coefficient 1), any other a ``MonomialTermExpression``; the lists
+    are built by ``map`` in C, and only the other terms are visited in Python.
+    """
+    terms: list[Any] = list(map(variables.__getitem__, cols.tolist()))
+    other = np.flatnonzero(coefs != 1.0).tolist()
+    if other:
+        picked = [terms[k] for k in other]
+        monos = map(MonomialTermExpression, zip(coefs[other].tolist(), picked, strict=True))
+        for k, mono in zip(other, monos, strict=True):
+            terms[k] = mono
+    return terms
+
+
+def _rows_from_arrays(
+    block: Any,
+    name: str,
+    index: Sequence[Hashable],
+    indptr: npt.ArrayLike,
+    cols: npt.ArrayLike,
+    coefs: npt.ArrayLike,
+    variables: Sequence[Any],
+    lb: npt.ArrayLike | float | None,
+    ub: npt.ArrayLike | float | None,
+    segments: Sequence[tuple[Any, Sequence[Any]]] | None = None,
+) -> Any:
+    """:func:`add_constraints_from_arrays`, registering the arrays for the hand-off.
+
+    ``segments``: the whole Var components ``variables`` concatenates, if known.
+    """
     what = f"constraint {name!r}"
     n = len(index)
-    ip = np.asarray(indptr, dtype=np.int64)
-    cl = np.asarray(cols, dtype=np.int64)
-    cf = np.asarray(coefs, dtype=np.float64)
+    # copies: kept for the hand-off, and the caller's arrays may change afterwards
+    ip = np.array(indptr, dtype=np.int64)
+    cl = np.array(cols, dtype=np.int64)
+    cf = np.array(coefs, dtype=np.float64)
     if ip.shape != (n + 1,) or ip[0] != 0 or (np.diff(ip) < 0).any() or ip[-1] != cl.size:
         raise ModelBuildError(f"{what}: indptr must rise from 0 to len(cols) over {n} rows")
     if cf.shape != cl.shape:
@@ -402,26 +520,30 @@ def add_constraints_from_arrays(
         raise ModelBuildError(f"{what}: non-finite coefficient")
     lbs = _bounds(None, lb, n, True, what)
     ubs = _bounds(None, ub, n, False, what)
-    ipl, cll, cfl = ip.tolist(), cl.tolist(), cf.tolist()
-    mono = MonomialTermExpression
-    rules: dict[Hashable, Any] = {}
-    free: list[Hashable] = []
-    for i, key in enumerate(index):
-        a, b = ipl[i], ipl[i + 1]
-        body = LinearExpression([mono((cfl[k], variables[cll[k]])) for k in range(a, b)])
-        lo, hi = lbs[i], ubs[i]
-        if lo is None and hi is None:
-            free.append(key)
-        elif lo is not None and lo == hi:
-            rules[key] = body == lo
-        else:
-            rules[key] = (lo, body, hi)
-        if a == b:
-            log.debug("%s[%r] has no variables: it holds only if its bounds allow 0", name, key)
+    free = [key for key, lo, hi in zip(index, lbs, ubs, strict=True) if lo is None and hi is None]
     if free:
         raise ModelBuildError(f"{what}: rows without any bound: {free[:_MAX_LISTED]!r}")
-    con = pyo.Constraint(list(index), rule=rules)
-    block.add_component(name, con)
+    with PauseGC():  # millions of new objects: no use looking for cycles among them
+        terms = _terms(cf, cl, variables)
+        ipl = ip.tolist()
+        rules: dict[Hashable, Any] = {}
+        for i, key in enumerate(index):
+            a, b = ipl[i], ipl[i + 1]
+            body = LinearExpression(terms[a:b])
+            lo, hi = lbs[i], ubs[i]
+            if lo is not None and lo == hi:
+                rules[key] = EqualityExpression((body, lo))  # what ``body == lo`` gives
+            else:
+                rules[key] = (lo, body, hi)
+            if a == b:
+                log.debug("%s[%r] has no variables: it holds only if its bounds allow 0", name, key)
+        del terms
+        con = pyo.Constraint(list(index), rule=rules)
+        block.add_component(name, con)
+        inf = math.inf
+        row_lb = np.array([-inf if v is None else v for v in lbs], dtype=np.float64)
+        row_ub = np.array([inf if v is None else v for v in ubs], dtype=np.float64)
+        register_rows(con, ip, cl, cf, variables, row_lb, row_ub, segments)
     return con
 
 
@@ -490,16 +612,18 @@ def add_constraints(
     order = np.argsort(row_of_term, kind="stable")
     counts = np.bincount(row_of_term, minlength=rows.height)
     indptr = np.concatenate([[0], np.cumsum(counts)])
-    con = add_constraints_from_arrays(
+    variables = data_objects(var)
+    con = _rows_from_arrays(
         block,
         name,
         _key_list(rows, keys),
         indptr,
         col_of_term[order],
         values[order],
-        list(var.values()),
+        variables,
         _bound_array(rows, lb, True, what),
         _bound_array(rows, ub, False, what),
+        [(var, variables)],
     )
     _register(con, rows.select(keys))
     return con
@@ -585,9 +709,9 @@ def build_lp_from_arrays(
             "ub": np.asarray(col_ub, dtype=np.float64),
         }
     )
-    add_variables(m, "x", cols, keys=["column"], lb="lb", ub="ub")
+    x = add_variables(m, "x", cols, keys=["column"], lb="lb", ub="ub")
     if integrality is not None:
-        for vd, flag in zip(m.x.values(), np.asarray(integrality).tolist(), strict=True):
+        for vd, flag in zip(data_objects(x), np.asarray(integrality).tolist(), strict=True):
             if flag:
                 vd.domain = pyo.Integers
     ip = np.asarray(indptr, dtype=np.int64)
@@ -601,198 +725,11 @@ def build_lp_from_arrays(
         ip = np.concatenate([[0], np.cumsum(counts[keep])])
         row_names = [r for r, k in zip(row_names, keep.tolist(), strict=True) if k]
         rlb, rub = rlb[keep], rub[keep]
-    xs = list(m.x.values())
-    add_constraints_from_arrays(m, "rows", row_names, ip, indices, data, xs, rlb, rub)
+    xs = data_objects(x)
+    segments = [(x, xs)]
+    _rows_from_arrays(m, "rows", row_names, ip, indices, data, xs, rlb, rub, segments)
+    expr = _linear(cost, np.arange(n, dtype=np.int64), xs, float(obj_constant), segments)
     m.objective = pyo.Objective(
-        expr=linear_expression(cost, xs, float(obj_constant)),
-        sense=pyo.maximize if sense == "maximize" else pyo.minimize,
+        expr=expr, sense=pyo.maximize if sense == "maximize" else pyo.minimize
     )
     return m
-
-
-# ----------------------------------------------------------------------------- hand-off
-@dataclass(frozen=True, eq=False)
-class CompiledModel:
-    """A linear (MI)LP Pyomo model as HiGHS arrays, with the maps back to Pyomo."""
-
-    lp: Any  # highspy.HighsLp, row-wise matrix
-    columns: tuple[Any, ...]  # VarData per column
-    rows: tuple[Any, ...]  # ConstraintData per row
-    column_of: dict[int, int]  # id(VarData) -> column
-    row_of: dict[int, int]  # id(ConstraintData) -> row
-    sense: Literal["minimize", "maximize"]
-    objective_constant: float
-    objective_name: str | None
-    is_mip: bool
-    seconds: float  # time taken to compile
-
-    @property
-    def num_cols(self) -> int:
-        """Number of columns."""
-        return len(self.columns)
-
-    @property
-    def num_rows(self) -> int:
-        """Number of rows."""
-        return len(self.rows)
-
-
-class _Compiler:
-    """Walks rows and objective with ``LinearRepnVisitor``; numbers columns in one pass."""
-
-    def __init__(self) -> None:
-        self.visitor = LinearRepnVisitor({})
-        self.rows: list[Any] = []
-        self.starts: list[int] = [0]
-        self.ids: list[int] = []
-        self.value: list[float] = []
-        self.row_lb: list[float] = []
-        self.row_ub: list[float] = []
-        self.obj_ids: list[int] = []
-        self.obj_value: list[float] = []
-        self.offset = 0.0
-        self.sense: Literal["minimize", "maximize"] = "minimize"
-        self.objective_name: str | None = None
-
-    def add_row(self, con: Any) -> None:
-        lb, body, ub = con.to_bounded_expression(evaluate_bounds=True)
-        if lb is None and ub is None:
-            return
-        repn = self.visitor.walk_expression(body)
-        if repn.nonlinear is not None:
-            raise ModelBuildError(f"constraint {con.name} is not linear; HiGHS takes (MI)LPs")
-        linear = repn.linear
-        self.ids.extend(linear.keys())
-        self.value.extend(linear.values())
-        self.starts.append(len(self.ids))
-        const = float(repn.constant)
-        inf = highspy.kHighsInf
-        self.row_lb.append(-inf if lb is None else lb - const)
-        self.row_ub.append(inf if ub is None else ub - const)
-        self.rows.append(con)
-
-    def set_objective(self, model: Any) -> None:
-        objectives = list(
-            model.component_data_objects(pyo.Objective, active=True, descend_into=True)
-        )
-        if len(objectives) > 1:
-            names = ", ".join(o.name for o in objectives)
-            raise ModelBuildError(f"the model has {len(objectives)} active objectives ({names})")
-        if not objectives:
-            return
-        obj = objectives[0]
-        repn = self.visitor.walk_expression(obj.expr)
-        if repn.nonlinear is not None:
-            raise ModelBuildError(f"objective {obj.name} is not linear; use handoff='pyomo'")
-        self.obj_ids.extend(repn.linear.keys())
-        self.obj_value.extend(repn.linear.values())
-        self.offset = float(repn.constant)
-        self.sense = "maximize" if obj.sense == pyo.maximize else "minimize"
-        self.objective_name = obj.name
-
-    def number_columns(self) -> tuple[dict[int, int], list[Any]]:
-        order = dict.fromkeys(self.ids)
-        order.update(dict.fromkeys(self.obj_ids))
-        column_of = {vid: j for j, vid in enumerate(order)}
-        var_map = self.visitor.var_map
-        return column_of, [var_map[vid] for vid in order]
-
-    def matrix(
-        self, column_of: dict[int, int]
-    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], FloatArray]:
-        index = np.fromiter(map(column_of.__getitem__, self.ids), np.int32, len(self.ids))
-        value = np.asarray(self.value, dtype=np.float64)
-        starts = np.asarray(self.starts, dtype=np.int64)
-        keep = value != 0
-        if not keep.all():  # drop explicit zeros (e.g. a Param that is 0 in this scenario)
-            row_of_entry = np.repeat(np.arange(len(self.rows)), np.diff(starts))
-            counts = np.bincount(row_of_entry[keep], minlength=len(self.rows))
-            starts = np.concatenate([[0], np.cumsum(counts)])
-            index, value = index[keep], value[keep]
-        return starts.astype(np.int32), index, value
-
-    @staticmethod
-    def column_arrays(
-        columns: list[Any],
-    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-        n = len(columns)
-        inf = highspy.kHighsInf
-        col_lb, col_ub = np.empty(n), np.empty(n)
-        integer = np.zeros(n, dtype=bool)
-        steps: dict[int, int] = {}
-        for j, v in enumerate(columns):
-            domain = v.domain
-            step = steps.get(id(domain))
-            if step is None:
-                step = steps[id(domain)] = domain.get_interval()[2]
-                if step not in (0, 1):
-                    raise ModelBuildError(
-                        f"variable {v.name}: domain {domain} is not reals/integers"
-                    )
-            integer[j] = step == 1
-            vlb, vub = v.bounds
-            col_lb[j] = -inf if vlb is None else vlb
-            col_ub[j] = inf if vub is None else vub
-        return col_lb, col_ub, integer
-
-    def highs_lp(self) -> tuple[Any, bool, dict[int, int], list[Any]]:
-        column_of, columns = self.number_columns()
-        starts, index, value = self.matrix(column_of)
-        col_lb, col_ub, integer = self.column_arrays(columns)
-        n, m = len(columns), len(self.rows)
-        cost = np.zeros(n)
-        if self.obj_ids:
-            obj_cols = np.fromiter(map(column_of.__getitem__, self.obj_ids), np.int64)
-            cost[obj_cols] = np.asarray(self.obj_value, dtype=np.float64)
-        lp = highspy.HighsLp()
-        lp.num_col_ = n
-        lp.num_row_ = m
-        lp.col_cost_ = cost
-        lp.col_lower_ = col_lb
-        lp.col_upper_ = col_ub
-        lp.row_lower_ = np.asarray(self.row_lb, dtype=np.float64)
-        lp.row_upper_ = np.asarray(self.row_ub, dtype=np.float64)
-        lp.offset_ = self.offset
-        maximize = self.sense == "maximize"
-        lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
-        mat = lp.a_matrix_
-        mat.format_ = highspy.MatrixFormat.kRowwise
-        mat.num_col_ = n
-        mat.num_row_ = m
-        mat.start_ = starts
-        mat.index_ = index
-        mat.value_ = value
-        is_mip = bool(integer.any())
-        if is_mip:
-            kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-            lp.integrality_ = [kinds[int(f)] for f in integer]
-        return lp, is_mip, column_of, columns
-
-
-def compile_model(model: Any) -> CompiledModel:
-    """Compile the active parts of a linear Pyomo model into a ``highspy.HighsLp``.
-
-    Raises
-    ------
-    ModelBuildError
-        Nonlinear terms, more than one active objective, or a variable domain that is
-        neither continuous nor integer.
-    """
-    t0 = time.perf_counter()
-    comp = _Compiler()
-    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-        comp.add_row(con)
-    comp.set_objective(model)
-    lp, is_mip, column_of, columns = comp.highs_lp()
-    return CompiledModel(
-        lp=lp,
-        columns=tuple(columns),
-        rows=tuple(comp.rows),
-        column_of=column_of,
-        row_of={id(con): i for i, con in enumerate(comp.rows)},
-        sense=comp.sense,
-        objective_constant=comp.offset,
-        objective_name=comp.objective_name,
-        is_mip=is_mip,
-        seconds=time.perf_counter() - t0,
-    )

@@ -44,6 +44,7 @@ variable exists only where it can be non-zero).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,11 +54,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from resilience.optimize.compile import data_objects
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData
 from resilience.optimize.lp import (
     ModelBuildError,
+    _key_list,
+    _linear,
     _register,
-    add_constraints_from_arrays,
+    _rows_from_arrays,
     add_variables,
     index_frame,
     linear_expression,
@@ -167,12 +171,19 @@ def _key_frame(var: Any, var_keys: Sequence[str]) -> pl.DataFrame:
     return frame.rename(dict(zip(frame.columns[1:], var_keys, strict=True)))
 
 
+def _same_rows(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    """Whether two key frames hold the same rows in the same order (no join needed)."""
+    return a.height == b.height and a.schema == b.schema and a.equals(b)
+
+
 def _positions(t: Terms, what: str) -> npt.NDArray[np.int64]:
     keys = _key_frame(t.var, t.var_keys)
     try:
         sel = t.frame.select(t.var_keys).cast({k: keys.schema[k] for k in t.var_keys})
     except pl.exceptions.PolarsError as exc:
         raise ModelBuildError(f"{what}: keys do not match {t.var.name!r}: {exc}") from exc
+    if _same_rows(sel, keys.drop("_col")):  # terms on every variable in its own order
+        return np.arange(sel.height, dtype=np.int64)
     joined = sel.join(keys, on=list(t.var_keys), how="left", maintain_order="left")
     unknown = joined.filter(pl.col("_col").is_null())
     if unknown.height:
@@ -191,21 +202,30 @@ def _coefs(t: Terms, what: str) -> npt.NDArray[np.float64]:
     return values
 
 
-def _columns(parts: Sequence[Terms], what: str) -> tuple[list[Any], list[Any], list[Any]]:
-    """Global column per term, coefficient per term, and the variable list they index."""
+def _columns(
+    parts: Sequence[Terms], what: str
+) -> tuple[list[Any], list[Any], list[Any], list[tuple[Any, list[Any]]]]:
+    """Global column and coefficient per term, and the variable list they index.
+
+    Also returned: the whole Var components that list concatenates (for the hand-off).
+    """
     offsets: dict[int, int] = {}
-    variables: list[Any] = []
+    segments: list[tuple[Any, list[Any]]] = []
+    size = 0
     cols: list[Any] = []
     coefs: list[Any] = []
     for t in parts:
         if t.frame.height == 0:
             continue
         if id(t.var) not in offsets:
-            offsets[id(t.var)] = len(variables)
-            variables.extend(t.var.values())
+            offsets[id(t.var)] = size
+            objs = data_objects(t.var)
+            segments.append((t.var, objs))
+            size += len(objs)
         cols.append(_positions(t, what) + offsets[id(t.var)])
         coefs.append(_coefs(t, what))
-    return variables, cols, coefs
+    variables = list(itertools.chain.from_iterable(objs for _, objs in segments))
+    return variables, cols, coefs, segments
 
 
 def add_rows(
@@ -239,12 +259,15 @@ def add_rows(
             sel = t.frame.select(keys).cast({k: rows.schema[k] for k in keys})
         except pl.exceptions.PolarsError as exc:
             raise ModelBuildError(f"{what}: term keys do not match the rows: {exc}") from exc
+        if _same_rows(sel, row_pos.drop("_row")):  # one term per row, in row order
+            row_parts.append(np.arange(sel.height, dtype=np.int64))
+            continue
         joined = sel.join(row_pos, on=keys, how="left", maintain_order="left")
         if joined["_row"].null_count():
             bad = joined.filter(pl.col("_row").is_null()).select(keys).unique().head(5).rows()
             raise ModelBuildError(f"{what}: terms for unknown rows {bad}")
         row_parts.append(joined["_row"].to_numpy().astype(np.int64))
-    variables, col_parts, coef_parts = _columns(parts, what)
+    variables, col_parts, coef_parts, segments = _columns(parts, what)
     row_of = np.concatenate(row_parts) if row_parts else np.zeros(0, np.int64)
     col_of = np.concatenate(col_parts) if col_parts else np.zeros(0, np.int64)
     coef = np.concatenate(coef_parts) if coef_parts else np.zeros(0)
@@ -254,9 +277,18 @@ def add_rows(
     def bound(b: str | float | None) -> Any:
         return rows[b].cast(pl.Float64).to_numpy() if isinstance(b, str) else b
 
-    index = rows.select(keys).rows() if len(keys) > 1 else rows[keys[0]].to_list()
-    con = add_constraints_from_arrays(
-        block, name, index, indptr, col_of[order], coef[order], variables, bound(lb), bound(ub)
+    index = _key_list(rows, keys)
+    con = _rows_from_arrays(
+        block,
+        name,
+        index,
+        indptr,
+        col_of[order],
+        coef[order],
+        variables,
+        bound(lb),
+        bound(ub),
+        segments,
     )
     _register(con, rows.select(keys))
     return con
@@ -264,11 +296,11 @@ def add_rows(
 
 def linear_sum(parts: Sequence[Terms], constant: float = 0.0) -> Any:
     """``constant + sum of coef * var`` over all parts as one flat linear expression."""
-    variables, col_parts, coef_parts = _columns(parts, "linear sum")
+    variables, col_parts, coef_parts, segments = _columns(parts, "linear sum")
     if not col_parts:
         return linear_expression([], [], constant)
     cols = np.concatenate(col_parts)
-    return linear_expression(np.concatenate(coef_parts), [variables[j] for j in cols], constant)
+    return _linear(np.concatenate(coef_parts), cols, variables, constant, segments)
 
 
 # ----------------------------------------------------------------------------- data
@@ -694,10 +726,14 @@ def recourse_flows(result: Any, model: Any, sets: RecourseSets) -> pl.DataFrame:
         .agg((pl.col("q").sum() * sets.window_share).alias("_direct"))
     )
 
+    read: dict[str, pl.DataFrame] = {}  # each variable's values read once (t is read twice)
+
     def total(
         var: Any, keys: list[str], name: str, price: pl.DataFrame | None = None
     ) -> pl.DataFrame:
-        vals = result.values(var)
+        vals = read.get(var.name)
+        if vals is None:
+            vals = read[var.name] = result.values(var)
         vals = vals.rename(dict(zip(vals.columns[:-1], keys, strict=True)))
         cost = pl.lit(0.0)
         if price is not None:

@@ -81,8 +81,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import logging
 import math
+import operator
 import threading
 import time
 from collections import deque
@@ -98,6 +100,7 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.common.util import NoDualsError, NoReducedCostsError
 
+from resilience.optimize.compile import CompiledModel, compile_model, data_objects
 from resilience.optimize.diagnostics import (
     Describe,
     DualsUnavailableError,
@@ -110,7 +113,7 @@ from resilience.optimize.diagnostics import (
     explain_infeasible,
     hint_for,
 )
-from resilience.optimize.lp import CompiledModel, compile_model, index_frame
+from resilience.optimize.lp import index_frame
 
 __all__ = [
     "DualsUnavailableError",
@@ -274,6 +277,8 @@ class _LogForwarder:
 
 # ----------------------------------------------------------------------------- results
 
+_is_fixed = operator.attrgetter("fixed")
+
 
 @dataclass(frozen=True, eq=False)
 class _Solution:
@@ -285,12 +290,19 @@ class _Solution:
     keepalive: tuple[Any, ...]
 
 
-def _frame(component: Any, column: str, value_of: Callable[[Any], float | None]) -> pl.DataFrame:
-    """Index columns of ``component`` plus ``column`` holding ``value_of(data)`` per index."""
+def _frame(
+    component: Any, column: str, values_of: Callable[[list[Any]], list[float | None]]
+) -> pl.DataFrame:
+    """Index columns of ``component`` plus ``column`` holding ``values_of(data objects)``."""
     if not component.is_indexed():
-        return pl.DataFrame([pl.Series(column, [value_of(component)], dtype=pl.Float64)])
-    values = pl.Series(column, [value_of(d) for d in component.values()], dtype=pl.Float64)
+        return pl.DataFrame([pl.Series(column, values_of([component]), dtype=pl.Float64)])
+    values = pl.Series(column, values_of(data_objects(component)), dtype=pl.Float64)
     return index_frame(component).with_columns(values)
+
+
+def _lookup(table: dict[int, float]) -> Callable[[list[Any]], list[float | None]]:
+    """``[table.get(id(obj)) for obj in objs]``, the loop run by ``map`` in C."""
+    return lambda objs: list(map(table.get, map(id, objs)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,7 +376,15 @@ class SolveResult:
 
         Null marks a variable that was not part of the solved model.
         """
-        return _frame(var, "value", self.value)
+        table = self._solution.values
+
+        def values_of(objs: list[Any]) -> list[float | None]:
+            out: list[float | None] = list(map(table.get, map(id, objs)))
+            for i in itertools.compress(itertools.count(), map(_is_fixed, objs)):
+                out[i] = self.value(objs[i])  # fixed: its own value, as value() says
+            return out
+
+        return _frame(var, "value", values_of)
 
     # -- duals
     def _require(self, table: dict[int, float] | None, what: str) -> dict[int, float]:
@@ -392,7 +412,7 @@ class SolveResult:
         Null for constraints that were not in the solved model (inactive, or no bound).
         """
         table = self._require(self._solution.duals, "duals")
-        return _frame(constraint, "dual", lambda c: table.get(id(c)))
+        return _frame(constraint, "dual", _lookup(table))
 
     def marginal_value(self, constraint: Any) -> float | None:
         """Value of one more unit of the right-hand side (e.g. allied capacity).
@@ -413,7 +433,7 @@ class SolveResult:
     def reduced_costs(self, var: Any) -> pl.DataFrame:
         """Reduced costs of a variable component: index columns and ``reduced_cost``."""
         table = self._require(self._solution.reduced_costs, "reduced costs")
-        return _frame(var, "reduced_cost", lambda v: table.get(id(v)))
+        return _frame(var, "reduced_cost", _lookup(table))
 
     def load_into_model(self) -> None:
         """Write the primal values into the model's variables (e.g. to evaluate expressions)."""
@@ -531,13 +551,13 @@ class Solver:
         sol = h.getSolution()
         solution = _no_solution()
         if has_solution:
-            ids = [id(v) for v in compiled.columns]
-            row_ids = [id(c) for c in compiled.rows]
+            ids = list(compiled.column_of)  # id() of each column, in column order
+            row_ids = list(compiled.row_of)
             dual_ok = sol.dual_valid and not compiled.is_mip
             solution = _Solution(
-                values=dict(zip(ids, list(sol.col_value), strict=True)),
-                duals=dict(zip(row_ids, list(sol.row_dual), strict=True)) if dual_ok else None,
-                reduced_costs=dict(zip(ids, list(sol.col_dual), strict=True)) if dual_ok else None,
+                values=dict(zip(ids, sol.col_value, strict=True)),
+                duals=dict(zip(row_ids, sol.row_dual, strict=True)) if dual_ok else None,
+                reduced_costs=dict(zip(ids, sol.col_dual, strict=True)) if dual_ok else None,
                 keepalive=compiled.columns + compiled.rows,
             )
         bound = None
