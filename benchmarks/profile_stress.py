@@ -112,14 +112,23 @@ def steps(model: Any, sets: Any, result: Any) -> dict[str, tuple[Callable[[], An
     }
 
 
-def timed(fn: Callable[[], Any]) -> float:
+def _clean(model: Any) -> None:
+    """Remove the blocks the steps added, so that every step sees the same model."""
+    for block in list(model.component_objects(pyo.Block, descend_into=False)):
+        if block.local_name.startswith(("_t", "_b")):
+            model.del_component(block)
+
+
+def timed(model: Any, fn: Callable[[], Any]) -> float:
     with PauseGC():
         t = time.perf_counter()
         fn()
-        return time.perf_counter() - t
+        seconds = time.perf_counter() - t
+    _clean(model)
+    return seconds
 
 
-def retained_mib(fn: Callable[[], Any]) -> float:
+def retained_mib(model: Any, fn: Callable[[], Any]) -> float:
     gc.collect()
     tracemalloc.start()
     with PauseGC():
@@ -127,6 +136,7 @@ def retained_mib(fn: Callable[[], Any]) -> float:
     size = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     del kept
+    _clean(model)
     return size / 2**20
 
 
@@ -134,7 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="1M")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--steps", default="", help="comma-separated name prefixes (default all)")
     args = ap.parse_args(argv)
+    wanted = [w for w in args.steps.split(",") if w]
     data, scenarios = sw.world(*sw.SIZES[args.size])
     with PauseGC():
         model, sets = build_stress(data, scenarios, sw.settings())
@@ -146,15 +158,17 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, (fn, off) in steps(model, sets, result).items():
+        if wanted and not name.startswith(tuple(wanted)):
+            continue
         on_t: list[float] = []
         off_t: list[float] = []
         for _ in range(args.repeat):
-            on_t.append(timed(fn))
+            on_t.append(timed(model, fn))
             with off():
-                off_t.append(timed(fn))
-        on_m = retained_mib(fn)
+                off_t.append(timed(model, fn))
+        on_m = retained_mib(model, fn)
         with off():
-            off_m = retained_mib(fn)
+            off_m = retained_mib(model, fn)
         a, b = statistics.median(on_t), statistics.median(off_t)
         lines.append(f"| {name} | {a:.3f} | {b:.3f} | {b - a:+.3f} | {on_m:.0f} | {off_m:.0f} |")
         print(lines[-1])

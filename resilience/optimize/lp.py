@@ -13,7 +13,9 @@ whole indexed component at a time:
 - :func:`build_lp_from_arrays` — a whole LP (``min/max c'x + c0`` subject to
   ``row_lb <= A x <= row_ub``, ``col_lb <= x <= col_ub``) as a Pyomo model.
 
-and :func:`compile_model` turns any linear (MI)LP Pyomo model into HiGHS arrays.
+and :func:`compile_model` (:mod:`resilience.optimize.compile`) turns any linear (MI)LP
+Pyomo model into HiGHS arrays — for models built here, straight from the CSR arrays the
+builders kept, as long as the model has not been changed since.
 
 Expression route (measured)
 ---------------------------
@@ -21,7 +23,17 @@ Pyomo 6.10.1 on a 2-core VM shared with other jobs, building 50 000 rows of 4 no
 over 100 000 variables: ``LinearExpression`` from ``MonomialTermExpression`` arguments
 0.8 s; ``LinearExpression(linear_coefs=..., linear_vars=...)`` 0.9 s; ``sum(a * x ...)``
 1.2 s; ``quicksum(..., linear=True)`` 3.2 s (and ``linear=`` is deprecated). The builders
-here use the first and pass a ``{index: (lb, expr, ub)}`` mapping as the rule.
+here use the first and pass a ``{index: (lb, expr, ub)}`` mapping as the rule, with three
+refinements measured on the 1 M-variable stress model of ``benchmarks/bench_stress.py``
+(details in ``benchmarks/README.md``):
+
+- a term with coefficient exactly 1 is the variable itself (``LinearExpression`` takes
+  variables as terms): 81 % of that model's terms, whose row bodies then take 0.55 s
+  and 87 MiB instead of 1.28 s and 274 MiB;
+- Python's cycle collector is paused while the objects are made (``PauseGC``): it would
+  otherwise walk every new object again and again (4 s of a 10 s build);
+- index tuples share one ``str`` per distinct key value (155 instead of 312 MiB for
+  600 000 keys of five strings, and 0.5 s faster to build the variables).
 
 Hand-off route (measured)
 -------------------------
@@ -35,6 +47,9 @@ route                                                               seconds
 :func:`compile_model` (``LinearRepnVisitor`` walk) + ``passModel``  0.9-1.3
 the same CSR arrays straight into ``highspy`` ``passModel``         0.04-0.06
 ==================================================================  =========
+
+(Since then :func:`compile_model` reuses the builders' CSR arrays instead of walking the
+expressions: on the 1 M-variable stress model 1.4-2.4 s against 9-10 s for the walk.)
 
 The HiGHS solve itself took 1.8-2.9 s (one thread). End to end: CSR arrays straight into
 highspy 2.1-2.5 s; :func:`build_lp_from_arrays` (1.8-2.2 s) + ``solve(handoff="direct")``

@@ -10,7 +10,9 @@ Hand-off routes
     :func:`resilience.optimize.lp.compile_model` turns the model into HiGHS arrays and a
     fresh ``highspy.Highs`` solves them. 6-8x faster to hand over than Pyomo's
     persistent interface for large LPs (0.9-1.3 s against 6.4-8.2 s for 50 000 rows,
-    see :mod:`resilience.optimize.lp`). Linear objectives only.
+    see :mod:`resilience.optimize.lp`); models made by the bulk builders are compiled
+    from the arrays the builders kept (:mod:`resilience.optimize.compile`), several
+    times faster again. Linear objectives only.
 ``handoff="pyomo"`` (default of :class:`Solver`)
     Pyomo's ``pyomo.contrib.solver`` ``highs`` interface (persistent), always called with
     ``load_solutions=False`` and ``raise_exception_on_nonoptimal_result=False``. The
