@@ -4,20 +4,9 @@ r"""Run a study: spec -> model data -> disruption frame -> model family -> tidy 
 :func:`~resilience.scenarios.load_study`) and an optional scenario expression
 (``taiwan_blockade+g7_friendshoring``), and
 
-1. composes the policy and the disruptions (:meth:`StudySpec.compose`);
-2. builds :class:`~resilience.optimize.inputs.ModelData` from the shipped bilateral trade
-   of the study's year for its members, allies and commodities — a commodity without
-   bilateral trade that year, or that no member imports, is an error naming it and why;
-3. turns every disruption event into rows of the scenario frame of
-   :mod:`resilience.optimize.scenarios_data`. A disruption of :math:`d` days with
-   availability :math:`a` inside a model window of :math:`D` days (the longest
-   disruption, or the ``disruption_days`` knob) enters with
-
-   .. math:: a_{\text{eff}} = 1 - (1 - a)\,d / D,
-
-   which loses exactly the deliveries of the :math:`d` days over the window (the
-   recourse model has no time steps inside its window). Events are mutually exclusive
-   within the year; a calm scenario takes the remaining probability;
+1-3. composes the policy and the disruptions, builds the model data and frames the
+   disruption events (:func:`resilience.prepare.prepare_run`: coverage errors, the
+   effective availability of a disruption inside the model window);
 4. runs the model family: ``diversify`` (every disruption in force for the whole year —
    probabilities ignored — supplier-wide cuts scale the supplier's capacity, member-
    targeted cuts remove the arcs), ``stress``, ``coercion`` (strategies: any
@@ -45,27 +34,18 @@ from typing import Any
 
 import polars as pl
 
-from resilience import data as shipped
-from resilience.build.dependency import trade_shares
 from resilience.optimize import scenarios_data as sd
 from resilience.optimize.coercion import MAX_STOCK_DAYS, CoercionSettings, run_coercion
 from resilience.optimize.diversify import DiversifyPolicy, build_diversify, run_diversify
-from resilience.optimize.inputs import COMMODITY_KEY, ModelData, apply_overrides, model_data
+from resilience.optimize.inputs import COMMODITY_KEY, ModelData
 from resilience.optimize.pooling import run_pooling
-from resilience.optimize.recourse import DAYS_PER_YEAR, RecourseSettings, commodity_costs
+from resilience.optimize.recourse import RecourseSettings, commodity_costs
 from resilience.optimize.solve import SolverOptions, solve
 from resilience.optimize.stress import StockPolicy, StressSettings, run_stress
-from resilience.reference.commodities import load_commodities
-from resilience.scenarios import (
-    Composition,
-    DisruptionSpec,
-    Policy,
-    SpecError,
-    SpecProblem,
-    StudySpec,
-)
+from resilience.prepare import PreparedRun, in_force, prepare_run
+from resilience.scenarios import Composition, Policy, SpecError, StudySpec
 
-__all__ = ["StudyResult", "run_study", "write_study"]
+__all__ = ["StudyResult", "family_inputs", "run_study", "write_study"]
 
 log = logging.getLogger(__name__)
 
@@ -128,210 +108,6 @@ class StudyResult:
     totals: pl.DataFrame
     tables: Mapping[str, pl.DataFrame]
     notes: tuple[str, ...] = ()
-
-
-# ----------------------------------------------------------------------------- data
-def _commodity_hint(commodity: str, stage: str) -> str:
-    row = load_commodities().filter((pl.col("commodity") == commodity) & (pl.col("stage") == stage))
-    codes = row["hs92_codes"][0] if row.height else None
-    if not codes:
-        return "it has no HS92 code, so bilateral trade data cannot represent it"
-    return f"the trade table has no rows of its HS92 codes ({codes.replace(';', ', ')})"
-
-
-def _check_commodities(study: StudySpec, flows: pl.DataFrame) -> None:
-    """Every study commodity has bilateral import quantities in the year."""
-    traded = set(flows.select(COMMODITY_KEY).unique().iter_rows())
-    missing = [(i, c, s) for i, (c, s) in enumerate(study.commodities) if (c, s) not in traded]
-    if missing:
-        allowed = ", ".join(sorted(f"{c}/{s}" for c, s in traded))
-        raise SpecError(
-            [
-                SpecProblem(
-                    str(study.path),
-                    f"commodities[{i}]",
-                    f"{c}/{s}",
-                    f"no bilateral import quantities in {study.year}: {_commodity_hint(c, s)};"
-                    " the models need them",
-                    allowed,
-                )
-                for i, c, s in missing
-            ]
-        )
-
-
-def _model_data(
-    study: StudySpec, comp: Composition, bilateral: pl.LazyFrame, notes: list[str]
-) -> ModelData:
-    """Check coverage (year, commodities, members) and build the model data."""
-    on, file = study.date, str(study.path)
-    years = sorted(bilateral.select(pl.col("year").unique()).collect()["year"].to_list())
-    if study.year not in years:
-        span = f"{years[0]}-{years[-1]}" if years else "none"
-        raise SpecError.single(file, "year", study.year, "no trade data for that year", span)
-    flows = (
-        bilateral.filter((pl.col("year") == study.year) & (pl.col("import_quantity_t") > 0))
-        .select("importer_iso3", *COMMODITY_KEY)
-        .unique()
-        .collect()
-    )
-    _check_commodities(study, flows)
-    wanted = pl.DataFrame(list(study.commodities), schema=COMMODITY_KEY, orient="row")
-    flows = flows.join(wanted, on=COMMODITY_KEY, how="semi")
-    importers = set(flows["importer_iso3"].to_list())
-    members = study.members.resolve(on)
-    idle = [m for m in members if m not in importers]
-    need = "countries importing at least one of the study's commodities"
-    explicit = [m for m in idle if m in study.members.countries]
-    if explicit:
-        reason = f"no recorded imports of the study's commodities in {study.year}"
-        raise SpecError.single(file, "members", explicit, reason, need)
-    if idle:
-        notes.append(
-            f"members of {study.members} without imports of these commodities in "
-            f"{study.year} are left out: {', '.join(idle)}"
-        )
-    members = [m for m in members if m in importers]
-    if not members:
-        raise SpecError.single(file, "members", str(study.members), "none imports them", need)
-    imported = set(
-        flows.filter(pl.col("importer_iso3").is_in(members)).select(COMMODITY_KEY).rows()
-    )
-    for i, (c, s) in enumerate(study.commodities):
-        if (c, s) not in imported:
-            reason = f"no member imports it in {study.year}"
-            raise SpecError.single(file, f"commodities[{i}]", f"{c}/{s}", reason, need)
-    allies = (comp.policy.allies or study.allies).resolve(on)
-    return model_data(
-        bilateral,
-        members,
-        study.year,
-        allies,
-        list(study.commodities),
-        spare_capacity_frac=comp.policy.spare_capacity,
-    )
-
-
-# ----------------------------------------------------------------------------- events
-def _events(comp: Composition) -> list[tuple[str, list[DisruptionSpec]]]:
-    """Disruptions grouped into events: per scenario, by name (unnamed ones together)."""
-    groups: dict[tuple[str, str | None], list[DisruptionSpec]] = {}
-    for scenario, d in comp.events:
-        groups.setdefault((scenario, d.name), []).append(d)
-    named = {sc for sc, name in groups if name is not None}
-    return [
-        (sc if name is None and sc not in named else f"{sc}.{name or 'main'}", ds)
-        for (sc, name), ds in groups.items()
-    ]
-
-
-def _window(study: StudySpec, comp: Composition) -> float:
-    """Model window :math:`D` in days: the knob, else the longest disruption, else a year."""
-    longest = max((d.duration_days for _, d in comp.events), default=DAYS_PER_YEAR)
-    days = comp.policy.disruption_days
-    if days is None:
-        return longest
-    if longest > days:
-        raise SpecError.single(
-            str(study.path),
-            "policy.disruption_days",
-            days,
-            f"shorter than the longest disruption of the run ({longest:g} days)",
-            f"a window of at least {longest:g} days",
-        )
-    return days
-
-
-def _scenario_frame(
-    study: StudySpec, comp: Composition, window: float
-) -> tuple[pl.DataFrame, list[str]]:
-    r"""One scenario per event with :math:`a_\text{eff}`, plus a calm remainder.
-
-    Probabilities must sum to at most one, except for ``diversify``, which ignores them.
-    """
-    rows: list[tuple[Any, ...]] = []
-    labels: list[str] = []
-    total = 0.0
-    for label, group in _events(comp):
-        p = group[0].probability
-        labels.append(label)
-        total += p
-        rows.append((label, p, None, None, None, None, 1.0))  # kept even if it cuts nothing
-        for d in group:
-            a = 1.0 - (1.0 - d.availability) * d.duration_days / window
-            targets: list[str | None] = list(d.targets.resolve(study.date)) if d.targets else [None]
-            for s in d.suppliers.resolve(study.date):
-                for t in targets:
-                    rows += [
-                        (label, p, s, t, c, st, a) for c, st in d.commodities or [(None, None)]
-                    ]
-    if total > 1.0 + sd.PROBABILITY_TOLERANCE and study.model != "diversify":
-        probs = [(lab, g[0].probability) for lab, g in _events(comp)]
-        raise SpecError.single(
-            str(study.catalogue.path),
-            "disruptions[*].probability",
-            round(total, 12),
-            f"the events {', '.join(f'{lab} ({p:g})' for lab, p in probs)} are mutually "
-            "exclusive within a year, but their probabilities sum above 1",
-            "a sum <= 1: compose fewer disruption scenarios",
-        )
-    frame = pl.DataFrame(rows, schema=sd.SCENARIO_SCHEMA, orient="row")
-    if total < 1.0 - sd.PROBABILITY_TOLERANCE:
-        frame = pl.concat([frame, sd.baseline(1.0 - total, CALM)])
-    return frame, labels
-
-
-def _restrict(
-    study: StudySpec, data: ModelData, frame: pl.DataFrame, labels: list[str], notes: list[str]
-) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """Keep the rules that touch the data; an expression that touches nothing is an error."""
-    restricted = sd.restrict_to_data(frame, data)
-    arcs = sd.arc_availability(restricted, data)
-    touched = set(arcs["scenario"].to_list())
-    quiet = [lab for lab in labels if lab not in touched]
-    for lab in quiet:
-        notes.append(
-            f"{lab}: disrupts nothing in this study (none of its suppliers sells the "
-            "modelled commodities to the members)"
-        )
-    if labels and len(quiet) == len(labels):
-        raise SpecError.single(
-            str(study.catalogue.path),
-            "disruptions",
-            labels,
-            f"the scenario disrupts nothing in study {study.name!r}: its suppliers sell none of "
-            f"{', '.join(f'{c}/{s}' for c, s in study.commodities)} to the members "
-            f"({', '.join(data.members)}) in {study.year}",
-            "a scenario whose suppliers and commodities meet the study's",
-        )
-    return restricted, arcs, [lab for lab in labels if lab in touched]
-
-
-def _in_force(data: ModelData, scenarios: pl.DataFrame, file: str) -> ModelData:
-    """Diversify's data with every disruption in force: capacity scaled, embargoed arcs cut."""
-    hit = scenarios.filter(pl.col("availability") < 1.0)
-    out = data
-    wide = sd.supplier_availability(hit, data).group_by(SUPPLY).agg(pl.col("availability").min())
-    if wide.height:
-        scaled = data.capacity.join(wide, on=SUPPLY).select(
-            *SUPPLY, (pl.col("capacity_t") * pl.col("availability")).alias("capacity_t")
-        )
-        out = apply_overrides(out, capacity=scaled)
-    aimed = hit.filter(pl.col("member_iso3").is_not_null())
-    arcs = sd.arc_availability(aimed, data).group_by(ARC).agg(pl.col("availability").min())
-    partial = arcs.filter(pl.col("availability") > 0)
-    if partial.height:
-        row = partial.row(0, named=True)
-        raise SpecError.single(
-            file,
-            "disruptions",
-            row,
-            "diversify plans a year with every disruption in force and cannot cap one "
-            "member's purchases from a supplier partially (availability after spreading the "
-            "disruption's days over the year)",
-            "targeted disruptions with availability 0 for 365 days, or model: stress",
-        )
-    return replace(out, arcs=out.arcs.join(arcs.select(ARC), on=ARC, how="anti"))
 
 
 # ----------------------------------------------------------------------------- settings
@@ -525,9 +301,9 @@ def _run_family(
                 "diversify: every disruption is taken as in force for the whole year "
                 "(probabilities ignored)"
             )
-        in_force = _in_force(data, scenarios, str(study.catalogue.path))
+        forced = in_force(data, scenarios, str(study.catalogue.path))
         policy = DiversifyPolicy(p.max_non_allied_share, p.max_single_supplier_share)
-        d = run_diversify(in_force, policy, options)
+        d = run_diversify(forced, policy, options)
         least = _least_cost(data, options)
         totals = {"cost_usd": d.objective_usd, "objective_usd": d.objective_usd}
         return (
@@ -621,10 +397,25 @@ def _policy_table(study: StudySpec, comp: Composition, window: float) -> pl.Data
     return pl.DataFrame(rows, schema=["knob", "value", "set_by"], orient="row")
 
 
+def family_inputs(prep: PreparedRun) -> tuple[ModelData, DiversifyPolicy | StressSettings]:
+    """What ``diversify`` or ``stress`` builds its model from.
+
+    ``diversify``: the data with every disruption in force and its policy; ``stress``: the
+    data and its settings.
+    """
+    p = prep.comp.policy
+    if prep.study.model == "diversify":
+        forced = in_force(prep.data, prep.scenarios, str(prep.study.catalogue.path))
+        return forced, DiversifyPolicy(p.max_non_allied_share, p.max_single_supplier_share)
+    return prep.data, _stress_settings(prep.study, prep.comp, prep.window, prep.data)
+
+
 def run_study(
     study: StudySpec,
     scenario: str | None = None,
     *,
+    policy: Mapping[str, Any] | None = None,
+    disruption: Mapping[str, float] | None = None,
     trade: pl.LazyFrame | pl.DataFrame | None = None,
     options: SolverOptions | None = None,
 ) -> StudyResult:
@@ -636,6 +427,9 @@ def run_study(
         A validated study (:func:`resilience.scenarios.load_study`).
     scenario
         Catalogue scenarios to compose on top of the study's base scenario.
+    policy, disruption
+        Validated overrides on top of the composition (:func:`override`): knob values,
+        and ``availability``/``probability`` of every disruption event.
     trade
         Bilateral trade in the schema of ``datasets/trade.parquet`` (default: the shipped
         table), e.g. a full BACI build with chips.
@@ -651,22 +445,17 @@ def run_study(
     resilience.optimize.solve.InfeasibleModelError
         With sentences naming the member, commodity and policy in conflict.
     """
-    comp = study.compose(scenario)
-    label = "+".join(comp.names) or "base"
-    log.info("study %s, scenario %s: %s model", study.name, label, study.model)
-    notes: list[str] = []
-    source = shipped.scan_trade() if trade is None else trade.lazy()
-    data = _model_data(study, comp, trade_shares(source), notes)
-    window = DAYS_PER_YEAR if study.model == "diversify" else _window(study, comp)
-    frame, labels = _scenario_frame(study, comp, window)
-    scenarios, disrupted, touched = _restrict(study, data, frame, labels, notes)
+    prep = prepare_run(study, scenario, policy=policy, disruption=disruption, trade=trade)
+    comp, data, window = prep.comp, prep.data, prep.window
+    log.info("study %s, scenario %s: %s model", study.name, prep.label, study.model)
+    notes = list(prep.notes)
     summary, values, tables = _run_family(
-        study, comp, data, scenarios, touched, window, notes, options
+        study, comp, data, prep.scenarios, list(prep.touched), window, notes, options
     )
     totals_row = {k: None for k in _TOTALS_SCHEMA} | values
     totals_row |= {
         "model": study.model,
-        "scenario": label,
+        "scenario": prep.label,
         "year": study.year,
         "members": ", ".join(data.members),
         "window_days": window,
@@ -682,12 +471,12 @@ def run_study(
         "summary": summary,
         "totals": totals,
         "policy": _policy_table(study, comp, window),
-        "disruptions": disrupted,
+        "disruptions": prep.disrupted,
         "notes": pl.DataFrame({"note": notes}, schema={"note": pl.String}),
         **tables,
     }
     return StudyResult(
-        study.name, label, study.model, study.year, summary, totals, everything, tuple(notes)
+        study.name, prep.label, study.model, study.year, summary, totals, everything, tuple(notes)
     )
 
 
