@@ -188,9 +188,9 @@ def switch_off(names: list[str]) -> None:
 
     import resilience.optimize.compile as compile_mod
     import resilience.optimize.lp as lp_mod
-    import resilience.optimize.recourse as recourse_mod
-    import resilience.optimize.solve as solve_mod
+    import resilience.optimize.result as result_mod
     import resilience.optimize.stress as stress_mod
+    import resilience.optimize.terms as terms_mod
 
     def monomials(coefs: Any, cols: Any, variables: Any) -> list[Any]:
         chosen = map(variables.__getitem__, cols.tolist())
@@ -206,10 +206,10 @@ def switch_off(names: list[str]) -> None:
         "precompiled": [(compile_mod, "_fast", lambda model: None)],
         "bare_vars": [(lp_mod, "_terms", monomials)],
         "shared_keys": [(lp_mod, "_shared_list", lambda col: col.to_list())],
-        "join_shortcut": [(recourse_mod, "_same_rows", lambda a, b: False)],
+        "join_shortcut": [(terms_mod, "_same_rows", lambda a, b: False)],
         "key_frames": [(lp_mod, "_registered_frame", lambda component: None)],
         "data_objects": [
-            (m, "data_objects", values) for m in (compile_mod, lp_mod, recourse_mod, solve_mod)
+            (m, "data_objects", values) for m in (compile_mod, lp_mod, terms_mod, result_mod)
         ],
         "column_arrays": [(compile_mod, "_column_arrays_fast", compile_mod._column_arrays)],
     }

@@ -13,55 +13,9 @@ from resilience.optimize.diversify import DiversifyPolicy
 from resilience.optimize.inputs import ModelData
 from resilience.optimize.pooling import capacity_shares, member_data, run_pooling, sharing_rule
 from resilience.optimize.recourse import RecourseSettings
-from resilience.optimize.solve import InfeasibleModelError, SolverOptions
+from resilience.optimize.solve import InfeasibleModelError
 from resilience.optimize.stress import StressSettings, run_stress
-
-QUIET = SolverOptions(log_to="off")
-STAGE = "refining"
-
-
-def world(
-    demand: dict[tuple[str, str], float],
-    suppliers: dict[tuple[str, str], tuple[float, float]],
-    allies: set[str],
-) -> ModelData:
-    """Members buy from every supplier of their commodity. suppliers: (s, c) -> (USD/t, cap t)."""
-    dem = pl.DataFrame(
-        [(m, c, STAGE, float(d)) for (m, c), d in demand.items()],
-        schema=["member_iso3", "commodity", "stage", "demand_t"],
-        orient="row",
-    ).sort("member_iso3", "commodity")
-    cap = pl.DataFrame(
-        [(s, c, STAGE, float(k), float(k)) for (s, c), (_, k) in suppliers.items()],
-        schema=["supplier_iso3", "commodity", "stage", "capacity_t", "observed_exports_t"],
-        orient="row",
-    )
-    arcs = pl.DataFrame(
-        [
-            (m, s, c, STAGE, float(p), 0.0, s in allies)
-            for (m, c) in demand
-            for (s, c2), (p, _) in suppliers.items()
-            if c2 == c and s != m
-        ],
-        schema=[
-            "member_iso3",
-            "supplier_iso3",
-            "commodity",
-            "stage",
-            "unit_cost_usd_per_t",
-            "observed_t",
-            "is_ally",
-        ],
-        orient="row",
-    )
-    members = tuple(sorted({m for m, _ in demand}))
-    return ModelData(year=2023, members=members, demand=dem, capacity=cap, arcs=arcs)
-
-
-def row(frame: pl.DataFrame, member: str) -> dict[str, float]:
-    (r,) = frame.filter(pl.col("member_iso3") == member).iter_rows(named=True)
-    return r
-
+from resilience.testing import QUIET, row, world
 
 # ----------------------------------------------------------------------------- the world
 # DEU needs 60 t and FRA 40 t of lithium. CHN sells at 10 USD/t, BRA at 14 (1000 t each,
