@@ -1,11 +1,70 @@
 """resilience: exposure to the loss of foreign chips, energy and critical materials.
 
-The public API grows issue by issue; the command-line interface lives in
+The notebook API (:mod:`resilience.api`) is reached as ``import resilience as rs``:
+``rs.load_dataset``, ``rs.load_study``, ``rs.run``, ``rs.compare``, ``rs.scenario``,
+``rs.sweep``, ``rs.frontier`` and ``rs.plots``. They are imported on first use, so that
+``import resilience`` stays cheap. The command-line interface lives in
 ``resilience.cli`` and is never imported here.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from resilience.errors import DataError, DataProblem, ResilienceError, UnknownNameError
 
-__all__ = ["DataError", "DataProblem", "ResilienceError", "UnknownNameError", "__version__"]
+if TYPE_CHECKING:
+    from resilience import plots
+    from resilience.api import (
+        Dataset,
+        compare,
+        frontier,
+        load_catalogue,
+        load_dataset,
+        load_study,
+        run,
+        scenario,
+        sweep,
+    )
+
+__all__ = [
+    "DataError",
+    "DataProblem",
+    "Dataset",
+    "ResilienceError",
+    "UnknownNameError",
+    "__version__",
+    "compare",
+    "frontier",
+    "load_catalogue",
+    "load_dataset",
+    "load_study",
+    "plots",
+    "run",
+    "scenario",
+    "sweep",
+]
 
 __version__ = "0.1.0"
+
+_API = {
+    "Dataset",
+    "compare",
+    "frontier",
+    "load_catalogue",
+    "load_dataset",
+    "load_study",
+    "run",
+    "scenario",
+    "sweep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the notebook API on first use."""
+    if name in _API:
+        return getattr(importlib.import_module("resilience.api"), name)
+    if name == "plots":
+        return importlib.import_module("resilience.plots")
+    raise AttributeError(f"module 'resilience' has no attribute {name!r}")

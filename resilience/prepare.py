@@ -40,7 +40,15 @@ from resilience.optimize.recourse import DAYS_PER_YEAR
 from resilience.reference.commodities import load_commodities
 from resilience.scenarios import Composition, DisruptionSpec, SpecError, SpecProblem, StudySpec
 
-__all__ = ["DISRUPTION_OVERRIDES", "PreparedRun", "in_force", "override", "prepare_run"]
+__all__ = [
+    "DISRUPTION_OVERRIDES",
+    "PreparedRun",
+    "in_force",
+    "override",
+    "prepare_run",
+    "scenario_frame",
+    "window_days",
+]
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +153,7 @@ def _events(comp: Composition) -> list[tuple[str, list[DisruptionSpec]]]:
     ]
 
 
-def _window(study: StudySpec, comp: Composition) -> float:
+def window_days(study: StudySpec, comp: Composition) -> float:
     """Model window :math:`D` in days: the knob, else the longest disruption, else a year."""
     longest = max((d.duration_days for _, d in comp.events), default=DAYS_PER_YEAR)
     days = comp.policy.disruption_days
@@ -162,7 +170,7 @@ def _window(study: StudySpec, comp: Composition) -> float:
     return days
 
 
-def _scenario_frame(
+def scenario_frame(
     study: StudySpec, comp: Composition, window: float
 ) -> tuple[pl.DataFrame, list[str]]:
     r"""One scenario per event with :math:`a_\text{eff}`, plus a calm remainder.
@@ -334,8 +342,8 @@ def prepare_run(
     notes: list[str] = []
     source = shipped.scan_trade() if trade is None else trade.lazy()
     data = _model_data(study, comp, trade_shares(source), notes)
-    window = DAYS_PER_YEAR if study.model == "diversify" else _window(study, comp)
-    frame, labels = _scenario_frame(study, comp, window)
+    window = DAYS_PER_YEAR if study.model == "diversify" else window_days(study, comp)
+    frame, labels = scenario_frame(study, comp, window)
     scenarios, disrupted, touched = _restrict(study, data, frame, labels, notes)
     return PreparedRun(
         study, comp, label, data, window, scenarios, disrupted, tuple(touched), tuple(notes)

@@ -791,3 +791,7 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
         raise SpecError(problems)
     study.compose()
     return study
+
+
+#: The validating reader of spec files, for other specs (sweep grids, report definitions).
+SpecReader = _Reader

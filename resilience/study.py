@@ -39,13 +39,20 @@ from resilience.optimize.coercion import MAX_STOCK_DAYS, CoercionSettings, run_c
 from resilience.optimize.diversify import DiversifyPolicy, build_diversify, run_diversify
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData
 from resilience.optimize.pooling import run_pooling
-from resilience.optimize.recourse import RecourseSettings, commodity_costs
+from resilience.optimize.recourse import DAYS_PER_YEAR, RecourseSettings, commodity_costs
 from resilience.optimize.solve import SolverOptions, solve
 from resilience.optimize.stress import StockPolicy, StressSettings, run_stress
-from resilience.prepare import PreparedRun, in_force, prepare_run
+from resilience.prepare import (
+    PreparedRun,
+    in_force,
+    override,
+    prepare_run,
+    scenario_frame,
+    window_days,
+)
 from resilience.scenarios import Composition, Policy, SpecError, StudySpec
 
-__all__ = ["StudyResult", "family_inputs", "run_study", "write_study"]
+__all__ = ["StudyResult", "check_run", "family_inputs", "run_study", "write_study"]
 
 log = logging.getLogger(__name__)
 
@@ -408,6 +415,26 @@ def family_inputs(prep: PreparedRun) -> tuple[ModelData, DiversifyPolicy | Stres
         forced = in_force(prep.data, prep.scenarios, str(prep.study.catalogue.path))
         return forced, DiversifyPolicy(p.max_non_allied_share, p.max_single_supplier_share)
     return prep.data, _stress_settings(prep.study, prep.comp, prep.window, prep.data)
+
+
+def check_run(
+    study: StudySpec,
+    scenario: str | None = None,
+    *,
+    policy: Mapping[str, Any] | None = None,
+    disruption: Mapping[str, float] | None = None,
+) -> None:
+    """Raise the :class:`SpecError` a run would raise before it reads any data.
+
+    Conflicting scenarios, event probabilities summing above one, a window shorter than
+    a disruption, ``max_stock_days`` below ``min_stock_days``: cheap checks, so that a
+    sweep rejects a bad point before it solves anything.
+    """
+    comp = override(study.compose(scenario), policy, disruption)
+    window = DAYS_PER_YEAR if study.model == "diversify" else window_days(study, comp)
+    scenario_frame(study, comp, window)
+    if study.model != "diversify":
+        _stock(study, comp)
 
 
 def run_study(

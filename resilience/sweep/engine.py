@@ -1,0 +1,375 @@
+"""Run a sweep: many knob vectors of one study, here, over local processes or on Dask.
+
+:func:`sweep` expands a grid (:mod:`resilience.sweep.knobs`), checks every point before
+solving anything, and solves the points in chunks. Workers receive *parameters* — the
+study spec, the scenario expression, the knob names and their chunk of points — never a
+Pyomo model; each builds what it needs once and keeps it for the chunks that follow.
+
+Methods
+-------
+``persistent``
+    One :class:`~resilience.sweep.parametric.ParametricModel` per worker: the numbers of
+    each point written into one HiGHS instance and re-solved from the reference basis.
+``rebuild``
+    Every point built and solved from scratch (diversify and stress: the same LP and
+    metrics as the persistent route; pooling and coercion: a full
+    :func:`~resilience.study.run_study`, metrics from its summary).
+``auto`` (default)
+    ``persistent`` where the family and knobs allow it, otherwise ``rebuild``.
+
+Backends
+--------
+``sequential`` (this process), ``processes`` (a spawn-context process pool of
+``workers`` processes) and ``dask`` (a ``distributed`` scheduler address or client: the
+optional ``dask`` extra). Every point's answer is independent of where and after which
+other points it ran, so all three give identical frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from resilience.optimize.diagnostics import (
+    InfeasibleModelError,
+    OptimizationError,
+    SolverLimitError,
+    UnboundedModelError,
+)
+from resilience.optimize.solve import SolverOptions
+from resilience.scenarios import SpecError, SpecProblem, StudySpec, load_study
+from resilience.study import check_run, run_study
+from resilience.sweep.knobs import PARAMETRIC_KNOBS, Point, grid_points, points_frame
+from resilience.sweep.parametric import (
+    METRICS,
+    PARAMETRIC_FAMILIES,
+    NotParametricError,
+    ParametricModel,
+    build_point,
+    solve_built,
+)
+
+__all__ = ["SWEEP_SCHEMA", "Backend", "Method", "SweepTask", "run_chunk", "sweep"]
+
+log = logging.getLogger(__name__)
+
+Method = Literal["auto", "persistent", "rebuild"]
+Backend = Literal["sequential", "processes", "dask"]
+#: Columns of a sweep frame after ``point`` and the knob columns.
+SWEEP_SCHEMA = pl.Schema(
+    {
+        "study": pl.String,
+        "scenario": pl.String,
+        "model": pl.String,
+        "method": pl.String,
+        "status": pl.String,
+        **dict.fromkeys(METRICS, pl.Float64),
+        "reason": pl.String,
+    }
+)
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """What every worker of one sweep receives (picklable parameters only)."""
+
+    study: StudySpec
+    scenario: str | None
+    knobs: tuple[str, ...]
+    method: Literal["persistent", "rebuild"]
+    reference: Point
+    trade: pl.DataFrame | None = None
+    options: SolverOptions | None = None
+
+
+# ----------------------------------------------------------------------------- workers
+_MODELS: dict[bytes, ParametricModel] = {}
+
+
+def _model(task: SweepTask) -> ParametricModel:
+    """The parametric model of ``task`` (built on first use)."""
+    key = pickle.dumps((task.study, task.scenario, task.knobs, task.reference))
+    if key not in _MODELS:
+        _MODELS.clear()
+        _MODELS[key] = ParametricModel(
+            task.study,
+            task.scenario,
+            task.knobs,
+            reference=task.reference,
+            trade=task.trade,
+            options=task.options,
+        )
+    return _MODELS[key]
+
+
+def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
+    """Rebuild route of the families without a single LP: a full run's summary."""
+    row: dict[str, Any] = {"status": "optimal", **dict.fromkeys(METRICS), "reason": None}
+    try:
+        r = run_study(
+            task.study,
+            task.scenario,
+            policy=point.policy,
+            disruption=point.disruption,
+            trade=task.trade,
+            options=task.options,
+        )
+    except OptimizationError as exc:
+        return row | {"status": _status_of(exc), "reason": str(exc)}
+    t, s = r.totals.row(0, named=True), r.summary
+    demand = float(s["demand_t"].sum())
+    row |= {
+        "objective_usd": t["objective_usd"],
+        "cost_usd": t["cost_usd"],
+        "holding_cost_usd": t["holding_cost_usd"],
+        "expected_shortfall_t": t["expected_shortfall_t"],
+        "expected_shortfall_usd": t["expected_shortfall_usd"],
+        "non_allied_share": float((s["non_allied_share_after"] * s["demand_t"]).sum()) / demand,
+    }
+    if s["days_of_cover"].null_count() < s.height:
+        row["stock_days"] = float((s["days_of_cover"].fill_null(0) * s["demand_t"]).sum()) / demand
+    return row
+
+
+def _status_of(exc: OptimizationError) -> str:
+    if isinstance(exc, InfeasibleModelError):
+        return "infeasible_or_unbounded" if isinstance(exc, UnboundedModelError) else "infeasible"
+    if isinstance(exc, UnboundedModelError):
+        return "unbounded"
+    return "limit" if isinstance(exc, SolverLimitError) else "error"
+
+
+def _solve(task: SweepTask, point: Point) -> dict[str, Any]:
+    if task.method == "persistent":
+        return _model(task).solve(point)
+    if task.study.model in PARAMETRIC_FAMILIES:
+        return solve_built(build_point(task.study, task.scenario, point, task.trade), task.options)
+    return _from_study(task, point)
+
+
+def run_chunk(
+    task: SweepTask, chunk: Sequence[tuple[int, Point]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Solve ``chunk`` (``(index, point)`` pairs); the entry point of every worker."""
+    return [(i, _solve(task, p)) for i, p in chunk]
+
+
+# ----------------------------------------------------------------------------- planning
+def _resolve_method(study: StudySpec, knobs: Sequence[str], method: Method) -> str:
+    parametric = study.model in PARAMETRIC_FAMILIES and all(k in PARAMETRIC_KNOBS for k in knobs)
+    if method == "persistent" and not parametric:
+        if study.model not in PARAMETRIC_FAMILIES:
+            why = f"the {study.model} family solves several models per run"
+        else:
+            others = [k for k in knobs if k not in PARAMETRIC_KNOBS]
+            why = f"{', '.join(others)} change the model's structure or enter it non-linearly"
+        raise NotParametricError(f"method='persistent' is not possible here: {why}")
+    if method == "auto":
+        return "persistent" if parametric else "rebuild"
+    if method not in ("persistent", "rebuild"):
+        raise ValueError(f"method must be 'auto', 'persistent' or 'rebuild', not {method!r}")
+    return method
+
+
+def _check_points(study: StudySpec, scenario: str | None, points: Sequence[Point]) -> None:
+    """Every point passes the checks a run makes before reading data (once per distinct)."""
+    problems: list[SpecProblem] = []
+    seen: set[bytes] = set()
+    for i, p in enumerate(points):
+        key = pickle.dumps(p)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            check_run(study, scenario, policy=p.policy, disruption=p.disruption)
+        except SpecError as exc:
+            shown = ", ".join(f"{k}={v}" for k, v in p.values().items())
+            problems += [
+                SpecProblem(
+                    q.file, q.key, q.value, f"{q.reason} (sweep point {i}: {shown})", q.allowed
+                )
+                for q in exc.problems
+            ]
+    if problems:
+        raise SpecError(problems)
+
+
+def _chunks(
+    points: Sequence[Point], workers: int, chunk_size: int | None
+) -> list[list[tuple[int, Point]]]:
+    size = chunk_size or max(1, math.ceil(len(points) / (4 * workers)))
+    indexed = list(enumerate(points))
+    return [indexed[i : i + size] for i in range(0, len(indexed), size)]
+
+
+@contextmanager
+def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[int], None]]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not enabled,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+# ----------------------------------------------------------------------------- backends
+def _sequential(
+    task: SweepTask, chunks: list[list[tuple[int, Point]]], advance: Callable[[int], None]
+) -> list[tuple[int, dict[str, Any]]]:
+    out: list[tuple[int, dict[str, Any]]] = []
+    for chunk in chunks:
+        out += run_chunk(task, chunk)
+        advance(len(chunk))
+    return out
+
+
+def _processes(
+    task: SweepTask,
+    chunks: list[list[tuple[int, Point]]],
+    workers: int,
+    advance: Callable[[int], None],
+) -> list[tuple[int, dict[str, Any]]]:
+    out: list[tuple[int, dict[str, Any]]] = []
+    context = multiprocessing.get_context("spawn")  # no forked HiGHS thread pools
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(run_chunk, task, chunk): len(chunk) for chunk in chunks}
+        for future in as_completed(futures):
+            out += future.result()
+            advance(futures[future])
+    return out
+
+
+def _dask(
+    task: SweepTask,
+    chunks: list[list[tuple[int, Point]]],
+    scheduler: Any,
+    advance: Callable[[int], None],
+) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError(
+            "backend='dask' needs the optional dependency: pip install 'resilience[dask]'"
+        ) from exc
+    if scheduler is None:
+        raise ValueError("backend='dask' needs scheduler= a scheduler address or a Client")
+    own = not isinstance(scheduler, distributed.Client)
+    client = distributed.Client(scheduler) if own else scheduler
+    try:
+        futures = client.map(run_chunk, [task] * len(chunks), chunks, pure=False)
+        sizes = {f.key: len(c) for f, c in zip(futures, chunks, strict=True)}
+        out: list[tuple[int, dict[str, Any]]] = []
+        for future in distributed.as_completed(futures):
+            out += future.result()
+            advance(sizes[future.key])
+        return out
+    finally:
+        if own:
+            client.close()
+
+
+# ----------------------------------------------------------------------------- sweep
+def sweep(
+    study: StudySpec | str | Path,
+    grid: Mapping[str, Sequence[Any]] | pl.DataFrame,
+    *,
+    scenario: str | None = None,
+    method: Method = "auto",
+    backend: Backend = "sequential",
+    workers: int | None = None,
+    scheduler: Any = None,
+    chunk_size: int | None = None,
+    progress: bool = False,
+    trade: pl.DataFrame | None = None,
+    options: SolverOptions | None = None,
+) -> pl.DataFrame:
+    """Solve ``study`` under ``scenario`` at every point of ``grid``.
+
+    Parameters
+    ----------
+    study
+        A study spec or the path of a study file.
+    grid
+        ``{knob: values}`` (Cartesian product) or a frame of points (one column per
+        knob): policy knobs and the ``availability``/``probability`` of every event.
+    scenario
+        Catalogue scenario expression the points vary (``None``: the base case).
+    method
+        ``"auto"``, ``"persistent"`` or ``"rebuild"`` (module docstring).
+    backend, workers, scheduler
+        ``"sequential"``; ``"processes"`` with ``workers`` processes (default: CPU
+        count); ``"dask"`` with ``scheduler`` a ``distributed`` address or client.
+    chunk_size
+        Points per task (default: a quarter of an even share per worker).
+    progress
+        Show a rich progress bar (the CLI turns it on when writing to a terminal).
+    trade, options
+        Trade table (default: shipped) and solver options.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per point in grid order: ``point``, the knob columns, then
+        :data:`SWEEP_SCHEMA` — ``status`` (``optimal``, ``infeasible``...), ``objective_usd``,
+        ``cost_usd`` (contracts), ``holding_cost_usd``, ``expected_shortfall_t`` and
+        ``_usd``, ``non_allied_share`` (of contracted tonnes), ``stock_days`` (stock over
+        annual demand, days) and ``reason`` for a point without a plan.
+
+    Raises
+    ------
+    SpecError
+        A bad grid, or a point a run would reject (named with its index and values).
+    NotParametricError
+        ``method="persistent"`` where the family or knobs do not allow it.
+    """
+    spec = study if isinstance(study, StudySpec) else load_study(study)
+    knobs, points = grid_points(grid)
+    _check_points(spec, scenario, points)
+    chosen = _resolve_method(spec, knobs, method)
+    workers = workers or os.cpu_count() or 1
+    task = SweepTask(spec, scenario, tuple(knobs), chosen, points[0], trade, options)  # type: ignore[arg-type]
+    if chosen == "persistent":
+        try:
+            model = _model(task)
+        except NotParametricError as exc:
+            if method == "persistent":
+                raise
+            log.warning("rebuilding every point: %s", exc)
+            task = SweepTask(spec, scenario, tuple(knobs), "rebuild", points[0], trade, options)
+        else:
+            log.info("persistent sweep: setup %.2f s in %d builds", model.setup_s, model.builds)
+    chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
+    label = f"{spec.name} {scenario or 'base'}: {len(points)} points ({task.method})"
+    with _progress(progress, len(points), label) as advance:
+        if backend == "sequential":
+            results = _sequential(task, chunks, advance)
+        elif backend == "processes":
+            results = _processes(task, chunks, workers, advance)
+        elif backend == "dask":
+            results = _dask(task, chunks, scheduler, advance)
+        else:
+            raise ValueError(f"backend must be sequential, processes or dask, not {backend!r}")
+    rows = [row for _, row in sorted(results, key=lambda r: r[0])]
+    label_scenario = scenario or "base"
+    meta = {"study": spec.name, "scenario": label_scenario, "model": spec.model}
+    body = pl.DataFrame(
+        [{**meta, "method": task.method, **row} for row in rows], schema=SWEEP_SCHEMA, orient="row"
+    )
+    index = pl.DataFrame({"point": range(len(points))}, schema={"point": pl.Int64})
+    return pl.concat([index, points_frame(knobs, points), body], how="horizontal")

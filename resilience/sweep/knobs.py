@@ -1,0 +1,156 @@
+"""Sweep grids: which knobs a sweep may vary, their validation, and the points.
+
+A sweep varies *knobs*: the policy knobs of a study (:data:`resilience.scenarios.KNOBS`)
+and two numbers of every disruption event of the run (:data:`DISRUPTION_KNOBS`:
+``availability`` and ``probability``). A grid is either a mapping ``knob -> values``
+(the Cartesian product, in the order given, last knob fastest) or a Polars frame whose
+rows are the points. Every value is checked as in a spec file: a bad one raises
+:class:`~resilience.scenarios.SpecError` naming the source, the key (``grid.<knob>[i]``
+or ``points[row].<knob>``), the value and what is allowed.
+
+Knobs that enter the linear programme as numbers (:data:`PARAMETRIC_KNOBS`) can be
+re-solved persistently (:mod:`resilience.sweep.parametric`); the others (allies, spot,
+pooling, burden rule, coercion gamma, CVaR level, window days) change the model's
+structure or enter it non-linearly, and a sweep over them rebuilds every point.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from resilience.scenarios import KNOBS, SpecReader
+
+__all__ = [
+    "DISRUPTION_KNOBS",
+    "PARAMETRIC_KNOBS",
+    "Point",
+    "grid_points",
+    "points_frame",
+]
+
+#: Disruption numbers a sweep may set for every event: name -> (kind, allowed).
+DISRUPTION_KNOBS: dict[str, tuple[str, str]] = {
+    "availability": ("unit", "a number in [0, 1] (share of deliveries that still arrive)"),
+    "probability": ("prob", "a number in (0, 1] (probability of each event in a year)"),
+}
+
+#: Knobs that enter the LP as numbers (bounds, right-hand sides, costs, coefficients),
+#: with two interior probe values each (:mod:`resilience.sweep.parametric`).
+PARAMETRIC_KNOBS: dict[str, tuple[float, float]] = {
+    "max_non_allied_share": (0.37, 0.71),
+    "max_single_supplier_share": (0.41, 0.83),
+    "min_stock_days": (1.3, 2.9),
+    "max_stock_days": (97.0, 151.0),
+    "spare_capacity": (0.13, 0.29),
+    "spot_premium": (0.37, 0.71),
+    "value_of_lost_supply_multiple": (3.7, 6.1),
+    "holding_cost_share": (0.07, 0.13),
+    "cvar_weight": (0.37, 0.71),
+    "availability": (0.37, 0.71),
+    "probability": (0.013, 0.029),
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: policy knob overrides and disruption overrides (validated)."""
+
+    policy: Mapping[str, Any]
+    disruption: Mapping[str, float]
+
+    def values(self) -> dict[str, Any]:
+        """Every knob of the point by name."""
+        return {**self.policy, **self.disruption}
+
+
+def _check(reader: Any, knob: str, raw: object, where: str) -> tuple[bool, Any]:
+    if knob in DISRUPTION_KNOBS:
+        kind, allowed = DISRUPTION_KNOBS[knob]
+        x = reader.number(raw, where, kind, allowed)
+        return x is not None, x
+    ok, value = reader.knob(knob, raw, where)
+    return ok, value
+
+
+def _known(reader: Any, knobs: Sequence[str], key: str) -> list[str]:
+    allowed = [*KNOBS, *DISRUPTION_KNOBS]
+    reader.mapping(dict.fromkeys(knobs), key, allowed)
+    return [k for k in knobs if k in allowed]
+
+
+def _point(values: Mapping[str, Any]) -> Point:
+    policy = {k: v for k, v in values.items() if k not in DISRUPTION_KNOBS}
+    disruption = {k: float(v) for k, v in values.items() if k in DISRUPTION_KNOBS}
+    return Point(policy, disruption)
+
+
+def grid_points(
+    grid: Mapping[str, Sequence[Any]] | pl.DataFrame, *, source: str = "sweep grid"
+) -> tuple[list[str], list[Point]]:
+    """The knob names and validated points of ``grid``.
+
+    Parameters
+    ----------
+    grid
+        ``{knob: [values...]}`` (Cartesian product, last knob fastest) or a frame with one
+        column per knob and one row per point.
+    source
+        What the errors call the grid (e.g. a file name).
+
+    Raises
+    ------
+    SpecError
+        Unknown knobs (with close matches), values out of range or of the wrong type, an
+        empty grid.
+    """
+    reader = SpecReader(Path(source))
+    if isinstance(grid, pl.DataFrame):
+        knobs = _known(reader, grid.columns, "points")
+        rows = grid.select(knobs).rows(named=True) if knobs else []
+        wheres = [[f"points[{i}].{k}" for k in knobs] for i in range(len(rows))]
+    else:
+        knobs = _known(reader, list(grid), "grid")
+        for k in knobs:
+            if isinstance(grid[k], str | bytes) or not isinstance(grid[k], Sequence):
+                reader.fail(
+                    f"grid.{k}", grid[k], "must be a list of values", KNOBS.get(k, ("", ""))[1]
+                )
+        reader.raise_if_any()
+        combos = list(itertools.product(*(enumerate(grid[k]) for k in knobs)))
+        rows = [{k: v for k, (_, v) in zip(knobs, c, strict=True)} for c in combos]
+        wheres = [[f"grid.{k}[{i}]" for k, (i, _) in zip(knobs, c, strict=True)] for c in combos]
+    if not knobs or not rows:
+        reader.fail(
+            "grid" if not isinstance(grid, pl.DataFrame) else "points",
+            None,
+            "the sweep has no points",
+            "at least one knob with at least one value",
+        )
+    points: list[Point] = []
+    for row, where in zip(rows, wheres, strict=True):
+        parsed: dict[str, Any] = {}
+        for k, w in zip(knobs, where, strict=True):
+            ok, value = _check(reader, k, row[k], w)
+            if ok:
+                parsed[k] = value
+        points.append(_point(parsed))
+    reader.raise_if_any()
+    return knobs, points
+
+
+def points_frame(knobs: Sequence[str], points: Sequence[Point]) -> pl.DataFrame:
+    """The knob columns of a sweep's result: numbers as Float64, anything else as text."""
+    columns: dict[str, pl.Series] = {}
+    for k in knobs:
+        values = [p.values()[k] for p in points]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) or v is None for v in values):
+            columns[k] = pl.Series(k, [None if v is None else float(v) for v in values], pl.Float64)
+        else:
+            columns[k] = pl.Series(k, [None if v is None else str(v) for v in values], pl.String)
+    return pl.DataFrame(columns)
