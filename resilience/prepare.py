@@ -212,10 +212,20 @@ def scenario_frame(
 def _restrict(
     study: StudySpec, data: ModelData, frame: pl.DataFrame, labels: list[str], notes: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """Keep the rules that touch the data; an expression that touches nothing is an error."""
+    """Keep the rules that touch the data; an expression that touches nothing is an error.
+
+    An event *touches* the study when its rules cover an arc of the data, whatever its
+    availability (an override may set it to 1: the event then happens and cuts nothing).
+    """
     restricted = sd.restrict_to_data(frame, data)
     arcs = sd.arc_availability(restricted, data)
-    touched = set(arcs["scenario"].to_list())
+    reach = restricted.with_columns(
+        pl.when(pl.col("supplier_iso3").is_not_null())
+        .then(0.0)
+        .otherwise(pl.col("availability"))
+        .alias("availability")
+    )
+    touched = set(sd.arc_availability(reach, data)["scenario"].to_list())
     quiet = [lab for lab in labels if lab not in touched]
     for lab in quiet:
         notes.append(

@@ -8,15 +8,20 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from resilience.cli.console import err, out
+from resilience.cli.console import fail as _fail
+from resilience.cli.console import frame_table as _frame_table
 from resilience.errors import ResilienceError
+
+if TYPE_CHECKING:
+    from resilience.scenarios import StudySpec
 
 app = typer.Typer(
     name="resilience",
@@ -29,10 +34,6 @@ data_app = typer.Typer(
     help="Shipped default tables: rebuild them from downloads.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
-
-# Outside a terminal (cron, CI, a pipe) rich would assume 80 columns and wrap the tables.
-out = Console() if sys.stdout.isatty() else Console(width=200)
-err = Console(stderr=True)
 
 
 @app.callback()
@@ -50,36 +51,6 @@ def _main(
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True
     )
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(code=1)
-
-
-def _frame_table(frame: pl.DataFrame, title: str, formats: dict[str, str] | None = None) -> Table:
-    formats = formats or {}
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in frame.columns:
-        numeric = frame[column].dtype.is_numeric()
-        table.add_column(
-            column,
-            justify="right" if numeric else "left",
-            no_wrap=not numeric,
-            overflow="ellipsis",
-            max_width=None if numeric else 34,
-        )
-    for row in frame.iter_rows(named=True):
-        cells = []
-        for column, value in row.items():
-            if value is None:
-                cells.append("—")
-            elif column in formats:
-                cells.append(format(value, formats[column]))
-            else:
-                cells.append(str(value))
-        table.add_row(*cells)
-    return table
 
 
 @app.command()
@@ -396,11 +367,22 @@ def run_cmd(
         Path | None,
         typer.Option("--out", "-o", file_okay=False, help="Write every result table here."),
     ] = None,
+    all_scenarios: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Run the base case and every scenario the study lists; compare them."
+        ),
+    ] = False,
 ) -> None:
     """Run a study spec: print a summary, and write the result tables as Parquet."""
     from resilience.scenarios import load_study
     from resilience.study import run_study, write_study
 
+    if all_scenarios:
+        if scenario is not None:
+            raise _fail(ValueError("--all runs the study's own scenario list; drop --scenario"))
+        _run_all(study_file, out_dir)
+        return
     try:
         study = load_study(study_file)
         with err.status(f"solving {study.model} model for {study.name} ..."):
@@ -440,6 +422,94 @@ def run_cmd(
         out.print(f"[yellow]note:[/] {note}", highlight=False)
     if written:
         out.print(f"wrote {len(written)} tables to {out_dir}: {', '.join(written)}")
+
+
+SCENARIO_COLUMNS = {
+    "objective_usd": ("objective USD m", 1e-6),
+    "premium_usd": ("premium USD m", 1e-6),
+    "holding_cost_usd": ("holding USD m/yr", 1e-6),
+    "expected_shortfall_t": ("exp. shortfall t", 1.0),
+    "cvar_shortfall_usd": ("CVaR USD m", 1e-6),
+    "worst_case_shortfall_usd": ("best strike USD m", 1e-6),
+    "pooling_gain_usd": ("pooling gain USD m", 1e-6),
+}
+
+
+def _scenarios_view(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The ``run --all`` table: scenario, status and the totals that apply, scaled."""
+    columns = [pl.col("scenario"), pl.col("status")]
+    for name, (label, scale) in SCENARIO_COLUMNS.items():
+        if name in frame.columns and frame[name].null_count() < frame.height:
+            columns.append((pl.col(name) * scale).alias(label))
+    if "best_strike" in frame.columns and frame["best_strike"].null_count() < frame.height:
+        columns.append(pl.col("best_strike").alias("best strike"))
+    view = frame.select(columns)
+    return view, {c: ",.2f" for c in view.columns if view[c].dtype == pl.Float64}
+
+
+def _run_each(
+    study: StudySpec, labels: list[str | None], out_dir: Path | None
+) -> tuple[list[dict[str, object]], int]:
+    """Run every label (progress bar on a terminal); rows of totals and the error count."""
+    from rich.progress import Progress
+
+    from resilience.optimize.diagnostics import OptimizationError
+    from resilience.study import run_study, write_study
+
+    rows: list[dict[str, object]] = []
+    failures = 0
+    with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
+        task = bar.add_task(f"{study.name}: {len(labels)} runs", total=len(labels))
+        for label in labels:
+            name = label or "base"
+            try:
+                result = run_study(study, label)
+            except OptimizationError as exc:
+                rows.append({"scenario": name, "status": "infeasible", "note": str(exc)})
+            except (ResilienceError, ValueError) as exc:
+                failures += 1
+                rows.append({"scenario": name, "status": "error", "note": str(exc)})
+            else:
+                totals = result.totals.row(0, named=True)
+                note = "; ".join(result.notes) or None
+                rows.append({"scenario": name, "status": "optimal", **totals, "note": note})
+                if out_dir is not None:
+                    write_study(result, out_dir / name)
+            bar.advance(task)
+    return rows, failures
+
+
+def _run_all(study_file: Path, out_dir: Path | None) -> None:
+    """``run --all``: the base case and each listed scenario, one comparison table."""
+    from resilience.scenarios import load_study
+
+    try:
+        study = load_study(study_file)
+    except (ResilienceError, ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    rows, failures = _run_each(study, [None, *study.scenarios], out_dir)
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    title = f"{study.name} ({study.model} model, {study.year}): base case and scenarios"
+    view, formats = _scenarios_view(frame)
+    out.print(_frame_table(view, title, formats))
+    for row in rows:
+        if row["note"]:
+            out.print(f"[yellow]{row['scenario']}:[/] {row['note']}", highlight=False)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(out_dir / "scenarios.parquet")
+        out.print(f"wrote {out_dir}/<scenario>/*.parquet and {out_dir}/scenarios.parquet")
+    if failures:
+        raise typer.Exit(code=1)
+
+
+def _register_commands() -> None:
+    from resilience.cli import sweep_cmd
+
+    sweep_cmd.register(app)
+
+
+_register_commands()
 
 
 def main() -> None:

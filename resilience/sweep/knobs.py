@@ -1,4 +1,4 @@
-"""Sweep grids: which knobs a sweep may vary, their validation, and the points.
+r"""Sweep grids: which knobs a sweep may vary, their validation, and the points.
 
 A sweep varies *knobs*: the policy knobs of a study (:data:`resilience.scenarios.KNOBS`)
 and two numbers of every disruption event of the run (:data:`DISRUPTION_KNOBS`:
@@ -9,9 +9,13 @@ rows are the points. Every value is checked as in a spec file: a bad one raises
 or ``points[row].<knob>``), the value and what is allowed.
 
 Knobs that enter the linear programme as numbers (:data:`PARAMETRIC_KNOBS`) can be
-re-solved persistently (:mod:`resilience.sweep.parametric`); the others (allies, spot,
-pooling, burden rule, coercion gamma, CVaR level, window days) change the model's
-structure or enter it non-linearly, and a sweep over them rebuilds every point.
+re-solved persistently (:mod:`resilience.sweep.parametric`); the others change the
+model's structure (allies, spot, pooling, burden rule, coercion gamma) or enter it
+non-linearly (CVaR level as :math:`1/(1-\beta)`; the window days through
+:math:`a_\text{eff}`; spare capacity through
+:math:`\max(0, \text{exports}\,(1+s) - \text{others})`, which drops a supplier whose
+capacity runs out and so moves the median unit value), and a sweep over them rebuilds
+every point.
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ PARAMETRIC_KNOBS: dict[str, tuple[float, float]] = {
     "max_single_supplier_share": (0.41, 0.83),
     "min_stock_days": (1.3, 2.9),
     "max_stock_days": (97.0, 151.0),
-    "spare_capacity": (0.13, 0.29),
     "spot_premium": (0.37, 0.71),
     "value_of_lost_supply_multiple": (3.7, 6.1),
     "holding_cost_share": (0.07, 0.13),

@@ -1,0 +1,179 @@
+"""``resilience sweep`` and ``resilience frontier``: knob grids and the cost–exposure curve.
+
+Registered on the main app by :func:`register`. Progress bars show on a terminal only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import polars as pl
+import typer
+
+from resilience.cli.console import err, out
+from resilience.cli.console import fail as _fail
+from resilience.cli.console import frame_table as _frame_table
+from resilience.errors import ResilienceError
+
+__all__ = ["parse_grid", "register"]
+
+
+def _value(text: str) -> Any:
+    """A grid value from the command line: number, true/false, null, or text."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("null", "none"):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text.strip()
+    return int(number) if number.is_integer() and "." not in text and "e" not in low else number
+
+
+def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
+    """``knob=v1,v2,...`` or ``knob=start:stop:count`` (evenly spaced) per option.
+
+    Raises
+    ------
+    typer.BadParameter
+        Naming the option text and the expected forms.
+    """
+    grid: dict[str, list[Any]] = {}
+    for spec in specs:
+        knob, sep, values = spec.partition("=")
+        if not sep or not knob.strip() or not values.strip():
+            raise typer.BadParameter(
+                f"{spec!r}: expected knob=v1,v2,... or knob=start:stop:count", param_hint="--grid"
+            )
+        parts = values.split(":")
+        if len(parts) == 3:
+            try:
+                start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+            except ValueError as exc:
+                raise typer.BadParameter(
+                    f"{spec!r}: start:stop:count needs two numbers and a whole count",
+                    param_hint="--grid",
+                ) from exc
+            grid[knob.strip()] = [float(x) for x in np.linspace(start, stop, count)]
+        else:
+            grid[knob.strip()] = [_value(v) for v in values.split(",")]
+    return grid
+
+
+def sweep_cmd(
+    study_file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A study spec (models/*.yaml).")
+    ],
+    grid: Annotated[
+        list[str],
+        typer.Option(
+            "--grid",
+            "-g",
+            help="knob=v1,v2,... or knob=start:stop:count; repeat for a Cartesian product.",
+        ),
+    ],
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", "-s", help="Catalogue scenarios, e.g. a+b.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="auto, persistent (re-solve one model) or rebuild.")
+    ] = "auto",
+    backend: Annotated[str, typer.Option(help="sequential, processes or dask.")] = "sequential",
+    workers: Annotated[int | None, typer.Option(help="Processes (default: CPU count).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (backend dask).")
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write the frame (Parquet).")
+    ] = None,
+) -> None:
+    """Solve a study at every point of a knob grid; print and write one row per point."""
+    from resilience.sweep import sweep
+
+    try:
+        frame = sweep(
+            study_file,
+            parse_grid(grid),
+            scenario=scenario,
+            method=method,  # type: ignore[arg-type]  # checked by sweep
+            backend=backend,  # type: ignore[arg-type]
+            workers=workers,
+            scheduler=scheduler,
+            progress=err.is_terminal,
+        )
+        if out_file is not None:
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(out_file)
+    except (ResilienceError, ValueError, OSError, ImportError) as exc:
+        raise _fail(exc) from exc
+    shown = frame.drop("study", "scenario", "model", "reason")
+    formats = {c: ",.4g" for c in shown.columns if shown[c].dtype == pl.Float64}
+    title = (
+        f"{frame['study'][0]} — scenario {frame['scenario'][0]}, {frame['model'][0]} model, "
+        f"{frame.height} points ({frame['method'][0]})"
+    )
+    out.print(_frame_table(shown.drop("method"), title, formats))
+    counts = frame.group_by("status").len().sort("status").rows()
+    out.print("status: " + ", ".join(f"{s} {n}" for s, n in counts), highlight=False)
+    if out_file is not None:
+        out.print(f"wrote {out_file}")
+
+
+def frontier_cmd(
+    study_file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A study spec (models/*.yaml).")
+    ],
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", "-s", help="Catalogue scenarios, e.g. a+b.")
+    ] = None,
+    points: Annotated[int, typer.Option(min=2, help="Caps from 1 to the tightest feasible.")] = 11,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write the frame (Parquet).")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="Save the frontier plot (png/svg/pdf).")
+    ] = None,
+) -> None:
+    """Cost against exposure: the optimum for caps on every member's non-allied share."""
+    from resilience.sweep import frontier
+
+    try:
+        with err.status("tracing the frontier ..."):
+            frame = frontier(study_file, scenario, points=points)
+        if out_file is not None:
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(out_file)
+        if plot is not None:
+            from resilience import plots
+
+            plots.save(plots.frontier(frame), plot)
+    except (ResilienceError, ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    shown = frame.select(
+        pl.col("max_non_allied_share").alias("cap on non-allied share"),
+        "status",
+        (pl.col("objective_usd") / 1e6).alias("cost USD m"),
+        pl.col("non_allied_share").alias("achieved non-allied share"),
+        pl.col("expected_shortfall_t").alias("expected shortfall t"),
+    )
+    formats = {
+        "cap on non-allied share": ".3f",
+        "cost USD m": ",.2f",
+        "achieved non-allied share": ".3f",
+        "expected shortfall t": ",.0f",
+    }
+    title = f"{frame['study'][0]} — scenario {frame['scenario'][0]}: cost–exposure frontier"
+    out.print(_frame_table(shown, title, formats))
+    for target in (out_file, plot):
+        if target is not None:
+            out.print(f"wrote {target}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sweep`` and ``frontier`` to ``app``."""
+    app.command("sweep")(sweep_cmd)
+    app.command("frontier")(frontier_cmd)
