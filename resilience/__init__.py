@@ -2,7 +2,8 @@
 
 The notebook API (:mod:`resilience.api`) is reached as ``import resilience as rs``:
 ``rs.load_dataset``, ``rs.load_study``, ``rs.run``, ``rs.compare``, ``rs.scenario``,
-``rs.sweep``, ``rs.frontier`` and ``rs.plots``. They are imported on first use, so that
+``rs.sweep``, ``rs.frontier`` and ``rs.plots``; the errors a notebook catches are here too
+(``rs.SpecError``, ``rs.InfeasibleModelError``). They are imported on first use, so that
 ``import resilience`` stays cheap. The command-line interface lives in
 ``resilience.cli`` and is never imported here.
 """
@@ -27,11 +28,15 @@ if TYPE_CHECKING:
         scenario,
         sweep,
     )
+    from resilience.optimize.diagnostics import InfeasibleModelError, OptimizationError
+    from resilience.scenarios import SpecError
 
 __all__ = [
     "DataError",
     "DataProblem",
     "Dataset",
+    "InfeasibleModelError",
+    "OptimizationError",
     "ResilienceError",
     "UnknownNameError",
     "__version__",
@@ -43,6 +48,7 @@ __all__ = [
     "plots",
     "run",
     "scenario",
+    "SpecError",
     "sweep",
 ]
 
@@ -61,8 +67,17 @@ _API = {
 }
 
 
+_ERRORS = {
+    "InfeasibleModelError": "resilience.optimize.diagnostics",
+    "OptimizationError": "resilience.optimize.diagnostics",
+    "SpecError": "resilience.scenarios",
+}
+
+
 def __getattr__(name: str) -> Any:
     """Import the notebook API on first use."""
+    if name in _ERRORS:
+        return getattr(importlib.import_module(_ERRORS[name]), name)
     if name in _API:
         return getattr(importlib.import_module("resilience.api"), name)
     if name == "plots":

@@ -48,8 +48,8 @@ from resilience.scenarios import (
     load_study,
 )
 from resilience.study import SUMMARY_COLUMNS, StudyResult, run_study
-from resilience.sweep import frontier, sweep
-from resilience.sweep.knobs import DISRUPTION_KNOBS
+from resilience.sweeps import frontier, sweep
+from resilience.sweeps.knobs import DISRUPTION_KNOBS
 
 __all__ = [
     "Dataset",

@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No timing deadlines: tests assert values, never speed (speed lives in benchmarks/), and
+# a 2-core machine shared with other jobs makes per-example timings meaningless.
+settings.register_profile("resilience", deadline=None)
+settings.load_profile("resilience")
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"

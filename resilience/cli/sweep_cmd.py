@@ -92,7 +92,7 @@ def sweep_cmd(
     ] = None,
 ) -> None:
     """Solve a study at every point of a knob grid; print and write one row per point."""
-    from resilience.sweep import sweep
+    from resilience.sweeps import sweep
 
     try:
         frame = sweep(
@@ -139,7 +139,7 @@ def frontier_cmd(
     ] = None,
 ) -> None:
     """Cost against exposure: the optimum for caps on every member's non-allied share."""
-    from resilience.sweep import frontier
+    from resilience.sweeps import frontier
 
     try:
         with err.status("tracing the frontier ..."):

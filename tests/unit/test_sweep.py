@@ -20,10 +20,10 @@ from polars.testing import assert_frame_equal
 
 from resilience.scenarios import SpecError, load_study
 from resilience.study import run_study
-from resilience.sweep import NotParametricError, ParametricModel, frontier, sweep
-from resilience.sweep import knobs as knobs_mod
-from resilience.sweep.knobs import Point, grid_points
-from resilience.sweep.parametric import build_point, solve_built
+from resilience.sweeps import NotParametricError, ParametricModel, frontier, sweep
+from resilience.sweeps import knobs as knobs_mod
+from resilience.sweeps.knobs import Point, grid_points
+from resilience.sweeps.parametric import build_point, solve_built
 
 REPO = Path(__file__).resolve().parents[2]
 G7 = REPO / "models" / "g7_critical_minerals.yaml"

@@ -9,7 +9,7 @@ rows are the points. Every value is checked as in a spec file: a bad one raises
 or ``points[row].<knob>``), the value and what is allowed.
 
 Knobs that enter the linear programme as numbers (:data:`PARAMETRIC_KNOBS`) can be
-re-solved persistently (:mod:`resilience.sweep.parametric`); the others change the
+re-solved persistently (:mod:`resilience.sweeps.parametric`); the others change the
 model's structure (allies, spot, pooling, burden rule, coercion gamma) or enter it
 non-linearly (CVaR level as :math:`1/(1-\beta)`; the window days through
 :math:`a_\text{eff}`; spare capacity through
@@ -45,7 +45,7 @@ DISRUPTION_KNOBS: dict[str, tuple[str, str]] = {
 }
 
 #: Knobs that enter the LP as numbers (bounds, right-hand sides, costs, coefficients),
-#: with two interior probe values each (:mod:`resilience.sweep.parametric`).
+#: with two interior probe values each (:mod:`resilience.sweeps.parametric`).
 PARAMETRIC_KNOBS: dict[str, tuple[float, float]] = {
     "max_non_allied_share": (0.37, 0.71),
     "max_single_supplier_share": (0.41, 0.83),

@@ -15,7 +15,7 @@ need (the probability :math:`\pi_w` of each shortfall column). Every swept knob
 :math:`k` enters the model through products of affine functions of one knob each
 (:math:`\alpha d`, :math:`\pi_w v_c u`, :math:`(1 + \text{premium}) p`...), so :math:`N`
 is *multilinear* in :math:`t_k = (v_k - a_k)/(b_k - a_k)` for two interior probe values
-:math:`a_k \ne b_k` (:data:`resilience.sweep.knobs.PARAMETRIC_KNOBS`):
+:math:`a_k \ne b_k` (:data:`resilience.sweeps.knobs.PARAMETRIC_KNOBS`):
 
 .. math::
 
@@ -71,7 +71,7 @@ from resilience.optimize.stress import StressSettings, build_stress
 from resilience.prepare import prepare_run
 from resilience.scenarios import StudySpec
 from resilience.study import family_inputs
-from resilience.sweep.knobs import DISRUPTION_KNOBS, PARAMETRIC_KNOBS, Point
+from resilience.sweeps.knobs import DISRUPTION_KNOBS, PARAMETRIC_KNOBS, Point
 
 __all__ = [
     "PARAMETRIC_FAMILIES",
@@ -346,7 +346,7 @@ class ParametricModel:
     study, scenario
         The study and scenario expression the sweep runs.
     knobs
-        The swept knob names (each in :data:`~resilience.sweep.knobs.PARAMETRIC_KNOBS`).
+        The swept knob names (each in :data:`~resilience.sweeps.knobs.PARAMETRIC_KNOBS`).
     reference
         The point whose optimal basis starts every solve (the sweep's first point).
     trade, options

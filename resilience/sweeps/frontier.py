@@ -31,9 +31,9 @@ import polars as pl
 
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import StudySpec, load_study
-from resilience.sweep.engine import Backend, sweep
-from resilience.sweep.knobs import Point
-from resilience.sweep.parametric import PARAMETRIC_FAMILIES, ParametricModel
+from resilience.sweeps.engine import Backend, sweep
+from resilience.sweeps.knobs import Point
+from resilience.sweeps.parametric import PARAMETRIC_FAMILIES, ParametricModel
 
 __all__ = ["FRONTIER_COLUMNS", "frontier", "min_feasible_share"]
 
@@ -117,7 +117,7 @@ def frontier(
     points
         Number of caps of the default grid.
     backend, options
-        As for :func:`~resilience.sweep.engine.sweep`.
+        As for :func:`~resilience.sweeps.engine.sweep`.
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Run a sweep: many knob vectors of one study, here, over local processes or on Dask.
 
-:func:`sweep` expands a grid (:mod:`resilience.sweep.knobs`), checks every point before
+:func:`sweep` expands a grid (:mod:`resilience.sweeps.knobs`), checks every point before
 solving anything, and solves the points in chunks. Workers receive *parameters* — the
 study spec, the scenario expression, the knob names and their chunk of points — never a
 Pyomo model; each builds what it needs once and keeps it for the chunks that follow.
@@ -8,7 +8,7 @@ Pyomo model; each builds what it needs once and keeps it for the chunks that fol
 Methods
 -------
 ``persistent``
-    One :class:`~resilience.sweep.parametric.ParametricModel` per worker: the numbers of
+    One :class:`~resilience.sweeps.parametric.ParametricModel` per worker: the numbers of
     each point written into one HiGHS instance and re-solved from the reference basis.
 ``rebuild``
     Every point built and solved from scratch (diversify and stress: the same LP and
@@ -51,8 +51,8 @@ from resilience.optimize.diagnostics import (
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import SpecError, SpecProblem, StudySpec, load_study
 from resilience.study import check_run, run_study
-from resilience.sweep.knobs import PARAMETRIC_KNOBS, Point, grid_points, points_frame
-from resilience.sweep.parametric import (
+from resilience.sweeps.knobs import PARAMETRIC_KNOBS, Point, grid_points, points_frame
+from resilience.sweeps.parametric import (
     METRICS,
     PARAMETRIC_FAMILIES,
     NotParametricError,
