@@ -504,9 +504,10 @@ def _run_all(study_file: Path, out_dir: Path | None) -> None:
 
 
 def _register_commands() -> None:
-    from resilience.cli import sweep_cmd
+    from resilience.cli import report_cmd, sweep_cmd
 
     sweep_cmd.register(app)
+    report_cmd.register(app)
 
 
 _register_commands()

@@ -1,0 +1,285 @@
+"""The report tables' schemas: explicit, versioned, one per table.
+
+=====================  ===================================================================
+table                  rows
+=====================  ===================================================================
+``dependency``         the dependency dataset of the data year (one row per importer,
+                       commodity, stage, supplier and basis), filtered to the definition's
+                       importers and commodities
+``metrics``            the metrics table of the same year and rows (HHI, import reliance,
+                       EU supply risk, GeoPolRisk, ...)
+``scenarios``          one row per study and scenario expression: ``status`` (``optimal``,
+                       ``infeasible``, ``not_applicable``, ...), ``reason`` and the run's
+                       totals (null where the run found no plan)
+``scenario_summary``   per study, scenario, member and commodity: exposure before and after,
+                       cost, premium, expected shortfall (optimal runs only)
+``frontier``           the cost-exposure frontier of each study
+                       (:func:`resilience.sweeps.frontier`)
+=====================  ===================================================================
+
+Schema evolution is additive: a new column is appended to a table's schema as a nullable
+column and the table's ``version`` goes up; readers (:func:`resilience.report.read_report`)
+read older partitions under the current schema with nulls in the new column. Columns are
+never removed, renamed or re-typed within a major format.
+
+The columns are written out here rather than taken from the producers, so that a change
+upstream (a column dropped or renamed in the build or the study runner) stops the report
+with a message (:func:`conform`) instead of changing the published schema silently. Rows
+are sorted on every sortable column so that the same frames give the same Parquet bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from resilience.errors import ResilienceError
+
+__all__ = [
+    "SCENARIOS",
+    "TABLES",
+    "TOTALS",
+    "ReportError",
+    "TableSpec",
+    "conform",
+    "empty",
+    "status_counts",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ReportError(ResilienceError, RuntimeError):
+    """A report could not be made; nothing was published."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A report table: name, schema version, columns and their types, sort keys."""
+
+    name: str
+    version: int
+    schema: pl.Schema
+    description: str
+    key: tuple[str, ...] = field(default=())
+
+    def schema_json(self) -> dict[str, str]:
+        """The columns and their Polars types as text (for the manifest)."""
+        return {c: str(t) for c, t in self.schema.items()}
+
+
+_F, _S, _I32, _I64 = pl.Float64(), pl.String(), pl.Int32(), pl.Int64()
+
+_DEPENDENCY = pl.Schema(
+    {
+        "year": _I32,
+        "importer_iso3": _S,
+        "commodity": _S,
+        "stage": _S,
+        "supplier_iso3": _S,
+        "basis": _S,
+        "supply_share": _F,
+        "import_value_usd": _F,
+        "import_quantity_t": _F,
+        "world_production_share": _F,
+        "production_year": _I32,
+        "production_source": _S,
+        "supplier_wgi_pv": _F,
+        "supplier_wgi_mean": _F,
+        "supplier_ideal_point": _F,
+        "supplier_blocs": pl.List(_S),
+        "importer_ideal_point": _F,
+        "alignment_distance": _F,
+    }
+)
+_METRICS = pl.Schema(
+    {
+        "year": _I32,
+        "importer_iso3": _S,
+        "commodity": _S,
+        "stage": _S,
+        "basis": _S,
+        "sector": _S,
+        "hhi": _F,
+        "hhi_10000": _F,
+        "top_supplier_iso3": _S,
+        "top1_share": _F,
+        "top3_share": _F,
+        "n_suppliers": pl.UInt32(),
+        "imports_t": _F,
+        "exports_t": _F,
+        "domestic_production": _F,
+        "production_unit": _S,
+        "import_value_usd": _F,
+        "import_reliance": _F,
+        "import_reliance_assumed": pl.Boolean(),
+        "hhi_wgi_t_sourcing": _F,
+        "hhi_wgi_t_global": _F,
+        "n_missing_wgi_global": pl.UInt32(),
+        "si_sr": _F,
+        "si_sr_source": _S,
+        "eol_rir_frac": _F,
+        "eol_rir_source": _S,
+        "eu_supply_risk": _F,
+        "geopolrisk_score": _F,
+        "geopolrisk_import_risk": _F,
+        "world_hhi": _F,
+        "world_top_producer_iso3": _S,
+        "world_top1_share": _F,
+        "production_year": _I32,
+        "production_source": _S,
+    }
+)
+TOTALS: dict[str, pl.DataType] = {
+    "members": _S,
+    "window_days": _F,
+    "cost_usd": _F,
+    "least_cost_usd": _F,
+    "premium_usd": _F,
+    "holding_cost_usd": _F,
+    "objective_usd": _F,
+    "expected_shortfall_t": _F,
+    "expected_shortfall_usd": _F,
+    "cvar_shortfall_usd": _F,
+    "cvar_level": _F,
+    "best_strike": _S,
+    "worst_case_shortfall_usd": _F,
+    "pooling_gain_usd": _F,
+}
+SCENARIOS = pl.Schema(
+    {
+        "study": _S,
+        "year": _I64,
+        "model": _S,
+        "scenario": _S,
+        "composed": _S,
+        "status": _S,
+        "reason": _S,
+        **TOTALS,
+    }
+)
+_SCENARIO_SUMMARY = pl.Schema(
+    {
+        "study": _S,
+        "scenario": _S,
+        "member_iso3": _S,
+        "commodity": _S,
+        "stage": _S,
+        "demand_t": _F,
+        "non_allied_share_before": _F,
+        "non_allied_share_after": _F,
+        "max_single_share_before": _F,
+        "max_single_share_after": _F,
+        "hhi_before": _F,
+        "hhi_after": _F,
+        "cost_usd": _F,
+        "least_cost_usd": _F,
+        "premium_usd": _F,
+        "expected_shortfall_t": _F,
+        "expected_shortfall_share": _F,
+        "days_of_cover": _F,
+        "strike_shortfall_t": _F,
+        "strike_shortfall_share": _F,
+    }
+)
+_FRONTIER = pl.Schema(
+    {
+        "study": _S,
+        "scenario": _S,
+        "model": _S,
+        "max_non_allied_share": _F,
+        "status": _S,
+        "objective_usd": _F,
+        "cost_usd": _F,
+        "non_allied_share": _F,
+        "expected_shortfall_t": _F,
+        "reason": _S,
+    }
+)
+
+#: Every table a report can hold, with its current schema.
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "dependency",
+            1,
+            _DEPENDENCY,
+            "who supplies each importer, commodity and stage, with supplier attributes",
+            ("year", "importer_iso3", "commodity", "stage", "supplier_iso3", "basis"),
+        ),
+        TableSpec(
+            "metrics",
+            1,
+            _METRICS,
+            "concentration, import reliance, EU supply risk and GeoPolRisk per importer",
+            ("year", "importer_iso3", "commodity", "stage", "basis"),
+        ),
+        TableSpec(
+            "scenarios",
+            1,
+            SCENARIOS,
+            "one row per study and scenario: solver status, reason and the run's totals",
+            ("study", "scenario"),
+        ),
+        TableSpec(
+            "scenario_summary",
+            1,
+            _SCENARIO_SUMMARY,
+            "per study, scenario, member and commodity: exposure, cost, shortfall",
+            ("study", "scenario", "member_iso3", "commodity", "stage"),
+        ),
+        TableSpec(
+            "frontier",
+            1,
+            _FRONTIER,
+            "least cost against the cap on the non-allied share (epsilon constraint)",
+            ("study", "scenario", "max_non_allied_share"),
+        ),
+    )
+}
+
+
+def _sortable(dtype: pl.DataType) -> bool:
+    return not isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Object)
+
+
+def conform(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """``frame`` in the table's schema: its columns in order, cast strictly, sorted.
+
+    Columns of ``frame`` outside the schema are left out (a new column enters a report
+    only through a new schema version). A missing column is an error: the producer of
+    the table changed without the schema.
+    """
+    missing = [c for c in spec.schema if c not in frame.columns]
+    if missing:
+        raise ReportError(
+            f"table {spec.name}: the computed frame lacks the columns {missing} of schema "
+            f"version {spec.version}"
+        )
+    extra = [c for c in frame.columns if c not in spec.schema]
+    if extra:
+        log.debug("table %s: columns outside the schema left out: %s", spec.name, extra)
+    out = frame.select([pl.col(c).cast(t, strict=True) for c, t in spec.schema.items()])
+    order = list(spec.key) + [
+        c for c, t in spec.schema.items() if c not in spec.key and _sortable(t)
+    ]
+    return out.sort(order, nulls_last=True, maintain_order=True)
+
+
+def empty(spec: TableSpec) -> pl.DataFrame:
+    """A frame with no rows in the table's schema."""
+    return pl.DataFrame(schema=spec.schema)
+
+
+def status_counts(tables: Mapping[str, pl.DataFrame]) -> dict[str, dict[str, int]]:
+    """Rows per ``status`` of every table that has one (scenario runs, frontier points)."""
+    out: dict[str, dict[str, int]] = {}
+    for name, frame in tables.items():
+        if "status" in frame.columns:
+            counts = frame.group_by("status").len().sort("status")
+            out[name] = {str(s): int(n) for s, n in counts.iter_rows()}
+    return out

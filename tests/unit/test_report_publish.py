@@ -1,0 +1,132 @@
+"""Publishing mechanics: lock, atomic swap, leftovers, readers ignoring unfinished folders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from resilience.report import read_report
+from resilience.report.publish import (
+    MANIFEST,
+    ReportLockedError,
+    as_of_lock,
+    clean_stale,
+    partitions,
+    publish_dir,
+    reuse_equal,
+    staging_dir,
+)
+
+DAY = dt.date(2026, 11, 20)
+
+
+def _partition(folder: Path, rows: int, *, manifest: bool = True, inputs: str = "x") -> Path:
+    """A minimal partition: one scenarios file and (optionally) its manifest."""
+    (folder / "table=scenarios").mkdir(parents=True)
+    frame = pl.DataFrame({"study": ["s"] * rows, "scenario": [f"sc{i}" for i in range(rows)]})
+    frame.write_parquet(folder / "table=scenarios" / "part-0.parquet")
+    if manifest:
+        entry = {"files": [{"path": "table=scenarios/part-0.parquet", "sha256": "?"}]}
+        body = {"inputs_sha256": inputs, "tables": {"scenarios": entry}}
+        (folder / MANIFEST).write_text(json.dumps(body), encoding="utf-8")
+    return folder
+
+
+def test_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path) -> None:
+    with as_of_lock(tmp_path, DAY) as path:
+        assert path.read_text().strip().isdigit()
+        with (
+            pytest.raises(ReportLockedError, match="another report run for as_of 2026-11-20"),
+            as_of_lock(tmp_path, DAY, wait_s=0.2),
+        ):
+            pass
+        with as_of_lock(tmp_path, DAY + dt.timedelta(days=1)):
+            pass  # another as-of is independent
+
+
+def test_lock_waits_for_the_holder(tmp_path: Path) -> None:
+    held = threading.Event()
+
+    def hold() -> None:
+        with as_of_lock(tmp_path, DAY):
+            held.set()
+            time.sleep(0.4)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(10)
+    start = time.monotonic()
+    with as_of_lock(tmp_path, DAY, wait_s=30):
+        waited = time.monotonic() - start
+    thread.join()
+    assert 0.1 < waited < 30
+
+
+def test_publish_replaces_a_partition_whole(tmp_path: Path) -> None:
+    target = tmp_path / "as_of=2026-11-20"
+    _partition(target, 2)
+    staging = staging_dir(tmp_path, DAY)
+    _partition(staging, 5)
+    publish_dir(staging, target)
+    assert not staging.exists()
+    assert pl.read_parquet(target / "table=scenarios" / "part-0.parquet").height == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["as_of=2026-11-20"]
+
+
+def test_publish_refuses_a_folder_without_manifest(tmp_path: Path) -> None:
+    staging = staging_dir(tmp_path, DAY)
+    _partition(staging, 1, manifest=False)
+    with pytest.raises(Exception, match="no _manifest.json"):
+        publish_dir(staging, tmp_path / "as_of=2026-11-20")
+
+
+def test_readers_skip_staging_trash_and_manifestless_folders(tmp_path: Path) -> None:
+    _partition(tmp_path / "as_of=2026-11-13", 2)
+    _partition(tmp_path / "as_of=2026-11-20", 3, manifest=False)  # half-written by hand
+    _partition(tmp_path / ".staging-2026-11-27-123", 4)
+    _partition(tmp_path / ".trash-2026-11-06-9", 5)
+    _partition(tmp_path / "as_of=garbage", 6)
+    assert [p.as_of for p in partitions(tmp_path)] == [dt.date(2026, 11, 13)]
+    frame = read_report(tmp_path, "scenarios").collect()
+    assert frame.height == 2
+    assert frame["as_of"].unique().to_list() == [dt.date(2026, 11, 13)]
+    assert frame["status"].null_count() == 2  # columns of the current schema, as nulls
+
+
+def test_clean_stale_removes_leftovers_and_restores_an_interrupted_swap(tmp_path: Path) -> None:
+    _partition(tmp_path / ".staging-2026-11-20-111", 1)
+    _partition(tmp_path / ".trash-2026-11-13-222", 2)  # killed between the two renames
+    _partition(tmp_path / ".staging-2026-11-27-333", 1)
+    with as_of_lock(tmp_path, dt.date(2026, 11, 27)):  # a run of that date is going on
+        removed = clean_stale(tmp_path, DAY)
+    assert [p.name for p in removed] == [".staging-2026-11-20-111"]
+    assert (tmp_path / "as_of=2026-11-13" / MANIFEST).is_file()
+    assert (tmp_path / ".staging-2026-11-27-333").is_dir()
+    assert [p.name for p in clean_stale(tmp_path)] == [".staging-2026-11-27-333"]
+
+
+def test_reuse_keeps_published_bytes_only_for_noise(tmp_path: Path) -> None:
+    folder = tmp_path / "as_of=2026-11-20" / "table=scenarios"
+    folder.mkdir(parents=True)
+    old = pl.DataFrame({"scenario": ["a", "b"], "cost_usd": [1.0e9, 0.1 + 0.2]})
+    old.write_parquet(folder / "part-0.parquet")
+    from resilience.report.manifest import sha256_file
+
+    entry = {
+        "path": "table=scenarios/part-0.parquet",
+        "sha256": sha256_file(folder / "part-0.parquet"),
+    }
+    manifest = {"inputs_sha256": "abc", "tables": {"scenarios": {"files": [entry]}}}
+    (tmp_path / "as_of=2026-11-20" / MANIFEST).write_text(json.dumps(manifest))
+    [previous] = partitions(tmp_path)
+    noisy = pl.DataFrame({"scenario": ["a", "b"], "cost_usd": [1.0e9 * (1 + 2e-16), 0.3]})
+    changed = pl.DataFrame({"scenario": ["a", "b"], "cost_usd": [1.0e9 * (1 + 1e-6), 0.3]})
+    assert reuse_equal(previous, {"scenarios": noisy}, "abc")["scenarios"].equals(old)
+    assert reuse_equal(previous, {"scenarios": changed}, "abc")["scenarios"].equals(changed)
+    assert reuse_equal(previous, {"scenarios": noisy}, "other inputs")["scenarios"].equals(noisy)
