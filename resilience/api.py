@@ -46,6 +46,7 @@ from resilience.scenarios import (
     StudySpec,
     load_catalogue,
     load_study,
+    parse_scenario,
 )
 from resilience.study import SUMMARY_COLUMNS, StudyResult, run_study
 from resilience.sweeps import frontier, sweep
@@ -114,8 +115,6 @@ def scenario(
         Naming ``<python>``, the key (``scenarios.<name>.disruptions[0].suppliers``...),
         the value and what is allowed.
     """
-    from resilience.scenarios import _scenario  # the catalogue's own entry parser
-
     entry: dict[str, Any] = {"description": description}
     if disruptions:
         entry["disruptions"] = [dict(d) for d in disruptions]
@@ -126,7 +125,7 @@ def scenario(
     if sources:
         entry["sources"] = list(sources)
     reader = SpecReader(Path(CODE))
-    spec = _scenario(reader, name, entry)
+    spec = parse_scenario(reader, name, entry)
     reader.raise_if_any()
     assert spec is not None
     return spec

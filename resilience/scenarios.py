@@ -1,5 +1,7 @@
 r"""Scenario and study specs: YAML files turned into typed, validated objects.
 
+The objects themselves live in :mod:`resilience.specs` (re-exported here).
+
 Two kinds of file (format in ``models/README.md``):
 
 *catalogue* (``models/scenarios.yaml``)
@@ -30,25 +32,38 @@ names), blocs against ``datasets/alliances.csv``, commodities against
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import difflib
 import logging
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import yaml  # type: ignore[import-untyped]
 
-from resilience.errors import ResilienceError
 from resilience.paths import project_root
-from resilience.reference.alliances import bloc_ids, load_alliances
-from resilience.reference.alliances import members as bloc_members
-from resilience.reference.commodities import load_commodities
+from resilience.reference.alliances import bloc_ids
 from resilience.reference.countries import CountryResolver
+from resilience.specs import (
+    BURDEN_RULES,
+    DISRUPTION_NUMBERS,
+    INTERVALS,
+    KNOBS,
+    MODELS,
+    SAME_EVENT,
+    SCENARIO_NAME,
+    Catalogue,
+    Composition,
+    CountrySet,
+    DisruptionSpec,
+    Policy,
+    ScenarioSpec,
+    SpecError,
+    SpecProblem,
+    StudySpec,
+    alliance_table,
+    close_matches,
+    commodity_stages,
+    near_codes,
+)
 
 __all__ = [
     "BURDEN_RULES",
@@ -62,335 +77,19 @@ __all__ = [
     "ScenarioSpec",
     "SpecError",
     "SpecProblem",
+    "SpecReader",
     "StudySpec",
     "load_catalogue",
     "load_study",
+    "parse_scenario",
+    "read_yaml",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Model families a study can run.
-MODELS = ("diversify", "stress", "coercion", "pooling")
-#: Burden-sharing rules of pooled stocks: IEA style by consumption, or equal shares.
-BURDEN_RULES = ("consumption", "equal")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_SAME_EVENT = (
-    "disruptions with the same name (or none) happen together: one probability and "
-    "duration, or different names"
-)
-
-
-# ----------------------------------------------------------------------------- errors
-@dataclass(frozen=True)
-class SpecProblem:
-    """One rejected value of a spec file: file, key path, value, why, and what is allowed."""
-
-    file: str
-    key: str
-    value: object
-    reason: str
-    allowed: str | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.file}: {self.key}: {self.reason} (value: {self.value!r}"
-        return text + (f"; allowed: {self.allowed})" if self.allowed else ")")
-
-
-class SpecError(ResilienceError, ValueError):
-    """A study or scenario spec was rejected; carries every :class:`SpecProblem` found."""
-
-    max_listed = 20
-
-    def __init__(self, problems: Sequence[SpecProblem]) -> None:
-        if not problems:
-            raise ValueError("SpecError needs at least one problem")
-        self.problems: tuple[SpecProblem, ...] = tuple(problems)
-        lines = [str(p) for p in self.problems[: self.max_listed]]
-        if len(self.problems) > self.max_listed:
-            lines.append(f"... and {len(self.problems) - self.max_listed} more problem(s)")
-        head = f"{len(self.problems)} problem{'s' * (len(self.problems) > 1)} in spec"
-        super().__init__(head + ":\n  " + "\n  ".join(lines))
-
-    @classmethod
-    def single(
-        cls, file: str | Path, key: str, value: object, reason: str, allowed: str | None = None
-    ) -> SpecError:
-        """An error holding one problem."""
-        return cls([SpecProblem(str(file), key, value, reason, allowed)])
-
-
-# ----------------------------------------------------------------------------- names
-@cache
-def _alliances() -> pl.DataFrame:
-    return load_alliances()  # read and validated once per process
-
-
-@cache
-def _commodity_stages() -> dict[str, tuple[str, ...]]:
-    frame = load_commodities()
-    out: dict[str, list[str]] = {}
-    for c, s in frame.select("commodity", "stage").iter_rows():
-        out.setdefault(c, []).append(s)
-    return {c: tuple(s) for c, s in out.items()}
-
-
-def _close(word: str, vocabulary: Sequence[str], n: int = 3) -> list[str]:
-    return difflib.get_close_matches(word, list(vocabulary), n=n, cutoff=0.6)
-
-
-def _near_codes(token: str, resolver: CountryResolver) -> list[str]:
-    """ISO3 codes one letter away from ``token`` (longest shared prefix first), with names."""
-    near = [
-        (-next(i for i, (a, b) in enumerate(zip(code, token, strict=True)) if a != b), code)
-        for code in resolver.countries["iso3"].to_list()
-        if len(code) == 3 and sum(a != b for a, b in zip(code, token, strict=True)) == 1
-    ]
-    return [f"{c} ({resolver.name_of(c)})" for _, c in sorted(near)[:5]]
-
-
-@dataclass(frozen=True, repr=False)
-class CountrySet:
-    """Countries named directly (ISO3) and blocs (ids), resolved to ISO3 codes on a date.
-
-    Written in a spec as a bloc expression (``G7+EU``, ``G7+KOR``) or a list of
-    countries and blocs (``[USA, Japan, EU]``).
-    """
-
-    countries: tuple[str, ...] = ()
-    blocs: tuple[str, ...] = ()
-
-    def resolve(self, on: dt.date) -> list[str]:
-        """Sorted ISO3 codes: the countries plus the blocs' members on ``on``."""
-        found = set(self.countries)
-        if self.blocs:
-            found |= set(bloc_members(_alliances(), list(self.blocs), on))
-        return sorted(found)
-
-    def __str__(self) -> str:
-        return "+".join([*self.blocs, *self.countries])
-
-    def __repr__(self) -> str:
-        return repr(str(self))
-
-
-@dataclass(frozen=True)
-class Policy:
-    r"""Alliance-policy knobs of a run (defaults below; meaning in ``models/README.md``).
-
-    ``allies=None`` keeps the study's allies. ``max_stock_days=None``: no upper limit
-    (the coercion family then applies its default of 90 days). ``disruption_days=None``:
-    the window is the longest disruption of the run (365 days without any).
-    """
-
-    allies: CountrySet | None = None
-    max_non_allied_share: float = 1.0
-    max_single_supplier_share: float = 1.0
-    min_stock_days: float = 0.0
-    max_stock_days: float | None = None
-    spare_capacity: float = 0.10
-    spot: bool = True
-    spot_premium: float = 0.5
-    value_of_lost_supply_multiple: float = 5.0
-    holding_cost_share: float = 0.10
-    pooling: bool = False
-    burden_rule: str = "consumption"
-    cvar_weight: float = 0.0
-    cvar_level: float = 0.95
-    coercion_gamma: int = 1
-    disruption_days: float | None = None
-
-
-#: Policy knob -> (kind, allowed values as shown in errors).
-KNOBS: dict[str, tuple[str, str]] = {
-    "allies": ("countries", "a bloc expression such as G7+EU, or a list of countries/blocs"),
-    "max_non_allied_share": ("unit", "a number in [0, 1]"),
-    "max_single_supplier_share": ("unit", "a number in [0, 1]"),
-    "min_stock_days": ("nonneg", "a number >= 0"),
-    "max_stock_days": ("nonneg_or_null", "a number >= 0, or null for no limit"),
-    "spare_capacity": ("nonneg", "a number >= 0 (fraction of observed exports)"),
-    "spot": ("bool", "true or false"),
-    "spot_premium": ("nonneg", "a number >= 0 (0.5 = spot costs 1.5 x contract)"),
-    "value_of_lost_supply_multiple": ("nonneg", "a number >= 0 (multiple of unit value)"),
-    "holding_cost_share": ("nonneg", "a number >= 0 (share of unit value per year)"),
-    "pooling": ("bool", "true or false"),
-    "burden_rule": ("choice", " or ".join(BURDEN_RULES)),
-    "cvar_weight": ("nonneg", "a number >= 0"),
-    "cvar_level": ("level", "a number in [0, 1)"),
-    "coercion_gamma": ("count", "an integer >= 1"),
-    "disruption_days": ("days", "a number in (0, 365]"),
-}
-
-
-_INF = float("inf")
-#: Numeric knob kind -> (low, high, low open, high open).
-_INTERVALS = {
-    "unit": (0.0, 1.0, False, False),
-    "nonneg": (0.0, _INF, False, False),
-    "nonneg_or_null": (0.0, _INF, False, False),
-    "level": (0.0, 1.0, False, True),
-    "days": (0.0, 365.0, True, False),
-    "prob": (0.0, 1.0, True, False),
-}
-
-
-#: Numbers of a disruption: key, default, interval kind, interval as shown.
-_DISRUPTION_NUMBERS = [
-    ("probability", None, "prob", "(0, 1]"),
-    ("availability", 0.0, "unit", "[0, 1]"),
-    ("duration_days", 365.0, "days", "(0, 365] (days)"),
-]
-
-
-# ----------------------------------------------------------------------------- specs
-@dataclass(frozen=True)
-class DisruptionSpec:
-    """One disruption event: who stops delivering what, to whom, how much, how likely, how long.
-
-    ``commodities`` holds ``(commodity, stage)`` pairs, ``stage=None`` meaning every
-    stage; ``None`` for all commodities. ``targets=None``: towards every member.
-    """
-
-    suppliers: CountrySet
-    probability: float
-    availability: float = 0.0
-    duration_days: float = 365.0
-    targets: CountrySet | None = None
-    commodities: tuple[tuple[str, str | None], ...] | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class ScenarioSpec:
-    """A named catalogue entry: documented disruptions and/or policy overrides."""
-
-    name: str
-    description: str
-    assumptions: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    disruptions: tuple[DisruptionSpec, ...] = ()
-    policy: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Composition:
-    """One run's scenarios composed.
-
-    Names (base first), ``(scenario, disruption)`` events, the policy in force and, per
-    knob set explicitly, who set it (``"study"`` or ``"scenario <name>"``).
-    """
-
-    names: tuple[str, ...]
-    events: tuple[tuple[str, DisruptionSpec], ...]
-    policy: Policy
-    set_by: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """Named scenarios read from one file (:func:`load_catalogue`)."""
-
-    path: Path
-    scenarios: Mapping[str, ScenarioSpec]
-
-    def get(self, name: str, *, file: str | Path, key: str) -> ScenarioSpec:
-        """The scenario ``name``; :class:`SpecError` with close matches if unknown."""
-        if name in self.scenarios:
-            return self.scenarios[name]
-        hint = _close(name, sorted(self.scenarios))
-        raise SpecError.single(
-            file,
-            key,
-            name,
-            f"unknown scenario (not in {self.path.name})",
-            ("close matches: " + ", ".join(hint)) if hint else ", ".join(sorted(self.scenarios)),
-        )
-
-    def parse(self, expression: str, *, file: str | Path, key: str) -> list[ScenarioSpec]:
-        """The scenarios of ``a+b+...`` in order (a name given twice counts once)."""
-        parts = [p.strip() for p in str(expression).split("+")]
-        if not all(parts):
-            raise SpecError.single(
-                file, key, expression, "empty scenario name", "names joined by '+', e.g. a+b"
-            )
-        return [self.get(p, file=file, key=key) for p in dict.fromkeys(parts)]
-
-    def overrides(
-        self, expression: str, *, file: str | Path, key: str
-    ) -> tuple[list[ScenarioSpec], dict[str, Any], dict[str, str]]:
-        """Scenarios, merged policy overrides and their origins; conflicts raise."""
-        specs = self.parse(expression, file=file, key=key)
-        merged: dict[str, Any] = {}
-        origin: dict[str, str] = {}
-        problems: list[SpecProblem] = []
-        for spec in specs:
-            for knob, value in spec.policy.items():
-                if knob in merged and merged[knob] != value:
-                    problems.append(
-                        SpecProblem(
-                            str(self.path),
-                            f"scenarios.{spec.name}.policy.{knob}",
-                            value,
-                            f"conflicts with scenarios.{origin[knob]}.policy.{knob} = "
-                            f"{merged[knob]!r} in the composition {expression!r}",
-                            "one value per knob within a composition: drop one scenario "
-                            "or make them agree",
-                        )
-                    )
-                    continue
-                merged[knob] = value
-                origin[knob] = spec.name
-        if problems:
-            raise SpecError(problems)
-        return specs, merged, origin
-
-
-@dataclass(frozen=True)
-class StudySpec:
-    """A study file (:func:`load_study`): what to model and with which scenarios."""
-
-    path: Path
-    name: str
-    description: str
-    year: int
-    members: CountrySet
-    allies: CountrySet
-    commodities: tuple[tuple[str, str], ...]
-    model: str
-    catalogue: Catalogue
-    adversary: CountrySet | None = None
-    policy: Mapping[str, Any] = field(default_factory=dict)
-    scenarios: tuple[str, ...] = ()
-    base_scenario: str | None = None
-
-    @property
-    def date(self) -> dt.date:
-        """Membership date of the blocs: 31 December of the trade year."""
-        return dt.date(self.year, 12, 31)
-
-    def compose(self, expression: str | None = None) -> Composition:
-        """Layer study policy, base scenario and ``expression`` (see the module docstring)."""
-        policy = dataclasses.replace(Policy(), **self.policy)
-        set_by = dict.fromkeys(self.policy, "study")
-        names: list[str] = []
-        events: list[tuple[str, DisruptionSpec]] = []
-        layers = [(self.base_scenario, str(self.path), "base_scenario")]
-        layers.append((expression, "--scenario", "scenario"))
-        for expr, file, key in layers:
-            if not expr:
-                continue
-            specs, merged, origin = self.catalogue.overrides(expr, file=file, key=key)
-            policy = dataclasses.replace(policy, **merged)
-            set_by.update({k: f"scenario {v}" for k, v in origin.items()})
-            for spec in specs:
-                if spec.name in names:
-                    continue
-                names.append(spec.name)
-                events += [(spec.name, d) for d in spec.disruptions]
-        return Composition(tuple(names), tuple(events), policy, set_by)
-
 
 # ----------------------------------------------------------------------------- reading
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
     """Parse ``path`` with :func:`yaml.safe_load`; malformed YAML names line and column."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -414,17 +113,23 @@ def _read_yaml(path: Path) -> Any:
         ) from exc
 
 
-class _Reader:
-    """Collects every problem of one file; typed getters return ``None`` on a bad value."""
+class SpecReader:
+    """Collects every problem of one file; typed getters return ``None`` on a bad value.
+
+    Used for every spec the package reads: studies, catalogues, sweep grids, report
+    definitions, scenarios built in code.
+    """
 
     def __init__(self, path: Path) -> None:
         self.file = str(path)
         self.problems: list[SpecProblem] = []
 
     def fail(self, key: str, value: object, reason: str, allowed: str | None = None) -> None:
+        """Record a problem at ``key``."""
         self.problems.append(SpecProblem(self.file, key, value, reason, allowed))
 
     def raise_if_any(self) -> None:
+        """Raise every recorded problem as one :class:`SpecError`."""
         if self.problems:
             raise SpecError(self.problems)
 
@@ -435,12 +140,14 @@ class _Reader:
             return {}
         for k in value:
             if k not in allowed_keys:
-                hint = "".join(f" (did you mean {h}?)" for h in _close(str(k), allowed_keys, 1))
+                near = close_matches(str(k), allowed_keys, 1)
+                hint = "".join(f" (did you mean {h}?)" for h in near)
                 where = f"{key}.{k}" if key else str(k)
                 self.fail(where, k, "unknown key" + hint, ", ".join(allowed_keys))
         return value
 
     def text(self, d: dict[str, Any], name: str, key: str, required: bool = True) -> str | None:
+        """A non-empty text at ``key + name``."""
         value = d.get(name)
         if value is None:
             if required:
@@ -452,6 +159,7 @@ class _Reader:
         return value.strip()
 
     def texts(self, d: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
+        """A text or a list of texts at ``key + name``."""
         value = d.get(name, [])
         if isinstance(value, str):
             value = [value]
@@ -461,12 +169,12 @@ class _Reader:
         return tuple(v.strip() for v in value)
 
     def number(self, value: object, key: str, kind: str, allowed: str) -> float | None:
-        """A number in the interval of ``kind`` (:data:`_INTERVALS`)."""
+        """A number in the interval of ``kind`` (:data:`INTERVALS`)."""
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(key, value, "must be a number", allowed)
             return None
         x = float(value)
-        low, high, low_open, high_open = _INTERVALS[kind]
+        low, high, low_open, high_open = INTERVALS[kind]
         ok = (x > low if low_open else x >= low) and (x < high if high_open else x <= high)
         if not ok:
             self.fail(key, value, "out of range", allowed)
@@ -485,7 +193,7 @@ class _Reader:
                 reason += " (YAML reads an unquoted NO, YES, ON or OFF as true/false: quote it)"
             self.fail(key, value, reason, KNOBS["allies"][1])
             return None
-        blocs = bloc_ids(_alliances())
+        blocs = bloc_ids(alliance_table())
         resolver = CountryResolver.default()
         found_countries: list[str] = []
         found_blocs: list[str] = []
@@ -499,8 +207,8 @@ class _Reader:
                 found_countries.append(hit.iso3)
             else:
                 bad = True
-                hint = _near_codes(token.upper(), resolver) if len(token) == 3 else []
-                hint += _close(token.upper(), blocs) + resolver.suggest(token)
+                hint = near_codes(token.upper(), resolver) if len(token) == 3 else []
+                hint += close_matches(token.upper(), blocs) + resolver.suggest(token)
                 self.fail(
                     where,
                     token,
@@ -515,14 +223,14 @@ class _Reader:
 
     def commodity(self, value: object, key: str, need_stage: bool) -> tuple[str, str | None] | None:
         """``commodity/stage`` (or a bare commodity when ``need_stage`` is false)."""
-        stages = _commodity_stages()
+        stages = commodity_stages()
         form = "commodity/stage, e.g. cobalt/refining" if need_stage else "commodity[/stage]"
         if not isinstance(value, str) or not value.strip():
             self.fail(key, value, "must be a text", form)
             return None
         commodity, _, stage = value.strip().partition("/")
         if commodity not in stages:
-            hint = _close(commodity, sorted(stages))
+            hint = close_matches(commodity, sorted(stages))
             self.fail(
                 key,
                 value,
@@ -592,6 +300,7 @@ class _Reader:
         return out
 
     def disruption(self, value: object, key: str) -> DisruptionSpec | None:
+        """One disruption mapping (suppliers, probability, availability, duration...)."""
         allowed = [f.name for f in dataclasses.fields(DisruptionSpec)]
         d = self.mapping(value, key, allowed)
         if not d:
@@ -613,7 +322,7 @@ class _Reader:
             self.fail(f"{key}.probability", None, "required key missing", "a number in (0, 1]")
         numbers = {
             k: self.number(d.get(k, default), f"{key}.{k}", kind, f"a number in {text}")
-            for k, default, kind, text in _DISRUPTION_NUMBERS
+            for k, default, kind, text in DISRUPTION_NUMBERS
         }
         if len(self.problems) > before or suppliers is None:
             return None
@@ -623,9 +332,10 @@ class _Reader:
         )
 
 
-def _scenario(r: _Reader, name: str, value: object) -> ScenarioSpec | None:
+def parse_scenario(r: SpecReader, name: str, value: object) -> ScenarioSpec | None:
+    """One catalogue entry (problems go to ``r``; ``None`` if it cannot be read)."""
     key = f"scenarios.{name}"
-    if not _NAME.match(str(name)):
+    if not SCENARIO_NAME.match(str(name)):
         r.fail(key, name, "bad scenario name", "lower-case letters, digits and _ (no '+')")
         return None
     d = r.mapping(value, key, ["description", "assumptions", "sources", "disruptions", "policy"])
@@ -644,7 +354,7 @@ def _scenario(r: _Reader, name: str, value: object) -> ScenarioSpec | None:
             same = getattr(first.setdefault(x.name, x), attr)
             if getattr(x, attr) != same:
                 reason = f"differs from the other disruptions of the same event ({same!r})"
-                r.fail(f"{key}.disruptions[{i}].{attr}", getattr(x, attr), reason, _SAME_EVENT)
+                r.fail(f"{key}.disruptions[{i}].{attr}", getattr(x, attr), reason, SAME_EVENT)
     policy = r.knobs(d["policy"], f"{key}.policy", allow_allies=True) if "policy" in d else {}
     if not raw and not d.get("policy"):
         r.fail(key, name, "a scenario needs disruptions, policy or both", "disruptions, policy")
@@ -659,8 +369,8 @@ def _scenario(r: _Reader, name: str, value: object) -> ScenarioSpec | None:
 
 
 def _load_catalogue(path: Path) -> Catalogue:
-    raw = _read_yaml(path)
-    r = _Reader(path)
+    raw = read_yaml(path)
+    r = SpecReader(path)
     d = r.mapping(raw, "", ["description", "scenarios"])
     scenarios: dict[str, ScenarioSpec] = {}
     entries = d.get("scenarios")
@@ -673,7 +383,7 @@ def _load_catalogue(path: Path) -> Catalogue:
         )
     else:
         for name, value in entries.items():
-            spec = _scenario(r, str(name), value)
+            spec = parse_scenario(r, str(name), value)
             if spec is not None:
                 scenarios[str(name)] = spec
     r.raise_if_any()
@@ -736,8 +446,8 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
         the catalogue it names; unknown scenario names and conflicting compositions.
     """
     p = Path(path)
-    raw = _read_yaml(p)
-    r = _Reader(p)
+    raw = read_yaml(p)
+    r = SpecReader(p)
     d = r.mapping(raw, "", [f.name for f in dataclasses.fields(StudySpec)][1:])
     name = r.text(d, "name", "")
     description = r.text(d, "description", "", required=False) or ""
@@ -752,7 +462,7 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
     commodities = r.commodities(d.get("commodities", []), "commodities", need_stage=True)
     model = d.get("model")
     if "model" in d and model not in MODELS:
-        hint = "".join(f" (did you mean {h}?)" for h in _close(str(model), MODELS, n=1))
+        hint = "".join(f" (did you mean {h}?)" for h in close_matches(str(model), MODELS, n=1))
         r.fail("model", model, "unknown model family" + hint, ", ".join(MODELS))
     policy = r.knobs(d["policy"], "policy", allow_allies=False) if d.get("policy") else {}
     scenarios = r.texts(d, "scenarios", "")
@@ -791,7 +501,3 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
         raise SpecError(problems)
     study.compose()
     return study
-
-
-#: The validating reader of spec files, for other specs (sweep grids, report definitions).
-SpecReader = _Reader

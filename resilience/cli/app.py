@@ -440,7 +440,9 @@ def _scenarios_view(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
     columns = [pl.col("scenario"), pl.col("status")]
     for name, (label, scale) in SCENARIO_COLUMNS.items():
         if name in frame.columns and frame[name].null_count() < frame.height:
-            columns.append((pl.col(name) * scale).alias(label))
+            value = pl.col(name) * scale
+            # solver noise (|x| below a thousandth of the shown precision) shown as 0
+            columns.append(pl.when(value.abs() < 5e-6).then(0.0).otherwise(value).alias(label))
     if "best_strike" in frame.columns and frame["best_strike"].null_count() < frame.height:
         columns.append(pl.col("best_strike").alias("best strike"))
     view = frame.select(columns)

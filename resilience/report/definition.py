@@ -41,10 +41,10 @@ from resilience.scenarios import (
     CountrySet,
     SpecError,
     SpecProblem,
+    SpecReader,
     StudySpec,
-    _read_yaml,
-    _Reader,
     load_study,
+    read_yaml,
 )
 
 __all__ = [
@@ -128,7 +128,7 @@ def _close(word: str, vocabulary: Sequence[str]) -> str:
     return ("close matches: " + ", ".join(hint) + "; ") if hint else ""
 
 
-def _output(r: _Reader, raw: object) -> PurePosixPath | None:
+def _output(r: SpecReader, raw: object) -> PurePosixPath | None:
     """The ``output`` sub-folder: relative, no ``..``, no drive, plain names only."""
     if raw is None:
         return None
@@ -158,7 +158,7 @@ def _output(r: _Reader, raw: object) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
-def _tables(r: _Reader, raw: object) -> tuple[str, ...]:
+def _tables(r: SpecReader, raw: object) -> tuple[str, ...]:
     allowed = ", ".join(TABLE_NAMES)
     if raw is None:
         return TABLE_NAMES
@@ -174,7 +174,7 @@ def _tables(r: _Reader, raw: object) -> tuple[str, ...]:
     return tuple(t for t in TABLE_NAMES if t in found)
 
 
-def _study_path(r: _Reader, definition: Path, raw: object, key: str) -> Path | None:
+def _study_path(r: SpecReader, definition: Path, raw: object, key: str) -> Path | None:
     shipped = sorted((project_root() / "models").glob("*.yaml"))
     examples = ", ".join(
         str(Path("..") / "models" / p.name) for p in shipped if p.name != "scenarios.yaml"
@@ -191,7 +191,7 @@ def _study_path(r: _Reader, definition: Path, raw: object, key: str) -> Path | N
     return path.resolve()
 
 
-def _scenarios(r: _Reader, study: StudySpec, raw: object, key: str) -> tuple[str, ...]:
+def _scenarios(r: SpecReader, study: StudySpec, raw: object, key: str) -> tuple[str, ...]:
     """The study's scenario expressions, each checked against its catalogue."""
     allowed = (
         f"'study' (its scenarios list), 'catalogue' (every scenario of "
@@ -217,7 +217,7 @@ def _scenarios(r: _Reader, study: StudySpec, raw: object, key: str) -> tuple[str
     return tuple(dict.fromkeys([BASE, *exprs]))
 
 
-def _shares(r: _Reader, raw: object, key: str) -> tuple[float, ...] | None:
+def _shares(r: SpecReader, raw: object, key: str) -> tuple[float, ...] | None:
     allowed = "a non-empty list of distinct numbers in [0, 1], e.g. [1.0, 0.5, 0.0]"
     if raw is None:
         return None
@@ -236,7 +236,7 @@ def _shares(r: _Reader, raw: object, key: str) -> tuple[float, ...] | None:
 
 
 def _frontier(
-    r: _Reader, study: StudySpec, raw: object, key: str, wanted: bool
+    r: SpecReader, study: StudySpec, raw: object, key: str, wanted: bool
 ) -> FrontierSpec | None:
     if raw is False or not wanted:
         return None
@@ -267,7 +267,7 @@ def _frontier(
 
 
 def _study_entry(
-    r: _Reader, path: Path, item: object, key: str, tables: tuple[str, ...]
+    r: SpecReader, path: Path, item: object, key: str, tables: tuple[str, ...]
 ) -> StudyEntry | None:
     d = r.mapping(item, key, _STUDY_KEYS)
     if not d:
@@ -289,7 +289,7 @@ def _study_entry(
 
 
 def _studies(
-    r: _Reader, path: Path, raw: object, tables: tuple[str, ...]
+    r: SpecReader, path: Path, raw: object, tables: tuple[str, ...]
 ) -> tuple[list[StudyEntry], list[Path]]:
     need = [t for t in tables if t in STUDY_TABLES]
     if raw is None:
@@ -336,8 +336,8 @@ def load_definition(path: str | Path | None = None) -> ReportDefinition:
             "no such report definition",
             "a YAML file, e.g. reports/weekly.yaml",
         )
-    raw = _read_yaml(p)
-    r = _Reader(p)  # messages name the file as the user gave it
+    raw = read_yaml(p)
+    r = SpecReader(p)  # messages name the file as the user gave it
     p = p.resolve()
     d: dict[str, Any] = r.mapping(raw, "", _KEYS)
     name = r.text(d, "name", "")

@@ -1,0 +1,352 @@
+r"""What a spec *is*: the typed objects studies and scenario catalogues turn into.
+
+Errors (:class:`SpecError`, one :class:`SpecProblem` per rejected value), country sets,
+the policy knobs (:class:`Policy`, :data:`KNOBS` with their allowed values), disruptions,
+scenarios, compositions, catalogues and studies. Reading and validating the YAML files
+is :mod:`resilience.scenarios`; the format is in ``models/README.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from resilience.errors import ResilienceError
+from resilience.reference.alliances import load_alliances
+from resilience.reference.alliances import members as bloc_members
+from resilience.reference.commodities import load_commodities
+from resilience.reference.countries import CountryResolver
+
+log = logging.getLogger(__name__)
+
+#: Model families a study can run.
+MODELS = ("diversify", "stress", "coercion", "pooling")
+#: Burden-sharing rules of pooled stocks: IEA style by consumption, or equal shares.
+BURDEN_RULES = ("consumption", "equal")
+SCENARIO_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+SAME_EVENT = (
+    "disruptions with the same name (or none) happen together: one probability and "
+    "duration, or different names"
+)
+
+
+# ----------------------------------------------------------------------------- errors
+@dataclass(frozen=True)
+class SpecProblem:
+    """One rejected value of a spec file: file, key path, value, why, and what is allowed."""
+
+    file: str
+    key: str
+    value: object
+    reason: str
+    allowed: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}: {self.key}: {self.reason} (value: {self.value!r}"
+        return text + (f"; allowed: {self.allowed})" if self.allowed else ")")
+
+
+class SpecError(ResilienceError, ValueError):
+    """A study or scenario spec was rejected; carries every :class:`SpecProblem` found."""
+
+    max_listed = 20
+
+    def __init__(self, problems: Sequence[SpecProblem]) -> None:
+        if not problems:
+            raise ValueError("SpecError needs at least one problem")
+        self.problems: tuple[SpecProblem, ...] = tuple(problems)
+        lines = [str(p) for p in self.problems[: self.max_listed]]
+        if len(self.problems) > self.max_listed:
+            lines.append(f"... and {len(self.problems) - self.max_listed} more problem(s)")
+        head = f"{len(self.problems)} problem{'s' * (len(self.problems) > 1)} in spec"
+        super().__init__(head + ":\n  " + "\n  ".join(lines))
+
+    @classmethod
+    def single(
+        cls, file: str | Path, key: str, value: object, reason: str, allowed: str | None = None
+    ) -> SpecError:
+        """An error holding one problem."""
+        return cls([SpecProblem(str(file), key, value, reason, allowed)])
+
+
+# ----------------------------------------------------------------------------- names
+@cache
+def alliance_table() -> pl.DataFrame:
+    """The shipped blocs (``datasets/alliances.csv``)."""
+    return load_alliances()  # read and validated once per process
+
+
+@cache
+def commodity_stages() -> dict[str, tuple[str, ...]]:
+    """Commodity -> its stages in ``datasets/commodities.csv``."""
+    frame = load_commodities()
+    out: dict[str, list[str]] = {}
+    for c, s in frame.select("commodity", "stage").iter_rows():
+        out.setdefault(c, []).append(s)
+    return {c: tuple(s) for c, s in out.items()}
+
+
+def close_matches(word: str, vocabulary: Sequence[str], n: int = 3) -> list[str]:
+    """Up to ``n`` words of ``vocabulary`` close to ``word`` (for "did you mean")."""
+    return difflib.get_close_matches(word, list(vocabulary), n=n, cutoff=0.6)
+
+
+def near_codes(token: str, resolver: CountryResolver) -> list[str]:
+    """ISO3 codes one letter away from ``token`` (longest shared prefix first), with names."""
+    near = [
+        (-next(i for i, (a, b) in enumerate(zip(code, token, strict=True)) if a != b), code)
+        for code in resolver.countries["iso3"].to_list()
+        if len(code) == 3 and sum(a != b for a, b in zip(code, token, strict=True)) == 1
+    ]
+    return [f"{c} ({resolver.name_of(c)})" for _, c in sorted(near)[:5]]
+
+
+@dataclass(frozen=True, repr=False)
+class CountrySet:
+    """Countries named directly (ISO3) and blocs (ids), resolved to ISO3 codes on a date.
+
+    Written in a spec as a bloc expression (``G7+EU``, ``G7+KOR``) or a list of
+    countries and blocs (``[USA, Japan, EU]``).
+    """
+
+    countries: tuple[str, ...] = ()
+    blocs: tuple[str, ...] = ()
+
+    def resolve(self, on: dt.date) -> list[str]:
+        """Sorted ISO3 codes: the countries plus the blocs' members on ``on``."""
+        found = set(self.countries)
+        if self.blocs:
+            found |= set(bloc_members(alliance_table(), list(self.blocs), on))
+        return sorted(found)
+
+    def __str__(self) -> str:
+        return "+".join([*self.blocs, *self.countries])
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+
+@dataclass(frozen=True)
+class Policy:
+    r"""Alliance-policy knobs of a run (defaults below; meaning in ``models/README.md``).
+
+    ``allies=None`` keeps the study's allies. ``max_stock_days=None``: no upper limit
+    (the coercion family then applies its default of 90 days). ``disruption_days=None``:
+    the window is the longest disruption of the run (365 days without any).
+    """
+
+    allies: CountrySet | None = None
+    max_non_allied_share: float = 1.0
+    max_single_supplier_share: float = 1.0
+    min_stock_days: float = 0.0
+    max_stock_days: float | None = None
+    spare_capacity: float = 0.10
+    spot: bool = True
+    spot_premium: float = 0.5
+    value_of_lost_supply_multiple: float = 5.0
+    holding_cost_share: float = 0.10
+    pooling: bool = False
+    burden_rule: str = "consumption"
+    cvar_weight: float = 0.0
+    cvar_level: float = 0.95
+    coercion_gamma: int = 1
+    disruption_days: float | None = None
+
+
+#: Policy knob -> (kind, allowed values as shown in errors).
+KNOBS: dict[str, tuple[str, str]] = {
+    "allies": ("countries", "a bloc expression such as G7+EU, or a list of countries/blocs"),
+    "max_non_allied_share": ("unit", "a number in [0, 1]"),
+    "max_single_supplier_share": ("unit", "a number in [0, 1]"),
+    "min_stock_days": ("nonneg", "a number >= 0"),
+    "max_stock_days": ("nonneg_or_null", "a number >= 0, or null for no limit"),
+    "spare_capacity": ("nonneg", "a number >= 0 (fraction of observed exports)"),
+    "spot": ("bool", "true or false"),
+    "spot_premium": ("nonneg", "a number >= 0 (0.5 = spot costs 1.5 x contract)"),
+    "value_of_lost_supply_multiple": ("nonneg", "a number >= 0 (multiple of unit value)"),
+    "holding_cost_share": ("nonneg", "a number >= 0 (share of unit value per year)"),
+    "pooling": ("bool", "true or false"),
+    "burden_rule": ("choice", " or ".join(BURDEN_RULES)),
+    "cvar_weight": ("nonneg", "a number >= 0"),
+    "cvar_level": ("level", "a number in [0, 1)"),
+    "coercion_gamma": ("count", "an integer >= 1"),
+    "disruption_days": ("days", "a number in (0, 365]"),
+}
+
+
+_INF = float("inf")
+#: Numeric knob kind -> (low, high, low open, high open).
+INTERVALS = {
+    "unit": (0.0, 1.0, False, False),
+    "nonneg": (0.0, _INF, False, False),
+    "nonneg_or_null": (0.0, _INF, False, False),
+    "level": (0.0, 1.0, False, True),
+    "days": (0.0, 365.0, True, False),
+    "prob": (0.0, 1.0, True, False),
+}
+
+
+#: Numbers of a disruption: key, default, interval kind, interval as shown.
+DISRUPTION_NUMBERS = [
+    ("probability", None, "prob", "(0, 1]"),
+    ("availability", 0.0, "unit", "[0, 1]"),
+    ("duration_days", 365.0, "days", "(0, 365] (days)"),
+]
+
+
+# ----------------------------------------------------------------------------- specs
+@dataclass(frozen=True)
+class DisruptionSpec:
+    """One disruption event: who stops delivering what, to whom, how much, how likely, how long.
+
+    ``commodities`` holds ``(commodity, stage)`` pairs, ``stage=None`` meaning every
+    stage; ``None`` for all commodities. ``targets=None``: towards every member.
+    """
+
+    suppliers: CountrySet
+    probability: float
+    availability: float = 0.0
+    duration_days: float = 365.0
+    targets: CountrySet | None = None
+    commodities: tuple[tuple[str, str | None], ...] | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """A named catalogue entry: documented disruptions and/or policy overrides."""
+
+    name: str
+    description: str
+    assumptions: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    disruptions: tuple[DisruptionSpec, ...] = ()
+    policy: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Composition:
+    """One run's scenarios composed.
+
+    Names (base first), ``(scenario, disruption)`` events, the policy in force and, per
+    knob set explicitly, who set it (``"study"`` or ``"scenario <name>"``).
+    """
+
+    names: tuple[str, ...]
+    events: tuple[tuple[str, DisruptionSpec], ...]
+    policy: Policy
+    set_by: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Named scenarios read from one file (:func:`load_catalogue`)."""
+
+    path: Path
+    scenarios: Mapping[str, ScenarioSpec]
+
+    def get(self, name: str, *, file: str | Path, key: str) -> ScenarioSpec:
+        """The scenario ``name``; :class:`SpecError` with close matches if unknown."""
+        if name in self.scenarios:
+            return self.scenarios[name]
+        hint = close_matches(name, sorted(self.scenarios))
+        raise SpecError.single(
+            file,
+            key,
+            name,
+            f"unknown scenario (not in {self.path.name})",
+            ("close matches: " + ", ".join(hint)) if hint else ", ".join(sorted(self.scenarios)),
+        )
+
+    def parse(self, expression: str, *, file: str | Path, key: str) -> list[ScenarioSpec]:
+        """The scenarios of ``a+b+...`` in order (a name given twice counts once)."""
+        parts = [p.strip() for p in str(expression).split("+")]
+        if not all(parts):
+            raise SpecError.single(
+                file, key, expression, "empty scenario name", "names joined by '+', e.g. a+b"
+            )
+        return [self.get(p, file=file, key=key) for p in dict.fromkeys(parts)]
+
+    def overrides(
+        self, expression: str, *, file: str | Path, key: str
+    ) -> tuple[list[ScenarioSpec], dict[str, Any], dict[str, str]]:
+        """Scenarios, merged policy overrides and their origins; conflicts raise."""
+        specs = self.parse(expression, file=file, key=key)
+        merged: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+        problems: list[SpecProblem] = []
+        for spec in specs:
+            for knob, value in spec.policy.items():
+                if knob in merged and merged[knob] != value:
+                    problems.append(
+                        SpecProblem(
+                            str(self.path),
+                            f"scenarios.{spec.name}.policy.{knob}",
+                            value,
+                            f"conflicts with scenarios.{origin[knob]}.policy.{knob} = "
+                            f"{merged[knob]!r} in the composition {expression!r}",
+                            "one value per knob within a composition: drop one scenario "
+                            "or make them agree",
+                        )
+                    )
+                    continue
+                merged[knob] = value
+                origin[knob] = spec.name
+        if problems:
+            raise SpecError(problems)
+        return specs, merged, origin
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A study file (:func:`load_study`): what to model and with which scenarios."""
+
+    path: Path
+    name: str
+    description: str
+    year: int
+    members: CountrySet
+    allies: CountrySet
+    commodities: tuple[tuple[str, str], ...]
+    model: str
+    catalogue: Catalogue
+    adversary: CountrySet | None = None
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    scenarios: tuple[str, ...] = ()
+    base_scenario: str | None = None
+
+    @property
+    def date(self) -> dt.date:
+        """Membership date of the blocs: 31 December of the trade year."""
+        return dt.date(self.year, 12, 31)
+
+    def compose(self, expression: str | None = None) -> Composition:
+        """Layer study policy, base scenario and ``expression`` (see the module docstring)."""
+        policy = dataclasses.replace(Policy(), **self.policy)
+        set_by = dict.fromkeys(self.policy, "study")
+        names: list[str] = []
+        events: list[tuple[str, DisruptionSpec]] = []
+        layers = [(self.base_scenario, str(self.path), "base_scenario")]
+        layers.append((expression, "--scenario", "scenario"))
+        for expr, file, key in layers:
+            if not expr:
+                continue
+            specs, merged, origin = self.catalogue.overrides(expr, file=file, key=key)
+            policy = dataclasses.replace(policy, **merged)
+            set_by.update({k: f"scenario {v}" for k, v in origin.items()})
+            for spec in specs:
+                if spec.name in names:
+                    continue
+                names.append(spec.name)
+                events += [(spec.name, d) for d in spec.disruptions]
+        return Composition(tuple(names), tuple(events), policy, set_by)
