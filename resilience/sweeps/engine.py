@@ -27,6 +27,7 @@ other points it ran, so all three give identical frames.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import multiprocessing
@@ -92,6 +93,7 @@ class SweepTask:
     reference: Point
     trade: pl.DataFrame | None = None
     options: SolverOptions | None = None
+    explain: bool = True
 
 
 # ----------------------------------------------------------------------------- workers
@@ -153,10 +155,17 @@ def _status_of(exc: OptimizationError) -> str:
 
 def _solve(task: SweepTask, point: Point) -> dict[str, Any]:
     if task.method == "persistent":
-        return _model(task).solve(point)
-    if task.study.model in PARAMETRIC_FAMILIES:
-        return solve_built(build_point(task.study, task.scenario, point, task.trade), task.options)
-    return _from_study(task, point)
+        row = _model(task).solve(point)
+    elif task.study.model in PARAMETRIC_FAMILIES:
+        row = solve_built(build_point(task.study, task.scenario, point, task.trade), task.options)
+    else:
+        return _from_study(task, point)
+    if task.explain and row["status"].startswith("infeasible"):
+        # the run's own explanation: which member, commodity and policy conflict
+        explained = _from_study(task, point)
+        if explained["status"].startswith("infeasible"):
+            row["reason"] = explained["reason"]
+    return row
 
 
 def run_chunk(
@@ -296,6 +305,7 @@ def sweep(
     scheduler: Any = None,
     chunk_size: int | None = None,
     progress: bool = False,
+    explain: bool = True,
     trade: pl.DataFrame | None = None,
     options: SolverOptions | None = None,
 ) -> pl.DataFrame:
@@ -319,6 +329,10 @@ def sweep(
         Points per task (default: a quarter of an even share per worker).
     progress
         Show a rich progress bar (the CLI turns it on when writing to a terminal).
+    explain
+        Give every infeasible point the run's explanation in ``reason`` (which member,
+        commodity and policy conflict) — one full run per infeasible point; turn off for
+        large sweeps that are mostly infeasible.
     trade, options
         Trade table (default: shipped) and solver options.
 
@@ -343,7 +357,7 @@ def sweep(
     _check_points(spec, scenario, points)
     chosen = _resolve_method(spec, knobs, method)
     workers = workers or os.cpu_count() or 1
-    task = SweepTask(spec, scenario, tuple(knobs), chosen, points[0], trade, options)  # type: ignore[arg-type]
+    task = SweepTask(spec, scenario, tuple(knobs), chosen, points[0], trade, options, explain)  # type: ignore[arg-type]
     if chosen == "persistent":
         try:
             model = _model(task)
@@ -351,7 +365,7 @@ def sweep(
             if method == "persistent":
                 raise
             log.warning("rebuilding every point: %s", exc)
-            task = SweepTask(spec, scenario, tuple(knobs), "rebuild", points[0], trade, options)
+            task = dataclasses.replace(task, method="rebuild")
         else:
             log.info("persistent sweep: setup %.2f s in %d builds", model.setup_s, model.builds)
     chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
