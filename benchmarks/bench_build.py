@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _machine import machine  # benchmarks/ is on sys.path when a script runs
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -392,38 +393,6 @@ def check_results(names: list[str], files: dict[str, Path], parquet: Path) -> No
         print(f"  {name}: same table as {REFERENCE} ({diff.height} tied top suppliers)")
 
 
-def machine() -> dict[str, Any]:
-    import importlib.metadata as md
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    versions = {}
-    for pkg in ("polars", "pyarrow", "pandas", "duckdb", "numpy"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = "not installed"
-    return {
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "ram_gib": round(mem / 2**20, 1),
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        **versions,
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -454,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
             [sys.executable, str(HERE / "generate_baci.py"), "--rows", str(args.rows)], check=True
         )
 
-    info = machine()
+    info = machine(("polars", "pyarrow", "pandas", "duckdb", "numpy"))
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     if not args.no_check:
         print("checking that every variant computes the same table ...")

@@ -43,6 +43,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _machine import machine  # benchmarks/ is on sys.path when a script runs
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 VARIANTS = {
@@ -296,28 +298,6 @@ def run_child(mode: str, size: str, without: list[str] | None = None) -> dict[st
     rec: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     rec["process_peak_kib"] = usage.ru_maxrss
     return rec
-
-
-def machine() -> dict[str, Any]:
-    import importlib.metadata as md
-    import platform
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    versions = {p: md.version(p) for p in ("pyomo", "highspy", "polars", "numpy")}
-    return {
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        **versions,
-    }
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:

@@ -154,6 +154,13 @@ def _status_of(exc: OptimizationError) -> str:
 
 
 def _solve(task: SweepTask, point: Point) -> dict[str, Any]:
+    try:
+        return _solve_point(task, point)
+    except SpecError as exc:  # found only with the data (e.g. the scenario cuts nothing)
+        return {"status": "invalid", **dict.fromkeys(METRICS), "reason": str(exc)}
+
+
+def _solve_point(task: SweepTask, point: Point) -> dict[str, Any]:
     if task.method == "persistent":
         row = _model(task).solve(point)
     elif task.study.model in PARAMETRIC_FAMILIES:
@@ -213,6 +220,43 @@ def _check_points(study: StudySpec, scenario: str | None, points: Sequence[Point
             ]
     if problems:
         raise SpecError(problems)
+
+
+def _reference(
+    study: StudySpec, scenario: str | None, knobs: Sequence[str], points: Sequence[Point]
+) -> Point:
+    """The warm-start point: every knob at the middle of its grid values.
+
+    Every point's solve starts from this point's optimal basis; from the middle of the
+    grid, few simplex iterations reach any point (from a corner, hundreds). Falls back to
+    the first point when that combination is one a run would reject.
+    """
+    middle: dict[str, Any] = {}
+    for k in knobs:
+        values = sorted({p.values()[k] for p in points})
+        middle[k] = values[(len(values) - 1) // 2]
+    centre = Point(
+        {k: v for k, v in middle.items() if k in points[0].policy},
+        {k: v for k, v in middle.items() if k in points[0].disruption},
+    )
+    try:
+        check_run(study, scenario, policy=centre.policy, disruption=centre.disruption)
+    except SpecError:
+        return points[0]
+    return centre
+
+
+def _edges(reference: Point, knobs: Sequence[str], points: Sequence[Point]) -> list[Point]:
+    """The reference point with one knob at a time at its lowest and highest grid value."""
+    out: list[Point] = []
+    for k in knobs:
+        values = sorted({p.values()[k] for p in points})
+        for v in {values[0], values[-1]}:
+            if k in reference.policy:
+                out.append(Point({**reference.policy, k: v}, reference.disruption))
+            else:
+                out.append(Point(reference.policy, {**reference.disruption, k: v}))
+    return out
 
 
 def _chunks(
@@ -357,10 +401,12 @@ def sweep(
     _check_points(spec, scenario, points)
     chosen = _resolve_method(spec, knobs, method)
     workers = workers or os.cpu_count() or 1
-    task = SweepTask(spec, scenario, tuple(knobs), chosen, points[0], trade, options, explain)  # type: ignore[arg-type]
+    reference = _reference(spec, scenario, knobs, points) if chosen == "persistent" else points[0]
+    task = SweepTask(spec, scenario, tuple(knobs), chosen, reference, trade, options, explain)  # type: ignore[arg-type]
     if chosen == "persistent":
         try:
             model = _model(task)
+            model.verify(_edges(reference, knobs, points))
         except NotParametricError as exc:
             if method == "persistent":
                 raise

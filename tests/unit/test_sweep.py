@@ -166,6 +166,18 @@ def test_spare_capacity_is_rebuilt_because_suppliers_run_out(g7: Any) -> None:
         assert close(objective, run.totals["objective_usd"][0], 1e-6)
 
 
+def test_edge_values_are_checked_against_a_rebuild(
+    g7: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spare capacity, if it were interpolated: exact inside, wrong at 0 where a supplier's
+    capacity runs out; the check at the grid's edges catches it before any point."""
+    monkeypatch.setitem(knobs_mod.PARAMETRIC_KNOBS, "spare_capacity", (0.13, 0.29))
+    with pytest.raises(NotParametricError, match="spare_capacity=0 .* differs from a rebuild"):
+        sweep(g7, {"spare_capacity": [0.0, 0.2]}, scenario=SCENARIO, method="persistent")
+    frame = sweep(g7, {"spare_capacity": [0.0, 0.2]}, scenario=SCENARIO)
+    assert frame["method"].to_list() == ["rebuild", "rebuild"]
+
+
 def test_structural_knob_is_refused_for_persistent_and_rebuilt_on_auto(g7: Any) -> None:
     with pytest.raises(NotParametricError, match="spot"):
         sweep(g7, {"spot": [True, False]}, scenario=SCENARIO, method="persistent")
