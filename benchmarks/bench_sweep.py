@@ -134,7 +134,9 @@ def make_floor(model: ParametricModel, reference: Point, points: list[Point]) ->
     h.setOptionValue("output_flag", False)
     for name, value in SolverOptions().highs_options().items():
         h.setOptionValue(name, value)
-    h.passModel(model._lp(model.evaluate(model._t(reference))))
+    numbers = model._base_numbers.copy()
+    numbers[model._varying] = model.evaluate(model._t(reference))
+    h.passModel(model._highs_lp(numbers))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise SystemExit("the reference point is not optimal: no warm basis for the floor")
@@ -201,7 +203,7 @@ def solve_split(model: ParametricModel, point: Point, into: dict[str, list[float
         model._h.clearSolver()
         model._h.setOptionValue("presolve", "off")
         model._h.run()
-        model._h.setOptionValue("presolve", "choose")
+        model._h.setOptionValue("presolve", model._presolve)
     t4 = time.perf_counter()
     n = model.layout.n
     a0 = 3 * n + 2 * model.layout.m + len(model.layout.pattern)

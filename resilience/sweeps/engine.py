@@ -94,6 +94,9 @@ class SweepTask:
     trade: pl.DataFrame | None = None
     options: SolverOptions | None = None
     explain: bool = True
+    #: The learnt model itself (persistent method): workers start from it instead of
+    #: learning it again from the recipe above.
+    model: ParametricModel | None = None
 
 
 # ----------------------------------------------------------------------------- workers
@@ -101,7 +104,16 @@ _MODELS: dict[bytes, ParametricModel] = {}
 
 
 def _model(task: SweepTask) -> ParametricModel:
-    """The parametric model of ``task`` (built on first use)."""
+    """The parametric model of ``task``: the one it carries, else built on first use.
+
+    Cached per process, so that the chunks after the first reuse its HiGHS instance.
+    """
+    if task.model is not None:
+        key = task.model.token.encode()
+        if key not in _MODELS:
+            _MODELS.clear()
+            _MODELS[key] = task.model
+        return _MODELS[key]
     key = pickle.dumps((task.study, task.scenario, task.knobs, task.reference))
     if key not in _MODELS:
         _MODELS.clear()
@@ -325,7 +337,8 @@ def _dask(
     own = not isinstance(scheduler, distributed.Client)
     client = distributed.Client(scheduler) if own else scheduler
     try:
-        futures = client.map(run_chunk, [task] * len(chunks), chunks, pure=False)
+        shared = client.scatter(task, broadcast=True)  # the learnt model travels once
+        futures = client.map(run_chunk, [shared] * len(chunks), chunks, pure=False)
         sizes = {f.key: len(c) for f, c in zip(futures, chunks, strict=True)}
         out: list[tuple[int, dict[str, Any]]] = []
         for future in distributed.as_completed(futures):
@@ -414,6 +427,7 @@ def sweep(
             task = dataclasses.replace(task, method="rebuild")
         else:
             log.info("persistent sweep: setup %.2f s in %d builds", model.setup_s, model.builds)
+            task = dataclasses.replace(task, model=model)
     chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
     label = f"{spec.name} {scenario or 'base'}: {len(points)} points ({task.method})"
     with _progress(progress, len(points), label) as advance:

@@ -49,10 +49,12 @@ sweeps give identical frames.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +118,7 @@ class BuiltPoint:
     columns; ``k_demand_t`` the annual demand behind each stock column.
     """
 
-    compiled: CompiledModel
+    compiled: CompiledModel | None  # None once shipped to a worker (no Pyomo objects)
     col_keys: list[tuple[str, Any]]
     row_keys: list[tuple[str, Any]]
     masks: Mapping[str, npt.NDArray[np.bool_]]
@@ -271,6 +273,7 @@ def _outcome(
 
 def solve_built(built: BuiltPoint, options: SolverOptions | None = None) -> dict[str, Any]:
     """Solve one freshly built point cold (the *rebuild* route of a sweep)."""
+    assert built.compiled is not None
     lp = built.compiled.lp
     if built.compiled.num_cols == 0:
         raise NotParametricError("the model has no columns")
@@ -318,11 +321,13 @@ class _Aligner:
     def linear_keys(self, built: BuiltPoint) -> tuple[Any, Any, npt.NDArray[np.int64], FloatArray]:
         pc = self._perm(built.col_keys, self.col_pos, "columns")
         pr = self._perm(built.row_keys, self.row_pos, "rows")
+        assert built.compiled is not None
         r, c, v = _triplets(built.compiled.lp)
         return pc, pr, pr[r] * len(self.col_pos) + pc[c], v
 
     def numbers(self, built: BuiltPoint, layout: _Layout) -> FloatArray:
         pc, pr, keys, vals = self.linear_keys(built)
+        assert built.compiled is not None
         lp = built.compiled.lp
         n, m = layout.n, layout.m
         out = np.zeros(layout.size)
@@ -383,6 +388,8 @@ class ParametricModel:
         self.high = np.array([PARAMETRIC_KNOBS[k][1] for k in knobs])
         builds: dict[frozenset[int], BuiltPoint] = {frozenset(): self._build(self.low)}
         self.base = builds[frozenset()]
+        assert self.base.compiled is not None
+        self._sense = self.base.compiled.sense
         align = _Aligner(self.base)
         for j in range(len(knobs)):
             builds[frozenset([j])] = self._build(self._corner({j}))
@@ -398,15 +405,11 @@ class ParametricModel:
         self._fit(numbers, depends)
         self._check(seed)
         self._plan_pushes()
-        self._h = _highs(options)
         self._presolve = "on" if (options or SolverOptions()).presolve else "off"
-        self._h.passModel(self._lp(self.evaluate(self._t(reference))))
-        self._h.run()
-        self._basis = None
-        if self._h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            self._basis = self._h.getBasis()
-        else:
-            log.info("reference point not optimal: every point of the sweep starts cold")
+        self._reference = self._base_numbers.copy()
+        self._reference[self._varying] = self.evaluate(self._t(reference))
+        self._start()
+        self.token = uuid.uuid4().hex  # names this learnt model in the workers' caches
         self.setup_s = time.perf_counter() - t0
         self.builds = len(builds) + 1
         log.info(
@@ -558,11 +561,11 @@ class ParametricModel:
                 )
 
     # -- solving
-    def _lp(self, varying: FloatArray) -> Any:
-        numbers = self._base_numbers.copy()
-        numbers[self._varying] = varying
-        lp = self.base.compiled.lp
+    def _highs_lp(self, numbers: FloatArray) -> Any:
+        """A HiGHS LP of ``numbers`` (the union pattern, row-wise)."""
         n, m, pattern = self.layout.n, self.layout.m, self.layout.pattern
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, m
         lp.col_cost_, lp.col_lower_, lp.col_upper_ = (
             numbers[:n],
             numbers[n : 2 * n],
@@ -573,21 +576,46 @@ class ParametricModel:
             numbers[3 * n + m : 3 * n + 2 * m],
         )
         a0 = 3 * n + 2 * m
-        rows, cols = np.divmod(pattern, n)
-        order = np.lexsort((cols, rows))
-        starts = np.searchsorted(rows[order], np.arange(m + 1))
-        lp.a_matrix_.start_ = starts.astype(np.int32)
-        lp.a_matrix_.index_ = cols[order].astype(np.int32)
-        lp.a_matrix_.value_ = numbers[a0 : a0 + len(pattern)][order]
+        rows, cols = np.divmod(pattern, n)  # pattern is sorted by row, then column
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+        lp.a_matrix_.start_ = np.searchsorted(rows, np.arange(m + 1)).astype(np.int32)
+        lp.a_matrix_.index_ = cols.astype(np.int32)
+        lp.a_matrix_.value_ = numbers[a0 : a0 + len(pattern)]
         lp.offset_ = float(numbers[a0 + len(pattern)])
-        self._numbers = numbers
+        if self._sense == "maximize":
+            lp.sense_ = highspy.ObjSense.kMaximize
         return lp
+
+    def _start(self) -> None:
+        """HiGHS holding the reference point's LP, solved once for its basis."""
+        self._h = _highs(self.options)
+        self._h.passModel(self._highs_lp(self._reference))
+        self._h.run()
+        self._basis = None
+        if self._h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            self._basis = self._h.getBasis()
+        else:
+            log.info("reference point not optimal: every point of the sweep starts cold")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker needs (no Pyomo model, no HiGHS instance: a few hundred kB)."""
+        state = self.__dict__.copy()
+        state["base"] = dataclasses.replace(self.base, compiled=None)
+        for name in ("_h", "_basis", "_align"):
+            state[name] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore; HiGHS starts on the first solve (same reference solve as here)."""
+        self.__dict__.update(state)
 
     def solve(self, point: Point | Mapping[str, float]) -> dict[str, Any]:
         """Write the point's numbers into HiGHS, start from the reference basis, solve."""
-        varying = self.evaluate(self._t(point))
+        if self._h is None:
+            self._start()
         numbers = self._base_numbers.copy()
-        numbers[self._varying] = varying
+        numbers[self._varying] = self.evaluate(self._t(point))
         self._push(numbers)
         if self._basis is not None:
             self._h.setBasis(self._basis)
