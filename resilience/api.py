@@ -44,6 +44,7 @@ from resilience.scenarios import (
     ScenarioSpec,
     SpecReader,
     StudySpec,
+    as_study,
     load_catalogue,
     load_study,
     parse_scenario,
@@ -170,10 +171,6 @@ def _with_scenarios(
     return study, "+".join(names)
 
 
-def _study(study: StudySpec | str | Path) -> StudySpec:
-    return study if isinstance(study, StudySpec) else load_study(study)
-
-
 def run(
     study: StudySpec | str | Path,
     scenario: str | ScenarioSpec | Sequence[str | ScenarioSpec] | None = None,
@@ -197,7 +194,7 @@ def run(
     trade, options
         Trade table (default: shipped) and solver options.
     """
-    spec, expression = _with_scenarios(_study(study), scenario)
+    spec, expression = _with_scenarios(as_study(study), scenario)
     knobs, numbers = _policy(policy)
     return run_study(
         spec, expression, policy=knobs, disruption=numbers, trade=trade, options=options

@@ -1,11 +1,12 @@
-"""Where resilience finds its shipped tables and writes its caches."""
+"""Where resilience finds its shipped tables and writes its caches; file fingerprints."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "datasets_dir", "project_root"]
+__all__ = ["cache_dir", "datasets_dir", "project_root", "sha256_file"]
 
 
 def project_root() -> Path:
@@ -27,3 +28,12 @@ def cache_dir() -> Path:
     """Folder for built Parquet (gitignored); ``RESILIENCE_CACHE`` overrides it."""
     env = os.environ.get("RESILIENCE_CACHE")
     return Path(env) if env else project_root() / ".cache"
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, as hex (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -28,6 +28,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -37,6 +39,7 @@ from resilience.build.dependency import trade_shares
 from resilience.optimize import scenarios_data as sd
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData, apply_overrides, model_data
 from resilience.optimize.recourse import DAYS_PER_YEAR
+from resilience.paths import datasets_dir
 from resilience.reference.commodities import load_commodities
 from resilience.scenarios import Composition, DisruptionSpec, SpecError, SpecProblem, StudySpec
 
@@ -52,7 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEMAND = ["member_iso3", *COMMODITY_KEY]
 ARC = ["member_iso3", "supplier_iso3", *COMMODITY_KEY]
 SUPPLY = ["supplier_iso3", *COMMODITY_KEY]
 CALM = "calm"
@@ -335,6 +337,22 @@ def override(
     )
 
 
+def _shipped_shares() -> pl.DataFrame:
+    """Bilateral shares of the shipped trade table, read once per version of the file.
+
+    Sweeps build a run many times; the cache is keyed by the file's path, size and
+    modification time, so a refreshed table is read again.
+    """
+    path = datasets_dir() / "trade.parquet"
+    stat = path.stat()
+    return _shares_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=1)
+def _shares_of(path: str, size: int, mtime_ns: int) -> pl.DataFrame:
+    return trade_shares(shipped.scan_trade(Path(path))).collect()
+
+
 def prepare_run(
     study: StudySpec,
     scenario: str | None = None,
@@ -350,8 +368,8 @@ def prepare_run(
     comp = override(study.compose(scenario), policy, disruption)
     label = "+".join(comp.names) or "base"
     notes: list[str] = []
-    source = shipped.scan_trade() if trade is None else trade.lazy()
-    data = _model_data(study, comp, trade_shares(source), notes)
+    bilateral = _shipped_shares().lazy() if trade is None else trade_shares(trade.lazy())
+    data = _model_data(study, comp, bilateral, notes)
     window = DAYS_PER_YEAR if study.model == "diversify" else window_days(study, comp)
     frame, labels = scenario_frame(study, comp, window)
     scenarios, disrupted, touched = _restrict(study, data, frame, labels, notes)

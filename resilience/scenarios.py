@@ -79,6 +79,7 @@ __all__ = [
     "SpecProblem",
     "SpecReader",
     "StudySpec",
+    "as_study",
     "load_catalogue",
     "load_study",
     "parse_scenario",
@@ -501,3 +502,8 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
         raise SpecError(problems)
     study.compose()
     return study
+
+
+def as_study(study: StudySpec | str | Path) -> StudySpec:
+    """``study`` itself, or the study file it names read with :func:`load_study`."""
+    return study if isinstance(study, StudySpec) else load_study(study)

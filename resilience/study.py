@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 
 DEMAND = ["member_iso3", *COMMODITY_KEY]
 ARC = ["member_iso3", "supplier_iso3", *COMMODITY_KEY]
-SUPPLY = ["supplier_iso3", *COMMODITY_KEY]
-CALM = "calm"
 #: Columns of :attr:`StudyResult.summary` after the member and commodity keys.
 SUMMARY_COLUMNS = [
     "demand_t",

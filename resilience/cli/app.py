@@ -455,7 +455,7 @@ def _run_each(
     """Run every label (progress bar on a terminal); rows of totals and the error count."""
     from rich.progress import Progress
 
-    from resilience.optimize.diagnostics import OptimizationError
+    from resilience.optimize.diagnostics import OptimizationError, status_of
     from resilience.study import run_study, write_study
 
     rows: list[dict[str, object]] = []
@@ -466,8 +466,8 @@ def _run_each(
             name = label or "base"
             try:
                 result = run_study(study, label)
-            except OptimizationError as exc:
-                rows.append({"scenario": name, "status": "infeasible", "note": str(exc)})
+            except OptimizationError as exc:  # a finding (infeasible...), not a failure
+                rows.append({"scenario": name, "status": status_of(exc), "note": str(exc)})
             except (ResilienceError, ValueError) as exc:
                 failures += 1
                 rows.append({"scenario": name, "status": "error", "note": str(exc)})

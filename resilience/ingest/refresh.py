@@ -24,7 +24,6 @@ leaves the previous tables untouched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -40,7 +39,7 @@ from resilience.errors import DataError, DataProblem
 from resilience.ingest import baci, bp, iea, unga, usgs, wgi, wmd, wna
 from resilience.ingest.compiled import read_compiled_shares
 from resilience.ingest.mapping import complete_rest_of_world, load_commodity_map, map_production
-from resilience.paths import datasets_dir
+from resilience.paths import datasets_dir, sha256_file
 from resilience.reference.commodities import hs_to_commodity, load_commodities
 from resilience.schemas.tables import Production
 from resilience.schemas.validate import validate_frame
@@ -198,14 +197,6 @@ def _write_csv(frame: pl.DataFrame, path: Path) -> None:
         frame.write_csv(tmp)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def refresh(
     root: Path, out: Path | None = None, progress: Callable[[str], None] | None = None
 ) -> RefreshReport:
@@ -280,11 +271,11 @@ def refresh(
 
     manifest = {
         "inputs": [
-            {"key": key, "file": p.name, "sha256": _sha256(p), "bytes": p.stat().st_size}
+            {"key": key, "file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
             for key, paths in inputs.items()
             for p in paths
         ],
-        "compiled_shares_sha256": _sha256(datasets_dir() / "sources" / "compiled_shares.csv"),
+        "compiled_shares_sha256": sha256_file(datasets_dir() / "sources" / "compiled_shares.csv"),
         "rows": report.rows,
     }
     with _atomic(out / "manifest.json") as tmp:

@@ -50,6 +50,7 @@ __all__ = [
     "UnboundedModelError",
     "explain_infeasible",
     "hint_for",
+    "status_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -402,3 +403,16 @@ def explain_infeasible(
         f"HiGHS could not isolate the conflicting constraints ({last_problem}). Relax policy "
         "limits one at a time, or add a penalised shortfall variable, to find the cause.",
     )
+
+
+def status_of(exc: OptimizationError) -> str:
+    """The status word of a failed solve, as result tables record it.
+
+    ``infeasible``, ``infeasible_or_unbounded``, ``unbounded``, ``limit`` (stopped at a
+    time or iteration limit before any feasible plan) or ``error``.
+    """
+    if isinstance(exc, InfeasibleModelError):
+        return "infeasible_or_unbounded" if isinstance(exc, UnboundedModelError) else "infeasible"
+    if isinstance(exc, UnboundedModelError):
+        return "unbounded"
+    return "limit" if isinstance(exc, SolverLimitError) else "error"

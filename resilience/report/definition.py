@@ -28,7 +28,6 @@ output directory: absolute paths, ``..`` and symbolic links leading outside are 
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from collections.abc import Sequence
@@ -46,6 +45,7 @@ from resilience.scenarios import (
     load_study,
     read_yaml,
 )
+from resilience.specs import close_matches
 
 __all__ = [
     "BASE",
@@ -69,7 +69,6 @@ BASE = "base"
 #: The definition used when ``--definition`` is omitted.
 DEFAULT_DEFINITION = project_root() / "reports" / "weekly.yaml"
 #: ``scenarios:`` keywords of a study entry.
-SCENARIO_MODES = ("study", "catalogue")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _KEYS = ["name", "description", "output", "tables", "dependency", "studies", "top_risks"]
@@ -124,7 +123,7 @@ class ReportDefinition:
 
 
 def _close(word: str, vocabulary: Sequence[str]) -> str:
-    hint = difflib.get_close_matches(word, list(vocabulary), n=3, cutoff=0.6)
+    hint = close_matches(word, vocabulary)
     return ("close matches: " + ", ".join(hint) + "; ") if hint else ""
 
 

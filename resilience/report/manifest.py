@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from resilience.paths import datasets_dir, project_root
+from resilience.paths import datasets_dir, project_root, sha256_file
 
 __all__ = [
     "AS_OF_RULE",
@@ -76,15 +76,6 @@ _DEPENDENCIES = (
     "pycountry",
 )
 _TABLE_SUFFIXES = (".csv", ".parquet", ".json")
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes, as hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shown_path(path: Path) -> str:

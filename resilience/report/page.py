@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from resilience import plots
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -174,25 +176,14 @@ def _scenario_figure(scenarios: pl.DataFrame) -> str:
 
 
 def _frontier_figure(frontier: pl.DataFrame) -> str:
+    """One frontier panel per study and scenario (:func:`resilience.plots.frontier`)."""
     keys = frontier.select("study", "scenario").unique(maintain_order=True).rows()
     fig = _figure(4.2 * min(len(keys), 2), 3.4 * ((len(keys) + 1) // 2))
     axes = fig.subplots((len(keys) + 1) // 2, min(len(keys), 2), squeeze=False).ravel()
     for ax, (study, scenario) in zip(axes, keys, strict=False):
         rows = frontier.filter((pl.col("study") == study) & (pl.col("scenario") == scenario))
-        ok = rows.filter(pl.col("status") == "optimal").sort("max_non_allied_share")
-        bad = rows.filter(pl.col("status") != "optimal")
-        ax.plot(ok["max_non_allied_share"], ok["cost_usd"], marker="o", color=_BLUE)
-        if bad.height:
-            floor = min((float(v) for v in ok["cost_usd"].drop_nulls()), default=0.0)
-            ax.scatter(bad["max_non_allied_share"], [floor] * bad.height, marker="x", color=_RED)
-            ax.annotate(
-                "x: no plan", (0.02, 0.02), xycoords="axes fraction", fontsize=8, color=_RED
-            )
-        ax.set_xlabel("cap on the non-allied share")
-        ax.set_ylabel("cost (USD)")
-        ax.set_title(f"{study} ({scenario})", loc="left", fontsize=10)
-        ax.invert_xaxis()
-        ax.spines[["top", "right"]].set_visible(False)
+        plots.frontier(rows, ax=ax)  # its subtitle names the study, scenario and model
+        ax.set_title("Cost of friend-shoring", loc="left", fontsize=10, fontweight="bold", pad=16)
     for ax in axes[len(keys) :]:
         ax.set_visible(False)
     return _png(fig)

@@ -27,7 +27,6 @@ other points it ran, so all three give identical frames.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import multiprocessing
@@ -41,16 +40,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from resilience.optimize.diagnostics import (
-    InfeasibleModelError,
-    OptimizationError,
-    SolverLimitError,
-    UnboundedModelError,
-)
+from resilience.errors import ResilienceError
+from resilience.optimize.diagnostics import OptimizationError, status_of
 from resilience.optimize.solve import SolverOptions
-from resilience.scenarios import SpecError, SpecProblem, StudySpec, load_study
+from resilience.scenarios import SpecError, SpecProblem, StudySpec, as_study
 from resilience.study import check_run, run_study
 from resilience.sweeps.knobs import PARAMETRIC_KNOBS, Point, grid_points, points_frame
 from resilience.sweeps.parametric import (
@@ -100,32 +96,57 @@ class SweepTask:
 
 
 # ----------------------------------------------------------------------------- workers
-_MODELS: dict[bytes, ParametricModel] = {}
+_MODELS: dict[str, ParametricModel] = {}
 
 
 def _model(task: SweepTask) -> ParametricModel:
-    """The parametric model of ``task``: the one it carries, else built on first use.
+    """The learnt model ``task`` carries, cached per process by its token.
 
-    Cached per process, so that the chunks after the first reuse its HiGHS instance.
+    The chunks after a worker's first reuse the instance (and its HiGHS) they installed.
     """
-    if task.model is not None:
-        key = task.model.token.encode()
-        if key not in _MODELS:
-            _MODELS.clear()
-            _MODELS[key] = task.model
-        return _MODELS[key]
-    key = pickle.dumps((task.study, task.scenario, task.knobs, task.reference))
-    if key not in _MODELS:
+    if task.model is None:
+        raise ValueError("a persistent sweep task carries its learnt model")
+    token = task.model.token
+    if token not in _MODELS:
         _MODELS.clear()
-        _MODELS[key] = ParametricModel(
-            task.study,
-            task.scenario,
-            task.knobs,
-            reference=task.reference,
-            trade=task.trade,
-            options=task.options,
+        _MODELS[token] = task.model
+    return _MODELS[token]
+
+
+def _learn(
+    spec: StudySpec,
+    scenario: str | None,
+    knobs: Sequence[str],
+    points: Sequence[Point],
+    reference: Point,
+    trade: pl.DataFrame | None,
+    options: SolverOptions | None,
+) -> ParametricModel:
+    """The parametric model of a sweep, probed inside the grid and checked at its edges.
+
+    Raises
+    ------
+    NotParametricError
+        The knobs do not enter the model multilinearly, an edge of the grid solves
+        differently from a rebuild, or a probe is a value a run rejects.
+    """
+    try:
+        model = ParametricModel(
+            spec,
+            scenario,
+            knobs,
+            reference=reference,
+            probes=_probes(knobs, points),
+            trade=trade,
+            options=options,
         )
-    return _MODELS[key]
+        model.verify(_edges(reference, knobs, points))
+    except NotParametricError:
+        raise
+    except ResilienceError as exc:
+        raise NotParametricError(f"the model cannot be probed inside this grid: {exc}") from exc
+    log.info("persistent sweep: setup %.2f s in %d builds", model.setup_s, model.builds)
+    return model
 
 
 def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
@@ -141,7 +162,7 @@ def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
             options=task.options,
         )
     except OptimizationError as exc:
-        return row | {"status": _status_of(exc), "reason": str(exc)}
+        return row | {"status": status_of(exc), "reason": str(exc)}
     t, s = r.totals.row(0, named=True), r.summary
     demand = float(s["demand_t"].sum())
     row |= {
@@ -155,14 +176,6 @@ def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
     if s["days_of_cover"].null_count() < s.height:
         row["stock_days"] = float((s["days_of_cover"].fill_null(0) * s["demand_t"]).sum()) / demand
     return row
-
-
-def _status_of(exc: OptimizationError) -> str:
-    if isinstance(exc, InfeasibleModelError):
-        return "infeasible_or_unbounded" if isinstance(exc, UnboundedModelError) else "infeasible"
-    if isinstance(exc, UnboundedModelError):
-        return "unbounded"
-    return "limit" if isinstance(exc, SolverLimitError) else "error"
 
 
 def _solve(task: SweepTask, point: Point) -> dict[str, Any]:
@@ -184,6 +197,14 @@ def _solve_point(task: SweepTask, point: Point) -> dict[str, Any]:
         explained = _from_study(task, point)
         if explained["status"].startswith("infeasible"):
             row["reason"] = explained["reason"]
+        else:  # never seen; were it to happen, the full run is the reference
+            log.warning(
+                "point %s: the sweep's model says %s, a full run says %s; keeping the run's",
+                point.values(),
+                row["status"],
+                explained["status"],
+            )
+            row = explained
     return row
 
 
@@ -195,14 +216,25 @@ def run_chunk(
 
 
 # ----------------------------------------------------------------------------- planning
-def _resolve_method(study: StudySpec, knobs: Sequence[str], method: Method) -> str:
-    parametric = study.model in PARAMETRIC_FAMILIES and all(k in PARAMETRIC_KNOBS for k in knobs)
+def _resolve_method(
+    study: StudySpec, knobs: Sequence[str], points: Sequence[Point], method: Method
+) -> Literal["persistent", "rebuild"]:
+    numeric = all(
+        isinstance(v, int | float) and not isinstance(v, bool)
+        for p in points
+        for v in p.values().values()
+    )
+    parametric = (
+        numeric and study.model in PARAMETRIC_FAMILIES and all(k in PARAMETRIC_KNOBS for k in knobs)
+    )
     if method == "persistent" and not parametric:
+        others = [k for k in knobs if k not in PARAMETRIC_KNOBS]
         if study.model not in PARAMETRIC_FAMILIES:
             why = f"the {study.model} family solves several models per run"
-        else:
-            others = [k for k in knobs if k not in PARAMETRIC_KNOBS]
+        elif others:
             why = f"{', '.join(others)} change the model's structure or enter it non-linearly"
+        else:
+            why = "a knob takes a value that is not a number (e.g. null: no limit)"
         raise NotParametricError(f"method='persistent' is not possible here: {why}")
     if method == "auto":
         return "persistent" if parametric else "rebuild"
@@ -258,6 +290,20 @@ def _reference(
     return centre
 
 
+def _probes(knobs: Sequence[str], points: Sequence[Point]) -> dict[str, tuple[float, float]]:
+    """Two probe values per knob inside the grid's range (the defaults for one value)."""
+    out: dict[str, tuple[float, float]] = {}
+    for k in knobs:
+        values = [float(p.values()[k]) for p in points]
+        low, high = min(values), max(values)
+        out[k] = (
+            (low + 0.37 * (high - low), low + 0.71 * (high - low))
+            if high > low
+            else (PARAMETRIC_KNOBS[k])
+        )
+    return out
+
+
 def _edges(reference: Point, knobs: Sequence[str], points: Sequence[Point]) -> list[Point]:
     """The reference point with one knob at a time at its lowest and highest grid value."""
     out: list[Point] = []
@@ -286,6 +332,7 @@ def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[int],
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        console=Console(stderr=True),
         disable=not enabled,
         transient=False,
     ) as bar:
@@ -312,12 +359,26 @@ def _processes(
 ) -> list[tuple[int, dict[str, Any]]]:
     out: list[tuple[int, dict[str, Any]]] = []
     context = multiprocessing.get_context("spawn")  # no forked HiGHS thread pools
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(run_chunk, task, chunk): len(chunk) for chunk in chunks}
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_install, initargs=(task,)
+    ) as pool:
+        futures = {pool.submit(_run_installed, chunk): len(chunk) for chunk in chunks}
         for future in as_completed(futures):
             out += future.result()
             advance(futures[future])
     return out
+
+
+_INSTALLED: list[SweepTask] = []
+
+
+def _install(task: SweepTask) -> None:
+    """Process-pool initializer: the task (and its learnt model) arrives once per worker."""
+    _INSTALLED[:] = [task]
+
+
+def _run_installed(chunk: Sequence[tuple[int, Point]]) -> list[tuple[int, dict[str, Any]]]:
+    return run_chunk(_INSTALLED[0], chunk)
 
 
 def _dask(
@@ -409,36 +470,47 @@ def sweep(
     NotParametricError
         ``method="persistent"`` where the family or knobs do not allow it.
     """
-    spec = study if isinstance(study, StudySpec) else load_study(study)
+    if backend not in ("sequential", "processes", "dask"):
+        raise ValueError(f"backend must be sequential, processes or dask, not {backend!r}")
+    spec = as_study(study)
     knobs, points = grid_points(grid)
     _check_points(spec, scenario, points)
-    chosen = _resolve_method(spec, knobs, method)
+    chosen = _resolve_method(spec, knobs, points, method)
     workers = workers or os.cpu_count() or 1
-    reference = _reference(spec, scenario, knobs, points) if chosen == "persistent" else points[0]
-    task = SweepTask(spec, scenario, tuple(knobs), chosen, reference, trade, options, explain)  # type: ignore[arg-type]
+    reference = points[0]
+    model: ParametricModel | None = None
     if chosen == "persistent":
+        reference = _reference(spec, scenario, knobs, points)
         try:
-            model = _model(task)
-            model.verify(_edges(reference, knobs, points))
+            model = _learn(spec, scenario, knobs, points, reference, trade, options)
         except NotParametricError as exc:
             if method == "persistent":
                 raise
             log.warning("rebuilding every point: %s", exc)
-            task = dataclasses.replace(task, method="rebuild")
-        else:
-            log.info("persistent sweep: setup %.2f s in %d builds", model.setup_s, model.builds)
-            task = dataclasses.replace(task, model=model)
+            chosen = "rebuild"
+    task = SweepTask(
+        spec,
+        scenario,
+        tuple(knobs),
+        chosen,
+        reference,
+        trade,
+        options,
+        explain,
+        model,
+    )
     chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
     label = f"{spec.name} {scenario or 'base'}: {len(points)} points ({task.method})"
-    with _progress(progress, len(points), label) as advance:
-        if backend == "sequential":
-            results = _sequential(task, chunks, advance)
-        elif backend == "processes":
-            results = _processes(task, chunks, workers, advance)
-        elif backend == "dask":
-            results = _dask(task, chunks, scheduler, advance)
-        else:
-            raise ValueError(f"backend must be sequential, processes or dask, not {backend!r}")
+    try:
+        with _progress(progress, len(points), label) as advance:
+            if backend == "sequential":
+                results = _sequential(task, chunks, advance)
+            elif backend == "processes":
+                results = _processes(task, chunks, workers, advance)
+            else:
+                results = _dask(task, chunks, scheduler, advance)
+    finally:
+        _MODELS.clear()  # the learnt model (and its HiGHS) goes with the sweep
     rows = [row for _, row in sorted(results, key=lambda r: r[0])]
     label_scenario = scenario or "base"
     meta = {"study": spec.name, "scenario": label_scenario, "model": spec.model}

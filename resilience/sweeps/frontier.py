@@ -30,10 +30,11 @@ import numpy as np
 import polars as pl
 
 from resilience.optimize.solve import SolverOptions
-from resilience.scenarios import StudySpec, load_study
+from resilience.scenarios import StudySpec, as_study
+from resilience.sweeps import engine
 from resilience.sweeps.engine import Backend, sweep
 from resilience.sweeps.knobs import Point
-from resilience.sweeps.parametric import PARAMETRIC_FAMILIES, ParametricModel
+from resilience.sweeps.parametric import PARAMETRIC_FAMILIES, NotParametricError
 
 __all__ = ["FRONTIER_COLUMNS", "frontier", "min_feasible_share"]
 
@@ -58,15 +59,22 @@ FRONTIER_COLUMNS = [
 def _feasible_at(
     study: StudySpec, scenario: str | None, options: SolverOptions | None
 ) -> Callable[[float], bool]:
-    """A function ``share -> feasible?`` (persistent where the family allows)."""
+    """A function ``share -> feasible?``: warm re-solves where the family allows.
+
+    The parametric model is checked against rebuilds at both ends, 0 and 1 (the first
+    caps the bisection tries); where it cannot be used, every probe is a full run.
+    """
     if study.model in PARAMETRIC_FAMILIES:
-        model = ParametricModel(
-            study, scenario, [KNOB], reference=Point({KNOB: 1.0}, {}), options=options
-        )
-        return lambda share: model.solve(Point({KNOB: share}, {}))["status"] == "optimal"
+        ends = [Point({KNOB: 1.0}, {}), Point({KNOB: 0.0}, {})]
+        try:
+            model = engine._learn(study, scenario, [KNOB], ends, ends[0], None, options)
+        except NotParametricError as exc:
+            log.warning("bisection by full runs: %s", exc)
+        else:
+            return lambda share: model.solve(Point({KNOB: share}, {}))["status"] == "optimal"
 
     def rebuild(share: float) -> bool:
-        frame = sweep(study, {KNOB: [share]}, scenario=scenario, options=options)
+        frame = sweep(study, {KNOB: [share]}, scenario=scenario, options=options, explain=False)
         return bool(frame["status"][0] == "optimal")
 
     return rebuild
@@ -83,7 +91,7 @@ def min_feasible_share(
 
     ``None`` when even :math:`\varepsilon = 1` is infeasible.
     """
-    spec = study if isinstance(study, StudySpec) else load_study(study)
+    spec = as_study(study)
     feasible = _feasible_at(spec, scenario, options)
     if not feasible(1.0):
         return None
@@ -124,7 +132,7 @@ def frontier(
     polars.DataFrame
         :data:`FRONTIER_COLUMNS`, one row per cap (``status`` tells infeasible caps).
     """
-    spec = study if isinstance(study, StudySpec) else load_study(study)
+    spec = as_study(study)
     if shares is None:
         low = min_feasible_share(spec, scenario, options=options)
         if low is None:

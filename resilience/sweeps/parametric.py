@@ -41,10 +41,10 @@ vectors.
 
 Warm start and determinism
 --------------------------
-Every point starts from the optimal basis of the sweep's *reference point* (its first
-point), never from the previous point's, so a point's answer does not depend on which
-points were solved before it on the same worker: sequential, process-parallel and Dask
-sweeps give identical frames.
+Every point starts from the optimal basis of the sweep's *reference point* (every knob at
+the middle of its grid values), never from the previous point's, so a point's answer
+does not depend on which points were solved before it on the same worker: sequential,
+process-parallel and Dask sweeps give identical frames.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ from resilience.errors import ResilienceError
 from resilience.optimize.compile import CompiledModel, compile_model
 from resilience.optimize.diversify import DiversifyPolicy, build_diversify
 from resilience.optimize.lp import index_frame
-from resilience.optimize.solve import SolverOptions
+from resilience.optimize.solve import SolverOptions, _ensure_threads
 from resilience.optimize.stress import StressSettings, build_stress
 from resilience.prepare import prepare_run
 from resilience.scenarios import StudySpec
@@ -171,7 +171,6 @@ def build_point(
         study, scenario, policy=point.policy, disruption=point.disruption, trade=trade
     )
     data, inputs = family_inputs(prep)
-    u_probability = np.zeros(0)
     if isinstance(inputs, DiversifyPolicy):
         model = build_diversify(data, inputs)
         compiled = compile_model(model)
@@ -248,9 +247,11 @@ _STATUS = {
 
 
 def _highs(options: SolverOptions | None) -> highspy.Highs:
+    options = options or SolverOptions()
+    _ensure_threads(options.threads)  # HiGHS's thread pool is process-wide
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    for name, value in (options or SolverOptions()).highs_options().items():
+    for name, value in options.highs_options().items():
         if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
             raise ValueError(f"HiGHS rejected option {name}={value!r}")
     return h
@@ -353,7 +354,12 @@ class ParametricModel:
     knobs
         The swept knob names (each in :data:`~resilience.sweeps.knobs.PARAMETRIC_KNOBS`).
     reference
-        The point whose optimal basis starts every solve (the sweep's first point).
+        The point whose optimal basis starts every solve (the sweep engine takes the
+        middle of the grid).
+    probes
+        Two distinct values per knob at which the model is built (default:
+        :data:`~resilience.sweeps.knobs.PARAMETRIC_KNOBS`; the engine takes them inside
+        the grid's range, where every build is one a run accepts).
     trade, options
         Trade table (default: shipped) and solver options.
 
@@ -371,6 +377,7 @@ class ParametricModel:
         knobs: Sequence[str],
         *,
         reference: Point,
+        probes: Mapping[str, tuple[float, float]] | None = None,
         trade: pl.LazyFrame | pl.DataFrame | None = None,
         options: SolverOptions | None = None,
         seed: int = 20261122,
@@ -384,8 +391,11 @@ class ParametricModel:
         t0 = time.perf_counter()
         self.study, self.scenario, self.knobs = study, scenario, list(knobs)
         self.trade, self.options = trade, options
-        self.low = np.array([PARAMETRIC_KNOBS[k][0] for k in knobs])
-        self.high = np.array([PARAMETRIC_KNOBS[k][1] for k in knobs])
+        chosen = {k: (probes or {}).get(k, PARAMETRIC_KNOBS[k]) for k in knobs}
+        if any(a == b for a, b in chosen.values()):
+            raise ValueError(f"probe values must differ: {chosen}")
+        self.low = np.array([chosen[k][0] for k in knobs])
+        self.high = np.array([chosen[k][1] for k in knobs])
         builds: dict[frozenset[int], BuiltPoint] = {frozenset(): self._build(self.low)}
         self.base = builds[frozenset()]
         assert self.base.compiled is not None

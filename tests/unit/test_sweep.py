@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import SpecError, load_study
 from resilience.study import run_study
-from resilience.sweeps import NotParametricError, ParametricModel, frontier, sweep
+from resilience.sweeps import NotParametricError, ParametricModel, engine, frontier, sweep
 from resilience.sweeps import knobs as knobs_mod
 from resilience.sweeps.knobs import Point, grid_points
 from resilience.sweeps.parametric import build_point, solve_built
@@ -186,6 +187,35 @@ def test_structural_knob_is_refused_for_persistent_and_rebuilt_on_auto(g7: Any) 
     assert frame["spot"].to_list() == ["True", "False"]
     with_spot, without = frame["objective_usd"].to_list()
     assert without >= with_spot - 1e-6 * abs(with_spot)  # losing an option never helps
+
+
+def test_no_limit_values_rebuild_and_probes_stay_inside_the_grid(tmp_path: Path) -> None:
+    """null (no limit) is not a number: rebuilt. A study whose minimum stock is 120 days
+    sweeps the maximum over 150-200 persistently: the probes lie inside the grid."""
+    frame = sweep(G7, {"max_stock_days": [None, 120.0]}, scenario=SCENARIO)
+    assert frame["method"].to_list() == ["rebuild", "rebuild"]
+    assert frame["max_stock_days"].to_list() == [None, 120.0]
+    spec = yaml.safe_load(G7.read_text()) | {"catalogue": str(REPO / "models" / "scenarios.yaml")}
+    spec["policy"] = {**spec["policy"], "min_stock_days": 120}
+    path = tmp_path / "deep_stocks.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    deep = sweep(path, {"max_stock_days": [150.0, 200.0]}, scenario=SCENARIO)
+    assert deep["method"].to_list() == ["persistent", "persistent"]
+    assert (deep["stock_days"] >= 120 - 1e-6).all()
+    assert (deep["stock_days"] <= deep["max_stock_days"] + 1e-6).all()
+
+
+def test_thread_counts_change_between_sweeps(g7: Any) -> None:
+    """HiGHS's thread pool is process-wide: a new count must reset it, not fail the solves."""
+    for threads in (2, 1):
+        frame = sweep(
+            g7,
+            {"min_stock_days": [0.0, 30.0]},
+            scenario=SCENARIO,
+            options=SolverOptions(threads=threads),
+        )
+        assert frame["status"].to_list() == ["optimal", "optimal"]
+    assert not engine._MODELS  # the learnt model does not outlive its sweep
 
 
 # ----------------------------------------------------------------------------- backends
