@@ -39,7 +39,6 @@ import polars as pl
 from resilience.build.pipeline import Inputs, dependency_and_metrics, load_inputs
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import (
-    KNOBS,
     Catalogue,
     ScenarioSpec,
     SpecReader,
@@ -51,7 +50,7 @@ from resilience.scenarios import (
 )
 from resilience.study import SUMMARY_COLUMNS, StudyResult, run_study
 from resilience.sweeps import frontier, sweep
-from resilience.sweeps.knobs import DISRUPTION_KNOBS
+from resilience.sweeps.knobs import parse_overrides
 
 __all__ = [
     "Dataset",
@@ -132,28 +131,6 @@ def scenario(
     return spec
 
 
-def _policy(policy: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, float]]:
-    """Validated knob overrides, split into policy knobs and disruption numbers."""
-    if not policy:
-        return {}, {}
-    reader = SpecReader(Path(CODE))
-    allowed = [*KNOBS, *DISRUPTION_KNOBS]
-    reader.mapping(dict(policy), "policy", allowed)
-    knobs, numbers = {}, {}
-    for k, raw in policy.items():
-        if k in DISRUPTION_KNOBS:
-            kind, text = DISRUPTION_KNOBS[k]
-            x = reader.number(raw, f"policy.{k}", kind, text)
-            if x is not None:
-                numbers[k] = x
-        elif k in KNOBS:
-            ok, value = reader.knob(k, raw, f"policy.{k}")
-            if ok:
-                knobs[k] = value
-    reader.raise_if_any()
-    return knobs, numbers
-
-
 def _with_scenarios(
     study: StudySpec, chosen: str | ScenarioSpec | Sequence[str | ScenarioSpec] | None
 ) -> tuple[StudySpec, str | None]:
@@ -195,9 +172,14 @@ def run(
         Trade table (default: shipped) and solver options.
     """
     spec, expression = _with_scenarios(as_study(study), scenario)
-    knobs, numbers = _policy(policy)
+    point = parse_overrides(policy or {}, source=CODE, key="policy")
     return run_study(
-        spec, expression, policy=knobs, disruption=numbers, trade=trade, options=options
+        spec,
+        expression,
+        policy=point.policy,
+        disruption=point.disruption,
+        trade=trade,
+        options=options,
     )
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "PARAMETRIC_KNOBS",
     "Point",
     "grid_points",
+    "parse_overrides",
     "points_frame",
 ]
 
@@ -91,6 +92,25 @@ def _point(values: Mapping[str, Any]) -> Point:
     policy = {k: v for k, v in values.items() if k not in DISRUPTION_KNOBS}
     disruption = {k: float(v) for k, v in values.items() if k in DISRUPTION_KNOBS}
     return Point(policy, disruption)
+
+
+def parse_overrides(values: Mapping[str, Any], *, source: str, key: str) -> Point:
+    """One set of knob overrides (``{knob: value}``), validated like a spec file.
+
+    Raises
+    ------
+    SpecError
+        Unknown knobs (with close matches) and bad values, named ``<key>.<knob>``.
+    """
+    reader = SpecReader(Path(source))
+    knobs = _known(reader, list(values), key)
+    parsed: dict[str, Any] = {}
+    for k in knobs:
+        ok, value = _check(reader, k, values[k], f"{key}.{k}")
+        if ok:
+            parsed[k] = value
+    reader.raise_if_any()
+    return _point(parsed)
 
 
 def grid_points(
