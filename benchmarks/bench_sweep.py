@@ -463,7 +463,9 @@ def setup(args: argparse.Namespace) -> tuple[Context, dict[str, Any]]:
     model: ParametricModel | None = None
     for _ in range(args.setup_repeats):
         t = time.perf_counter()
-        model = ParametricModel(study, SCENARIO, knobs, reference=ref)
+        model = ParametricModel(
+            study, SCENARIO, knobs, reference=ref, probes=engine._probes(knobs, points)
+        )
         setups.append(time.perf_counter() - t)
         builds = model.builds
     assert model is not None
