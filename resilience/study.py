@@ -40,7 +40,7 @@ from resilience.optimize.diversify import DiversifyPolicy, build_diversify, run_
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData
 from resilience.optimize.pooling import run_pooling
 from resilience.optimize.recourse import DAYS_PER_YEAR, RecourseSettings, commodity_costs
-from resilience.optimize.solve import SolverOptions, solve
+from resilience.optimize.solve import SolverOptions, record_statuses, solve, worst_status
 from resilience.optimize.stress import StockPolicy, StressSettings, run_stress
 from resilience.prepare import (
     PreparedRun,
@@ -103,6 +103,9 @@ class StudyResult:
         ``notes``, and the model family's own result tables (``plan``, ``stock``...).
     notes
         Sentences about the run: dropped members, disruptions that touch nothing...
+    status
+        ``optimal`` when every solve of the run was proven optimal, else the first limit
+        one stopped at with a feasible plan (``time_limit``, ``iteration_limit``...).
     """
 
     study: str
@@ -113,6 +116,7 @@ class StudyResult:
     totals: pl.DataFrame
     tables: Mapping[str, pl.DataFrame]
     notes: tuple[str, ...] = ()
+    status: str = "optimal"
 
 
 # ----------------------------------------------------------------------------- settings
@@ -474,9 +478,10 @@ def run_study(
     comp, data, window = prep.comp, prep.data, prep.window
     log.info("study %s, scenario %s: %s model", study.name, prep.label, study.model)
     notes = list(prep.notes)
-    summary, values, tables = _run_family(
-        study, comp, data, prep.scenarios, list(prep.touched), window, notes, options
-    )
+    with record_statuses() as statuses:
+        summary, values, tables = _run_family(
+            study, comp, data, prep.scenarios, list(prep.touched), window, notes, options
+        )
     totals_row = {k: None for k in _TOTALS_SCHEMA} | values
     totals_row |= {
         "model": study.model,
@@ -501,7 +506,15 @@ def run_study(
         **tables,
     }
     return StudyResult(
-        study.name, prep.label, study.model, study.year, summary, totals, everything, tuple(notes)
+        study.name,
+        prep.label,
+        study.model,
+        study.year,
+        summary,
+        totals,
+        everything,
+        tuple(notes),
+        worst_status(statuses),
     )
 
 

@@ -474,7 +474,7 @@ def _run_each(
             else:
                 totals = result.totals.row(0, named=True)
                 note = "; ".join(result.notes) or None
-                rows.append({"scenario": name, "status": "optimal", **totals, "note": note})
+                rows.append({"scenario": name, "status": result.status, **totals, "note": note})
                 if out_dir is not None:
                     write_study(result, out_dir / name)
             bar.advance(task)

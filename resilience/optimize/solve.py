@@ -65,6 +65,7 @@ the first run; asking a later run for a different ``threads`` makes HiGHS refuse
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import functools
 import logging
@@ -72,7 +73,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
@@ -109,7 +110,9 @@ __all__ = [
     "SolverLimitError",
     "SolverOptions",
     "UnboundedModelError",
+    "record_statuses",
     "solve",
+    "worst_status",
 ]
 
 log = logging.getLogger("resilience.optimize")
@@ -212,6 +215,32 @@ class SolverOptions:
 
 _scheduler_lock = threading.Lock()
 _scheduler_threads: int | None = None
+
+
+_STATUSES: contextvars.ContextVar[list[Status] | None] = contextvars.ContextVar(
+    "resilience_solve_statuses", default=None
+)
+
+
+@contextlib.contextmanager
+def record_statuses() -> Iterator[list[Status]]:
+    """Collect the status of every solve that returns a plan inside the ``with`` block.
+
+    A run made of several solves (a study: the plan, the least-cost plan, pooling's
+    members alone...) reports ``optimal`` only if every one of them was.
+    """
+    token = _STATUSES.set([])
+    try:
+        recorded = _STATUSES.get()
+        assert recorded is not None
+        yield recorded
+    finally:
+        _STATUSES.reset(token)
+
+
+def worst_status(statuses: Iterable[Status]) -> Status:
+    """The first status that is not ``optimal`` (a limit hit), else ``optimal``."""
+    return next((s for s in statuses if s != "optimal"), "optimal")
 
 
 def _ensure_threads(threads: int | None) -> None:
@@ -455,6 +484,9 @@ class Solver:
         assert raw.objective is not None  # a feasible point has an objective value
         name = _model_name(self.model)
         status: Status = "optimal" if tc == TC.convergenceCriteriaSatisfied else _LIMIT_STATUS[tc]
+        recorded = _STATUSES.get()
+        if recorded is not None:
+            recorded.append(status)
         gap = None
         if raw.is_mip and raw.objective is not None and raw.bound is not None:
             gap = abs(raw.objective - raw.bound) / max(abs(raw.objective), 1e-10)

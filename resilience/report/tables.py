@@ -135,7 +135,7 @@ def _run(entry: StudyEntry, expr: str) -> tuple[dict[str, object], pl.DataFrame 
         log.info("study %s, scenario %s: %s", study.name, expr, status)
         return row | {"status": status, "reason": str(exc)}, None
     totals = result.totals.row(0, named=True)
-    row |= {k: totals[k] for k in TOTALS} | {"status": "optimal"}
+    row |= {k: totals[k] for k in TOTALS} | {"status": result.status}
     summary = result.summary.with_columns(
         pl.lit(study.name).alias("study"), pl.lit(expr).alias("scenario")
     )

@@ -166,6 +166,7 @@ def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
     t, s = r.totals.row(0, named=True), r.summary
     demand = float(s["demand_t"].sum())
     row |= {
+        "status": r.status,
         "objective_usd": t["objective_usd"],
         "cost_usd": t["cost_usd"],
         "holding_cost_usd": t["holding_cost_usd"],
