@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 FINDINGS: dict[type[Exception], str] = {
     InfeasibleOrUnboundedModelError: "infeasible_or_unbounded",
     InfeasibleModelError: "infeasible",
-    SolverLimitError: "limit_without_solution",
+    SolverLimitError: "limit",  # as optimize.diagnostics.status_of names it
     SpecError: "not_applicable",
 }
 
