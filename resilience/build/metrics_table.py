@@ -11,6 +11,7 @@ import polars as pl
 
 from resilience.build.risk_indices import risk_indices
 from resilience.metrics.concentration import concentration
+from resilience.metrics.sums import stable_sum
 
 __all__ = ["importer_volumes", "metrics_table"]
 
@@ -27,12 +28,12 @@ def importer_volumes(dependency: pl.LazyFrame, world: pl.LazyFrame) -> pl.LazyFr
     """
     bilateral = dependency.filter(pl.col("basis") == "bilateral")
     imports = bilateral.group_by(_GROUP).agg(
-        pl.col("import_quantity_t").sum().alias("imports_t"),
-        pl.col("import_value_usd").sum().alias("import_value_usd"),
+        stable_sum(pl.col("import_quantity_t")).alias("imports_t"),
+        stable_sum(pl.col("import_value_usd")).alias("import_value_usd"),
     )
     exports = bilateral.group_by(
         "year", pl.col("supplier_iso3").alias("importer_iso3"), "commodity", "stage"
-    ).agg(pl.col("import_quantity_t").sum().alias("exports_t"))
+    ).agg(stable_sum(pl.col("import_quantity_t")).alias("exports_t"))
     production = world.select(
         "year",
         pl.col("country_iso3").alias("importer_iso3"),
@@ -102,7 +103,7 @@ def metrics_table(
         .join(
             dependency.group_by(_GROUP).agg(
                 pl.when(pl.col("import_value_usd").count() > 0).then(
-                    pl.col("import_value_usd").sum()
+                    stable_sum(pl.col("import_value_usd"))
                 )
             ),
             on=_GROUP,

@@ -40,6 +40,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
+
 __all__ = [
     "CF_COPPER",
     "MISSING_G",
@@ -195,17 +197,17 @@ def geopolrisk_score(
         g_eff = pl.when(is_internal.fill_null(False)).then(0.0).otherwise(g_eff)
     q = pl.col(quantity_t).cast(pl.Float64).fill_nan(None).fill_null(0.0)
     aggs = [
-        (q * g_eff).sum().alias("weighted_imports_t"),
-        q.sum().alias("imports_t"),
+        stable_sum(q * g_eff).alias("weighted_imports_t"),
+        stable_sum(q).alias("imports_t"),
     ]
     if value_usd is not None:
         v = pl.col(value_usd).cast(pl.Float64).fill_nan(None).fill_null(0.0)
-        aggs.append(v.sum().alias("import_value_usd"))
+        aggs.append(stable_sum(v).alias("import_value_usd"))
     trade = imports.lazy().group_by(group).agg(aggs)
     prod = (
         production.lazy()
         .group_by(group)
-        .agg(pl.col(production_t).cast(pl.Float64).fill_nan(None).fill_null(0.0).sum())
+        .agg(stable_sum(pl.col(production_t).cast(pl.Float64).fill_nan(None).fill_null(0.0)))
         .rename({production_t: "production_t"})
     )
     zero_filled = ["weighted_imports_t", "imports_t", "production_t"]

@@ -37,6 +37,8 @@ from typing import Literal
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
+
 __all__ = [
     "STAGE_ORDER",
     "bottleneck",
@@ -142,7 +144,7 @@ def hhi_wgi_t(
     t = pl.lit(1.0) if trade_parameter is None else pl.col(trade_parameter)
     term = s.pow(2) * w * t
     n_missing = term.null_count()
-    total = term.sum()
+    total = stable_sum(term)
     if missing == "propagate":
         total = pl.when(n_missing == 0).then(total).otherwise(None)
     elif missing != "zero":

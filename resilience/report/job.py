@@ -7,8 +7,8 @@
 2. hash the inputs (shipped tables, definition, study and catalogue files);
 3. compute the tables the definition asks for (:mod:`resilience.report.tables`);
 4. keep the published bytes of tables equal to those of an earlier run of the same
-   as-of on the same inputs (:func:`~resilience.report.publish.reuse_equal`: float sums
-   are not bit-reproducible across processes), then write each as
+   as-of on the same inputs (:func:`~resilience.report.publish.reuse_equal`: a guard,
+   as parallel float sums may differ in their last bits across processes), then write each as
    ``table=<name>/part-0.parquet`` into the staging folder, then ``summary.html``;
 5. write ``_manifest.json`` last, flush everything to disk and rename the staging folder
    into place (:func:`~resilience.report.publish.publish_dir`).

@@ -341,9 +341,10 @@ def reuse_equal(
 ) -> dict[str, pl.DataFrame]:
     """Tables equal to the published ones of the same as-of, read back from its files.
 
-    Polars' group-by sums are not bit-reproducible from one process to the next (the
-    order of a float sum varies, pola-rs/polars#25163), so a re-run on the same inputs
-    can differ from the published partition in the last bits of a few floats. A table
+    Polars' parallel group-by sums can differ in their last bits from one process to
+    the next (the order of a float sum varies, pola-rs/polars#25163). The metrics build
+    sums in a fixed order (:func:`resilience.metrics.sums.stable_sum`); this is the
+    guard for any other float that a re-run on the same inputs computes differently. A table
     is taken back from ``previous`` (so its bytes, and the partition's hashes, stay the
     same) only when the previous partition was made from the same inputs
     (``inputs_sha256``), its file still has the hash its manifest records, it has the
