@@ -1,4 +1,4 @@
-"""The machine facts every benchmark records next to its numbers."""
+"""The machine facts every benchmark records next to its numbers, and memory readings."""
 
 from __future__ import annotations
 
@@ -39,3 +39,20 @@ def machine(packages: tuple[str, ...] = ("polars", "pyomo", "highspy", "numpy"))
         "kernel": platform.release(),
         **versions,
     }
+
+
+def status_kib(field: str) -> int:
+    """A ``/proc/self/status`` field in KiB (``VmRSS``, ``VmHWM``...); 0 if absent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (VmHWM) so that it measures what follows alone."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True

@@ -38,7 +38,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _machine import machine  # benchmarks/ is on sys.path when a script runs
+from _machine import (  # benchmarks/ is on sys.path when a script runs
+    machine,
+    reset_peak_rss,
+    status_kib,
+)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -285,33 +289,17 @@ DEFAULT = list(VARIANTS)
 REFERENCE = "ours"
 
 
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _reset_peak_rss() -> bool:
-    """Reset this process's peak RSS (VmHWM) so that it measures the query alone."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def worker(name: str, parquet: Path, csv: Path, result: Path | None) -> None:
     """Run one variant once; print a JSON line with the query time and baseline RSS."""
     _, fn, prepared = VARIANTS[name]
     setup = Setup(parquet, csv)
     call = fn(setup) if prepared else (lambda: fn(setup))
-    base = _status_kib("VmRSS")
-    reset = _reset_peak_rss()
+    base = status_kib("VmRSS")
+    reset = reset_peak_rss()
     t0 = time.perf_counter()
     out = call()
     seconds = time.perf_counter() - t0
-    query_peak = _status_kib("VmHWM") if reset else 0
+    query_peak = status_kib("VmHWM") if reset else 0
     if result is not None:
         _to_polars(out).write_parquet(result)
     rec = {"seconds": seconds, "baseline_kib": base, "query_peak_kib": query_peak}

@@ -43,7 +43,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _machine import machine  # benchmarks/ is on sys.path when a script runs
+from _machine import (  # benchmarks/ is on sys.path when a script runs
+    machine,
+    reset_peak_rss,
+    status_kib,
+)
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -57,21 +61,6 @@ REL_TOL = 1e-6
 
 
 # -- shared ---------------------------------------------------------------------------------
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def npz_path(size: str) -> Path:
     return OUT / f"stress_{size}.npz"
 
@@ -125,8 +114,8 @@ def floor_child(size: str) -> dict[str, Any]:
     import highspy
     import numpy as np
 
-    base = _status_kib("VmRSS")
-    reset = _reset_peak_rss()
+    base = status_kib("VmRSS")
+    reset = reset_peak_rss()
     t0 = time.perf_counter()
     z = np.load(npz_path(size))
     lp = highspy.HighsLp()
@@ -164,7 +153,7 @@ def floor_child(size: str) -> dict[str, Any]:
         "objective": objective,
         "status": status,
         "baseline_kib": base,
-        "peak_kib": _status_kib("VmHWM") if reset else 0,
+        "peak_kib": status_kib("VmHWM") if reset else 0,
     }
 
 
@@ -257,8 +246,8 @@ def ours_child(size: str) -> dict[str, Any]:
     highspy.Highs = TimedHighs
     options = SolverOptions(log_to="off")
 
-    base = _status_kib("VmRSS")
-    reset = _reset_peak_rss()
+    base = status_kib("VmRSS")
+    reset = reset_peak_rss()
     t0 = time.perf_counter()
     result = stress_mod.run_stress(data, scenarios, settings, options)
     seconds = time.perf_counter() - t0
@@ -276,7 +265,7 @@ def ours_child(size: str) -> dict[str, Any]:
         "objective": result.objective_usd,
         "status": "Optimal",
         "baseline_kib": base,
-        "peak_kib": _status_kib("VmHWM") if reset else 0,
+        "peak_kib": status_kib("VmHWM") if reset else 0,
     }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,13 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real public data not present at {path}")
     return path
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The CLI points the root logger at CliRunner's stderr; put the handlers back after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -12,8 +12,6 @@ scenario, on an arc with availability :math:`a` at most :math:`a\\varphi x`.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +30,7 @@ runner = CliRunner()
 TOL = 1e-6
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI points the root logger at CliRunner's stderr; put the handlers back after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def study_file(tmp_path: Path, **spec: Any) -> Path:
