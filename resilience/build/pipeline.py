@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -135,9 +134,26 @@ def dependency_and_metrics(inputs: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
 
 
 def _write_partitioned(frame: pl.DataFrame, target: Path) -> None:
-    """Write ``frame`` as ``target/year=Y/part-0.parquet``, atomically for the table."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    """Write ``frame`` as ``target/year=Y/part-0.parquet``, atomically for the table.
+
+    The table is written into a fresh hidden folder beside ``target`` (folders and files
+    get the umask's mode, e.g. ``0755``/``0644``) and swapped in by renames. A symbolic
+    link at ``target`` is an error: it is never written through or replaced.
+
+    Raises
+    ------
+    resilience.outputs.OutputPathError
+        The output folder cannot be written, or ``target`` is a symbolic link.
+    """
+    from resilience.outputs import OutputPathError, check_writable_dir, describe_link, make_dir
+
+    check_writable_dir(target.parent)
+    if target.is_symlink():
+        raise OutputPathError(
+            f"{describe_link(target)} where the build writes its {target.name} table; "
+            "remove the link and re-run"
+        )
+    staging = make_dir(target.parent, f".{target.name}.")
     try:
         for (year,), part in (
             frame.sort("year").partition_by("year", as_dict=True, maintain_order=True).items()
@@ -147,7 +163,6 @@ def _write_partitioned(frame: pl.DataFrame, target: Path) -> None:
             part.drop("year").write_parquet(
                 folder / "part-0.parquet", compression="zstd", statistics=True
             )
-        staging.chmod(0o755)
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
