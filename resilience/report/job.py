@@ -197,6 +197,25 @@ def _pause_hook(staging: Path) -> None:
         time.sleep(0.05)
 
 
+def _folder_identity(path: Path) -> tuple[int, int]:
+    """Device and inode of a folder (the same path naming another folder differs)."""
+    st = path.stat()
+    return st.st_dev, st.st_ino
+
+
+def _check_same_folder(root: Path, identity: tuple[int, int]) -> None:
+    """Fail if ``root`` was moved, removed or replaced (by a link...) since the lock."""
+    try:
+        same = _folder_identity(root) == identity and not root.is_symlink()
+    except OSError:
+        same = False
+    if not same:
+        raise ReportError(
+            f"the output folder {root} was moved, removed or replaced during the run; "
+            "nothing was published"
+        )
+
+
 def run_report(
     as_of: str | dt.date,
     out_dir: str | Path,
@@ -240,6 +259,7 @@ def run_report(
     check_writable_dir(root)
     _check_years(definition, date)
     with as_of_lock(root, date, wait_s):
+        identity = _folder_identity(root)
         for path in clean_stale(root, date):
             log.warning("removed the leftover of an interrupted run: %s", path)
         check_partition(root, date)
@@ -275,6 +295,7 @@ def run_report(
                 handle.write(page)
             files = [mf.file_entry(staging / "summary.html", "summary.html")]
             _pause_hook(staging)
+            _check_same_folder(root, identity)
             every = [f for e in entries.values() for f in e["files"]] + files
             manifest: dict[str, Any] = {
                 "format": mf.FORMAT,
@@ -299,6 +320,7 @@ def run_report(
             with create_in(staging, MANIFEST) as handle:
                 handle.write(mf.manifest_bytes(manifest))
             fsync_tree(staging)
+            _check_same_folder(root, identity)
             if report_root(definition, out_dir) != root:
                 raise ReportError(f"the output folder {root} moved during the run")
             target = root / partition_name(date)

@@ -36,6 +36,18 @@ Guarantees
 * **Failure leaves nothing visible.** An exception removes the staging folder; a killed
   run leaves a dot-folder that readers ignore and the next run (of any as-of whose lock
   is free) deletes.
+* **Nothing is written through a symbolic link.** ``ROOT`` (``--out`` resolved, links
+  in it followed: that path is the operator's choice) is opened once per step as a
+  folder descriptor, its last component not followed; the lock, the staging folder,
+  its ``table=`` folders and files, ``summary.html``, the manifest and the partition are
+  created, renamed and deleted relative to descriptors, with ``O_NOFOLLOW``/``O_EXCL``
+  and ``lstat`` checks. A symbolic link where one of them is expected (or a hard-linked
+  lock file, or a published partition holding a link) is an
+  :class:`~resilience.outputs.OutputPathError` naming the path and its target, raised
+  before anything is computed or published; the link and its target are left as they
+  were. Trees are deleted with :func:`shutil.rmtree` relative to a descriptor, which
+  unlinks links instead of following them. Readers skip partitions that are links and
+  manifest entries that leave the partition.
 """
 
 from __future__ import annotations
@@ -468,11 +480,27 @@ class Partition:
     manifest: Mapping[str, Any]
 
     def files(self, table: str) -> list[Path]:
-        """The Parquet files of ``table`` this partition's manifest lists (may be none)."""
+        """The Parquet files of ``table`` this partition's manifest lists (may be none).
+
+        A listed path that leaves the partition (absolute, ``..``) or goes through a
+        symbolic link is skipped with a warning: a reader never reads outside it.
+        """
         entry = self.manifest.get("tables", {}).get(table)
         if not entry:
             return []
-        return [self.path / f["path"] for f in entry.get("files", [])]
+        found: list[Path] = []
+        for listed in entry.get("files", []):
+            relative = str(listed.get("path", ""))
+            if _plain_file(self.path, relative):
+                found.append(self.path / relative)
+            else:
+                log.warning(
+                    "%s: %s lists %r, not a plain file inside the partition; skipped",
+                    self.path,
+                    MANIFEST,
+                    relative,
+                )
+        return found
 
 
 def partitions(root: str | Path) -> list[Partition]:
@@ -520,9 +548,11 @@ def scan_partition(part: Partition, table: str, schema: pl.Schema) -> pl.LazyFra
 
 def _plain_file(base: Path, relative: str) -> bool:
     """Whether ``base/relative`` is a regular file reached through no link below ``base``."""
+    if not relative or Path(relative).is_absolute():
+        return False
     path = base
     for part in Path(relative).parts:
-        if part in ("..", "/"):
+        if part == "..":
             return False
         path = path / part
         if path.is_symlink():

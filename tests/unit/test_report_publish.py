@@ -259,3 +259,23 @@ def test_files_in_staging_are_new_and_never_written_through_a_link(tmp_path: Pat
         handle.write(b"PAR1")
     assert (folder / "part-0.parquet").read_bytes() == b"PAR1"
     assert sorted(p.name for p in victim.parent.iterdir()) == ["victim.txt"]
+
+
+def test_readers_never_read_outside_a_partition(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.parquet"
+    pl.DataFrame({"study": ["secret"], "scenario": ["x"]}).write_parquet(outside)
+    root = tmp_path / "out"
+    partition = _partition(root / "as_of=2026-11-20", 2)
+    (partition / "table=scenarios" / "link.parquet").symlink_to(outside)
+    manifest = json.loads((partition / MANIFEST).read_text())
+    manifest["tables"]["scenarios"]["files"] += [
+        {"path": "../../outside.parquet"},
+        {"path": str(outside)},
+        {"path": "table=scenarios/link.parquet"},
+    ]
+    (partition / MANIFEST).write_text(json.dumps(manifest))
+    [part] = partitions(root)
+    assert part.files("scenarios") == [partition / "table=scenarios" / "part-0.parquet"]
+    frame = read_report(root, "scenarios").collect()
+    assert frame.height == 2
+    assert "secret" not in frame["study"].to_list()
