@@ -307,6 +307,17 @@ WRITERS = {
         w / "tiny.yaml",
     ],
     "build": lambda o, w: ["build", "--out", o, "--year", "2024"],
+    "sweep": lambda o, w: ["sweep", STUDY, "-g", "min_stock_days=0,30", "--out", o / "s.parquet"],
+    "frontier": lambda o, w: [
+        "frontier",
+        STUDY,
+        "--points",
+        "2",
+        "--out",
+        o / "f.parquet",
+        "--plot",
+        o / "f.svg",
+    ],  # fmt: skip
 }
 
 
