@@ -164,6 +164,19 @@ def test_report_partition_holding_a_symlink_is_refused(world: Path, entry: str) 
     assert _leftovers(out) == []
 
 
+@pytest.mark.parametrize("table", ["dependency", "metrics"])
+def test_build_table_folder_symlink_is_refused_before_building(world: Path, table: str) -> None:
+    out = world / "out"
+    out.mkdir()
+    elsewhere = world / "outside" / "folder"
+    (out / table).symlink_to(elsewhere)
+    before = _snapshot(world, skip=out)
+    result = _invoke("build", "--out", out, "--year", "2024")
+    _assert_error(result, f"{out / table}", "symbolic link", str(elsewhere), "nothing was written")
+    assert _snapshot(world, skip=out) == before
+    assert sorted(p.name for p in out.iterdir()) == [table]  # the other table not written either
+
+
 # ----------------------------------------------------------------------------- unwritable --out
 @pytest.fixture(params=["immutable", "chmod"])
 def read_only(request: pytest.FixtureRequest, world: Path) -> Iterator[Path]:
