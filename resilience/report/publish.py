@@ -57,6 +57,8 @@ import ctypes
 import datetime as dt
 import errno
 import fcntl
+import hashlib
+import io
 import json
 import logging
 import os
@@ -560,6 +562,31 @@ def _plain_file(base: Path, relative: str) -> bool:
     return path.is_file()
 
 
+def _read_plain(base: Path, relative: str) -> bytes | None:
+    """The bytes of ``base/relative``, or ``None`` if it leaves ``base`` or crosses a link.
+
+    Every folder on the way and the file are opened with ``O_NOFOLLOW``, each relative to
+    the previous one, so a link swapped in after a check is not followed either.
+    """
+    parts = Path(relative).parts
+    if not parts or Path(relative).is_absolute() or ".." in parts:
+        return None
+    try:
+        with contextlib.ExitStack() as stack:
+            fd = stack.enter_context(_open_dir(base))
+            for part in parts[:-1]:
+                fd = stack.enter_context(_open_dir(Path(part), fd))
+            file_fd = os.open(
+                parts[-1], os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, dir_fd=fd
+            )
+            with os.fdopen(file_fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    return None
+                return handle.read()
+    except (OSError, OutputPathError):
+        return None
+
+
 def reuse_equal(
     previous: Partition | None,
     tables: Mapping[str, pl.DataFrame],
@@ -582,21 +609,21 @@ def reuse_equal(
     """
     from polars.testing import assert_frame_equal
 
-    from resilience.report.manifest import sha256_file
-
     out = dict(tables)
     if previous is None or previous.manifest.get("inputs_sha256") != inputs_sha256:
         return out
     for name, frame in tables.items():
         entry = previous.manifest.get("tables", {}).get(name) or {}
         files = entry.get("files", [])
-        if len(files) != 1 or not _plain_file(previous.path, files[0]["path"]):
+        data = _read_plain(previous.path, files[0]["path"]) if len(files) == 1 else None
+        if data is None:
             continue
-        path = previous.path / files[0]["path"]
-        if sha256_file(path) != files[0].get("sha256"):
-            log.warning("%s does not match its manifest; not reused", path)
+        if hashlib.sha256(data).hexdigest() != files[0].get("sha256"):
+            log.warning(
+                "%s does not match its manifest; not reused", previous.path / files[0]["path"]
+            )
             continue
-        old = pl.read_parquet(path)
+        old = pl.read_parquet(io.BytesIO(data))
         if old.schema != frame.schema:
             continue
         try:

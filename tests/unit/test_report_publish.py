@@ -279,3 +279,23 @@ def test_readers_never_read_outside_a_partition(tmp_path: Path) -> None:
     frame = read_report(root, "scenarios").collect()
     assert frame.height == 2
     assert "secret" not in frame["study"].to_list()
+
+
+def test_reuse_never_reads_a_published_table_through_a_link(tmp_path: Path) -> None:
+    from resilience.report.manifest import sha256_file
+
+    secret = pl.DataFrame({"scenario": ["a", "b"], "cost_usd": [1.0, 2.0]})
+    outside = tmp_path / "outside.parquet"
+    secret.write_parquet(outside)
+    folder = tmp_path / "out" / "as_of=2026-11-20" / "table=scenarios"
+    folder.mkdir(parents=True)
+    (folder / "part-0.parquet").symlink_to(outside)  # hash matches the manifest's
+    entry = {"path": "table=scenarios/part-0.parquet", "sha256": sha256_file(outside)}
+    manifest = {"inputs_sha256": "abc", "tables": {"scenarios": {"files": [entry]}}}
+    (folder.parent / MANIFEST).write_text(json.dumps(manifest))
+    [previous] = partitions(tmp_path / "out")
+    fresh = pl.DataFrame({"scenario": ["a", "b"], "cost_usd": [1.0, 2.0 + 1e-15]})
+    assert reuse_equal(previous, {"scenarios": fresh}, "abc")["scenarios"] is fresh
+    (folder / "part-0.parquet").unlink()
+    secret.write_parquet(folder / "part-0.parquet")  # a plain file: reused
+    assert reuse_equal(previous, {"scenarios": fresh}, "abc")["scenarios"] is not fresh
