@@ -754,8 +754,10 @@ _NO_DATE = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 def save(fig: Figure, path: str | Path, *, dpi: int = 150) -> Path:
     """Write ``fig`` to ``path`` as PNG, SVG or PDF, chosen from the suffix.
 
-    Parent folders are created. SVG and PDF carry no creation date and SVG element ids
-    are salted with a fixed string, so the same figure writes the same bytes.
+    Parent folders are created (and checked for writability first). The file is written
+    atomically (a temporary file renamed over ``path``) with the mode a plain ``open``
+    gives (``0o666`` less the umask). SVG and PDF carry no creation date and SVG element
+    ids are salted with a fixed string, so the same figure writes the same bytes.
 
     Parameters
     ----------
@@ -775,6 +777,8 @@ def save(fig: Figure, path: str | Path, *, dpi: int = 150) -> Path:
     ------
     ValueError
         Any other suffix.
+    resilience.outputs.OutputPathError
+        ``path`` cannot be written (a folder in the way, read-only, ...: path and cause).
     """
     target = Path(path)
     fmt = _FORMATS.get(target.suffix.lower())
@@ -783,8 +787,13 @@ def save(fig: Figure, path: str | Path, *, dpi: int = 150) -> Path:
             f"save: cannot tell the format of {str(target)!r} from its suffix "
             f"{target.suffix!r}; use {', '.join(_FORMATS)}"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with rc_context({"svg.hashsalt": "resilience"}):  # stable SVG element ids
-        fig.savefig(target, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_NO_DATE[fmt])
+    from resilience.outputs import atomic_write, check_writable_file
+
+    check_writable_file(target)
+    with (
+        rc_context({"svg.hashsalt": "resilience"}),  # stable SVG element ids
+        atomic_write(target) as handle,
+    ):
+        fig.savefig(handle, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_NO_DATE[fmt])
     log.info("wrote %s", target)
     return target

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +40,7 @@ from resilience.optimize.pooling import run_pooling
 from resilience.optimize.recourse import DAYS_PER_YEAR, RecourseSettings, commodity_costs
 from resilience.optimize.solve import SolverOptions, record_statuses, solve, worst_status
 from resilience.optimize.stress import StockPolicy, StressSettings, run_stress
+from resilience.outputs import atomic_write, check_writable_dir
 from resilience.prepare import (
     PreparedRun,
     in_force,
@@ -522,26 +521,26 @@ def write_study(result: StudyResult, out_dir: str | Path) -> dict[str, Path]:
     """Write every table of ``result`` to ``out_dir/<name>.parquet``, each atomically.
 
     Each file is written to a temporary file in ``out_dir`` and renamed over the target,
-    so a reader never sees a half-written table.
+    so a reader never sees a half-written table; files get the mode a plain ``open``
+    gives (``0o666`` less the umask, e.g. ``0644``), never through a symbolic link.
 
     Returns
     -------
     dict
         Table name -> path written.
+
+    Raises
+    ------
+    resilience.outputs.OutputPathError
+        ``out_dir`` cannot be created or written (path and cause).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(out)
     written: dict[str, Path] = {}
     for name, frame in result.tables.items():
         target = out / f"{name}.parquet"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".parquet.tmp")
-        os.close(fd)
-        try:
-            frame.write_parquet(tmp)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(target) as handle:
+            frame.write_parquet(handle)
         written[name] = target
     log.info("wrote %d tables to %s", len(written), out)
     return written

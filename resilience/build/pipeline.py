@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -134,10 +133,46 @@ def dependency_and_metrics(inputs: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     return dependency, metrics
 
 
+_TABLES = ("dependency", "metrics")
+
+
+def _check_targets(out_dir: Path) -> None:
+    """Before any work: ``out_dir`` can be written and no table folder in it is a link.
+
+    Raises
+    ------
+    resilience.outputs.OutputPathError
+        The output folder cannot be written (path and cause), or ``out_dir/<table>`` is a
+        symbolic link (never written through or replaced).
+    """
+    from resilience.outputs import OutputPathError, check_writable_dir, describe_link
+
+    check_writable_dir(out_dir)
+    for name in _TABLES:
+        target = out_dir / name
+        if target.is_symlink():
+            raise OutputPathError(
+                f"{describe_link(target)} where the build writes its {name} table; "
+                "remove the link and re-run; nothing was written"
+            )
+
+
 def _write_partitioned(frame: pl.DataFrame, target: Path) -> None:
-    """Write ``frame`` as ``target/year=Y/part-0.parquet``, atomically for the table."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    """Write ``frame`` as ``target/year=Y/part-0.parquet``, atomically for the table.
+
+    The table is written into a fresh hidden folder beside ``target`` (folders and files
+    get the umask's mode, e.g. ``0755``/``0644``) and swapped in by renames. A symbolic
+    link at ``target`` is an error: it is never written through or replaced.
+
+    Raises
+    ------
+    resilience.outputs.OutputPathError
+        The output folder cannot be written, or ``target`` is a symbolic link.
+    """
+    from resilience.outputs import make_dir
+
+    _check_targets(target.parent)
+    staging = make_dir(target.parent, f".{target.name}.")
     try:
         for (year,), part in (
             frame.sort("year").partition_by("year", as_dict=True, maintain_order=True).items()
@@ -147,9 +182,10 @@ def _write_partitioned(frame: pl.DataFrame, target: Path) -> None:
             part.drop("year").write_parquet(
                 folder / "part-0.parquet", compression="zstd", statistics=True
             )
-        staging.chmod(0o755)
         if target.exists():
             old = target.with_name(f".{target.name}.old")
+            if old.is_symlink():
+                old.unlink()  # a link left there is removed, never followed
             shutil.rmtree(old, ignore_errors=True)
             target.rename(old)
             staging.rename(target)
@@ -168,8 +204,15 @@ def build(out_dir: Path, inputs: Inputs) -> BuildResult:
     -------
     BuildResult
         Row counts per table and the wall time.
+
+    Raises
+    ------
+    resilience.outputs.OutputPathError
+        ``out_dir`` cannot be written, or a table folder in it is a symbolic link
+        (checked before anything is computed).
     """
     start = time.perf_counter()
+    _check_targets(out_dir)
     dependency, metrics = dependency_and_metrics(inputs)
     dep, met = pl.collect_all([dependency, metrics], engine="streaming")
     _write_partitioned(dep, out_dir / "dependency")

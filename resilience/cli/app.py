@@ -19,6 +19,7 @@ from resilience.cli.console import err, out
 from resilience.cli.console import fail as _fail
 from resilience.cli.console import frame_table as _frame_table
 from resilience.errors import ResilienceError
+from resilience.outputs import check_writable_dir, check_writable_file
 
 if TYPE_CHECKING:
     from resilience.scenarios import StudySpec
@@ -167,6 +168,7 @@ def build_cmd(
 
     target = out_dir or cache_dir() / "build"
     try:
+        check_writable_dir(target)
         inputs = load_inputs(years=year, baci_path=baci_file, baci_codes=baci_codes)
         result = build(target, inputs)
     except (ResilienceError, ValueError) as exc:
@@ -236,6 +238,7 @@ def risk(
     if fmt == "parquet" and out_file is None:
         raise _fail(ValueError("--format parquet needs --out FILE"))
     try:
+        check_writable_file(out_file)
         frame = risk_table(RiskQuery(importer, bloc, adversary, year, commodity, spare))
     except (ResilienceError, ValueError) as exc:
         raise _fail(exc) from exc
@@ -384,6 +387,7 @@ def run_cmd(
         _run_all(study_file, out_dir)
         return
     try:
+        check_writable_dir(out_dir)
         study = load_study(study_file)
         with err.status(f"solving {study.model} model for {study.name} ..."):
             result = run_study(study, scenario)
@@ -486,6 +490,7 @@ def _run_all(study_file: Path, out_dir: Path | None) -> None:
     from resilience.scenarios import load_study
 
     try:
+        check_writable_dir(out_dir)
         study = load_study(study_file)
     except (ResilienceError, ValueError, OSError) as exc:
         raise _fail(exc) from exc

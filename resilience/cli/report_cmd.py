@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from resilience.errors import ResilienceError
+from resilience.outputs import check_writable_dir
 
 __all__ = ["register", "report"]
 
@@ -66,6 +67,7 @@ def report(
     from resilience.report.job import run_report
 
     try:
+        check_writable_dir(out)
         result = run_report(as_of, out, definition, wait_s=wait)
     except (ResilienceError, OSError) as exc:
         typer.echo(_message(exc), err=True)

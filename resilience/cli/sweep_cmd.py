@@ -16,6 +16,7 @@ from resilience.cli.console import err, out
 from resilience.cli.console import fail as _fail
 from resilience.cli.console import frame_table as _frame_table
 from resilience.errors import ResilienceError
+from resilience.outputs import check_writable_file
 
 __all__ = ["parse_grid", "register"]
 
@@ -95,6 +96,7 @@ def sweep_cmd(
     from resilience.sweeps import sweep
 
     try:
+        check_writable_file(out_file)
         frame = sweep(
             study_file,
             parse_grid(grid),
@@ -142,6 +144,7 @@ def frontier_cmd(
     from resilience.sweeps import frontier
 
     try:
+        check_writable_file(out_file, plot)
         with err.status("tracing the frontier ..."):
             frame = frontier(study_file, scenario, points=points)
         if out_file is not None:

@@ -15,6 +15,13 @@
 
 Any exception removes the staging folder and propagates: nothing is published.
 
+Output confinement: the output folder is checked for writability before anything is
+computed (:func:`resilience.outputs.check_writable_dir`); the lock, the staging folder,
+its files and the partition are created and renamed relative to a descriptor of the
+output folder, never through a symbolic link; a link where the report expects one of
+them (or a ``table=`` folder or file of the published partition) is an error before
+anything is computed or published (:func:`~resilience.report.publish.check_partition`).
+
 Test hook: with ``RESILIENCE_REPORT_PAUSE_BEFORE_PUBLISH=<seconds>`` in the environment a
 run sleeps that long after writing its tables and ``summary.html`` and before writing
 the manifest, so that a test can kill it mid-write at a known point (or start a second
@@ -38,14 +45,17 @@ from typing import Any
 
 import polars as pl
 
+from resilience.outputs import check_writable_dir
 from resilience.report import manifest as mf
 from resilience.report.definition import ReportDefinition, load_definition, report_root
 from resilience.report.publish import (
     MANIFEST,
     as_of_lock,
+    check_partition,
     clean_stale,
-    fsync_file,
+    create_in,
     fsync_tree,
+    make_subdir,
     partition_name,
     partitions,
     publish_dir,
@@ -131,16 +141,15 @@ def _compute(
 
 def _write_table(staging: Path, name: str, frame: pl.DataFrame) -> dict[str, Any]:
     spec = TABLES[name]
-    folder = staging / f"table={name}"
-    folder.mkdir()
+    folder = make_subdir(staging, f"table={name}")
+    with create_in(folder, "part-0.parquet") as handle:
+        frame.write_parquet(
+            handle,
+            **PARQUET_OPTIONS,
+            statistics=True,
+            metadata={"resilience.table": name, "resilience.schema_version": str(spec.version)},
+        )
     path = folder / "part-0.parquet"
-    frame.write_parquet(
-        path,
-        **PARQUET_OPTIONS,
-        statistics=True,
-        metadata={"resilience.table": name, "resilience.schema_version": str(spec.version)},
-    )
-    fsync_file(path)
     return {
         "version": spec.version,
         "description": spec.description,
@@ -188,6 +197,25 @@ def _pause_hook(staging: Path) -> None:
         time.sleep(0.05)
 
 
+def _folder_identity(path: Path) -> tuple[int, int]:
+    """Device and inode of a folder (the same path naming another folder differs)."""
+    st = path.stat()
+    return st.st_dev, st.st_ino
+
+
+def _check_same_folder(root: Path, identity: tuple[int, int]) -> None:
+    """Fail if ``root`` was moved, removed or replaced (by a link...) since the lock."""
+    try:
+        same = _folder_identity(root) == identity and not root.is_symlink()
+    except OSError:
+        same = False
+    if not same:
+        raise ReportError(
+            f"the output folder {root} was moved, removed or replaced during the run; "
+            "nothing was published"
+        )
+
+
 def run_report(
     as_of: str | dt.date,
     out_dir: str | Path,
@@ -216,16 +244,25 @@ def run_report(
     ReportError, resilience.report.publish.ReportLockedError
         No usable data year, a study later than the as-of, the lock is held, a table
         cannot be computed.
+    resilience.outputs.OutputPathError
+        ``out_dir`` cannot be written (checked before anything is computed), or a
+        symbolic link (or a file) sits where the report expects its lock, a staging
+        folder, the partition or one of its files: nothing is published and the link's
+        target is not touched.
     """
     start = time.perf_counter()
     date = parse_as_of(as_of)
+    check_writable_dir(out_dir)
     if not isinstance(definition, ReportDefinition):
         definition = load_definition(definition)
     root = report_root(definition, out_dir)
+    check_writable_dir(root)
     _check_years(definition, date)
     with as_of_lock(root, date, wait_s):
+        identity = _folder_identity(root)
         for path in clean_stale(root, date):
             log.warning("removed the leftover of an interrupted run: %s", path)
+        check_partition(root, date)
         inputs, inputs_sha = mf.inputs_entry(mf.input_files(definition.input_files))
         year, tables = _compute(definition, date)
         previous = next((p for p in partitions(root) if p.as_of == date), None)
@@ -254,10 +291,11 @@ def run_report(
                 ),
                 tables,
             )
-            (staging / "summary.html").write_bytes(page)
-            fsync_file(staging / "summary.html")
+            with create_in(staging, "summary.html") as handle:
+                handle.write(page)
             files = [mf.file_entry(staging / "summary.html", "summary.html")]
             _pause_hook(staging)
+            _check_same_folder(root, identity)
             every = [f for e in entries.values() for f in e["files"]] + files
             manifest: dict[str, Any] = {
                 "format": mf.FORMAT,
@@ -279,8 +317,10 @@ def run_report(
                 "written_at": mf.now_utc(),
                 "wall_time_s": round(time.perf_counter() - start, 3),
             }
-            (staging / MANIFEST).write_bytes(mf.manifest_bytes(manifest))
+            with create_in(staging, MANIFEST) as handle:
+                handle.write(mf.manifest_bytes(manifest))
             fsync_tree(staging)
+            _check_same_folder(root, identity)
             if report_root(definition, out_dir) != root:
                 raise ReportError(f"the output folder {root} moved during the run")
             target = root / partition_name(date)

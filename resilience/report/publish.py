@@ -36,6 +36,18 @@ Guarantees
 * **Failure leaves nothing visible.** An exception removes the staging folder; a killed
   run leaves a dot-folder that readers ignore and the next run (of any as-of whose lock
   is free) deletes.
+* **Nothing is written through a symbolic link.** ``ROOT`` (``--out`` resolved, links
+  in it followed: that path is the operator's choice) is opened once per step as a
+  folder descriptor, its last component not followed; the lock, the staging folder,
+  its ``table=`` folders and files, ``summary.html``, the manifest and the partition are
+  created, renamed and deleted relative to descriptors, with ``O_NOFOLLOW``/``O_EXCL``
+  and ``lstat`` checks. A symbolic link where one of them is expected (or a hard-linked
+  lock file, or a published partition holding a link) is an
+  :class:`~resilience.outputs.OutputPathError` naming the path and its target, raised
+  before anything is computed or published; the link and its target are left as they
+  were. Trees are deleted with :func:`shutil.rmtree` relative to a descriptor, which
+  unlinks links instead of following them. Readers skip partitions that are links and
+  manifest entries that leave the partition.
 """
 
 from __future__ import annotations
@@ -45,11 +57,14 @@ import ctypes
 import datetime as dt
 import errno
 import fcntl
+import hashlib
+import io
 import json
 import logging
 import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -59,13 +74,17 @@ from typing import Any
 import polars as pl
 
 from resilience.errors import ResilienceError
+from resilience.outputs import DIR_MODE, OutputPathError, create_file_at, describe_link
 
 __all__ = [
     "MANIFEST",
     "ReportLockedError",
     "as_of_lock",
+    "check_partition",
     "clean_stale",
+    "create_in",
     "fsync_tree",
+    "make_subdir",
     "partitions",
     "publish_dir",
     "read_manifest",
@@ -78,8 +97,10 @@ log = logging.getLogger(__name__)
 MANIFEST = "_manifest.json"
 _PARTITION = re.compile(r"^as_of=(\d{4}-\d{2}-\d{2})$")
 _LEFTOVER = re.compile(r"^\.(staging|trash)-(\d{4}-\d{2}-\d{2})-\d+$")
-_AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 class ReportLockedError(ResilienceError, RuntimeError):
@@ -96,13 +117,129 @@ def lock_path(root: Path, as_of: dt.date) -> Path:
     return root / f".lock-{as_of.isoformat()}"
 
 
+def _refuse_link(folder: Path, name: str, dir_fd: int, expected: str) -> os.stat_result | None:
+    """``lstat`` of ``folder/name``; an error if it is a symbolic link (or not ``expected``).
+
+    ``expected`` is ``"a folder"`` or ``"a file"``. ``None`` when nothing is there.
+    """
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    path = folder / name
+    if stat.S_ISLNK(st.st_mode):
+        raise OutputPathError(
+            f"{describe_link(path, dir_fd)} where the report expects {expected}; a report "
+            "never writes or publishes through a link in its output folder. Remove the link "
+            "and re-run; nothing was published"
+        )
+    is_dir = stat.S_ISDIR(st.st_mode)
+    if (expected == "a folder") != is_dir:
+        raise OutputPathError(
+            f"{path} is {'a folder' if is_dir else 'a file'} where the report expects "
+            f"{expected}; nothing was published"
+        )
+    return st
+
+
+def _names(dir_fd: int) -> list[str]:
+    """The entry names of the folder open as ``dir_fd``, sorted."""
+    return sorted(os.listdir(dir_fd))  # noqa: PTH208 (a descriptor: no path to iterate)
+
+
+@contextlib.contextmanager
+def _open_dir(path: Path, dir_fd: int | None = None) -> Iterator[int]:
+    """A descriptor of the folder ``path`` (``path.name`` inside ``dir_fd`` if given).
+
+    The last component is never followed if it is a symbolic link; every later operation
+    is made relative to the descriptor, so a folder swapped for a link mid-run is not
+    written through.
+    """
+    name: str | Path = path.name if dir_fd is not None else path
+    try:
+        fd = os.open(name, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and path.is_symlink():
+            raise OutputPathError(
+                f"{describe_link(path)} where the report expects a folder; nothing was published"
+            ) from exc
+        raise
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def staging_dir(root: Path, as_of: dt.date) -> Path:
-    """The staging folder of ``as_of`` for the current process (created empty)."""
-    path = root / f".staging-{as_of.isoformat()}-{os.getpid()}"
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
+    """The staging folder of ``as_of`` for the current process (created empty).
+
+    Created with the umask's mode, without following a link at its name (an error).
+    """
+    name = f".staging-{as_of.isoformat()}-{os.getpid()}"
+    with _open_dir(root) as fd:
+        if _refuse_link(root, name, fd, "a folder") is not None:
+            shutil.rmtree(name, dir_fd=fd)
+        os.mkdir(name, DIR_MODE, dir_fd=fd)
+    return root / name
+
+
+def make_subdir(folder: Path, name: str) -> Path:
+    """Create the new folder ``folder/name`` (never through a link); its path."""
+    with _open_dir(folder) as fd:
+        try:
+            os.mkdir(name, DIR_MODE, dir_fd=fd)
+        except FileExistsError:
+            _refuse_link(folder, name, fd, "a new folder")
+            raise
+    return folder / name
+
+
+@contextlib.contextmanager
+def create_in(folder: Path, name: str) -> Iterator[Any]:
+    """A binary handle on the new file ``folder/name``, flushed to disk when closed.
+
+    The file must not exist and is never opened through a symbolic link (``O_EXCL``,
+    ``O_NOFOLLOW``, relative to a descriptor of ``folder``); its mode is ``0o666`` less
+    the umask.
+    """
+    with _open_dir(folder) as dir_fd:
+        try:
+            fd = create_file_at(name, dir_fd)
+        except FileExistsError:
+            _refuse_link(folder, name, dir_fd, "a new file")
+            raise OutputPathError(f"{folder / name} exists already; nothing published") from None
+    with os.fdopen(fd, "wb") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def check_partition(root: Path, as_of: dt.date) -> None:
+    """Refuse a published partition of ``as_of`` that is, or holds, a symbolic link.
+
+    Checked before anything is computed: ``as_of=<date>`` must be a folder (or absent),
+    and its ``table=*`` folders, their files, ``_manifest.json`` and ``summary.html``
+    must not be links (a run reads the published tables back and then replaces them).
+
+    Raises
+    ------
+    OutputPathError
+        Naming the path and where the link points.
+    """
+    name = partition_name(as_of)
+    with _open_dir(root) as fd:
+        if _refuse_link(root, name, fd, "a folder") is None:
+            return
+        partition = root / name
+        with _open_dir(partition, fd) as part_fd:
+            for entry in _names(part_fd):
+                if entry.startswith("table="):
+                    _refuse_link(partition, entry, part_fd, "a folder")
+                    with _open_dir(partition / entry, part_fd) as table_fd:
+                        for file in _names(table_fd):
+                            _refuse_link(partition / entry, file, table_fd, "a file")
+                elif entry in (MANIFEST, "summary.html"):
+                    _refuse_link(partition, entry, part_fd, "a file")
 
 
 # ----------------------------------------------------------------------------- lock
@@ -114,6 +251,36 @@ def _try_lock(fd: int) -> bool:
             return False
         raise
     return True
+
+
+def _open_lock(root: Path, root_fd: int, as_of: dt.date) -> int:
+    """Open (or create) the lock file of ``as_of``: a plain file of its own, never a link.
+
+    ``O_NOFOLLOW`` refuses a symbolic link at the lock's name; a hard link (more than one
+    name for the file) or anything but a regular file is refused too, so the pid written
+    into the lock can never land in a file outside the output folder.
+    """
+    name = lock_path(root, as_of).name
+    flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+    try:
+        fd = os.open(name, flags, 0o644, dir_fd=root_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputPathError(
+                f"{describe_link(root / name, root_fd)} where the report expects its lock "
+                "file; a report never writes through a link in its output folder. Remove "
+                "the link and re-run; nothing was written"
+            ) from exc
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        what = "has other names (hard links)" if stat.S_ISREG(st.st_mode) else "is not a file"
+        raise OutputPathError(
+            f"{root / name} {what} where the report expects its own lock file; remove it "
+            "and re-run; nothing was written"
+        )
+    return fd
 
 
 @contextlib.contextmanager
@@ -132,13 +299,14 @@ def as_of_lock(root: Path, as_of: dt.date, wait_s: float = 0.0) -> Iterator[Path
     """
     root.mkdir(parents=True, exist_ok=True)
     path = lock_path(root, as_of)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with _open_dir(root) as root_fd:
+        fd = _open_lock(root, root_fd, as_of)
     try:
         deadline = time.monotonic() + max(wait_s, 0.0)
         logged = False
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
-                holder = path.read_text(encoding="utf-8").strip() or "unknown"
+                holder = os.pread(fd, 64, 0).decode("utf-8", "replace").strip() or "unknown"
                 raise ReportLockedError(
                     f"another report run for as_of {as_of.isoformat()} is in progress "
                     f"(process {holder}, lock {path}); nothing was written. Retry later or "
@@ -158,8 +326,8 @@ def as_of_lock(root: Path, as_of: dt.date, wait_s: float = 0.0) -> Iterator[Path
 
 # ----------------------------------------------------------------------------- disk
 def fsync_file(path: Path) -> None:
-    """Flush one file's data to disk."""
-    fd = os.open(path, os.O_RDONLY)
+    """Flush one file's data to disk (never through a symbolic link)."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK | _CLOEXEC)
     try:
         os.fsync(fd)
     finally:
@@ -168,23 +336,21 @@ def fsync_file(path: Path) -> None:
 
 def fsync_dir(path: Path) -> None:
     """Flush a folder's entries (new and renamed names) to disk."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
+    with _open_dir(path) as fd:
         os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_tree(root: Path) -> None:
-    """Flush every file and folder under ``root`` (the folders bottom-up)."""
+    """Flush every file and folder under ``root`` (the folders bottom-up; links skipped)."""
     for folder, _dirs, files in os.walk(root, topdown=False):
         for name in files:
-            fsync_file(Path(folder) / name)
+            if not (Path(folder) / name).is_symlink():
+                fsync_file(Path(folder) / name)
         fsync_dir(Path(folder))
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two existing paths in one step (Linux ``renameat2``); ``False`` if unsupported."""
+def _exchange(dir_fd: int, a: str, b: str) -> bool:
+    """Swap two entries of one folder in one step (``renameat2``); ``False`` if unsupported."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
@@ -193,34 +359,52 @@ def _exchange(a: Path, b: Path) -> bool:
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
     renameat2.argtypes += [ctypes.c_uint]
     renameat2.restype = ctypes.c_int
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+    if renameat2(dir_fd, os.fsencode(a), dir_fd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
     code = ctypes.get_errno()
     if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
-    raise OSError(code, os.strerror(code), str(b))
+    raise OSError(code, os.strerror(code), b)
+
+
+def _remove(folder: Path, name: str, dir_fd: int) -> None:
+    """Delete ``folder/name``, a folder tree (its links unlinked, never followed) or a link."""
+    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=dir_fd)
+    else:
+        log.warning("removing %s (not a folder) instead of following it", folder / name)
+        os.unlink(name, dir_fd=dir_fd)
 
 
 def publish_dir(staging: Path, target: Path) -> None:
     """Move the complete ``staging`` folder to ``target``, replacing it atomically.
 
-    ``staging`` must hold its manifest already and be flushed (:func:`fsync_tree`).
+    ``staging`` must hold its manifest already and be flushed (:func:`fsync_tree`); both
+    must be entries of one folder. Every step is relative to a descriptor of that folder
+    and follows no link: a link at ``target`` (or at ``staging``, or at its manifest) is
+    an error before anything moves.
     """
-    if not (staging / MANIFEST).is_file():
-        raise ResilienceError(f"refusing to publish {staging}: it has no {MANIFEST}")
     parent = target.parent
-    if not target.exists():
-        staging.rename(target)
-        fsync_dir(parent)
-    elif _exchange(staging, target):
-        fsync_dir(parent)
-        shutil.rmtree(staging)  # now holds the replaced partition
-    else:
-        trash = parent / f".trash-{staging.name.removeprefix('.staging-')}"
-        target.rename(trash)
-        staging.rename(target)
-        fsync_dir(parent)
-        shutil.rmtree(trash)
+    if staging.parent != parent:
+        raise ResilienceError(f"refusing to publish {staging} to {target}: not in one folder")
+    with _open_dir(parent) as fd:
+        _refuse_link(parent, staging.name, fd, "a folder")
+        with _open_dir(staging, fd) as staging_fd:
+            if _refuse_link(staging, MANIFEST, staging_fd, "a file") is None:
+                raise ResilienceError(f"refusing to publish {staging}: it has no {MANIFEST}")
+        if _refuse_link(parent, target.name, fd, "a folder") is None:
+            os.rename(staging.name, target.name, src_dir_fd=fd, dst_dir_fd=fd)
+            os.fsync(fd)
+        elif _exchange(fd, staging.name, target.name):
+            os.fsync(fd)
+            _remove(parent, staging.name, fd)  # now holds the replaced partition
+        else:
+            trash = f".trash-{staging.name.removeprefix('.staging-')}"
+            os.rename(target.name, trash, src_dir_fd=fd, dst_dir_fd=fd)
+            os.rename(staging.name, target.name, src_dir_fd=fd, dst_dir_fd=fd)
+            os.fsync(fd)
+            _remove(parent, trash, fd)
     log.info("published %s", target)
 
 
@@ -230,38 +414,52 @@ def clean_stale(root: Path, as_of: dt.date | None = None) -> list[Path]:
     The folders of ``as_of`` are the caller's to clean (it holds that lock); those of
     other dates are cleaned only when their lock is free. A trash folder whose partition
     is missing (a run killed between the two renames of :func:`publish_dir`) is put
-    back in place instead.
+    back in place instead. A symbolic link named like a staging or trash folder is an
+    error (nothing is followed or deleted through it).
+
+    Raises
+    ------
+    OutputPathError
+        A leftover's name is a symbolic link, or another as-of's lock is not a plain file.
     """
     removed: list[Path] = []
     if not root.is_dir():
         return removed
-    for path in sorted(root.iterdir()):
-        m = _LEFTOVER.match(path.name)
-        if m is None or not path.is_dir():
-            continue
-        date = dt.date.fromisoformat(m.group(2))
-        if date != as_of:
-            fd = os.open(lock_path(root, date), os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                if not _try_lock(fd):
-                    continue
-                removed += _clean_one(root, path, m.group(1), date)
-            finally:
-                os.close(fd)
-        else:
-            removed += _clean_one(root, path, m.group(1), date)
+    with _open_dir(root) as fd:
+        for name in _names(fd):
+            m = _LEFTOVER.match(name)
+            if m is None:
+                continue
+            if _refuse_link(root, name, fd, "a folder") is None:
+                continue
+            date = dt.date.fromisoformat(m.group(2))
+            if date != as_of:
+                lock_fd = _open_lock(root, fd, date)
+                try:
+                    if not _try_lock(lock_fd):
+                        continue
+                    removed += _clean_one(root, fd, name, m.group(1), date)
+                finally:
+                    os.close(lock_fd)
+            else:
+                removed += _clean_one(root, fd, name, m.group(1), date)
     return removed
 
 
-def _clean_one(root: Path, path: Path, kind: str, date: dt.date) -> list[Path]:
-    target = root / partition_name(date)
-    if kind == "trash" and not target.exists() and (path / MANIFEST).is_file():
-        log.warning("restoring %s from %s (a run was killed while publishing)", target, path)
-        path.rename(target)
-        return []
-    log.info("removing leftover %s", path)
-    shutil.rmtree(path, ignore_errors=True)
-    return [path]
+def _clean_one(root: Path, fd: int, name: str, kind: str, date: dt.date) -> list[Path]:
+    target = partition_name(date)
+    if kind == "trash" and _refuse_link(root, target, fd, "a folder") is None:
+        with _open_dir(root / name, fd) as trash_fd:
+            whole = _refuse_link(root / name, MANIFEST, trash_fd, "a file") is not None
+        if whole:
+            log.warning(
+                "restoring %s from %s (a run was killed while publishing)", root / target, name
+            )
+            os.rename(name, target, src_dir_fd=fd, dst_dir_fd=fd)
+            return []
+    log.info("removing leftover %s", root / name)
+    shutil.rmtree(name, dir_fd=fd, ignore_errors=True)
+    return [root / name]
 
 
 # ----------------------------------------------------------------------------- reading
@@ -284,11 +482,27 @@ class Partition:
     manifest: Mapping[str, Any]
 
     def files(self, table: str) -> list[Path]:
-        """The Parquet files of ``table`` this partition's manifest lists (may be none)."""
+        """The Parquet files of ``table`` this partition's manifest lists (may be none).
+
+        A listed path that leaves the partition (absolute, ``..``) or goes through a
+        symbolic link is skipped with a warning: a reader never reads outside it.
+        """
         entry = self.manifest.get("tables", {}).get(table)
         if not entry:
             return []
-        return [self.path / f["path"] for f in entry.get("files", [])]
+        found: list[Path] = []
+        for listed in entry.get("files", []):
+            relative = str(listed.get("path", ""))
+            if _plain_file(self.path, relative):
+                found.append(self.path / relative)
+            else:
+                log.warning(
+                    "%s: %s lists %r, not a plain file inside the partition; skipped",
+                    self.path,
+                    MANIFEST,
+                    relative,
+                )
+        return found
 
 
 def partitions(root: str | Path) -> list[Partition]:
@@ -304,6 +518,9 @@ def partitions(root: str | Path) -> list[Partition]:
     for path in sorted(base.iterdir()):
         m = _PARTITION.match(path.name)
         if m is None or not path.is_dir():
+            continue
+        if path.is_symlink():
+            log.warning("skipping %s: a symbolic link is not a partition", describe_link(path))
             continue
         try:
             date = dt.date.fromisoformat(m.group(1))
@@ -331,6 +548,45 @@ def scan_partition(part: Partition, table: str, schema: pl.Schema) -> pl.LazyFra
     ).with_columns(pl.lit(part.as_of, dtype=pl.Date).alias("as_of"))
 
 
+def _plain_file(base: Path, relative: str) -> bool:
+    """Whether ``base/relative`` is a regular file reached through no link below ``base``."""
+    if not relative or Path(relative).is_absolute():
+        return False
+    path = base
+    for part in Path(relative).parts:
+        if part == "..":
+            return False
+        path = path / part
+        if path.is_symlink():
+            return False
+    return path.is_file()
+
+
+def _read_plain(base: Path, relative: str) -> bytes | None:
+    """The bytes of ``base/relative``, or ``None`` if it leaves ``base`` or crosses a link.
+
+    Every folder on the way and the file are opened with ``O_NOFOLLOW``, each relative to
+    the previous one, so a link swapped in after a check is not followed either.
+    """
+    parts = Path(relative).parts
+    if not parts or Path(relative).is_absolute() or ".." in parts:
+        return None
+    try:
+        with contextlib.ExitStack() as stack:
+            fd = stack.enter_context(_open_dir(base))
+            for part in parts[:-1]:
+                fd = stack.enter_context(_open_dir(Path(part), fd))
+            file_fd = os.open(
+                parts[-1], os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, dir_fd=fd
+            )
+            with os.fdopen(file_fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    return None
+                return handle.read()
+    except (OSError, OutputPathError):
+        return None
+
+
 def reuse_equal(
     previous: Partition | None,
     tables: Mapping[str, pl.DataFrame],
@@ -353,21 +609,21 @@ def reuse_equal(
     """
     from polars.testing import assert_frame_equal
 
-    from resilience.report.manifest import sha256_file
-
     out = dict(tables)
     if previous is None or previous.manifest.get("inputs_sha256") != inputs_sha256:
         return out
     for name, frame in tables.items():
         entry = previous.manifest.get("tables", {}).get(name) or {}
         files = entry.get("files", [])
-        if len(files) != 1 or not (previous.path / files[0]["path"]).is_file():
+        data = _read_plain(previous.path, files[0]["path"]) if len(files) == 1 else None
+        if data is None:
             continue
-        path = previous.path / files[0]["path"]
-        if sha256_file(path) != files[0].get("sha256"):
-            log.warning("%s does not match its manifest; not reused", path)
+        if hashlib.sha256(data).hexdigest() != files[0].get("sha256"):
+            log.warning(
+                "%s does not match its manifest; not reused", previous.path / files[0]["path"]
+            )
             continue
-        old = pl.read_parquet(path)
+        old = pl.read_parquet(io.BytesIO(data))
         if old.schema != frame.schema:
             continue
         try:

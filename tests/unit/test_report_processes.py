@@ -154,3 +154,23 @@ def test_two_runs_of_one_as_of_wait_or_fail_and_output_is_whole(
     assert stable_view(manifest) == stable_view(json.loads(manifest_first))
     assert read_report(out, "scenarios").collect().height == manifest["tables"]["scenarios"]["rows"]
     assert sorted(p.name for p in out.iterdir()) == [".lock-2026-11-20", "as_of=2026-11-20"]
+
+
+def test_output_folder_swapped_for_a_link_mid_run_publishes_nothing(
+    tmp_path: Path, definition: Path
+) -> None:
+    out, resume, elsewhere = tmp_path / "out", tmp_path / "resume", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep\n")
+    proc = _start(out, definition, "2026-11-20", pause=90, resume=resume)
+    _wait_for_staging(out, "2026-11-20", proc)
+    out.rename(tmp_path / "out.old")  # the folder the run locked is moved away...
+    out.symlink_to(elsewhere)  # ...and its name now leads somewhere else
+    resume.touch()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert f"the output folder {out} was moved, removed or replaced during the run" in err
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]  # nothing written there
+    assert (elsewhere / "keep.txt").read_text() == "keep\n"
+    assert not (tmp_path / "out.old" / "as_of=2026-11-20").exists()  # nor published here
+    assert partitions(tmp_path / "out.old") == []
