@@ -201,8 +201,27 @@ def _unknown_good_problems(
     return problems
 
 
+def _parameter_name_problems(path: Path) -> list[DataProblem]:
+    """Unknown parameter names, with the closest known ones (before the schema's regex)."""
+    raw = pl.read_csv(path, infer_schema=False)
+    if "parameter" not in raw.columns:
+        return []
+    problems = []
+    for row, name in enumerate(raw["parameter"].to_list(), start=2):
+        if name is not None and name not in MARKET_PARAMETERS:
+            close = difflib.get_close_matches(name, MARKET_PARAMETERS, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            problems.append(
+                DataProblem(path.name, row, "parameter", name, f"unknown parameter{hint}")
+            )
+    return problems
+
+
 @cache
 def _load_parameters(path: Path) -> pl.DataFrame:
+    unknown = _parameter_name_problems(path)
+    if unknown:
+        raise DataError(unknown)
     frame = _read(MarketParameters, path)
     problems = _unknown_good_problems(frame, load_commodities(), path.name)
     for rec in frame.iter_rows(named=True):
