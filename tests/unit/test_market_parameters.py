@@ -426,3 +426,35 @@ def test_unknown_stock_holder_is_an_error(tmp_path):
     problem = err.value.problems[0]
     assert (problem.row, problem.column, problem.value) == (2, "holder", "JPX")
     assert "JPN" in problem.reason
+
+
+# ------------------------------------------------- cross-checks against the real downloads
+
+
+@pytest.mark.integration
+def test_usgs_reference_prices_match_the_salient_statistics_files(shared_data):
+    prices = load_reference_prices().filter(pl.col("vintage") == "MCS 2025")
+    assert prices.height >= 30
+    folder = shared_data / "usgs_mcs" / "mcs2025_salient"
+    for rec in prices.iter_rows(named=True):
+        column, line = rec["quote"].split(": ", 1)
+        file = rec["source"].split("(")[-1].rstrip(")")
+        table = pl.read_csv(folder / file, infer_schema=False)
+        row = table.filter(pl.col("Year") == str(rec["year"]))
+        assert row.height == 1, (file, rec["year"])
+        assert float(row[column][0]) == rec["source_price"], (file, column, rec["year"])
+        assert ",".join(v or "" for v in row.row(0)) == line
+
+
+@pytest.mark.integration
+def test_stock_and_gas_quotes_are_verbatim_in_the_cited_figures(shared_data):
+    figures = pl.read_csv(shared_data / "market_parameters_cited" / "figures.csv")
+    quotes: dict[str, list[str]] = {}
+    for url, quote in figures.select("url", "quote").iter_rows():
+        quotes.setdefault(url, []).append(quote)
+    tables = [load_strategic_stocks(), load_gas_infrastructure()]
+    oil = load_market_parameters().filter(pl.col("source").str.contains("Kilian & Murphy"))
+    for table in [*tables, oil]:
+        for url, quote in table.select("url", "quote").iter_rows():
+            assert url in quotes, url
+            assert any(quote in q for q in quotes[url]), (url, quote)
