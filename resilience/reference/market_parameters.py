@@ -482,6 +482,26 @@ def _resolve_one(
     return None
 
 
+def _log_unmatched_overrides(
+    scoped: dict[tuple[str, str], dict[str, float]], goods: pl.DataFrame
+) -> None:
+    """Say (at INFO) which commodity or good overrides match none of the goods asked."""
+    asked = set(goods.select("commodity", "stage").iter_rows())
+    for commodity, stage in scoped:
+        if commodity != STAR and not any(c == commodity and stage in (STAR, s) for c, s in asked):
+            logger.info("override for %s/%s matches none of the goods asked", commodity, stage)
+
+
+def _rows_by_key(parameters: pl.DataFrame) -> dict[tuple[str, str, str], tuple[float, str]]:
+    """``(commodity, stage, parameter)`` or ``("*", sector, parameter)`` -> (value, citation)."""
+    rows: dict[tuple[str, str, str], tuple[float, str]] = {}
+    for rec in parameters.iter_rows(named=True):
+        citation = f"{rec['source']} ({rec['vintage']})"
+        middle = rec["sector"] if rec["commodity"] == STAR else rec["stage"]
+        rows[(rec["commodity"], middle, rec["parameter"])] = (rec["value"], citation)
+    return rows
+
+
 def resolve_parameters(
     goods: Sequence[tuple[str, str]],
     overrides: Mapping[object, object] | None = None,
@@ -532,14 +552,9 @@ def resolve_parameters(
     prices = prices if prices is not None else load_reference_prices()
     scoped = _parse_overrides(overrides or {}, commodities)
     frame = _goods_frame(goods, commodities)
+    _log_unmatched_overrides(scoped, frame)
 
-    rows: dict[tuple[str, str, str], tuple[float, str]] = {}
-    for rec in parameters.iter_rows(named=True):
-        citation = f"{rec['source']} ({rec['vintage']})"
-        if rec["commodity"] == STAR:
-            rows[(STAR, rec["sector"], rec["parameter"])] = (rec["value"], citation)
-        else:
-            rows[(rec["commodity"], rec["stage"], rec["parameter"])] = (rec["value"], citation)
+    rows = _rows_by_key(parameters)
 
     columns: dict[str, list[object]] = {}
     problems: list[DataProblem] = []
