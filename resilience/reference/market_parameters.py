@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import dataframely as dy
 import polars as pl
@@ -49,6 +50,7 @@ from resilience.schemas.tables import (
 from resilience.schemas.validate import validate_frame
 
 __all__ = [
+    "Bound",
     "OVERRIDES_FILE",
     "PARAMETER_RULES",
     "ParameterRule",
@@ -65,6 +67,8 @@ logger = logging.getLogger(__name__)
 OVERRIDES_FILE = "overrides"
 STAR = "*"
 P0_COLUMN = "p0_usd_per_unit"
+#: Which number of a parameter row to use: the value or an end of its published range.
+Bound = Literal["value", "low", "high"]
 
 
 @dataclass(frozen=True)
@@ -492,13 +496,26 @@ def _log_unmatched_overrides(
             logger.info("override for %s/%s matches none of the goods asked", commodity, stage)
 
 
-def _rows_by_key(parameters: pl.DataFrame) -> dict[tuple[str, str, str], tuple[float, str]]:
-    """``(commodity, stage, parameter)`` or ``("*", sector, parameter)`` -> (value, citation)."""
+def _rows_by_key(
+    parameters: pl.DataFrame, bound: Bound
+) -> dict[tuple[str, str, str], tuple[float, str]]:
+    """``(commodity, stage, parameter)`` or ``("*", sector, parameter)`` -> (value, citation).
+
+    ``bound`` picks the column: ``value``, or the published ``low``/``high`` end (a row
+    without that end keeps its value, and its citation says so).
+    """
     rows: dict[tuple[str, str, str], tuple[float, str]] = {}
     for rec in parameters.iter_rows(named=True):
         citation = f"{rec['source']} ({rec['vintage']})"
+        value = rec["value"]
+        if bound != "value":
+            if rec[bound] is None:
+                citation += f" {{no published {bound}: value kept}}"
+            else:
+                value = rec[bound]
+                citation += f" {{{bound} end of the published range}}"
         middle = rec["sector"] if rec["commodity"] == STAR else rec["stage"]
-        rows[(rec["commodity"], middle, rec["parameter"])] = (rec["value"], citation)
+        rows[(rec["commodity"], middle, rec["parameter"])] = (value, citation)
     return rows
 
 
@@ -509,6 +526,7 @@ def resolve_parameters(
     year: int | None = None,
     parameters: pl.DataFrame | None = None,
     prices: pl.DataFrame | None = None,
+    bound: Bound = "value",
 ) -> pl.DataFrame:
     """The full parameter set of each (commodity, stage), one wide row per good.
 
@@ -527,6 +545,10 @@ def resolve_parameters(
     parameters, prices
         Frames from :func:`load_market_parameters` / :func:`load_reference_prices`;
         default the shipped tables.
+    bound
+        ``"value"`` (default) or ``"low"``/``"high"``: the ends of each published range,
+        for sensitivity runs (a row without that end keeps its value; the ``_source``
+        column says which was used). Overrides always win.
 
     Returns
     -------
@@ -554,7 +576,9 @@ def resolve_parameters(
     frame = _goods_frame(goods, commodities)
     _log_unmatched_overrides(scoped, frame)
 
-    rows = _rows_by_key(parameters)
+    if bound not in ("value", "low", "high"):
+        raise ValueError(f"bound must be 'value', 'low' or 'high', not {bound!r}")
+    rows = _rows_by_key(parameters, bound)
 
     columns: dict[str, list[object]] = {}
     problems: list[DataProblem] = []

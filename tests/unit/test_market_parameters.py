@@ -504,3 +504,21 @@ def test_materials_spare_capacity_is_usgs_aluminium_capacity_over_production(sha
         & (pl.col("parameter") == "spare_capacity_share")
     )
     assert row["value"][0] == pytest.approx(expected, abs=5e-5)
+
+
+def test_published_range_ends_for_sensitivity_runs():
+    goods = [("crude_oil", "mining"), ("graphite", "mining")]
+    low = resolve_parameters(goods, year=2021, bound="low")
+    high = resolve_parameters(goods, year=2021, bound="high")
+    # oil demand: Baumeister & Hamilton -0.35 ... Caldara et al. -0.13 (Kilian & Murphy -0.26)
+    assert low["demand_elasticity"][0] == pytest.approx(-0.35)
+    assert high["demand_elasticity"][0] == pytest.approx(-0.13)
+    assert "{low end of the published range}" in low["demand_elasticity_source"][0]
+    # graphite's essential share (EU SI_SR 0.98) has no published range: the value stays
+    assert low["essential_share"][1] == high["essential_share"][1] == pytest.approx(0.98)
+    assert "{no published high: value kept}" in high["essential_share_source"][1]
+    # overrides win whatever the bound
+    pinned = resolve_parameters(goods, {"demand_elasticity": -0.5}, year=2021, bound="low")
+    assert pinned["demand_elasticity"].to_list() == [-0.5, -0.5]
+    with pytest.raises(ValueError, match="bound"):
+        resolve_parameters(goods, year=2021, bound="mid")  # type: ignore[arg-type]
