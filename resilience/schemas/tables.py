@@ -19,10 +19,15 @@ __all__ = [
     "Alignment",
     "Alliances",
     "Commodities",
+    "GasInfrastructure",
     "Governance",
+    "MARKET_PARAMETERS",
+    "MarketParameters",
     "Production",
     "Recycling",
+    "ReferencePrices",
     "SourceProduction",
+    "StrategicStocks",
     "TradeFlows",
 ]
 
@@ -179,3 +184,135 @@ class Alliances(dy.Schema):
     def left_after_joined(cls) -> pl.Expr:
         """A membership ends after it begins."""
         return pl.col("left").is_null() | (pl.col("left") > pl.col("joined"))
+
+
+#: The market-core parameters (names are an interface: the market model reads them).
+MARKET_PARAMETERS = (
+    "demand_elasticity",
+    "supply_elasticity",
+    "voll_multiple",
+    "essential_share",
+    "friction_share",
+    "ramp_share_per_month",
+    "spare_capacity_share",
+    "holding_cost_share_per_month",
+)
+#: A commodity id, or ``*`` for a sector default.
+_COMMODITY_OR_STAR = r"^([a-z][a-z0-9_]*|\*)$"
+
+
+class MarketParameters(dy.Schema):
+    """Cited market parameters: (commodity, stage, parameter) -> value, with its range.
+
+    ``commodity`` and ``stage`` may be ``*``: ``(commodity, *)`` applies to every stage of
+    the commodity, ``(*, *)`` is the default of ``sector``. The bounds each parameter must
+    respect are checked in :mod:`resilience.reference.market_parameters`.
+    """
+
+    commodity = dy.String(nullable=False, primary_key=True, regex=_COMMODITY_OR_STAR)
+    stage = dy.String(nullable=False, primary_key=True, regex=_one_of((*STAGES, r"\*")))
+    sector = dy.String(nullable=False, primary_key=True, regex=_one_of(SECTORS))
+    parameter = dy.String(nullable=False, primary_key=True, regex=_one_of(MARKET_PARAMETERS))
+    value = dy.Float64(nullable=False)
+    low = dy.Float64(nullable=True)
+    high = dy.Float64(nullable=True)
+    unit = dy.String(nullable=False)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+    url = dy.String(nullable=False)
+    quote = dy.String(nullable=False)
+    note = dy.String(nullable=True)
+
+    @dy.rule()
+    def low_not_above_value(cls) -> pl.Expr:
+        """The published range holds the value: low <= value."""
+        return pl.col("low").is_null() | (pl.col("low") <= pl.col("value"))
+
+    @dy.rule()
+    def high_not_below_value(cls) -> pl.Expr:
+        """The published range holds the value: value <= high."""
+        return pl.col("high").is_null() | (pl.col("value") <= pl.col("high"))
+
+
+class ReferencePrices(dy.Schema):
+    """Reference price P0 per (commodity, stage, year) in USD per content unit.
+
+    ``p0_usd_per_unit = source_price * conversion_factor`` (to the cent): the source's own
+    price and unit are kept beside the converted one.
+    """
+
+    commodity = dy.String(nullable=False, primary_key=True, regex=r"^[a-z][a-z0-9_]*$")
+    stage = dy.String(nullable=False, primary_key=True, regex=_one_of(STAGES))
+    year = dy.Int32(nullable=False, primary_key=True, min=1900, max=2100)
+    p0_usd_per_unit = dy.Float64(nullable=False, min_exclusive=0)
+    unit = dy.String(nullable=False)
+    source_price = dy.Float64(nullable=False, min_exclusive=0)
+    source_unit = dy.String(nullable=False)
+    conversion_factor = dy.Float64(nullable=False, min_exclusive=0)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+    url = dy.String(nullable=False)
+    quote = dy.String(nullable=False)
+    note = dy.String(nullable=True)
+
+    @dy.rule()
+    def converted_price_matches(cls) -> pl.Expr:
+        """``p0_usd_per_unit`` is the source price times the conversion factor (to 0.01)."""
+        return (
+            pl.col("p0_usd_per_unit") - pl.col("source_price") * pl.col("conversion_factor")
+        ).abs() <= 0.01
+
+
+#: How a stock is expressed.
+STOCK_BASES = (
+    "days_of_net_imports",
+    "days_of_consumption",
+    "share_of_storage_capacity",
+    "share_of_annual_consumption",
+    "usd",
+    "quantity",
+)
+
+
+class StrategicStocks(dy.Schema):
+    """Published strategic stocks, obligations and targets: one row per holder and item.
+
+    ``holder`` is an ISO3 code or a bloc id of ``datasets/alliances.csv`` (``EU``,
+    ``IEA``); ``commodity``/``stage`` may be ``*`` for a group named in ``note``.
+    """
+
+    holder = dy.String(nullable=False, primary_key=True, regex=r"^[A-Z][A-Z0-9_]*$")
+    commodity = dy.String(nullable=False, primary_key=True, regex=_COMMODITY_OR_STAR)
+    stage = dy.String(nullable=False, primary_key=True, regex=_one_of((*STAGES, r"\*")))
+    item = dy.String(nullable=False, primary_key=True, regex=r"^[a-z][a-z0-9_]*$")
+    basis = dy.String(nullable=False, regex=_one_of(STOCK_BASES))
+    value = dy.Float64(nullable=False, min=0)
+    unit = dy.String(nullable=False)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+    url = dy.String(nullable=False)
+    quote = dy.String(nullable=False)
+    note = dy.String(nullable=True)
+
+    @dy.rule()
+    def shares_are_fractions(cls) -> pl.Expr:
+        """A share basis holds a fraction in 0..1."""
+        return ~pl.col("basis").str.starts_with("share_") | (pl.col("value") <= 1)
+
+
+class GasInfrastructure(dy.Schema):
+    """Gas pipeline and LNG import capacities where public, in the source's unit and bcm/yr."""
+
+    asset = dy.String(nullable=False, primary_key=True, regex=r"^[a-z][a-z0-9_]*$")
+    kind = dy.String(nullable=False, regex=_one_of(("pipeline", "lng_regas")))
+    from_region = dy.String(nullable=False, regex=r"^[A-Z]+(\+[A-Z]+)*$")
+    to_region = dy.String(nullable=False, regex=r"^[A-Z]+(\+[A-Z]+)*$")
+    capacity = dy.Float64(nullable=False, min_exclusive=0)
+    unit = dy.String(nullable=False)
+    capacity_bcm_per_year = dy.Float64(nullable=False, min_exclusive=0)
+    status = dy.String(nullable=False)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+    url = dy.String(nullable=False)
+    quote = dy.String(nullable=False)
+    note = dy.String(nullable=True)
