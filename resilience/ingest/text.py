@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
-from resilience.ingest.completeness import check_csv_complete
+from resilience.ingest.completeness import check_csv_complete, check_text_bytes
 
 __all__ = ["ROW_COLUMN", "parse_whole_numbers", "read_text_csv"]
 
@@ -38,10 +38,13 @@ def read_text_csv(path: Path, *, required: Sequence[str]) -> pl.DataFrame:
         file and each missing column; a header read as one cell holding ``;`` or a tab
         says which separator the file seems to use).
     """
-    check_csv_complete(Path(path))
+    path = Path(path)
+    with path.open("rb") as f:
+        check_text_bytes(path, f.read(4096))
     try:
         raw = pl.read_csv(path, infer_schema=False, raise_if_empty=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as exc:
+        check_csv_complete(path)  # a cut or header-only file: the clearer message
         raise DataError.single(
             str(path), None, "(file)", None, f"not a readable CSV file ({exc})"
         ) from exc
@@ -51,10 +54,11 @@ def read_text_csv(path: Path, *, required: Sequence[str]) -> pl.DataFrame:
         hint = _separator_hint(raw.columns)
         raise DataError(
             [
-                DataProblem(str(path), 1, c, None, "required column is missing" + hint)
+                DataProblem(str(path), None, c, None, "required column is missing" + hint)
                 for c in missing
             ]
         )
+    check_csv_complete(path)
     frame = raw.with_columns(
         pl.col(c).str.strip_chars().replace("", None) for c in raw.columns
     ).with_columns(pl.Series(ROW_COLUMN, _line_numbers(path, raw.height), dtype=pl.Int64))
