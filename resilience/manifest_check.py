@@ -24,6 +24,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
+from resilience.errors import ResilienceError
 from resilience.ingest.staging import COMMIT_RECORD, pending_commit, recover
 from resilience.paths import sha256_file
 
@@ -96,7 +97,7 @@ def _settle(folder: Path) -> bool:
         if recover(folder):
             log.warning("%s: completed an interrupted refresh (commit record found)", folder)
             return True
-    except OSError as exc:
+    except (OSError, ResilienceError) as exc:
         _warn(
             f"{folder}: a refresh was interrupted after its commit ({COMMIT_RECORD} is "
             f"pending) and cannot be completed here ({exc}); tables may be a mix of old "

@@ -87,7 +87,16 @@ def check_csv_complete(path: Path, data: bytes | None = None, *, delimiter: str 
     data = path.read_bytes() if data is None else data
     check_text_bytes(path, data[:_SNIFF_BYTES])
     text = data.decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    if data.count(b'"') % 2:
+        raise DataError.single(
+            path,
+            None,
+            "(record)",
+            text[-40:],
+            "file ends inside a quoted cell (an odd number of quote characters): "
+            "the download is cut short",
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     n_records = 0
     last_start = 1
@@ -109,8 +118,7 @@ def check_csv_complete(path: Path, data: bytes | None = None, *, delimiter: str 
             start,
             "(record)",
             text[-40:],
-            f"file ends inside a quoted cell or a record is malformed ({exc}): "
-            "the download is cut short",
+            f"malformed record ({exc})",
         ) from exc
     if header is None:
         raise DataError.single(path, None, "(file)", None, "file is empty")

@@ -45,8 +45,11 @@ def read_text_csv(path: Path, *, required: Sequence[str]) -> pl.DataFrame:
         raw = pl.read_csv(path, infer_schema=False, raise_if_empty=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as exc:
         check_csv_complete(path)  # a cut or header-only file: the clearer message
+        with path.open("rb") as f:
+            first = f.readline().decode("utf-8-sig", errors="replace").strip()
+        hint = _separator_hint([first]) if "," not in first else ""
         raise DataError.single(
-            str(path), None, "(file)", None, f"not a readable CSV file ({exc})"
+            str(path), 1 if hint else None, "(file)", None, f"not a readable CSV file{hint} ({exc})"
         ) from exc
     raw = raw.rename({c: c.strip() for c in raw.columns})
     missing = [c for c in required if c not in raw.columns]
