@@ -62,9 +62,10 @@ def summary(
 ) -> None:
     """Validate the shipped dataset and print who supplies each commodity and stage."""
     from resilience import data
+    from resilience.paths import datasets_dir
     from resilience.reference.commodities import check_commodities, load_commodities
     from resilience.reference.countries import CountryResolver
-    from resilience.summary import supply_overview, table_overview
+    from resilience.summary import manifest_line, supply_overview, table_overview
 
     try:
         commodities = load_commodities()
@@ -83,6 +84,7 @@ def summary(
         raise _fail(exc) from exc
     resolver = CountryResolver.default()
     out.print(_frame_table(table_overview(tables), "Shipped tables (datasets/)"))
+    out.print(manifest_line(datasets_dir()), highlight=False)
     overview = supply_overview(production, commodities).with_columns(
         pl.col("top_country_iso3")
         .map_elements(resolver.name_of, return_dtype=pl.String, skip_nulls=True)

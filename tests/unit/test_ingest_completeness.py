@@ -10,8 +10,8 @@ import pytest
 
 from resilience.errors import DataError
 from resilience.ingest import baci, bp, iea, unga, usgs, wgi, wmd, wna
-from resilience.ingest.comtrade import read_comtrade
 from resilience.ingest.completeness import check_csv_complete, check_csv_tail
+from resilience.ingest.comtrade import read_comtrade
 from resilience.ingest.name_years import name_years
 from resilience.ingest.text import read_text_csv
 

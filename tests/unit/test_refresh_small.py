@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -31,11 +30,11 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "datasets"
     shutil.copytree(SHIPPED, folder)
     monkeypatch.setenv("RESILIENCE_DATASETS", str(folder))
-    yield folder
+    return folder
 
 
 @pytest.fixture

@@ -55,9 +55,14 @@ def test_commit_swaps_every_file_and_leaves_nothing_behind(out: Path) -> None:
 def test_an_exception_before_commit_leaves_the_folder_byte_identical(out: Path) -> None:
     before = _snapshot(out)
     listing = sorted(p.name for p in out.iterdir())
-    with pytest.raises(RuntimeError), transaction(out) as txn:
-        txn.path("a.csv").write_text("new a\n")
-        raise RuntimeError("adapter failed")
+
+    def fail_half_way() -> None:
+        with transaction(out) as txn:
+            txn.path("a.csv").write_text("new a\n")
+            raise RuntimeError("adapter failed")
+
+    with pytest.raises(RuntimeError):
+        fail_half_way()
     assert _snapshot(out) == before
     assert sorted(p.name for p in out.iterdir()) == listing
 
@@ -122,7 +127,12 @@ def test_a_second_refresh_on_the_same_folder_is_refused(out: Path) -> None:
 
 def test_commit_needs_the_manifest_staged(out: Path) -> None:
     before = _snapshot(out)
-    with pytest.raises(ValueError, match=r"manifest\.json must be staged"), transaction(out) as txn:
-        txn.path("a.csv").write_text("new a\n")
-        txn.commit()
+
+    def commit_without_manifest() -> None:
+        with transaction(out) as txn:
+            txn.path("a.csv").write_text("new a\n")
+            txn.commit()
+
+    with pytest.raises(ValueError, match=r"manifest\.json must be staged"):
+        commit_without_manifest()
     assert _snapshot(out) == before
