@@ -53,6 +53,7 @@ import polars as pl
 from resilience.errors import DataError, DataProblem
 from resilience.ingest import baci, bp, iea, unga, usgs, wgi, wmd, wna
 from resilience.ingest.compiled import read_compiled_shares
+from resilience.ingest.completeness import check_csv_complete, check_csv_tail
 from resilience.ingest.coverage import (
     MAX_COUNTRY_LOSS_FRAC,
     MAX_ROW_LOSS_FRAC,
@@ -78,6 +79,7 @@ __all__ = [
     "check_shrink",
     "describe_inputs",
     "find_inputs",
+    "preflight",
     "refresh",
 ]
 
@@ -269,6 +271,27 @@ def build_production(inputs: dict[str, list[Path]], compiled: Path) -> pl.DataFr
     return validate_frame(Production, production, file="production (built)").drop("source_row")
 
 
+#: CSV inputs up to this size get the full completeness check up front, larger ones the
+#: tail check (their adapter reads them in full anyway).
+_PREFLIGHT_FULL_BYTES = 50 * 1024 * 1024
+
+
+def preflight(inputs: Mapping[str, Sequence[Path]]) -> None:
+    """Reject cut, empty, header-only or UTF-16 CSV inputs before any slow step.
+
+    The adapters run the same checks; doing it first makes a spoiled WGI file fail in
+    a second instead of after the trade aggregation.
+    """
+    for paths in inputs.values():
+        for path in paths:
+            if path.suffix.lower() != ".csv":
+                continue
+            if path.stat().st_size <= _PREFLIGHT_FULL_BYTES:
+                check_csv_complete(path)
+            else:
+                check_csv_tail(path)
+
+
 def _build_trade(inputs: dict[str, list[Path]]) -> pl.DataFrame:
     codes = baci.read_baci_country_codes(inputs["baci_codes"][0])
     hs_map = hs_to_commodity("hs92")
@@ -419,6 +442,7 @@ def refresh(
     out = out or datasets_dir()
     say = progress or (lambda msg: log.info("%s", msg))
     inputs = find_inputs(root, use)
+    preflight(inputs)
     report = RefreshReport(inputs=inputs)
     tables = build_tables(inputs, say)
     report.rows = {name: frame.height for name, frame in tables.items()}
