@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -217,3 +218,25 @@ def test_wna_year_outside_the_span(tmp_path: Path) -> None:
     path.write_bytes((DATA / "wna" / "wna_uranium_small.csv").read_bytes())
     with pytest.raises(DataError, match="years 2011-2018"):
         wna.read_wna_uranium(path)
+
+
+def test_comtrade_year_outside_the_span_of_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "cobalt_exports_2010_2015.csv"
+    path.write_bytes((DATA / "comtrade" / "comtrade_api_small.csv").read_bytes())
+    with pytest.raises(DataError) as info:
+        read_comtrade(path)
+    assert info.value.problems[0].column == "refYear"
+    assert "years 2010-2015" in str(info.value)
+
+
+@pytest.mark.parametrize("size", [0, 2_000])
+def test_iea_workbook_cut_short(tmp_path: Path, size: int) -> None:
+    whole = tmp_path / "whole.xlsx"
+    with zipfile.ZipFile(whole, "w") as book:
+        book.writestr("xl/workbook.xml", "<workbook>" + "x" * 10_000 + "</workbook>")
+    path = tmp_path / "CM_Data_Explorer_May2024.xlsx"
+    path.write_bytes(whole.read_bytes()[:size])
+    with pytest.raises(DataError) as info:
+        iea.read_iea_critical_minerals(path)
+    assert str(path) in str(info.value)
+    assert "cut short" in str(info.value)
