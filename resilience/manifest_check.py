@@ -13,8 +13,10 @@ table is still loaded and validated against its schema, so the user keeps workin
 knows. Each distinct problem is reported once per process.
 
 Hashing is cached in-process by ``(path, size, mtime_ns, inode)``: the first load of a
-table hashes it (about 5 ms for the 2.3 MB ``production.csv``), later loads of the same,
-unchanged file cost one ``stat`` (see ``tests/unit/test_refresh_manifest_check.py``).
+table hashes it, later loads of the same, unchanged file cost a few ``stat`` calls.
+Measured on the 2-core test machine: 7.5 ms to hash the 2.3 MB ``production.csv`` the
+first time (its ``load_production`` takes about 170 ms), 0.26 ms per cached check
+(``tests/unit/test_refresh_manifest_check.py`` asserts the cached check stays under 2 ms).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from resilience.build.metrics_table import metrics_table
 from resilience.build.risk_indices import eu_crm_parameters
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
+from resilience.paths import current_umask
 from resilience.reference.alliances import load_alliances
 from resilience.reference.commodities import hs_to_commodity, load_commodities
 
@@ -147,7 +148,7 @@ def _write_partitioned(frame: pl.DataFrame, target: Path) -> None:
             part.drop("year").write_parquet(
                 folder / "part-0.parquet", compression="zstd", statistics=True
             )
-        staging.chmod(0o755)
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -18,6 +18,7 @@ from resilience.ingest.staging import (
     recover,
     transaction,
 )
+from resilience.paths import current_umask
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -136,3 +137,12 @@ def test_commit_needs_the_manifest_staged(out: Path) -> None:
     with pytest.raises(ValueError, match=r"manifest\.json must be staged"):
         commit_without_manifest()
     assert _snapshot(out) == before
+
+
+def test_current_umask_reads_without_changing_it() -> None:
+    old = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027
+        assert current_umask() == 0o027
+    finally:
+        os.umask(old)
