@@ -28,7 +28,7 @@ from typing import Literal
 
 from resilience.errors import ResilienceError
 from resilience.ingest.staging import COMMIT_RECORD, pending_commit, recover
-from resilience.paths import sha256_file
+from resilience.paths import datasets_dir, sha256_file
 
 __all__ = ["MANIFEST", "TableCheck", "clear_cache", "verify_table"]
 
@@ -135,7 +135,10 @@ def verify_table(path: Path) -> TableCheck:
         return "pending"
     manifest = _manifest(folder / MANIFEST)
     if manifest is None:
-        log.debug("%s: no %s beside it; not verified", path, MANIFEST)
+        if folder.resolve() == datasets_dir().resolve():
+            _warn(f"{folder}: no {MANIFEST}; the shipped tables cannot be verified")
+        else:
+            log.debug("%s: no %s beside it; not verified", path, MANIFEST)
         return "no-manifest"
     tables = manifest.get("tables")
     if not isinstance(tables, dict):

@@ -168,9 +168,13 @@ def recover(out: Path) -> bool:
 
 
 def _discard_stale_staging(out: Path) -> None:
+    """Delete what a refresh killed before its commit left: staging folders, record drafts."""
     for stale in sorted(out.glob(f"{STAGING_PREFIX}*")):
         log.info("%s: removing %s left by an interrupted refresh (never committed)", out, stale)
         shutil.rmtree(stale, ignore_errors=True)
+    for draft in sorted(out.glob(f"{COMMIT_RECORD}.*.tmp")):
+        log.info("%s: removing %s, an unfinished commit record", out, draft)
+        draft.unlink(missing_ok=True)
 
 
 @dataclass

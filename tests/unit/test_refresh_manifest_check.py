@@ -99,3 +99,16 @@ def test_hashing_is_cached_by_size_and_mtime(copy: Path) -> None:
     # a cached check is a few stat() calls; the first one reads and hashes 2.3 MB
     assert repeat < first
     assert repeat < 0.002
+
+
+def test_a_missing_manifest_is_reported_for_the_datasets_folder_only(copy, tmp_path, caplog):
+    (copy / "manifest.json").unlink()
+    other = tmp_path / "mine"
+    other.mkdir()
+    shutil.copy(copy / "alignment.csv", other / "alignment.csv")
+    with caplog.at_level(logging.WARNING):
+        assert verify_table(other / "alignment.csv") == "no-manifest"
+        assert caplog.records == []
+        assert verify_table(copy / "alignment.csv") == "no-manifest"
+    (record,) = caplog.records
+    assert "no manifest.json" in record.getMessage()

@@ -109,9 +109,12 @@ def test_the_next_refresh_finishes_a_pending_swap_then_discards_stale_staging(ou
     stale = out / f"{STAGING_PREFIX}999-dead"
     stale.mkdir()
     (stale / "a.csv").write_text("never committed\n")
+    draft = out / f"{COMMIT_RECORD}.999.tmp"
+    draft.write_text('{"staging": "')
     with transaction(out) as txn:
         assert (out / "b.csv").read_text() == "new b\n"
         assert not stale.exists()
+        assert not draft.exists()
         txn.path("a.csv").write_text("third a\n")
         txn.path("manifest.json").write_text("{}\n")
         txn.commit()
