@@ -10,6 +10,7 @@ table matches the manifest's SHA-256 and the folder equals the old or the new st
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,20 @@ def _snapshot(folder: Path) -> dict[str, str]:
     }
 
 
+@contextlib.contextmanager
+def _datasets_env(folder: Path) -> Iterator[None]:
+    """``RESILIENCE_DATASETS`` pointed at ``folder`` for the block (then as it was)."""
+    saved = os.environ.get("RESILIENCE_DATASETS")
+    os.environ["RESILIENCE_DATASETS"] = str(folder)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["RESILIENCE_DATASETS"]
+        else:
+            os.environ["RESILIENCE_DATASETS"] = saved
+
+
 def _consistent(folder: Path) -> None:
     manifest = json.loads((folder / "manifest.json").read_text())
     now = _snapshot(folder)
@@ -56,9 +72,7 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict, 
     root = tmp_path_factory.mktemp("kill")
     old = root / "old"
     shutil.copytree(SHIPPED, old)
-    env = os.environ.get("RESILIENCE_DATASETS")
-    os.environ["RESILIENCE_DATASETS"] = str(old)
-    try:
+    with _datasets_env(old):
         refresh(DOWNLOADS, old, allow_shrink=True)
         new_downloads = root / "downloads"
         shutil.copytree(DOWNLOADS, new_downloads)
@@ -67,11 +81,6 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict, 
         new = root / "new"
         shutil.copytree(old, new)
         refresh(new_downloads, new)
-    finally:
-        if env is None:
-            os.environ.pop("RESILIENCE_DATASETS")
-        else:
-            os.environ["RESILIENCE_DATASETS"] = env
     old_state, new_state = _snapshot(old), _snapshot(new)
     assert old_state["governance.csv"] != new_state["governance.csv"]
     return old, new_downloads, old_state, new_state
@@ -93,12 +102,9 @@ def _check_after_kill(datasets: Path, old_state: dict, new_state: dict) -> str:
     if not pending:
         assert visible in (old_state, new_state)
     clear_cache()
-    os.environ["RESILIENCE_DATASETS"] = str(datasets)
-    try:
+    with _datasets_env(datasets):
         data.load_governance()  # any table load rolls a pending swap forward
-    finally:
-        del os.environ["RESILIENCE_DATASETS"]
-        clear_cache()
+    clear_cache()
     assert not (datasets / COMMIT_RECORD).exists()
     _consistent(datasets)
     after = {k: v for k, v in _snapshot(datasets).items() if not k.startswith(".")}
