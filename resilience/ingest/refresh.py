@@ -15,7 +15,8 @@ governance.csv         World Bank WGI (six indicators)
 alignment.csv          UNGA ideal points (Bailey, Strezhnev and Voeten)
 recycling.csv          EoL recycling input rates (SCRREEN via the WMD commodity map)
 published_hhi.csv      HHI printed by World Mining Data (validation target)
-manifest.json          input files (name, SHA-256, bytes) and row counts per table
+manifest.json          input files (name, SHA-256, bytes), row counts per table and each
+                       table's SHA-256 and size (checked by every table load)
 =====================  ====================================================================
 
 All or nothing
