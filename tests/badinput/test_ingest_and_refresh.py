@@ -228,3 +228,53 @@ def test_help_says_what_refresh_reads_and_writes() -> None:
     assert "manifest.json" in text
     assert "datasets/" in text
     assert "--allow-shrink" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (_replace("\n2022,", "\n2031,"), ("2031", "Y2022")),
+        (lambda d: d[: len(d) - 9], ("cut short",)),
+        (_replace("7538.989", "-7538.989"), ("negative value", "row 2")),
+    ],
+    ids=["year contradicts Y2022", "cut", "negative value"],
+)
+def test_build_refuses_a_bad_baci_file(folders: Folders, change, words: tuple[str, ...]) -> None:
+    flows = folders.downloads / BACI
+    _edit(flows, change)
+    before = _snapshot(folders.datasets, folders.downloads)
+    out = folders.scratch / "build"
+    result = runner.invoke(
+        app,
+        [
+            "build",
+            "--out",
+            str(out),
+            "--baci",
+            str(flows),
+            "--baci-codes",
+            str(folders.downloads / CODES),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    for word in words:
+        assert word in result.stderr
+    assert BACI in result.stderr
+    assert not out.exists()
+    assert _snapshot(folders.datasets, folders.downloads) == before
+
+
+def test_wgi_cut_at_a_line_boundary_is_caught_by_the_shrink_guard(folders: Folders) -> None:
+    seeded = runner.invoke(
+        app, ["data", "refresh", "--from", str(folders.downloads), "--allow-shrink"]
+    )
+    assert seeded.exit_code == 0, seeded.output
+    wgi = folders.downloads / WGI
+    lines = wgi.read_bytes().splitlines(keepends=True)
+    wgi.write_bytes(b"".join(lines[:4]))  # header + 3 whole records: no cut row to see
+    before = _snapshot(folders.datasets, folders.downloads)
+    result = runner.invoke(app, ["data", "refresh", "--from", str(folders.downloads)])
+    assert result.exit_code == 1
+    assert "governance.csv: rows 10 -> 3" in result.stderr
+    assert "--allow-shrink" in result.stderr
+    assert _snapshot(folders.datasets, folders.downloads) == before
