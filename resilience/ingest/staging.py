@@ -44,6 +44,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,7 @@ def _kill_point(step: str) -> None:
     """The documented test hook: SIGKILL this process at ``step`` when asked to."""
     wanted = os.environ.get(KILL_AT_ENV)
     if wanted and step in wanted.split(","):
-        os.kill(os.getpid(), 9)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -120,15 +121,43 @@ def pending_commit(out: Path) -> Path | None:
     return record if record.exists() else None
 
 
+def _plain_name(value: object) -> bool:
+    return isinstance(value, str) and bool(value) and "/" not in value and value not in (".", "..")
+
+
+def _read_plan(record: Path) -> tuple[str, list[str]]:
+    """The commit record, checked: a staging folder here and plain file names only."""
+    text = record.read_text()
+    try:
+        plan = json.loads(text)
+        staging, files = plan["staging"], plan["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ResilienceError(
+            f"{record}: not a valid commit record ({exc}); delete it and run "
+            "`resilience data refresh` again"
+        ) from exc
+    if not (
+        _plain_name(staging)
+        and str(staging).startswith(STAGING_PREFIX)
+        and isinstance(files, list)
+        and all(_plain_name(f) and not str(f).startswith(".") for f in files)
+    ):
+        raise ResilienceError(
+            f"{record}: names a staging folder or files outside the folder "
+            f"({staging!r}, {files!r}); refusing to move anything"
+        )
+    return str(staging), [str(f) for f in files]
+
+
 def _roll_forward(out: Path) -> bool:
     """Finish the swap a commit record describes (caller holds the lock). Idempotent."""
     record = out / COMMIT_RECORD
     try:
-        plan = json.loads(record.read_text())
+        staging_name, files = _read_plan(record)
     except FileNotFoundError:
         return False
-    staging = out / plan["staging"]
-    for name in plan["files"]:
+    staging = out / staging_name
+    for name in files:
         source = staging / name
         if source.exists():
             source.replace(out / name)
@@ -144,7 +173,7 @@ def _roll_forward(out: Path) -> bool:
     _fsync_path(out)
     _kill_point("uncommitted")
     shutil.rmtree(staging, ignore_errors=True)
-    log.info("%s: refresh committed (%d files)", out, len(plan["files"]))
+    log.info("%s: refresh committed (%d files)", out, len(files))
     return True
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from resilience.errors import ResilienceError
 from resilience.ingest.staging import (
     COMMIT_RECORD,
     STAGING_PREFIX,
@@ -149,3 +150,19 @@ def test_current_umask_reads_without_changing_it() -> None:
         assert current_umask() == 0o027
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize(
+    ("record", "words"),
+    [
+        ('{"staging": "../elsewhere", "files": ["a.csv"]}', "refusing to move"),
+        ('{"staging": ".refresh-staging-1", "files": ["../../etc/passwd"]}', "refusing to move"),
+        ('{"staging": ', "not a valid commit record"),
+    ],
+)
+def test_a_forged_or_broken_commit_record_moves_nothing(out: Path, record: str, words: str):
+    (out / COMMIT_RECORD).write_text(record)
+    before = _snapshot(out)
+    with pytest.raises(ResilienceError, match=words):
+        recover(out)
+    assert _snapshot(out) == before
