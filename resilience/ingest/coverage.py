@@ -40,6 +40,11 @@ MAX_COUNTRY_LOSS_FRAC = 0.10
 
 _COUNTRY_COLUMNS = ("country_iso3", "importer_iso3", "exporter_iso3")
 _CATEGORY_COLUMNS = ("commodity", "indicator", "source_commodity")
+_CATEGORY_LABELS = {
+    "commodity": "commodities",
+    "indicator": "indicators",
+    "source_commodity": "commodities (as the source names them)",
+}
 #: Shown in messages: at most this many lost items are listed.
 _MAX_NAMED = 12
 
@@ -56,6 +61,7 @@ class Coverage:
     years: frozenset[int]
     categories: frozenset[str]
     countries: frozenset[str]
+    category_label: str = "commodities"
 
 
 def coverage(frame: pl.DataFrame | pl.LazyFrame) -> Coverage:
@@ -78,7 +84,10 @@ def coverage(frame: pl.DataFrame | pl.LazyFrame) -> Coverage:
         if "year" in columns
         else frozenset()
     )
-    return Coverage(rows, years, distinct(_CATEGORY_COLUMNS), distinct(_COUNTRY_COLUMNS))
+    label = next((_CATEGORY_LABELS[c] for c in _CATEGORY_COLUMNS if c in columns), "")
+    return Coverage(
+        rows, years, distinct(_CATEGORY_COLUMNS), distinct(_COUNTRY_COLUMNS), label or "categories"
+    )
 
 
 def _named(items: frozenset[str] | frozenset[int]) -> str:
@@ -102,7 +111,7 @@ def shrink_problems(table: str, old: Coverage, new: Coverage) -> list[str]:
     lost_categories = old.categories - new.categories
     if lost_categories:
         problems.append(
-            f"{table}: commodities/indicators lost ({len(old.categories)} -> "
+            f"{table}: {old.category_label} lost ({len(old.categories)} -> "
             f"{len(new.categories)}): {_named(lost_categories)}"
         )
     lost_countries = old.countries - new.countries
