@@ -4,6 +4,11 @@ Each loader reads one table written by :mod:`resilience.ingest.refresh`, validat
 against its schema (so a hand-edited file with a bad row fails with the file, row, column
 and value) and returns a Polars frame. ``RESILIENCE_DATASETS`` points them at another
 folder.
+
+Before reading, each loader checks the file against the SHA-256 in its folder's
+``manifest.json`` and finishes an interrupted refresh
+(:func:`resilience.manifest_check.verify_table`): a mismatch is a logged warning, not an
+error.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 import dataframely as dy
 import polars as pl
 
+from resilience.manifest_check import verify_table
 from resilience.paths import datasets_dir
 from resilience.schemas.tables import Alignment, Governance, Production, Recycling
 from resilience.schemas.validate import validate_frame
@@ -29,6 +35,7 @@ __all__ = [
 
 
 def _read_csv(schema: type[dy.Schema], path: Path) -> pl.DataFrame:
+    verify_table(path)
     raw = pl.read_csv(path, infer_schema=False)
     bools = [
         c for c, col in schema.columns().items() if isinstance(col, dy.Bool) and c in raw.columns
@@ -61,12 +68,16 @@ def load_recycling(path: Path | None = None) -> pl.DataFrame:
 
 def load_published_hhi(path: Path | None = None) -> pl.DataFrame:
     """HHI values as World Mining Data prints them (0-10 000), for validation."""
-    return pl.read_csv(path or datasets_dir() / "published_hhi.csv")
+    path = path or datasets_dir() / "published_hhi.csv"
+    verify_table(path)
+    return pl.read_csv(path)
 
 
 def scan_trade(path: Path | None = None) -> pl.LazyFrame:
     """Bilateral trade by (year, importer, commodity, stage, supplier), lazily."""
-    return pl.scan_parquet(path or datasets_dir() / "trade.parquet")
+    path = path or datasets_dir() / "trade.parquet"
+    verify_table(path)
+    return pl.scan_parquet(path)
 
 
 def load_trade(path: Path | None = None) -> pl.DataFrame:

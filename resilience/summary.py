@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from resilience.build.world_market import world_shares
+from resilience.ingest.inputs import MANIFEST, TABLES
+from resilience.manifest_check import verify_table
 from resilience.metrics.concentration import concentration
 
-__all__ = ["supply_overview", "table_overview"]
+__all__ = ["manifest_line", "supply_overview", "table_overview"]
 
 
 def supply_overview(production: pl.DataFrame, commodities: pl.DataFrame) -> pl.DataFrame:
@@ -44,3 +48,20 @@ def table_overview(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows)
+
+
+def manifest_line(folder: Path) -> str:
+    """One line saying whether every refreshed table in ``folder`` matches its manifest.
+
+    Uses :func:`resilience.manifest_check.verify_table` (cached: the loaders have
+    already hashed the tables), so the details are in the logged warnings.
+    """
+    checks = {name: verify_table(folder / name) for name in TABLES}
+    bad = {name: status for name, status in checks.items() if status != "ok"}
+    if not bad:
+        return f"manifest: all {len(TABLES)} tables match {folder / MANIFEST} (SHA-256)"
+    listed = ", ".join(f"{name} ({status})" for name, status in bad.items())
+    return (
+        f"manifest: {len(bad)} of {len(TABLES)} tables do not match {folder / MANIFEST}: "
+        f"{listed}; see the warnings above"
+    )

@@ -19,6 +19,7 @@ from resilience.cli.console import err, out
 from resilience.cli.console import fail as _fail
 from resilience.cli.console import frame_table as _frame_table
 from resilience.errors import ResilienceError
+from resilience.ingest.inputs import parse_use, refresh_help
 from resilience.outputs import check_writable_dir, check_writable_file
 
 if TYPE_CHECKING:
@@ -62,9 +63,10 @@ def summary(
 ) -> None:
     """Validate the shipped dataset and print who supplies each commodity and stage."""
     from resilience import data
+    from resilience.paths import datasets_dir
     from resilience.reference.commodities import check_commodities, load_commodities
     from resilience.reference.countries import CountryResolver
-    from resilience.summary import supply_overview, table_overview
+    from resilience.summary import manifest_line, supply_overview, table_overview
 
     try:
         commodities = load_commodities()
@@ -83,6 +85,7 @@ def summary(
         raise _fail(exc) from exc
     resolver = CountryResolver.default()
     out.print(_frame_table(table_overview(tables), "Shipped tables (datasets/)"))
+    out.print(manifest_line(datasets_dir()), highlight=False)
     overview = supply_overview(production, commodities).with_columns(
         pl.col("top_country_iso3")
         .map_elements(resolver.name_of, return_dtype=pl.String, skip_nulls=True)
@@ -115,7 +118,7 @@ def summary(
             )
 
 
-@data_app.command("refresh")
+@data_app.command("refresh", help=refresh_help())
 def data_refresh(
     source_dir: Annotated[
         Path,
@@ -126,13 +129,34 @@ def data_refresh(
     out_dir: Annotated[
         Path | None, typer.Option("--out", file_okay=False, help="Write here instead of datasets/.")
     ] = None,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Accept tables covering fewer rows, years, commodities or countries.",
+        ),
+    ] = False,
+    use: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--use",
+            metavar="KEY=PATH",
+            help="Read this file for source KEY (e.g. wgi=PATH) instead of searching; repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Rebuild the shipped tables from a folder of publishers' downloads."""
+    """Rebuild the shipped tables; the help text is :func:`refresh_help`."""
     from resilience.ingest.refresh import refresh
 
     try:
-        report = refresh(source_dir, out_dir, progress=lambda msg: err.print(f"[cyan]•[/] {msg}"))
-    except ResilienceError as exc:
+        report = refresh(
+            source_dir,
+            out_dir,
+            progress=lambda msg: err.print(f"[cyan]•[/] {msg}"),
+            allow_shrink=allow_shrink,
+            use=parse_use(use or []),
+        )
+    except (ResilienceError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     table = Table(title="Tables written", title_justify="left")
     table.add_column("table")
@@ -166,6 +190,16 @@ def build_cmd(
     from resilience.build.pipeline import build, load_inputs
     from resilience.paths import cache_dir
 
+    if (baci_file is None) != (baci_codes is None):
+        given, missing = (
+            ("--baci", "--baci-codes") if baci_codes is None else ("--baci-codes", "--baci")
+        )
+        raise _fail(
+            ValueError(
+                f"{given} needs {missing}: a BACI flow file is read with its country-code "
+                "table (--baci FILE --baci-codes country_codes_V*.csv)"
+            )
+        )
     target = out_dir or cache_dir() / "build"
     try:
         check_writable_dir(target)

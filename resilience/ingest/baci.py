@@ -55,6 +55,8 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.ingest.completeness import check_csv_complete, check_csv_tail
+from resilience.ingest.name_years import check_name_years, name_years
 from resilience.reference.countries import CountryResolver, clean_name
 from resilience.schemas.tables import STAGES, TradeFlows
 from resilience.schemas.validate import ROW_COLUMN, validate_frame
@@ -252,6 +254,7 @@ def read_baci_product_codes(path: Path | str) -> pl.DataFrame:
 
 
 def _read_small_csv(path: Path) -> pl.DataFrame:
+    check_csv_complete(path)
     try:
         frame = pl.read_csv(path, infer_schema=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
@@ -320,6 +323,7 @@ def _scan_raw(path: Path) -> pl.LazyFrame:
         raise DataError.single(path, None, "(file)", None, "file not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        check_csv_tail(path)
         lf = pl.scan_csv(path, infer_schema=False, row_index_name=ROW_COLUMN, row_index_offset=2)
     elif suffix in (".parquet", ".pq"):
         lf = pl.scan_parquet(path, row_index_name=ROW_COLUMN, row_index_offset=1)
@@ -444,7 +448,10 @@ def validate_baci(
         Naming the file, row, column and value of (up to 50 per check): unknown ``i``/``j``
         codes (first row each), unknown ``k`` (first row each), unparseable or missing
         ``t``/``i``/``j``/``k``/``v``, unparseable ``q``, negative ``v``/``q``, duplicate
-        ``(t, i, j, k)`` keys (the repeated row, naming the first).
+        ``(t, i, j, k)`` keys (the repeated row, naming the first), a ``t`` the file name
+        contradicts (``..._Y2022_...`` holding 2031; see
+        :mod:`resilience.ingest.name_years`); for a CSV, a file that is empty,
+        header-only or cut short (:func:`resilience.ingest.completeness.check_csv_tail`).
     """
     path = Path(path)
     products_table = _coerce_products(products)
@@ -473,6 +480,8 @@ def validate_baci(
             (pl.col("_i").is_in(aggregates) | pl.col("_j").is_in(aggregates))
             .sum()
             .alias("aggregate_rows"),
+            pl.col("_t").filter(~bad_row).min().alias("t_min"),
+            pl.col("_t").filter(~bad_row).max().alias("t_max"),
         ),
         lf.filter(bad_row).bottom_k(MAX_LISTED, by=ROW_COLUMN),
         lf.filter(pl.col("_i").is_not_null())
@@ -507,8 +516,18 @@ def validate_baci(
         ]
     if dups.height:
         problems += _duplicate_problems(lf.filter(~bad_row), dups, file)
+    if counts["rows"][0] == 0:
+        problems.append(DataProblem(file, None, "(file)", None, "no data rows (header only)"))
     if problems:
         raise DataError(problems)
+    rule = name_years(path.name)
+    t_min, t_max = counts["t_min"][0], counts["t_max"][0]
+    outside = rule is not None and (
+        (rule.first is not None and t_min is not None and t_min < rule.first)
+        or (rule.last is not None and t_max is not None and t_max > rule.last)
+    )
+    if outside:  # a second pass, only on failure, to name the rows
+        check_name_years(lf.filter(~bad_row), path, year="_t", column="t")
     agg_codes: dict[int, int] = {}
     for column, table in (("i", by_i), ("j", by_j)):
         for code, _, n in table.filter(pl.col(f"_{column}").is_in(aggregates)).iter_rows():

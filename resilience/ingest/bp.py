@@ -41,6 +41,7 @@ from resilience.ingest._production_csv import (
     read_text_csv,
     reject_negative,
 )
+from resilience.ingest.name_years import check_name_years
 from resilience.ingest.numbers import parse_numbers
 from resilience.reference.countries import CountryResolver
 
@@ -154,6 +155,7 @@ def _read_panel(
     resolver = resolver or CountryResolver.default()
     frame = read_text_csv(path, required=(entity, "Year", *series))
     frame = parse_years(frame, "Year", file=file)
+    check_name_years(frame, path, column="Year")
     parts = []
     for column, unit in series.items():
         part = parse_numbers(frame, column, file=file, out="quantity", withheld=())

@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.ingest.completeness import check_csv_complete
 from resilience.ingest.numbers import parse_numbers
 from resilience.reference.commodities import load_commodities
 from resilience.reference.countries import WORLD, CountryResolver
@@ -59,6 +60,7 @@ def read_compiled_shares(path: Path | str) -> pl.DataFrame:
         0-100, group sums above 100.5, or a row without a URL or quote.
     """
     path = Path(path)
+    check_csv_complete(path)
     raw = pl.read_csv(path, infer_schema=False)
     missing = [c for c in COMPILED_COLUMNS if c not in raw.columns]
     if missing:

@@ -48,6 +48,7 @@ import dataframely as dy
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.ingest.name_years import check_name_years
 from resilience.ingest.numbers import parse_numbers
 from resilience.ingest.text import parse_whole_numbers, read_text_csv
 from resilience.reference.countries import WORLD, CountryResolver
@@ -276,6 +277,7 @@ def read_comtrade(
         )
     frame = _drop_breakdowns(frame, path)
     frame = parse_whole_numbers(frame, "refYear", file=path, out="year")
+    check_name_years(frame, path, column="refYear")
     frame = parse_whole_numbers(frame, "reporterCode", file=path, out="_reporter")
     frame = parse_whole_numbers(frame, "partnerCode", file=path, out="_partner")
     frame = parse_numbers(frame, "primaryValue", file=path, out="value_usd", withheld=())

@@ -262,7 +262,14 @@ def _read_workbook(path: Path, resolver: CountryResolver) -> tuple[pl.DataFrame,
     try:
         reader = fastexcel.read_excel(path)
     except fastexcel.FastExcelError as exc:
-        raise DataError.single(file, None, "", None, f"not a readable workbook ({exc})") from exc
+        raise DataError.single(
+            str(path),
+            None,
+            "(file)",
+            None,
+            f"not a readable workbook: empty, cut short (an interrupted download) or not "
+            f".xlsx ({exc})",
+        ) from exc
     if SHEET not in reader.sheet_names:
         raise DataError.single(file, None, "sheet", SHEET, "sheet not found in the workbook")
     # header_row=None with skip_rows=0 keeps leading empty rows: frame row i = sheet row i+1.

@@ -15,21 +15,37 @@ governance.csv         World Bank WGI (six indicators)
 alignment.csv          UNGA ideal points (Bailey, Strezhnev and Voeten)
 recycling.csv          EoL recycling input rates (SCRREEN via the WMD commodity map)
 published_hhi.csv      HHI printed by World Mining Data (validation target)
-manifest.json          input files (name, SHA-256, bytes) and row counts per table
+manifest.json          input files (name, SHA-256, bytes), row counts per table and each
+                       table's SHA-256 and size (checked by every table load)
 =====================  ====================================================================
 
-Every table is written to a temporary file and renamed into place, so a failed refresh
-leaves the previous tables untouched.
+All or nothing
+--------------
+Every table is built and checked in memory first; then each is compared with the table
+it replaces (:mod:`resilience.ingest.coverage`: more than 10 % fewer rows, a lost year or
+commodity, or more than 10 % fewer countries is refused unless ``allow_shrink``); then
+the tables and the manifest (which records each table's SHA-256) are written into a
+staging folder and swapped in through a write-ahead commit record
+(:mod:`resilience.ingest.staging`). An error at any step leaves the destination byte-for-
+byte as it was; a process killed at any point leaves either the old tables or, once the
+commit record exists, a swap that the next refresh or table load completes.
+
+Inputs
+------
+Each source is one file (or, for USGS 2023/2024, WMD shares and BACI, one file per
+commodity / year). Two candidate files for one source (two WGI long files, two BACI
+country tables) is an error naming both; ``use={"wgi": [path]}`` (CLI: ``--use
+wgi=PATH``) picks. Each adapter rejects truncated, header-only, UTF-16 files and years
+that contradict the file name (:mod:`resilience.ingest.completeness`,
+:mod:`resilience.ingest.name_years`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,13 +54,35 @@ import polars as pl
 from resilience.errors import DataError, DataProblem
 from resilience.ingest import baci, bp, iea, unga, usgs, wgi, wmd, wna
 from resilience.ingest.compiled import read_compiled_shares
+from resilience.ingest.completeness import check_csv_complete, check_csv_tail
+from resilience.ingest.coverage import (
+    MAX_COUNTRY_LOSS_FRAC,
+    MAX_ROW_LOSS_FRAC,
+    Coverage,
+    ShrinkError,
+    coverage,
+    shrink_problems,
+)
+from resilience.ingest.inputs import INPUTS, MANIFEST, TABLES, InputSpec, describe_inputs
 from resilience.ingest.mapping import complete_rest_of_world, load_commodity_map, map_production
+from resilience.ingest.staging import transaction
 from resilience.paths import datasets_dir, sha256_file
 from resilience.reference.commodities import hs_to_commodity, load_commodities
 from resilience.schemas.tables import Production
 from resilience.schemas.validate import validate_frame
 
-__all__ = ["RefreshReport", "TRADE_YEARS", "find_inputs", "refresh"]
+__all__ = [
+    "INPUTS",
+    "TABLES",
+    "TRADE_YEARS",
+    "RefreshReport",
+    "build_tables",
+    "check_shrink",
+    "describe_inputs",
+    "find_inputs",
+    "preflight",
+    "refresh",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,67 +93,123 @@ GOVERNANCE_FROM = 2010
 ALIGNMENT_FROM = 1995
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """Where an upstream file sits in a download folder."""
-
-    key: str
-    patterns: tuple[str, ...]
-    required: bool = True
-    many: bool = False
-
-
-INPUTS: tuple[InputSpec, ...] = (
-    InputSpec("usgs_2025", ("MCS2025_World_Data.csv",)),
-    InputSpec("usgs_2024", ("mcs2024-*_world.csv", "MCS2024-*_world.csv"), many=True),
-    InputSpec("usgs_2023", ("mcs2023-*_world.csv", "MCS2023-*_world.csv"), many=True),
-    InputSpec("wmd_production", ("wmd_production_by_country_*_long.csv",)),
-    InputSpec("wmd_shares", ("wmd_share_of_world_production_*_long.csv",), many=True),
-    InputSpec("wmd_map", ("wmd_commodity_hs_map_eol_rir.csv",)),
-    InputSpec("iea", ("CM_Data_Explorer*.xlsx", "iea_cm_supply_by_country_base_case_long.csv")),
-    InputSpec("bp", ("bp_statreview_*_energy_minerals_*.csv",)),
-    InputSpec("wna", ("uranium_production_*_tU.csv",)),
-    InputSpec("wgi", ("wgi_*long.csv",)),
-    InputSpec("unga", ("IdealpointestimatesAll_*.csv",)),
-    InputSpec(
-        "baci_flows", ("baci_hs92_*raw_materials*.parquet", "BACI_HS92_Y*_V*.csv"), many=True
-    ),
-    InputSpec("baci_codes", ("country_codes_V*.csv",)),
-)
-
-
 @dataclass
 class RefreshReport:
     """What a refresh read and wrote."""
 
     inputs: dict[str, list[Path]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    shrinks: list[str] = field(default_factory=list)
 
 
-def find_inputs(root: Path) -> dict[str, list[Path]]:
+def _identity(key: str, path: Path) -> str:
+    """What a file of a ``many`` source stands for; two files with one identity clash."""
+    name = path.name.lower()
+    if key == "wmd_shares":
+        match = re.search(r"_(\d{4})_long", name)
+        return match.group(1) if match else name
+    if key == "baci_flows":
+        if path.suffix.lower() == ".parquet":
+            return "multi-year extract"
+        match = re.search(r"_y(\d{4})_", name)
+        return f"year {match.group(1)}" if match else name
+    return name
+
+
+def _conflict(root: Path, key: str, hits: list[Path]) -> DataProblem:
+    shown = " and ".join(str(p) for p in hits[:4]) + (" ..." if len(hits) > 4 else "")
+    return DataProblem(
+        str(root),
+        None,
+        key,
+        [str(p) for p in hits],
+        f"{len(hits)} candidate files for one source: {shown}; pick one with "
+        f"--use {key}=PATH (repeatable)",
+    )
+
+
+def _check_use(use: Mapping[str, Sequence[Path]]) -> list[DataProblem]:
+    keys = {spec.key for spec in INPUTS}
+    problems = [
+        DataProblem("--use", None, key, key, f"unknown source; one of {', '.join(sorted(keys))}")
+        for key in use
+        if key not in keys
+    ]
+    problems += [
+        DataProblem("--use", None, key, str(p), "file not found")
+        for key, paths in use.items()
+        for p in paths
+        if not Path(p).is_file()
+    ]
+    single = {spec.key for spec in INPUTS if not spec.many}
+    problems += [
+        DataProblem("--use", None, key, [str(p) for p in paths], "one file only for this source")
+        for key, paths in use.items()
+        if key in single and len(paths) > 1
+    ]
+    return problems
+
+
+def _search(root: Path, spec: InputSpec) -> list[Path]:
+    """Files under ``root`` matching ``spec`` (a single source: the first pattern's hits)."""
+    hits: list[Path] = []
+    for pattern in spec.patterns:
+        matched = sorted(p for p in root.rglob(pattern) if p.is_file())
+        if matched and hits and not spec.many:
+            log.info(
+                "%s: using %s; %s is an alternative format of the same data, not read",
+                spec.key,
+                hits[0],
+                ", ".join(map(str, matched)),
+            )
+            break
+        hits += matched
+    return sorted(set(hits))
+
+
+def find_inputs(
+    root: Path, use: Mapping[str, Sequence[Path]] | None = None
+) -> dict[str, list[Path]]:
     """Locate every upstream file under ``root``.
+
+    Parameters
+    ----------
+    root
+        Download folder, searched recursively by the file names in :data:`INPUTS`.
+    use
+        ``{source key: [paths]}`` chosen by the user (``--use KEY=PATH``): these replace
+        the search for that source.
 
     Raises
     ------
     resilience.errors.DataError
-        Listing each required input that is missing (with the file names searched for).
+        Listing each required input that is missing (with the file names searched for),
+        and each source with two candidate files (naming both and the ``--use`` option).
     """
+    use = dict(use or {})
+    problems: list[DataProblem] = _check_use(use)
+    if problems:
+        raise DataError(problems)
     found: dict[str, list[Path]] = {}
-    problems: list[DataProblem] = []
     for spec in INPUTS:
-        hits: list[Path] = []
-        for pattern in spec.patterns:
-            hits += sorted(p for p in root.rglob(pattern) if p.is_file())
-            if hits and not spec.many:
-                break
-        hits = sorted(set(hits))
+        if spec.key in use:
+            found[spec.key] = sorted(Path(p) for p in use[spec.key])
+            continue
+        hits = _search(root, spec)
         if not hits and spec.required:
             problems.append(
                 DataProblem(
                     str(root), None, spec.key, " or ".join(spec.patterns), "input file not found"
                 )
             )
-        found[spec.key] = hits if spec.many else hits[:1]
+        if spec.many:
+            groups: dict[str, list[Path]] = {}
+            for p in hits:
+                groups.setdefault(_identity(spec.key, p), []).append(p)
+            problems += [_conflict(root, spec.key, g) for g in groups.values() if len(g) > 1]
+        elif len(hits) > 1:
+            problems.append(_conflict(root, spec.key, hits))
+        found[spec.key] = hits
     if problems:
         raise DataError(problems)
     return found
@@ -178,50 +272,28 @@ def build_production(inputs: dict[str, list[Path]], compiled: Path) -> pl.DataFr
     return validate_frame(Production, production, file="production (built)").drop("source_row")
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    finally:
-        if Path(tmp).exists():
-            Path(tmp).unlink()
+#: CSV inputs up to this size get the full completeness check up front, larger ones the
+#: tail check (their adapter reads them in full anyway).
+_PREFLIGHT_FULL_BYTES = 50 * 1024 * 1024
 
 
-def _write_csv(frame: pl.DataFrame, path: Path) -> None:
-    with _atomic(path) as tmp:
-        frame.write_csv(tmp)
+def preflight(inputs: Mapping[str, Sequence[Path]]) -> None:
+    """Reject cut, empty, header-only or UTF-16 CSV inputs before any slow step.
 
-
-def refresh(
-    root: Path, out: Path | None = None, progress: Callable[[str], None] | None = None
-) -> RefreshReport:
-    """Rebuild every shipped table from the downloads under ``root`` into ``out``.
-
-    Parameters
-    ----------
-    root
-        Folder holding the publishers' files (any layout; searched recursively).
-    out
-        Destination folder; defaults to :func:`resilience.paths.datasets_dir`.
-    progress
-        Called with a short message before each step (the CLI shows it).
+    The adapters run the same checks; doing it first makes a spoiled WGI file fail in
+    a second instead of after the trade aggregation.
     """
-    out = out or datasets_dir()
-    say = progress or (lambda msg: log.info("%s", msg))
-    inputs = find_inputs(root)
-    report = RefreshReport(inputs=inputs)
+    for paths in inputs.values():
+        for path in paths:
+            if path.suffix.lower() != ".csv":
+                continue
+            if path.stat().st_size <= _PREFLIGHT_FULL_BYTES:
+                check_csv_complete(path)
+            else:
+                check_csv_tail(path)
 
-    say("production: USGS, World Mining Data, IEA, bp, WNA, compiled shares")
-    production = build_production(inputs, datasets_dir() / "sources" / "compiled_shares.csv")
-    _write_csv(production, out / "production.csv")
-    report.rows["production.csv"] = production.height
 
-    say("bilateral trade: CEPII BACI")
+def _build_trade(inputs: dict[str, list[Path]]) -> pl.DataFrame:
     codes = baci.read_baci_country_codes(inputs["baci_codes"][0])
     hs_map = hs_to_commodity("hs92")
     flows = pl.concat([baci.scan_baci(p, codes) for p in _baci_inputs(inputs["baci_flows"])])
@@ -236,50 +308,167 @@ def refresh(
         .collect(engine="streaming")
         .sort("year", "importer_iso3", "exporter_iso3", "hs6_code")
     )
-    trade = (
+    return (
         baci.aggregate_baci(selected.lazy(), hs_map, list(TRADE_YEARS))
         .sort("year", "importer_iso3", "commodity", "stage", "exporter_iso3")
         .collect(engine="in-memory")
     )
-    with _atomic(out / "trade.parquet") as tmp:
-        trade.write_parquet(tmp, compression="zstd", statistics=True)
-    report.rows["trade.parquet"] = trade.height
 
+
+def build_tables(
+    inputs: dict[str, list[Path]], say: Callable[[str], None]
+) -> dict[str, pl.DataFrame]:
+    """Run every adapter; the tables by file name (nothing is written)."""
+    tables: dict[str, pl.DataFrame] = {}
+    say("production: USGS, World Mining Data, IEA, bp, WNA, compiled shares")
+    tables["production.csv"] = build_production(
+        inputs, datasets_dir() / "sources" / "compiled_shares.csv"
+    )
+    say("bilateral trade: CEPII BACI")
+    tables["trade.parquet"] = _build_trade(inputs)
     say("governance: World Bank WGI")
     governance = (
         wgi.read_wgi(inputs["wgi"][0]).filter(pl.col("year") >= GOVERNANCE_FROM).drop("source_row")
     )
-    _write_csv(governance.sort("year", "country_iso3", "indicator"), out / "governance.csv")
-    report.rows["governance.csv"] = governance.height
-
+    tables["governance.csv"] = governance.sort("year", "country_iso3", "indicator")
     say("alignment: UNGA ideal points")
     alignment = (
         unga.read_unga_ideal_points(inputs["unga"][0])
         .filter(pl.col("year") >= ALIGNMENT_FROM)
         .drop("source_row")
     )
-    _write_csv(alignment.sort("year", "country_iso3"), out / "alignment.csv")
-    report.rows["alignment.csv"] = alignment.height
-
+    tables["alignment.csv"] = alignment.sort("year", "country_iso3")
     say("recycling rates and published HHI: World Mining Data")
-    recycling = _recycling(inputs["wmd_map"][0])
-    _write_csv(recycling, out / "recycling.csv")
-    report.rows["recycling.csv"] = recycling.height
+    tables["recycling.csv"] = _recycling(inputs["wmd_map"][0])
     hhi = pl.concat([wmd.read_wmd_published_hhi(p) for p in inputs["wmd_shares"]])
-    _write_csv(hhi.drop("source_row", strict=False), out / "published_hhi.csv")
-    report.rows["published_hhi.csv"] = hhi.height
+    tables["published_hhi.csv"] = hhi.drop("source_row", strict=False)
+    empty = [
+        DataProblem(name, None, "(table)", 0, "the refresh built an empty table")
+        for name, frame in tables.items()
+        if frame.height == 0
+    ]
+    if empty:
+        raise DataError(empty)
+    return tables
 
-    manifest = {
-        "inputs": [
-            {"key": key, "file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
-            for key, paths in inputs.items()
-            for p in paths
-        ],
-        "compiled_shares_sha256": sha256_file(datasets_dir() / "sources" / "compiled_shares.csv"),
-        "rows": report.rows,
-    }
-    with _atomic(out / "manifest.json") as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+def _old_coverage(path: Path) -> Coverage | None:
+    """Coverage of the table in place (``None``: absent or unreadable, logged)."""
+    if not path.exists():
+        return None
+    try:
+        frame = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path)
+        return coverage(frame)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        log.warning("%s: the table in place is unreadable (%s); not compared", path, exc)
+        return None
+
+
+def check_shrink(tables: Mapping[str, pl.DataFrame], out: Path, *, allow_shrink: bool) -> list[str]:
+    """Compare each new table with the one in ``out`` (see :mod:`resilience.ingest.coverage`).
+
+    Returns
+    -------
+    list[str]
+        The shrinks found (accepted because ``allow_shrink``).
+
+    Raises
+    ------
+    resilience.ingest.coverage.ShrinkError
+        Naming each table, old vs new counts and what is lost, unless ``allow_shrink``.
+    """
+    problems: list[str] = []
+    for name, frame in tables.items():
+        old = _old_coverage(out / name)
+        if old is not None:
+            problems += shrink_problems(name, old, coverage(frame))
+    if problems and not allow_shrink:
+        raise ShrinkError(
+            "refusing to replace tables that would shrink beyond the limits "
+            f"(rows -{MAX_ROW_LOSS_FRAC:.0%}, any year or commodity, countries "
+            f"-{MAX_COUNTRY_LOSS_FRAC:.0%}); nothing was written. A truncated or wrong "
+            "download is the usual cause; if the shrink is intended, pass --allow-shrink:\n  "
+            + "\n  ".join(problems)
+        )
+    for problem in problems:
+        log.warning("accepted with --allow-shrink: %s", problem)
+    return problems
+
+
+def _write(name: str, frame: pl.DataFrame, path: Path) -> None:
+    if name.endswith(".parquet"):
+        frame.write_parquet(path, compression="zstd", statistics=True)
+    else:
+        frame.write_csv(path)
+
+
+def refresh(
+    root: Path,
+    out: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    *,
+    allow_shrink: bool = False,
+    use: Mapping[str, Sequence[Path]] | None = None,
+) -> RefreshReport:
+    """Rebuild every shipped table from the downloads under ``root`` into ``out``.
+
+    All or nothing: every table is built and checked in memory, compared with the table
+    it replaces, written into a staging folder with the manifest last, and swapped in
+    through the journal of :mod:`resilience.ingest.staging`. Any error leaves ``out``
+    byte-for-byte as it was.
+
+    Parameters
+    ----------
+    root
+        Folder holding the publishers' files (any layout; searched recursively).
+    out
+        Destination folder; defaults to :func:`resilience.paths.datasets_dir`.
+    progress
+        Called with a short message before each step (the CLI shows it).
+    allow_shrink
+        Accept tables that cover less than the ones they replace
+        (:mod:`resilience.ingest.coverage`).
+    use
+        ``{source key: [paths]}``: files chosen by the user instead of searched for.
+
+    Raises
+    ------
+    resilience.errors.DataError
+        Missing or clashing inputs, and any rejected value in them.
+    resilience.ingest.coverage.ShrinkError
+        A table shrinks beyond the limits and ``allow_shrink`` is off.
+    resilience.ingest.staging.RefreshBusyError
+        Another refresh is writing ``out``.
+    """
+    out = out or datasets_dir()
+    say = progress or (lambda msg: log.info("%s", msg))
+    inputs = find_inputs(root, use)
+    preflight(inputs)
+    report = RefreshReport(inputs=inputs)
+    tables = build_tables(inputs, say)
+    report.rows = {name: frame.height for name, frame in tables.items()}
+    with transaction(out) as txn:
+        report.shrinks = check_shrink(tables, out, allow_shrink=allow_shrink)
+        say(f"writing {len(tables)} tables to {out} (staged, then swapped in)")
+        written: dict[str, dict[str, object]] = {}
+        for name, frame in tables.items():
+            path = txn.path(name)
+            _write(name, frame, path)
+            written[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        manifest = {
+            "inputs": [
+                {"key": key, "file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
+                for key, paths in inputs.items()
+                for p in paths
+            ],
+            "compiled_shares_sha256": sha256_file(
+                datasets_dir() / "sources" / "compiled_shares.csv"
+            ),
+            "rows": report.rows,
+            "tables": written,
+        }
+        txn.path(MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        txn.commit(MANIFEST)
     return report
 
 
@@ -287,9 +476,34 @@ def _baci_inputs(paths: list[Path]) -> list[Path]:
     """The BACI flow files to read: the Parquet extract when present, else the CSVs.
 
     A download folder may hold the same flows twice (the multi-year Parquet extract and a
-    single-year CSV slice of it); reading both would double-count.
+    single-year CSV slice of it); reading both would double-count, so the CSV slices are
+    skipped (logged) -- unless they come from another BACI release than the extract,
+    which is two candidate files for one source: an error naming both.
     """
     parquet = [p for p in paths if p.suffix == ".parquet"]
+    csvs = [p for p in paths if p.suffix != ".parquet"]
+    if parquet and csvs:
+        release = baci.baci_provenance(parquet[0])[1]
+        other = [p for p in csvs if baci.baci_provenance(p)[1] != release]
+        if other:
+            raise DataError(
+                [
+                    DataProblem(
+                        str(p),
+                        None,
+                        "baci_flows",
+                        baci.baci_provenance(p)[1],
+                        f"BACI release differs from the extract {parquet[0]} ({release}): "
+                        "two candidate files for one source; pick with --use baci_flows=PATH",
+                    )
+                    for p in other
+                ]
+            )
+        log.info(
+            "BACI: reading %s; %s are slices of it (same release), not read",
+            parquet[0].name,
+            ", ".join(p.name for p in csvs),
+        )
     return parquet or paths
 
 

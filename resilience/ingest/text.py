@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.ingest.completeness import check_csv_complete, check_text_bytes
 
 __all__ = ["ROW_COLUMN", "parse_whole_numbers", "read_text_csv"]
 
@@ -31,26 +32,54 @@ def read_text_csv(path: Path, *, required: Sequence[str]) -> pl.DataFrame:
     Raises
     ------
     resilience.errors.DataError
-        When the file is not readable as CSV (naming the file) or a required column is
-        missing from the header (naming the file and each missing column).
+        When the file is empty, header-only, UTF-16, cut short (see
+        :func:`resilience.ingest.completeness.check_csv_complete`) or not readable as CSV
+        (naming the file), or a required column is missing from the header (naming the
+        file and each missing column; a header read as one cell holding ``;`` or a tab
+        says which separator the file seems to use).
     """
+    path = Path(path)
+    with path.open("rb") as f:
+        check_text_bytes(path, f.read(4096))
     try:
         raw = pl.read_csv(path, infer_schema=False, raise_if_empty=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as exc:
+        check_csv_complete(path)  # a cut or header-only file: the clearer message
+        with path.open("rb") as f:
+            first = f.readline().decode("utf-8-sig", errors="replace").strip()
+        hint = _separator_hint([first]) if "," not in first else ""
         raise DataError.single(
-            str(path), None, "(file)", None, f"not a readable CSV file ({exc})"
+            str(path), 1 if hint else None, "(file)", None, f"not a readable CSV file{hint} ({exc})"
         ) from exc
     raw = raw.rename({c: c.strip() for c in raw.columns})
     missing = [c for c in required if c not in raw.columns]
     if missing:
+        hint = _separator_hint(raw.columns)
         raise DataError(
-            [DataProblem(str(path), None, c, None, "required column is missing") for c in missing]
+            [
+                DataProblem(str(path), None, c, None, "required column is missing" + hint)
+                for c in missing
+            ]
         )
+    check_csv_complete(path)
     frame = raw.with_columns(
         pl.col(c).str.strip_chars().replace("", None) for c in raw.columns
     ).with_columns(pl.Series(ROW_COLUMN, _line_numbers(path, raw.height), dtype=pl.Int64))
     empty = pl.all_horizontal(pl.col(c).is_null() for c in raw.columns)
     return frame.filter(~empty)
+
+
+def _separator_hint(columns: Sequence[str]) -> str:
+    """`` (the header reads as one cell holding ';': ...)`` for a wrong separator."""
+    if len(columns) != 1:
+        return ""
+    for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+        if sep in columns[0]:
+            return (
+                f" (the header reads as one cell {columns[0][:60]!r}: the file seems "
+                f"{name}-separated; a comma-separated CSV is expected)"
+            )
+    return ""
 
 
 def _line_numbers(path: Path, height: int) -> list[int]:

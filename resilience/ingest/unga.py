@@ -38,6 +38,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.ingest.name_years import check_name_years
 from resilience.ingest.numbers import parse_numbers
 from resilience.ingest.text import parse_whole_numbers, read_text_csv
 from resilience.reference.countries import CountryResolver
@@ -193,6 +194,7 @@ def read_unga_ideal_points(
     frame = parse_whole_numbers(frame, "ccode", file=path, out="_ccode")
     frame = parse_whole_numbers(frame, "session", file=path, out="_session")
     frame = frame.with_columns((pl.col("_session") + SESSION_YEAR_OFFSET).alias("year"))
+    check_name_years(frame, path, column="session (as year)")
     for column, parsed in (
         ("IdealPointAll", "ideal_point"),
         ("USAgree", "agree_with_usa_frac"),

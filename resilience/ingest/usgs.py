@@ -111,6 +111,8 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.ingest.completeness import check_csv_complete
+from resilience.ingest.name_years import check_name_years
 from resilience.ingest.numbers import parse_numbers
 from resilience.reference.countries import REST_OF_WORLD, CountryResolver, Resolution, clean_name
 from resilience.schemas.tables import SourceProduction
@@ -283,6 +285,7 @@ class _Table:
 
 def _read_table(path: Path) -> _Table:
     raw = path.read_bytes()
+    check_csv_complete(path, raw)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -331,7 +334,9 @@ def _read_file(path: Path) -> pl.DataFrame:
     if raw.height == 0:
         log.info("%s: no production values (capacity or reserves only)", table.name)
         return _empty()
-    return _finish(raw, table.name)
+    out = _finish(raw, table.name)
+    check_name_years(out, path, column="year (in the header)")
+    return out
 
 
 def _cell(cells: list[str], index: int | None) -> str | None:

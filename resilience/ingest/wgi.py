@@ -59,6 +59,7 @@ import dataframely as dy
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.ingest.name_years import check_name_years
 from resilience.ingest.numbers import MISSING_TOKENS, parse_numbers
 from resilience.ingest.text import parse_whole_numbers, read_text_csv
 from resilience.reference.countries import CountryResolver
@@ -210,6 +211,7 @@ def read_wgi(
         pl.col("indicator").str.strip_chars().str.to_lowercase().alias("_indicator"),
     )
     frame = parse_whole_numbers(frame, "year", file=path, pattern=r"^\d{4}$", reason="not a year")
+    check_name_years(frame, path)
     bad = frame.filter(~pl.col("_indicator").is_in(WGI_INDICATORS))
     if bad.height:
         raise DataError(

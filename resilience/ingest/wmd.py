@@ -67,6 +67,7 @@ from resilience.ingest._production_csv import (
     read_text_csv,
     reject_negative,
 )
+from resilience.ingest.name_years import check_name_years
 from resilience.ingest.numbers import MISSING_TOKENS, parse_numbers
 from resilience.reference.countries import CountryResolver
 from resilience.schemas.validate import validate_frame
@@ -148,6 +149,7 @@ def read_wmd_production(
     frame = read_text_csv(path, required=_PRODUCTION_COLUMNS)
     _require_values(frame, ("commodity", "unit"), file=file)
     frame = parse_years(frame, "year", file=file)
+    check_name_years(frame, path)
     frame = parse_numbers(frame, "production", file=file, out="quantity", withheld=())
     reject_negative(frame, "quantity", file=file, column="production")
     bad_flag = frame.filter(
@@ -262,6 +264,7 @@ def _read_shares(path: Path, resolver: CountryResolver) -> tuple[pl.DataFrame, s
         )
     prod = year_columns[0]
     year = int(prod.removeprefix("production_"))
+    check_name_years(pl.DataFrame({"source_row": [1], "year": [year]}), path, column=prod)
     _require_values(frame, ("commodity", "unit"), file=file)
     frame = parse_numbers(frame, prod, file=file, out="quantity", withheld=())
     reject_negative(frame, "quantity", file=file, column=prod)

@@ -31,6 +31,7 @@ from resilience.ingest._production_csv import (
     read_text_csv,
     reject_negative,
 )
+from resilience.ingest.name_years import check_name_years
 from resilience.ingest.numbers import parse_numbers
 from resilience.reference.countries import CountryResolver
 
@@ -75,6 +76,7 @@ def read_wna_uranium(path: Path | str, *, resolver: CountryResolver | None = Non
     resolver = resolver or CountryResolver.default()
     frame = read_text_csv(path, required=("Country", "Year", SERIES))
     frame = parse_years(frame, "Year", file=file)
+    check_name_years(frame, path, column="Year")
     frame = parse_numbers(frame, SERIES, file=file, out="quantity", withheld=())
     reject_negative(frame, "quantity", file=file, column=SERIES)
     frame = resolver.resolve_column(frame, "Country", file=file, scope=SCOPE)
