@@ -16,6 +16,7 @@ __all__ = [
     "ArgumentError",
     "DataError",
     "DataProblem",
+    "OutputError",
     "ResilienceError",
     "UnknownNameError",
 ]
@@ -123,3 +124,12 @@ class ArgumentError(ResilienceError, ValueError):
         self.allowed = allowed
         text = f"{argument} {value!r}: {reason}"
         super().__init__(text + (f"; allowed: {allowed}" if allowed else ""))
+
+
+class OutputError(ResilienceError):
+    """A result could not be written where the user asked; names the path and the cause."""
+
+    def __init__(self, path: str | Path, cause: str) -> None:
+        self.path = Path(path)
+        self.cause = cause
+        super().__init__(f"cannot write {path}: {cause}")

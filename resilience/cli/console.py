@@ -16,10 +16,13 @@ Every CLI table goes through :func:`frame_table`, and every number in it through
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import polars as pl
 import typer
@@ -27,15 +30,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from resilience.errors import OutputError, ResilienceError
+
 __all__ = [
     "NOISE_REL",
     "auto_format",
     "err",
+    "error_line",
     "fail",
     "frame_table",
     "number",
     "out",
     "usd_m",
+    "with_units",
+    "writing",
 ]
 
 # Outside a terminal (cron, CI, a pipe) rich would assume 80 columns and wrap the tables.
@@ -54,6 +62,59 @@ def fail(exc: BaseException | str) -> typer.Exit:
         f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
     )
     return typer.Exit(code=1)
+
+
+def _os_cause(exc: OSError, path: str | Path | None = None) -> str:
+    """The cause of an OS error on ``path`` in plain words (what to do where obvious)."""
+    name = exc.filename if exc.filename is not None else path
+    if exc.errno == errno.ENOSPC:
+        return "no space left on device"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory; give a file path"
+    if isinstance(exc, NotADirectoryError):
+        return "a part of the path is not a directory"
+    if isinstance(exc, FileNotFoundError):
+        if name is not None and not Path(str(name)).parent.is_dir():
+            return f"no such directory: {Path(str(name)).parent}"
+        return "no such file or directory"
+    return exc.strerror or str(exc)
+
+
+def error_line(exc: BaseException) -> str:
+    """What went wrong, for the ``error:`` line: the path and the cause, no traceback."""
+    if isinstance(exc, ResilienceError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        if exc.filename is not None:
+            target = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
+            return f"{target}: {_os_cause(exc)}"
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return (
+            "out of memory: the machine could not hold the data or model this run needs "
+            "(fewer years, commodities, members or grid points need less)"
+        )
+    return (
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(a bug in resilience: rerun with --debug and report the traceback)"
+    )
+
+
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Turn any failure to write ``path`` into an :class:`~resilience.errors.OutputError`.
+
+    Polars' writers report some OS failures without the path (``Invalid argument (os
+    error 22)`` for ``/proc/self/status``); this names it.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(path, _os_cause(exc, path)) from exc
+    except pl.exceptions.PolarsError as exc:
+        raise OutputError(path, str(exc).splitlines()[0]) from exc
 
 
 def number(value: float | int | None, fmt: str = ",.2f", *, noise: float = 0.0) -> str:
@@ -99,6 +160,49 @@ def auto_format(values: Iterable[float | int | None]) -> str:
     if largest >= 1 or largest == 0:
         return ",.2f"
     return f",.{min(6, 2 - math.floor(math.log10(largest)))}f"
+
+
+#: Column-name suffix -> (factor, unit shown in the header, format) for :func:`with_units`.
+UNITS: dict[str, tuple[float, str, str]] = {
+    "_usd": (1e-6, "USD m", ",.2f"),
+    "_share": (100.0, "%", ".1f"),
+    "_frac": (100.0, "%", ".1f"),
+    "_t": (1.0, "t", ",.0f"),
+    "_days": (1.0, "days", ",.1f"),
+}
+
+
+def with_units(
+    frame: pl.DataFrame, columns: Iterable[str] | None = None
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Scale and rename result columns by their unit suffix, for a screen.
+
+    ``objective_usd`` becomes ``objective USD m`` (USD million), ``non_allied_share``
+    ``non allied %``, ``expected_shortfall_t`` ``expected shortfall t``; other columns
+    are kept as they are. Returns the frame and the formats of the renamed columns.
+
+    Parameters
+    ----------
+    frame
+        A result frame with unit-suffixed column names.
+    columns
+        Only these columns (default: every column).
+    """
+    chosen = set(frame.columns if columns is None else columns)
+    exprs: list[pl.Expr] = []
+    formats: dict[str, str] = {}
+    for column in frame.columns:
+        suffix = next(
+            (s for s in UNITS if column.endswith(s) and frame[column].dtype.is_numeric()), None
+        )
+        if column not in chosen or suffix is None:
+            exprs.append(pl.col(column))
+            continue
+        factor, unit, fmt = UNITS[suffix]
+        label = f"{column[: -len(suffix)].replace('_', ' ')} {unit}"
+        exprs.append((pl.col(column) * factor).alias(label))
+        formats[label] = fmt
+    return frame.select(exprs), formats
 
 
 def _column_noise(series: pl.Series) -> float:

@@ -15,6 +15,7 @@ import typer
 from resilience.cli.console import err, out
 from resilience.cli.console import fail as _fail
 from resilience.cli.console import frame_table as _frame_table
+from resilience.cli.console import with_units
 from resilience.errors import ResilienceError
 
 __all__ = ["parse_grid", "register"]
@@ -111,7 +112,8 @@ def sweep_cmd(
     except (ResilienceError, ValueError, OSError, ImportError) as exc:
         raise _fail(exc) from exc
     shown = frame.drop("study", "scenario", "model", "reason")
-    formats = {c: ",.4g" for c in shown.columns if shown[c].dtype == pl.Float64}
+    results = shown.columns[shown.columns.index("status") + 1 :]  # knobs keep their names
+    shown, formats = with_units(shown, results)
     title = (
         f"{frame['study'][0]} — scenario {frame['scenario'][0]}, {frame['model'][0]} model, "
         f"{frame.height} points ({frame['method'][0]})"
