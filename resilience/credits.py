@@ -75,7 +75,7 @@ def shipped_sources() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def credits(sources: Iterable[str] | None = None) -> str:
+def credits(sources: Iterable[str] | None = None, *, compact: bool = False) -> str:
     """``"Sources and licences: CEPII BACI (Etalab Licence Ouverte 2.0); USGS (...); ..."``.
 
     Parameters
@@ -83,7 +83,10 @@ def credits(sources: Iterable[str] | None = None) -> str:
     sources
         ``source`` values behind what is shown (default: every shipped table's sources).
         Sources under one licence entry are named once; cited single figures are
-        grouped ("cited figures: IDC, SIA/BCG, ... — datasets/sources/compiled_shares.csv").
+        grouped ("cited figures from IDC, SIA/BCG, ... (each cited in
+        datasets/sources/compiled_shares.csv)").
+    compact
+        Count the publishers of cited figures instead of naming them (for plot footers).
     """
     chosen = shipped_sources() if sources is None else tuple(sources)
     named: dict[str, str] = {}
@@ -96,8 +99,6 @@ def credits(sources: Iterable[str] | None = None) -> str:
             named[name] = licence
     parts = [f"{name} ({licence})" for name, licence in sorted(named.items())]
     if cited:
-        parts.append(
-            f"{COMPILED} from {', '.join(sorted(cited))} "
-            "(each cited in datasets/sources/compiled_shares.csv)"
-        )
+        who = f"{len(cited)} publishers" if compact else ", ".join(sorted(cited))
+        parts.append(f"{COMPILED} from {who} (each cited in datasets/sources/compiled_shares.csv)")
     return "Sources and licences: " + "; ".join([*parts, OWN_WORK]) + "."
