@@ -95,7 +95,11 @@ class _Shown:
 def _refuse(func: str, argument: str, value: object, allowed: str) -> SpecError:
     """The error for ``func(argument=value)`` of the wrong kind: names all four."""
     return SpecError.single(
-        CODE, f"{func}({argument}=...)", _Shown(value), f"wrong type {type(value).__name__}", allowed
+        CODE,
+        f"{func}({argument}=...)",
+        _Shown(value),
+        f"wrong type {type(value).__name__}",
+        allowed,
     )
 
 
@@ -134,15 +138,18 @@ def _check_run_extras(func: str, trade: object, options: object) -> None:
         raise _refuse(func, "options", options, "a resilience.optimize.solve.SolverOptions")
 
 
-def _check_years(years: object) -> None:
+def _check_years(years: object) -> list[int] | None:
+    """``years`` as a list of whole years (read once: a generator is fine)."""
     if years is None:
-        return
+        return None
     allowed = "None or a list of whole years such as [2022, 2023]"
     if isinstance(years, str | bytes | int | float | Mapping) or not isinstance(years, Iterable):
         raise _refuse("load_dataset", "years", years, allowed)
-    for year in list(years):  # type: ignore[call-overload]
+    chosen = list(years)
+    for year in chosen:
         if isinstance(year, bool) or not isinstance(year, int):
             raise _refuse("load_dataset", "years", year, allowed)
+    return chosen
 
 
 def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None) -> StudySpec:
@@ -184,11 +191,11 @@ def load_dataset(
         If ``years`` is not a list of whole years (``"2023"`` or ``2023`` alone are
         refused: write ``[2023]``) or a path is not a path.
     """
-    _check_years(years)
+    chosen = _check_years(years)
     _check_path("load_dataset", "baci_path", baci_path, optional=True)
     _check_path("load_dataset", "baci_codes", baci_codes, optional=True)
     inputs = load_inputs(
-        years,
+        chosen,
         Path(baci_path) if baci_path is not None else None,
         Path(baci_codes) if baci_codes is not None else None,
     )
@@ -393,8 +400,7 @@ def frontier(
         isinstance(shares, str | Mapping)
         or not isinstance(shares, Iterable)
         or not all(
-            isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1
-            for x in shares
+            isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1 for x in shares
         )
     ):
         raise _refuse("frontier", "shares", shares, "a list of numbers in [0, 1], or None")

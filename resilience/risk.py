@@ -144,9 +144,7 @@ def _values_behind_shares(mine: pl.LazyFrame, allies: Sequence[str]) -> pl.LazyF
     )
 
 
-def _with_values(
-    table: pl.DataFrame, mine: pl.DataFrame, allies: Sequence[str]
-) -> pl.DataFrame:
+def _with_values(table: pl.DataFrame, mine: pl.DataFrame, allies: Sequence[str]) -> pl.DataFrame:
     """Add ``top1_value_usd``, ``non_allied_value_usd``, ``max_non_allied_value_usd``.
 
     Each is the recorded import value behind the share of the same name; null where the
@@ -157,9 +155,9 @@ def _with_values(
     return (
         table.join(totals, on=_GROUP, how="left")
         .with_columns(
-            pl.when(pl.col("_has_value")).then(pl.col("non_allied_value_usd")).alias(
-                "non_allied_value_usd"
-            )
+            pl.when(pl.col("_has_value"))
+            .then(pl.col("non_allied_value_usd"))
+            .alias("non_allied_value_usd")
         )
         .drop("_has_value")
         .join(

@@ -49,17 +49,18 @@ class _Group(TyperGroup):
     on stderr and exit 1; so does anything unexpected (marked "internal error").
     """
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+    # ctx: typer's vendored click Context (typer._click), private to typer: typed Any here
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if isinstance(command, TyperCommand | TyperGroup):
             _plain_flags(command, ctx)
         return command
 
-    def get_params(self, ctx: typer.Context) -> Any:
+    def get_params(self, ctx: Any) -> Any:
         _plain_flags(self, ctx)
         return super().get_params(ctx)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, exits
@@ -274,7 +275,7 @@ _RISK_ALWAYS = frozenset(
 )
 
 
-class RiskFormat(str, enum.Enum):
+class RiskFormat(enum.StrEnum):
     """Output formats of ``resilience risk``."""
 
     table = "table"

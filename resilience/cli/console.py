@@ -239,8 +239,8 @@ def frame_table(frame: pl.DataFrame, title: str, formats: dict[str, str] | None 
         for column, value in row.items():
             if value is None:
                 cells.append("—")
-            elif column in formats and isinstance(value, int | float) and not isinstance(
-                value, bool
+            elif (
+                column in formats and isinstance(value, int | float) and not isinstance(value, bool)
             ):
                 cells.append(number(value, formats[column], noise=noise.get(column, 0.0)))
             else:

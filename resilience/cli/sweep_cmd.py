@@ -12,10 +12,9 @@ import numpy as np
 import polars as pl
 import typer
 
-from resilience.cli.console import err, out
+from resilience.cli.console import err, out, with_units
 from resilience.cli.console import fail as _fail
 from resilience.cli.console import frame_table as _frame_table
-from resilience.cli.console import with_units
 from resilience.errors import ResilienceError
 
 __all__ = ["parse_grid", "register"]
