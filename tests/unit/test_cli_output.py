@@ -102,9 +102,11 @@ def test_frame_table_prints_noise_as_zero_and_never_scientific():
         }
     )
     text = _render(frame_table(frame, "t", {"premium USD m": ",.2f"}))
-    assert "e-" not in text and "E-" not in text
+    assert "e-" not in text
+    assert "E-" not in text
     assert NEGATIVE_ZERO.search(text) is None, text
-    assert "1,425" in text and "42.38" in text
+    assert "1,425" in text
+    assert "42.38" in text
     rows = {
         line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
         for line in text.splitlines()
@@ -119,19 +121,19 @@ def test_frame_table_folds_long_names_instead_of_cutting_them():
     name = "china_graphite_controls+eu_crma_cap+msp_pooled_stocks+taiwan_blockade"
     frame = pl.DataFrame({"scenario": [name], "cost USD m": [1.0]})
     wide = _render(frame_table(frame, "t"), width=200)
-    assert name in wide and "…" not in wide
+    assert name in wide
+    assert "…" not in wide
     narrow = _render(frame_table(frame, "t"), width=40)
     assert "…" not in narrow
-    cells = [
-        line.split("│")[1].strip() for line in narrow.splitlines() if line.startswith("│")
-    ]
+    cells = [line.split("│")[1].strip() for line in narrow.splitlines() if line.startswith("│")]
     assert "".join(cells) == name  # folded over several lines, every character kept
 
 
 def test_frame_table_keeps_years_as_written_and_escapes_markup():
     frame = pl.DataFrame({"year": [2023], "note": ["[bold]x[/bold]"]})
     text = _render(frame_table(frame, "t"))
-    assert "2023" in text and "2,023" not in text
+    assert "2023" in text
+    assert "2,023" not in text
     assert "[bold]x[/bold]" in text
 
 
@@ -168,7 +170,8 @@ def test_error_line_names_path_and_cause(tmp_path):
     ]
     for exc, cause in cases:
         line = error_line(exc)
-        assert line.startswith(str(exc.filename) + ": ") and cause in line, line
+        assert line.startswith(str(exc.filename) + ": "), line
+        assert cause in line, line
     assert "out of memory" in error_line(MemoryError())
     assert error_line(UnknownNameError("importer", "Narnia", ["Namibia"])) == (
         "unknown importer 'Narnia'; did you mean 'Namibia'?"
@@ -245,7 +248,8 @@ def test_run_stdout_has_no_highs_banner_and_no_negative_zero():
         [str(CLI), "run", str(STUDY)], capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert "HiGHS" not in done.stdout and "Copyright" not in done.stdout
+    assert "HiGHS" not in done.stdout
+    assert "Copyright" not in done.stdout
     assert "HiGHS" not in done.stderr
     assert NEGATIVE_ZERO.search(done.stdout) is None, done.stdout
     assert "premium USD m" in done.stdout

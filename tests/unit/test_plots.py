@@ -446,4 +446,5 @@ def test_tick_text_has_no_negative_zero_or_scientific_notation() -> None:
     _, share = plots._unit_formatter("non_allied_share", [0.5])
     assert share(-1e-12) == "0%"
     _, plain = plots._unit_formatter("epsilon", [1e-10])
-    assert plain(1e-10) == "0" and plain(0.25) == "0.25"
+    assert plain(1e-10) == "0"
+    assert plain(0.25) == "0.25"
