@@ -155,16 +155,16 @@ def frontier_cmd(
     except (ResilienceError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     shown = frame.select(
-        pl.col("max_non_allied_share").alias("cap on non-allied share"),
+        (pl.col("max_non_allied_share") * 100).alias("cap on non-allied share %"),
         "status",
         (pl.col("objective_usd") / 1e6).alias("cost USD m"),
-        pl.col("non_allied_share").alias("achieved non-allied share"),
+        (pl.col("non_allied_share") * 100).alias("achieved non-allied share %"),
         pl.col("expected_shortfall_t").alias("expected shortfall t"),
     )
     formats = {
-        "cap on non-allied share": ".3f",
+        "cap on non-allied share %": ".1f",
         "cost USD m": ",.2f",
-        "achieved non-allied share": ".3f",
+        "achieved non-allied share %": ".1f",
         "expected shortfall t": ",.0f",
     }
     title = f"{frame['study'][0]} — scenario {frame['scenario'][0]}: cost–exposure frontier"
