@@ -347,6 +347,10 @@ def risk(
 
     if fmt is RiskFormat.parquet and out_file is None:
         raise _fail("--format parquet needs --out FILE")
+    if fmt is RiskFormat.table and out_file is not None:
+        raise _fail(
+            f"--out {out_file}: the screen table is not written; add --format csv, json or parquet"
+        )
     try:
         frame = risk_table(RiskQuery(importer, bloc, adversary, year, commodity, spare))
     except (ResilienceError, ValueError) as exc:

@@ -166,6 +166,14 @@ def test_cli_risk_parquet_without_out_says_what_is_needed(unchanged):
     _clean(output, "--format parquet needs --out FILE")
 
 
+def test_cli_risk_out_with_the_screen_table_is_not_silently_ignored(unchanged):
+    target = unchanged / "risk.txt"
+    code, output = _cli("risk", "-i", "DEU", "-b", "EU", "--out", str(target))
+    assert code == 1
+    _clean(output, f"--out {target}", "add --format csv, json or parquet")
+    assert not target.exists()
+
+
 # ----------------------------------------------------------------------------- paths
 RISK = ["risk", "-i", "DEU", "-b", "EU", "-c", "lithium", "--year", "2023", "-f", "csv"]
 

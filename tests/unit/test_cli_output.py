@@ -243,29 +243,26 @@ def test_credits_of_the_shipped_tables_cover_every_source_with_a_licence():
 
 
 # ----------------------------------------------------------------------------- real runs
-def test_run_stdout_has_no_highs_banner_and_no_negative_zero():
-    done = subprocess.run(
+def test_run_stdout_has_no_highs_banner_and_no_negative_zero_verbose_shows_it_on_stderr():
+    quiet = subprocess.run(
         [str(CLI), "run", str(STUDY)], capture_output=True, text=True, timeout=300, check=False
     )
-    assert done.returncode == 0, done.stderr
-    assert "HiGHS" not in done.stdout
-    assert "Copyright" not in done.stdout
-    assert "HiGHS" not in done.stderr
-    assert NEGATIVE_ZERO.search(done.stdout) is None, done.stdout
-    assert "premium USD m" in done.stdout
-
-
-def test_verbose_shows_the_highs_banner_on_stderr_only():
-    done = subprocess.run(
+    assert quiet.returncode == 0, quiet.stderr
+    assert "HiGHS" not in quiet.stdout
+    assert "Copyright" not in quiet.stdout
+    assert "HiGHS" not in quiet.stderr
+    assert NEGATIVE_ZERO.search(quiet.stdout) is None, quiet.stdout
+    assert "premium USD m" in quiet.stdout
+    verbose = subprocess.run(
         [str(CLI), "--verbose", "run", str(STUDY)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
-    assert "Running HiGHS" in done.stderr
-    assert "HiGHS" not in done.stdout
+    assert verbose.returncode == 0, verbose.stderr
+    assert "Running HiGHS" in verbose.stderr
+    assert verbose.stdout == quiet.stdout  # the same screen, the log only on stderr
 
 
 def test_run_all_prints_a_long_composed_scenario_name_whole(tmp_path):
