@@ -131,7 +131,8 @@ def _route_banner_to_logging() -> None:
     (``output_flag``, ``log_to_console``) can be set, and never again in that process. So
     it is built here, at import and before any solver, with descriptor 1 pointed at a
     temporary file; the text goes to logger ``resilience.optimize.highs`` at DEBUG (shown
-    on stderr by ``resilience --verbose``), never to stdout or a cron log.
+    on stderr by ``resilience --verbose``), never to stdout or a cron log. (Anything another
+    thread writes to descriptor 1 in that instant is logged the same way, not lost.)
     """
     if sys.stdout is not None:
         with contextlib.suppress(OSError, ValueError):
@@ -141,13 +142,18 @@ def _route_banner_to_logging() -> None:
     except OSError:  # no descriptor 1 at all: nothing can reach stdout
         highspy.Highs()
         return
-    libc = ctypes.CDLL(None)
+    try:
+        flush = ctypes.CDLL(None).fflush  # C stdio buffers, where HiGHS prints
+    except (OSError, AttributeError):  # no C library by that route (Windows)
+        flush = None
     with tempfile.TemporaryFile() as captured:
-        libc.fflush(None)
+        if flush is not None:
+            flush(None)
         os.dup2(captured.fileno(), 1)
         try:
             highspy.Highs()
-            libc.fflush(None)
+            if flush is not None:
+                flush(None)
         finally:
             os.dup2(saved, 1)
             os.close(saved)
