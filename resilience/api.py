@@ -22,13 +22,17 @@ Everything answers in Polars frames::
     rs.plots.frontier(rs.frontier(g7))
 
 Scenarios built in code go through the same validation as the catalogue file (errors
-name ``<python>`` as the file); policy overrides through the same knob checks.
+name ``<python>`` as the file); policy overrides through the same knob checks. An argument
+of the wrong kind (``rs.run(None)``, ``rs.sweep(study, [0, 30])``, ``rs.load_dataset("2023")``)
+raises :class:`~resilience.scenarios.SpecError` naming the function, the argument, the
+value and what is allowed, before any work is done.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,20 +40,20 @@ from typing import Any
 
 import polars as pl
 
+from resilience import scenarios as _scenarios
+from resilience import sweeps as _sweeps
 from resilience.build.pipeline import Inputs, dependency_and_metrics, load_inputs
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import (
     Catalogue,
     ScenarioSpec,
+    SpecError,
     SpecReader,
     StudySpec,
     as_study,
-    load_catalogue,
-    load_study,
     parse_scenario,
 )
 from resilience.study import SUMMARY_COLUMNS, StudyResult, run_study
-from resilience.sweeps import frontier, sweep
 from resilience.sweeps.knobs import parse_overrides
 
 __all__ = [
@@ -68,6 +72,98 @@ log = logging.getLogger(__name__)
 
 CODE = "<python>"
 KEYS = ["member_iso3", "commodity", "stage"]
+
+_PATH = "a file path (str or pathlib.Path)"
+_STUDY = "a StudySpec from rs.load_study(...) or the path of a study file (str or Path)"
+_SCENARIOS = (
+    "None, a scenario name or 'a+b' (str), a ScenarioSpec from rs.scenario(...), "
+    "or a list of names and ScenarioSpecs"
+)
+
+
+# ----------------------------------------------------------------------------- argument checks
+class _Shown:
+    """A value as the error shows it: its repr, cut to a readable length."""
+
+    def __init__(self, value: object) -> None:
+        self.text = reprlib.repr(value)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _refuse(func: str, argument: str, value: object, allowed: str) -> SpecError:
+    """The error for ``func(argument=value)`` of the wrong kind: names all four."""
+    return SpecError.single(
+        CODE,
+        f"{func}({argument}=...)",
+        _Shown(value),
+        f"wrong type {type(value).__name__}",
+        allowed,
+    )
+
+
+def _is_text_list(value: object) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+
+
+def _check_path(func: str, argument: str, value: object, *, optional: bool = False) -> None:
+    if (value is None and optional) or isinstance(value, str | Path):
+        return
+    raise _refuse(func, argument, value, _PATH + (" or None" if optional else ""))
+
+
+def _check_study(func: str, study: object) -> None:
+    if not isinstance(study, StudySpec | str | Path):
+        raise _refuse(func, "study", study, _STUDY)
+
+
+def _check_scenarios(func: str, chosen: object) -> None:
+    if chosen is None or isinstance(chosen, str | ScenarioSpec):
+        return
+    if isinstance(chosen, list | tuple) and all(isinstance(c, str | ScenarioSpec) for c in chosen):
+        return
+    raise _refuse(func, "scenario", chosen, _SCENARIOS)
+
+
+def _check_mapping(func: str, argument: str, value: object, example: str) -> None:
+    if value is not None and not isinstance(value, Mapping):
+        raise _refuse(func, argument, value, f"a dict such as {example}, or None")
+
+
+def _check_run_extras(func: str, trade: object, options: object) -> None:
+    if trade is not None and not isinstance(trade, pl.DataFrame | pl.LazyFrame):
+        raise _refuse(func, "trade", trade, "a polars DataFrame or LazyFrame, or None")
+    if options is not None and not isinstance(options, SolverOptions):
+        raise _refuse(func, "options", options, "a resilience.optimize.solve.SolverOptions")
+
+
+def _check_years(years: object) -> list[int] | None:
+    """``years`` as a list of whole years (read once: a generator is fine)."""
+    if years is None:
+        return None
+    allowed = "None or a list of whole years such as [2022, 2023]"
+    if isinstance(years, str | bytes | int | float | Mapping) or not isinstance(years, Iterable):
+        raise _refuse("load_dataset", "years", years, allowed)
+    chosen = list(years)
+    for year in chosen:
+        if isinstance(year, bool) or not isinstance(year, int):
+            raise _refuse("load_dataset", "years", year, allowed)
+    return chosen
+
+
+def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None) -> StudySpec:
+    """Read and validate a study file (see :func:`resilience.scenarios.load_study`)."""
+    _check_path("load_study", "path", path)
+    if catalogue is not None and not isinstance(catalogue, Catalogue):
+        _check_path("load_study", "catalogue", catalogue, optional=True)
+    return _scenarios.load_study(path, catalogue)
+
+
+def load_catalogue(path: str | Path) -> Catalogue:
+    """Read and validate a scenario catalogue (see :func:`resilience.scenarios.load_catalogue`)."""
+    _check_path("load_catalogue", "path", path)
+    return _scenarios.load_catalogue(path)
 
 
 @dataclass(frozen=True)
@@ -88,9 +184,18 @@ def load_dataset(
     """Dependency and metrics tables built from the shipped data (or a BACI file).
 
     See :func:`resilience.build.pipeline.load_inputs` for the parameters.
+
+    Raises
+    ------
+    resilience.scenarios.SpecError
+        If ``years`` is not a list of whole years (``"2023"`` or ``2023`` alone are
+        refused: write ``[2023]``) or a path is not a path.
     """
+    chosen = _check_years(years)
+    _check_path("load_dataset", "baci_path", baci_path, optional=True)
+    _check_path("load_dataset", "baci_codes", baci_codes, optional=True)
     inputs = load_inputs(
-        years,
+        chosen,
         Path(baci_path) if baci_path is not None else None,
         Path(baci_codes) if baci_codes is not None else None,
     )
@@ -115,6 +220,20 @@ def scenario(
         Naming ``<python>``, the key (``scenarios.<name>.disruptions[0].suppliers``...),
         the value and what is allowed.
     """
+    if not isinstance(name, str):
+        raise _refuse("scenario", "name", name, "a scenario name (str)")
+    if not isinstance(description, str):
+        raise _refuse("scenario", "description", description, "a text (str)")
+    if isinstance(disruptions, Mapping | str) or not all(
+        isinstance(d, Mapping) for d in disruptions
+    ):
+        raise _refuse(
+            "scenario", "disruptions", disruptions, "a list of dicts, one per disruption event"
+        )
+    _check_mapping("scenario", "policy", policy, "{'min_stock_days': 30}")
+    for argument, value in (("assumptions", assumptions), ("sources", sources)):
+        if not _is_text_list(value):
+            raise _refuse("scenario", argument, value, "a list of texts (str)")
     entry: dict[str, Any] = {"description": description}
     if disruptions:
         entry["disruptions"] = [dict(d) for d in disruptions]
@@ -170,7 +289,17 @@ def run(
         ``availability`` and ``probability`` of every disruption event.
     trade, options
         Trade table (default: shipped) and solver options.
+
+    Raises
+    ------
+    resilience.scenarios.SpecError
+        If an argument is of the wrong kind (naming it, the value and what is allowed),
+        or the study, scenarios or policy are invalid.
     """
+    _check_study("run", study)
+    _check_scenarios("run", scenario)
+    _check_mapping("run", "policy", policy, "{'min_stock_days': 30}")
+    _check_run_extras("run", trade, options)
     spec, expression = _with_scenarios(as_study(study), scenario)
     point = parse_overrides(policy or {}, source=CODE, key="policy")
     return run_study(
@@ -189,7 +318,15 @@ def compare(a: StudyResult, b: StudyResult) -> pl.DataFrame:
     Columns ``member_iso3, commodity, stage, metric, value_a, value_b, change`` (``b - a``),
     ``scenario_a, scenario_b``. Rows present in only one run (a member dropped by a
     scenario) keep nulls on the other side.
+
+    Raises
+    ------
+    resilience.scenarios.SpecError
+        If ``a`` or ``b`` is not a result of :func:`run`.
     """
+    for argument, value in (("a", a), ("b", b)):
+        if not isinstance(value, StudyResult):
+            raise _refuse("compare", argument, value, "a StudyResult from rs.run(...)")
 
     def long(result: StudyResult, side: str) -> pl.DataFrame:
         return result.summary.unpivot(
@@ -210,3 +347,62 @@ def compare(a: StudyResult, b: StudyResult) -> pl.DataFrame:
             pl.lit(a.scenario).alias("scenario_a"), pl.lit(b.scenario).alias("scenario_b")
         )
     )
+
+
+def sweep(
+    study: StudySpec | str | Path,
+    grid: Mapping[str, Sequence[Any]] | pl.DataFrame,
+    **kwargs: Any,
+) -> pl.DataFrame:
+    """Solve ``study`` at every point of a knob grid; see :func:`resilience.sweeps.sweep`.
+
+    Raises
+    ------
+    resilience.scenarios.SpecError
+        If ``study``, ``grid`` (a dict ``{knob: [values]}`` or a frame of points),
+        ``scenario``, ``trade`` or ``options`` is of the wrong kind, or the grid is invalid.
+    """
+    _check_study("sweep", study)
+    if not isinstance(grid, Mapping | pl.DataFrame):
+        raise _refuse(
+            "sweep",
+            "grid",
+            grid,
+            "a dict {knob: [values]} such as {'min_stock_days': [0, 30]}, or a polars "
+            "DataFrame of points (one column per knob)",
+        )
+    scenario = kwargs.get("scenario")
+    if scenario is not None and not isinstance(scenario, str):
+        raise _refuse("sweep", "scenario", scenario, "a scenario name or 'a+b' (str), or None")
+    _check_run_extras("sweep", kwargs.get("trade"), kwargs.get("options"))
+    return _sweeps.sweep(study, grid, **kwargs)
+
+
+def frontier(
+    study: StudySpec | str | Path, scenario: str | None = None, **kwargs: Any
+) -> pl.DataFrame:
+    """Cost against exposure for ``study``; see :func:`resilience.sweeps.frontier`.
+
+    Raises
+    ------
+    resilience.scenarios.SpecError
+        If ``study``, ``scenario``, ``points`` (a whole number >= 2), ``shares`` (a list of
+        numbers in [0, 1]) or ``options`` is of the wrong kind.
+    """
+    _check_study("frontier", study)
+    if scenario is not None and not isinstance(scenario, str):
+        raise _refuse("frontier", "scenario", scenario, "a scenario name or 'a+b' (str), or None")
+    points = kwargs.get("points", 11)
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise _refuse("frontier", "points", points, "a whole number >= 2")
+    shares = kwargs.get("shares")
+    if shares is not None and (
+        isinstance(shares, str | Mapping)
+        or not isinstance(shares, Iterable)
+        or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1 for x in shares
+        )
+    ):
+        raise _refuse("frontier", "shares", shares, "a list of numbers in [0, 1], or None")
+    _check_run_extras("frontier", None, kwargs.get("options"))
+    return _sweeps.frontier(study, scenario, **kwargs)

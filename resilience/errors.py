@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "ArgumentError",
     "DataError",
     "DataProblem",
+    "OutputError",
     "ResilienceError",
     "UnknownNameError",
 ]
@@ -106,3 +108,28 @@ class UnknownNameError(ResilienceError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return str(self.args[0])
+
+
+class ArgumentError(ResilienceError, ValueError):
+    """An argument of a command or function is not acceptable.
+
+    The message names the argument, the value given, why it was refused and what is
+    allowed, e.g. ``--adversary 'FRA': a member of the allied bloc 'EU' ...``.
+    """
+
+    def __init__(self, argument: str, value: object, reason: str, allowed: str = "") -> None:
+        self.argument = argument
+        self.value = value
+        self.reason = reason
+        self.allowed = allowed
+        text = f"{argument} {value!r}: {reason}"
+        super().__init__(text + (f"; allowed: {allowed}" if allowed else ""))
+
+
+class OutputError(ResilienceError):
+    """A result could not be written where the user asked; names the path and the cause."""
+
+    def __init__(self, path: str | Path, cause: str) -> None:
+        self.path = Path(path)
+        self.cause = cause
+        super().__init__(f"cannot write {path}: {cause}")

@@ -6,6 +6,9 @@ without a display or backend set-up. Pass ``ax`` to draw into an existing axes (
 function then returns that axes' figure). :func:`save` writes a figure as PNG, SVG or PDF,
 chosen from the file's suffix.
 
+Every figure carries a sources-and-licences line at its foot
+(:func:`resilience.credits.credits`).
+
 The plotted data keep the units of the frames (USD, tonnes, shares in 0-1): only the tick
 labels are scaled (``USD m``, ``USD bn``, per cent, HHI on 0-10 000), so that what is drawn
 can be checked against the frames it came from.
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -38,6 +43,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from resilience.credits import credits
 from resilience.study import StudyResult
 
 __all__ = [
@@ -155,8 +161,20 @@ def _money(values: Sequence[float | None]) -> tuple[float, str]:
     return 1.0, "USD"
 
 
+_NEGATIVE_ZERO = re.compile(r"^-(?=[0.,]*%?$)")
+
+
 def _number(value: float, decimals: int) -> str:
-    return f"{value:,.{decimals}f}"
+    """``value`` with thousands separators and ``decimals`` places; never ``-0``."""
+    return _NEGATIVE_ZERO.sub("", f"{value:,.{decimals}f}")
+
+
+def _credit(fig: Figure) -> None:
+    """Write the sources-and-licences line under ``fig`` (unless it has a footer already)."""
+    if fig.get_supxlabel():
+        return
+    text = textwrap.fill(credits(compact=True), width=max(60, int(fig.get_figwidth() * 21)))
+    fig.supxlabel(text, x=0.01, ha="left", fontsize=5.5, color=PALETTE["muted"])
 
 
 def _unit_formatter(
@@ -173,12 +191,12 @@ def _unit_formatter(
         decimals = 2 if top / divisor < 10 else 1 if top / divisor < 100 else 0
         return unit, lambda v: _number(v / divisor, decimals)
     if column.endswith("_share"):
-        return "%", lambda v: f"{100 * v:.1f}".rstrip("0").rstrip(".") + "%"
+        return "%", lambda v: _number(100 * v, 1).rstrip("0").rstrip(".") + "%"
     if column.endswith("_t"):
         return "t", lambda v: _number(v, 0 if abs(v) >= 10 or v == 0 else 2)
     if column.endswith("_days"):
         return "days", lambda v: _number(v, 0)
-    return "", lambda v: f"{v:g}"
+    return "", lambda v: _number(v, 6).rstrip("0").rstrip(".")  # plain: no 1e-10
 
 
 def _label(column: str, unit: str) -> str:
@@ -403,6 +421,7 @@ def frontier(
     subtitle = _subtitle(_one(frame, "study"), _one(frame, "scenario"), _one(frame, "model"))
     against = "non-allied share cap" if x == _CAP else "achieved non-allied share"
     _title(ax, f"Cost of friend-shoring against the {against}", subtitle)
+    _credit(fig)
     return fig
 
 
@@ -503,6 +522,7 @@ def exposure(
     name = _EXPOSURE_METRICS[metric]
     title = f"{name[0].upper()}{name[1:]}: before and after the plan"
     _title(ax, title, _subtitle(subtitle, how))
+    _credit(fig)
     return fig
 
 
@@ -649,6 +669,7 @@ def supplier_shares(
     who = f"member {member}" if member else "all members"
     what = {"both": "observed trade and the plan", "observed": "observed trade", "plan": "the plan"}
     _title(ax, f"Supplier shares by commodity: {what[basis]}", _subtitle(subtitle, who))
+    _credit(fig)
     return fig
 
 
@@ -743,6 +764,7 @@ def shortfall_by_scenario(
     subtitle = _subtitle(_one(frame, "study"), _one(frame, "model"))
     name = LABELS.get(value, value)
     _title(ax, f"{name[0].upper()}{name[1:]} by scenario", subtitle)
+    _credit(fig)
     return fig
 
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
+from resilience import data
 from resilience.build.dependency import build_dependency, country_attributes, year_end
 from resilience.build.metrics_table import metrics_table
 from resilience.build.pipeline import Inputs, load_inputs
 from resilience.build.world_market import world_shares
-from resilience.errors import UnknownNameError
+from resilience.errors import ArgumentError, UnknownNameError
 from resilience.metrics.alliance import (
     DEFAULT_SPARE_CAPACITY_FRAC,
+    REST_OF_WORLD,
     alliance_exposure,
     coercion_exposure,
 )
@@ -30,9 +33,10 @@ from resilience.reference.alliances import bloc_ids, members
 from resilience.reference.commodities import check_commodities
 from resilience.reference.countries import CountryResolver
 
-__all__ = ["RiskQuery", "resolve_party", "risk_table"]
+__all__ = ["RiskQuery", "check_parties", "resolve_party", "risk_table"]
 
 _GROUP = ["year", "importer_iso3", "commodity", "stage"]
+_BACI_VERSION = re.compile(r"V\d{6}[a-z]?")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,141 @@ def _importer(name: str, importers: list[str]) -> str:
     return hit.iso3
 
 
+def check_parties(
+    importer: str, allies: Sequence[str], adversary: Sequence[str], query: RiskQuery
+) -> None:
+    """Refuse an adversary that is the importer itself or one of its allies.
+
+    Coercion by oneself or by an ally is not a question the table can answer (it would
+    print a meaningless ``coercion 0.0``).
+
+    Raises
+    ------
+    resilience.errors.ArgumentError
+        Naming ``--adversary``, the value, the countries in conflict and what is allowed.
+    """
+    if not adversary:
+        return
+    if importer in adversary:
+        raise ArgumentError(
+            "--adversary",
+            query.adversary,
+            f"includes the importer {importer} itself",
+            "a country or bloc other than the importer and its allies",
+        )
+    shared = sorted(set(adversary) & set(allies))
+    if shared:
+        raise ArgumentError(
+            "--adversary",
+            query.adversary,
+            f"{', '.join(shared)} {'is' if len(shared) == 1 else 'are'} also in the allied "
+            f"bloc {query.bloc!r}",
+            "a country or bloc outside the allied bloc (or drop it from --bloc)",
+        )
+
+
+def _trade_vintage(trade_source: str, year: int) -> str | None:
+    """The release of the trade table behind ``trade_source`` (e.g. ``V202401b``)."""
+    shipped = (
+        data.scan_trade()
+        .filter(pl.col("year") == year)
+        .select("source", "vintage")
+        .unique()
+        .collect()
+    )
+    for source, vintage in shipped.iter_rows():
+        if trade_source.startswith(source):
+            return str(vintage)
+    found = _BACI_VERSION.search(trade_source)  # a user's BACI file: its release in the name
+    return found.group(0) if found else None
+
+
+def _values_behind_shares(mine: pl.LazyFrame, allies: Sequence[str]) -> pl.LazyFrame:
+    """Import value (USD) of the top supplier, of all non-allied and of the largest one."""
+    allied = pl.col("supplier_iso3").is_in(sorted(allies)) & (
+        pl.col("supplier_iso3") != REST_OF_WORLD
+    )
+    return mine.group_by(_GROUP).agg(
+        pl.col("import_value_usd").filter(~allied).sum().alias("non_allied_value_usd"),
+        pl.col("import_value_usd").is_not_null().any().alias("_has_value"),
+    )
+
+
+def _with_values(table: pl.DataFrame, mine: pl.DataFrame, allies: Sequence[str]) -> pl.DataFrame:
+    """Add ``top1_value_usd``, ``non_allied_value_usd``, ``max_non_allied_value_usd``.
+
+    Each is the recorded import value behind the share of the same name; null where the
+    row has no recorded imports (``basis = world_market``: shares of world production).
+    """
+    by_supplier = mine.select(*_GROUP, "supplier_iso3", "import_value_usd")
+    totals = _values_behind_shares(mine.lazy(), allies).collect()
+    return (
+        table.join(totals, on=_GROUP, how="left")
+        .with_columns(
+            pl.when(pl.col("_has_value"))
+            .then(pl.col("non_allied_value_usd"))
+            .alias("non_allied_value_usd")
+        )
+        .drop("_has_value")
+        .join(
+            by_supplier.rename(
+                {"supplier_iso3": "top_supplier_iso3", "import_value_usd": "top1_value_usd"}
+            ),
+            on=[*_GROUP, "top_supplier_iso3"],
+            how="left",
+        )
+        .join(
+            by_supplier.rename(
+                {
+                    "supplier_iso3": "max_non_allied_supplier_iso3",
+                    "import_value_usd": "max_non_allied_value_usd",
+                }
+            ),
+            on=[*_GROUP, "max_non_allied_supplier_iso3"],
+            how="left",
+        )
+    )
+
+
+def _with_provenance(
+    table: pl.DataFrame, production: pl.DataFrame, trade_source: str, year: int
+) -> pl.DataFrame:
+    """Add ``source`` and ``vintage``: where the row's shares come from, and which release.
+
+    Shares of recorded imports (``basis = bilateral``) come from the trade table; shares
+    of world production (``world_market``) from the production source named in
+    ``production_source`` (its ``vintage`` column, for the production year used).
+    """
+    vintages = (
+        production.select(
+            pl.col("commodity"),
+            pl.col("stage"),
+            pl.col("source").alias("production_source"),
+            pl.col("year").cast(pl.Int64).alias("_py"),
+            pl.col("vintage").cast(pl.String),
+        )
+        .unique()
+        .group_by("commodity", "stage", "production_source", "_py")
+        .agg(pl.col("vintage").drop_nulls().sort().str.join("; ").alias("_production_vintage"))
+    )
+    bilateral = pl.col("basis") == "bilateral"
+    return (
+        table.with_columns(pl.col("production_year").cast(pl.Int64).alias("_py"))
+        .join(vintages, on=["commodity", "stage", "production_source", "_py"], how="left")
+        .with_columns(
+            pl.when(bilateral)
+            .then(pl.lit(trade_source))
+            .otherwise(pl.col("production_source"))
+            .alias("source"),
+            pl.when(bilateral)
+            .then(pl.lit(_trade_vintage(trade_source, year), dtype=pl.String))
+            .otherwise(pl.col("_production_vintage"))
+            .alias("vintage"),
+        )
+        .drop("_py", "_production_vintage")
+    )
+
+
 def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     """Ranked risk table for one importer and year.
 
@@ -97,7 +236,18 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     polars.DataFrame
         One row per (commodity, stage), sorted by coercion exposure (when an adversary is
         given), then non-allied share, then HHI, all descending. Shares are fractions;
-        ``hhi_10000`` is on the 0-10 000 scale.
+        ``hhi_10000`` is on the 0-10 000 scale. ``import_value_usd`` is the recorded
+        trade value behind the shares; ``top1_value_usd``, ``non_allied_value_usd`` and
+        ``max_non_allied_value_usd`` the value behind each share (null for
+        ``basis = world_market``, where the shares are of world production). ``source`` and
+        ``vintage`` name the data behind the shares (trade or production release).
+
+    Raises
+    ------
+    resilience.errors.ArgumentError
+        If the adversary is the importer or shares a country with the allied bloc.
+    resilience.errors.UnknownNameError
+        For an unknown importer, bloc, adversary, year or commodity (with close matches).
     """
     if query.commodities:
         check_commodities(list(query.commodities))
@@ -111,6 +261,7 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     adversary = (
         resolve_party(query.adversary, inputs.alliances, on, "adversary") if query.adversary else []
     )
+    check_parties(importer, allies, adversary, query)
 
     world = world_shares(inputs.production, [year])
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
@@ -134,6 +285,8 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     out = table.collect()
     if out.height == 0:
         raise UnknownNameError("importer", query.importer, [])
+    out = _with_values(out, mine.collect(), allies)
+    out = _with_provenance(out, inputs.production, inputs.trade_source, year)
     order = (["coercion_exposure"] if adversary else []) + ["non_allied_share", "hhi"]
     return out.sort(order, descending=True, nulls_last=True).with_columns(
         pl.lit(inputs.trade_source).alias("trade_source")

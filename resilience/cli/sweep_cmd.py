@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import typer
 
-from resilience.cli.console import err, out
+from resilience.cli.console import err, out, with_units
 from resilience.cli.console import fail as _fail
 from resilience.cli.console import frame_table as _frame_table
 from resilience.errors import ResilienceError
@@ -113,7 +113,8 @@ def sweep_cmd(
     except (ResilienceError, ValueError, OSError, ImportError) as exc:
         raise _fail(exc) from exc
     shown = frame.drop("study", "scenario", "model", "reason")
-    formats = {c: ",.4g" for c in shown.columns if shown[c].dtype == pl.Float64}
+    results = shown.columns[shown.columns.index("status") + 1 :]  # knobs keep their names
+    shown, formats = with_units(shown, results)
     title = (
         f"{frame['study'][0]} — scenario {frame['scenario'][0]}, {frame['model'][0]} model, "
         f"{frame.height} points ({frame['method'][0]})"
@@ -157,16 +158,16 @@ def frontier_cmd(
     except (ResilienceError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     shown = frame.select(
-        pl.col("max_non_allied_share").alias("cap on non-allied share"),
+        (pl.col("max_non_allied_share") * 100).alias("cap on non-allied share %"),
         "status",
         (pl.col("objective_usd") / 1e6).alias("cost USD m"),
-        pl.col("non_allied_share").alias("achieved non-allied share"),
+        (pl.col("non_allied_share") * 100).alias("achieved non-allied share %"),
         pl.col("expected_shortfall_t").alias("expected shortfall t"),
     )
     formats = {
-        "cap on non-allied share": ".3f",
+        "cap on non-allied share %": ".1f",
         "cost USD m": ",.2f",
-        "achieved non-allied share": ".3f",
+        "achieved non-allied share %": ".1f",
         "expected shortfall t": ",.0f",
     }
     title = f"{frame['study'][0]} — scenario {frame['scenario'][0]}: cost–exposure frontier"

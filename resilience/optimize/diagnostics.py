@@ -149,7 +149,7 @@ class InfeasibilityExplanation:
             lines += [f"  - {s}" for s in sentences[: self.shown_per_family]]
             rest = len(sentences) - self.shown_per_family
             if rest > 0:
-                lines.append(f"    ... and {rest} more like this (see .explanation.to_frame())")
+                lines.append(f"    ... and {rest} more like this")
         return self.message + "\n" + "\n".join(lines)
 
 
@@ -218,36 +218,57 @@ class DualsUnavailableError(OptimizationError):
     """Duals or reduced costs were asked of a solve that has none (e.g. a MIP)."""
 
 
+#: What to change, in the terms of a study, a scenario and the command line. Study runs
+#: (``resilience run``, ``rs.run``) always list the conflicting requirements.
+_RELAX = (
+    "in the study's or scenario's policy, loosen a limit (raise max_non_allied_share or "
+    "max_single_supplier_share, lower min_stock_days), widen allies:, or drop a scenario "
+    "from --scenario; `resilience sweep STUDY -g max_non_allied_share=0.5,0.75,1` shows "
+    "where a plan becomes possible"
+)
 _HINTS: dict[str, str] = {
     "provenInfeasible": (
-        "the constraints contradict each other: no plan meets all of them. Pass explain= "
-        "to solve() to list a conflicting set; then relax a policy limit, add capacity or "
-        "allow a shortfall."
+        "the constraints contradict each other: no plan meets all of them. "
+        + _RELAX
+        + ". (Solved with explain=, as study runs are, the error lists a conflicting set.)"
     ),
     "unbounded": (
-        "the objective can improve without limit: a variable lacks a bound or a cost "
-        "(e.g. a flow with negative cost and no capacity)."
+        "the objective can improve without limit: a quantity lacks a bound or a cost. Check the "
+        "scenario's policy numbers (spot_premium, holding_cost_share, "
+        "value_of_lost_supply_multiple must be positive) and that every commodity has demand "
+        "and suppliers in the trade year."
     ),
     "infeasibleOrUnbounded": (
-        "HiGHS could not tell whether the model is infeasible or unbounded; check both "
-        "conflicting constraints and unbounded variables."
+        "HiGHS could not tell whether no plan is possible or the cost has no floor: "
+        + _RELAX
+        + "; and check that spot_premium, holding_cost_share and "
+        "value_of_lost_supply_multiple are positive."
     ),
-    "maxTimeLimit": "raise time_limit_s, loosen mip_gap, or make the model smaller.",
-    "iterationLimit": "raise the iteration or solution limit in SolverOptions.extra.",
-    "objectiveLimit": "remove objective_bound / objective_target from SolverOptions.extra.",
-    "interrupted": "the solve was interrupted; run it again.",
+    "maxTimeLimit": (
+        "the model is too hard for the time allowed: run fewer members, commodities or "
+        "scenarios at once (split the study), or raise the time limit (time_limit_s)."
+    ),
+    "iterationLimit": (
+        "HiGHS hit an iteration limit: split the study into fewer members or commodities, "
+        "or raise the limit given in the solver options."
+    ),
+    "objectiveLimit": "remove the objective bound or target given in the solver options.",
+    "interrupted": "the solve was interrupted; run the command again.",
     "error": (
-        "HiGHS reported an error; its log (logger 'resilience.optimize.highs', level DEBUG) "
-        "says more. Look for NaN, infinite or huge coefficients."
+        "HiGHS reported an error; rerun with `resilience --verbose` to see its log. Look for "
+        "zero, negative or huge numbers in the study, scenario or data (demand, prices, "
+        "capacities)."
     ),
 }
 _EXPLAINED_HINT = (
-    "relax one of the listed requirements (a policy limit, a capacity, a demand) or allow a "
-    "penalised shortfall."
+    "relax one of the requirements listed: "
+    + _RELAX
+    + "; a demand or capacity listed comes from the data for the study's year (try another "
+    "year:)."
 )
 _DEFAULT_HINT = (
-    "HiGHS ended in an unexpected state; its log (logger 'resilience.optimize.highs', "
-    "level DEBUG) says more."
+    "HiGHS ended in an unexpected state; rerun with `resilience --verbose` to see its log "
+    "(logger 'resilience.optimize.highs')."
 )
 
 

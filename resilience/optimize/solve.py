@@ -66,10 +66,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ctypes
 import dataclasses
 import functools
 import logging
 import math
+import os
+import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -117,6 +121,49 @@ __all__ = [
 
 log = logging.getLogger("resilience.optimize")
 highs_log = logging.getLogger("resilience.optimize.highs")
+
+
+def _route_banner_to_logging() -> None:
+    """Construct the process's first ``highspy.Highs`` with the C-level stdout captured.
+
+    HiGHS prints its banner ("Running HiGHS ... Copyright ...") from C++ straight to file
+    descriptor 1 when the first ``Highs`` object of a process is built, before any option
+    (``output_flag``, ``log_to_console``) can be set, and never again in that process. So
+    it is built here, at import and before any solver, with descriptor 1 pointed at a
+    temporary file; the text goes to logger ``resilience.optimize.highs`` at DEBUG (shown
+    on stderr by ``resilience --verbose``), never to stdout or a cron log. (Anything another
+    thread writes to descriptor 1 in that instant is logged the same way, not lost.)
+    """
+    if sys.stdout is not None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no descriptor 1 at all: nothing can reach stdout
+        highspy.Highs()
+        return
+    try:
+        flush = ctypes.CDLL(None).fflush  # C stdio buffers, where HiGHS prints
+    except (OSError, AttributeError):  # no C library by that route (Windows)
+        flush = None
+    with tempfile.TemporaryFile() as captured:
+        if flush is not None:
+            flush(None)
+        os.dup2(captured.fileno(), 1)
+        try:
+            highspy.Highs()
+            if flush is not None:
+                flush(None)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        captured.seek(0)
+        text = captured.read().decode("utf-8", errors="replace")
+    for line in text.splitlines():
+        highs_log.debug(line)
+
+
+_route_banner_to_logging()
 
 TC = TerminationCondition
 

@@ -18,6 +18,7 @@ import base64
 import html
 import io
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from resilience import plots
+from resilience.credits import credits
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -65,17 +67,22 @@ class PageContext:
 
 
 # ----------------------------------------------------------------------------- format
+_NEGATIVE_ZERO = re.compile(r"^-(?=[$0.,]*[TBMk]?$)")
+
+
 def _money(x: float | None) -> str:
+    """USD with a T/B/M/k suffix, the sign before the dollar (``-$1.2M``), never ``$-0``."""
     if x is None:
         return "—"
+    sign = "-" if x < 0 else ""
     for size, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= size:
-            return f"${x / size:,.1f}{unit}"
-    return f"${x:,.0f}"
+            return _NEGATIVE_ZERO.sub("", f"{sign}${abs(x) / size:,.1f}{unit}")
+    return _NEGATIVE_ZERO.sub("", f"{sign}${abs(x):,.0f}")
 
 
 def _num(x: float | None, fmt: str = ".2f") -> str:
-    return "—" if x is None else format(x, fmt)
+    return "—" if x is None else _NEGATIVE_ZERO.sub("", format(x, fmt))
 
 
 def _esc(value: object) -> str:
@@ -293,7 +300,8 @@ def render_page(ctx: PageContext, tables: Mapping[str, pl.DataFrame]) -> bytes:
         parts.append(_frontier_figure(frontier))
     versions = ", ".join(f"{k} {v}" for k, v in sorted(ctx.versions.items()) if v)
     parts.append(
-        f"<footer>inputs sha256 {_esc(ctx.inputs_sha256)}<br>{_esc(versions)}<br>"
+        f'<footer><p class="sources">{_esc(credits())}</p>'
+        f"inputs sha256 {_esc(ctx.inputs_sha256)}<br>{_esc(versions)}<br>"
         "tables, schemas and hashes: _manifest.json</footer>"
     )
     page = (

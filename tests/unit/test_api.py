@@ -176,3 +176,10 @@ def test_cli_run_all_compares_every_listed_scenario(tmp_path: Path) -> None:
     both = runner.invoke(app, ["run", str(G7), "--all", "--scenario", "taiwan_blockade"])
     assert both.exit_code == 1
     assert "drop --scenario" in both.output
+
+
+def test_load_dataset_reads_years_once_from_any_iterable() -> None:
+    ds = rs.load_dataset(y for y in (2022, 2023))
+    assert ds.inputs.years == [2022, 2023]
+    with pytest.raises(rs.SpecError, match=r"load_dataset\(years=\.\.\.\).*'2023'.*allowed"):
+        rs.load_dataset(["2023"])

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from resilience.build.pipeline import build, load_inputs, scan_built
-from resilience.errors import UnknownNameError
+from resilience.errors import ArgumentError, UnknownNameError
 from resilience.risk import RiskQuery, risk_table
 
 runner = CliRunner()
@@ -192,5 +192,71 @@ def test_cli_risk_table_is_titled_and_sourced():
     )
     assert result.exit_code == 0, result.output
     assert "Supply risk for United States, 2023: bloc G7, adversary CHN" in result.output
-    assert "sources: production" in result.output
+    assert "Sources and licences:" in result.output
+    assert "CEPII BACI (Etalab Licence Ouverte 2.0)" in result.output
+    assert "World Bank WGI (CC BY 4.0)" in result.output
     assert "gallium" in result.output
+
+
+@pytest.mark.parametrize(
+    ("importer", "bloc", "adversary", "words"),
+    [
+        ("USA", "G7", "USA", ["--adversary", "'USA'", "the importer USA itself"]),
+        ("USA", "G7", "United States", ["--adversary", "the importer USA itself"]),
+        ("DEU", "EU", "FRA", ["--adversary", "'FRA'", "FRA is also in the allied bloc 'EU'"]),
+        ("USA", "G7+EU", "FRA", ["--adversary", "also in the allied bloc 'G7+EU'"]),
+    ],
+)
+def test_risk_refuses_an_adversary_that_is_the_importer_or_an_ally(
+    inputs, importer, bloc, adversary, words
+):
+    with pytest.raises(ArgumentError) as info:
+        risk_table(RiskQuery(importer, bloc, adversary, 2023), inputs)
+    for word in words:
+        assert word in str(info.value)
+    assert "allowed:" in str(info.value)
+
+
+def test_risk_carries_source_vintage_and_the_trade_value_behind_each_share(inputs):
+    frame = risk_table(RiskQuery("DEU", "G7+EU", "CHN", 2023), inputs)
+    bilateral = frame.filter(pl.col("basis") == "bilateral")
+    world = frame.filter(pl.col("basis") == "world_market")
+    assert bilateral.height > 10
+    assert world.height > 5
+    # shares of recorded imports: the BACI release; shares of world production: its source
+    assert set(bilateral["vintage"]) == {"V202401b"}
+    assert all(s.startswith("CEPII BACI HS92 V202401b") for s in bilateral["source"])
+    assert world["source"].to_list() == world["production_source"].to_list()
+    assert world["vintage"].null_count() == 0
+    assert (
+        world.select(pl.col("top1_value_usd", "non_allied_value_usd", "max_non_allied_value_usd"))
+        .null_count()
+        .row(0)
+        == (world.height,) * 3
+    )
+    # each value divided by the importer's total is the share printed beside it
+    for value, share in [
+        ("top1_value_usd", "top1_share"),
+        ("non_allied_value_usd", "non_allied_share"),
+        ("max_non_allied_value_usd", "max_non_allied_share"),
+    ]:
+        rows = bilateral.filter(pl.col(share).is_not_null() & (pl.col(share) > 0))
+        ratio = rows[value] / rows["import_value_usd"]
+        assert (ratio - rows[share]).abs().max() < 1e-9, value
+    lithium = bilateral.filter((pl.col("commodity") == "lithium") & (pl.col("stage") == "refining"))
+    assert lithium["import_value_usd"][0] > lithium["non_allied_value_usd"][0] > 0
+
+
+def test_cli_risk_csv_has_source_vintage_and_values():
+    from resilience.cli.app import app
+
+    result = runner.invoke(
+        app,
+        ["risk", "-i", "DEU", "-b", "EU", "-c", "lithium", "--year", "2023", "--format", "csv"],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(result.stdout.encode())
+    for column in ("source", "vintage", "import_value_usd", "top1_value_usd"):
+        assert column in frame.columns
+    assert "non_allied_value_usd" in frame.columns
+    assert "V202401b" in frame["vintage"].to_list()

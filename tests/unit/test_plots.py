@@ -413,3 +413,38 @@ def test_module_uses_no_pyplot_and_renders_headless(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "Figure"
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- credits
+def test_every_plot_carries_the_sources_and_licences_line(result: StudyResult) -> None:
+    figures = {
+        "frontier": plots.frontier(_frontier_frame()),
+        "exposure": plots.exposure(result),
+        "supplier_shares": plots.supplier_shares(result),
+        "shortfall_by_scenario": plots.shortfall_by_scenario([result]),
+    }
+    for name, fig in figures.items():
+        footer = " ".join(fig.get_supxlabel().split())
+        assert footer.startswith("Sources and licences: "), name
+        for licence in ("CEPII BACI (Etalab Licence Ouverte 2.0)", "World Bank WGI (CC BY 4.0)"):
+            assert licence in footer, name
+        assert "licence not recorded" not in footer
+
+
+def test_a_footer_the_caller_set_is_kept() -> None:
+    fig = Figure()
+    ax = fig.add_subplot()
+    fig.supxlabel("my own footer")
+    plots.frontier(_frontier_frame(), ax=ax)
+    assert fig.get_supxlabel() == "my own footer"
+
+
+def test_tick_text_has_no_negative_zero_or_scientific_notation() -> None:
+    unit, fmt = plots._unit_formatter("expected_shortfall_usd", [2.5e6, -1e-9])
+    assert unit == "USD m"
+    assert fmt(-1e-9) == "0.00"
+    _, share = plots._unit_formatter("non_allied_share", [0.5])
+    assert share(-1e-12) == "0%"
+    _, plain = plots._unit_formatter("epsilon", [1e-10])
+    assert plain(1e-10) == "0"
+    assert plain(0.25) == "0.25"

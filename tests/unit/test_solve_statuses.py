@@ -34,3 +34,32 @@ def test_a_solve_stopped_at_a_limit_makes_the_run_not_optimal() -> None:
     with record_statuses() as inner:
         solve(_lp(), SolverOptions())
     assert inner == ["optimal"]  # a new block starts empty; nothing leaks outside one
+
+
+_FRESH_PROCESS = """
+import logging, sys
+logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
+import pyomo.environ as pyo
+from resilience.optimize.solve import SolverOptions, solve
+m = pyo.ConcreteModel()
+m.x = pyo.Var(bounds=(0, 4))
+m.o = pyo.Objective(expr=m.x, sense=pyo.maximize)
+for handoff in ("pyomo", "direct"):
+    print(handoff, solve(m, SolverOptions(), handoff=handoff).objective)
+"""
+
+
+def test_highs_banner_and_log_go_to_logging_never_to_stdout() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "pyomo 4.0\ndirect 4.0\n"  # nothing from HiGHS on stdout
+    assert "resilience.optimize.highs: Running HiGHS" in done.stderr
