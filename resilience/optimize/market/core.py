@@ -85,7 +85,7 @@ class MarketModel:
         What it was built from.
     variables
         ``{name: Var}``: ``served``, ``supply``, ``flow_base``, ``flow_growth``,
-        ``conversion``, ``stock``, ``release``, ``build``, ``stock_excess`` (those that
+        ``conversion``, ``stock``, ``release``, ``build``, ``excess`` (those that
         exist) and the variables extensions added.
     constraints
         ``{family: Constraint}``.

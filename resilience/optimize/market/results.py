@@ -200,7 +200,7 @@ class MarketResult:
         schema = {"node": pl.String, "scenario": pl.String, "stock_surplus_usd": pl.Float64}
         if st.is_empty():
             return pl.DataFrame(schema=schema)
-        excess = self._values("stock_excess", "excess_units")
+        excess = self._values("excess", "excess_units")
         last = self.market.inputs.months
         st = st.join(excess, on=_NGTW).join(price, on=_NGTW).join(params, on="good")
         return st.group_by("node", "scenario").agg(

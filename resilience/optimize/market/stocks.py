@@ -50,7 +50,7 @@ _KEYS = ["node", "good", "month", "scenario"]
 
 
 def add_stocks(builder: MarketBuilder, inputs: MarketInputs) -> None:
-    """Add ``stock``, ``release``, ``build``, ``stock_excess`` and their rows.
+    """Add ``stock``, ``release``, ``build``, ``excess`` (stock above the initial level) and the rows ``stock_flow`` and ``stock_excess``.
 
     Math: ``stock_flow``: :math:`k_t - k_{t-1} - b_t + r_t = k_0 [t = 1]`;
     ``stock_excess``: :math:`e_t - k_t \\ge -k_0`; bounds
@@ -71,7 +71,7 @@ def add_stocks(builder: MarketBuilder, inputs: MarketInputs) -> None:
     stock = builder.add_variables("stock", grid, _KEYS, ub="capacity_units")
     release = builder.add_variables("release", grid, _KEYS, ub="draw_units_per_month")
     build = builder.add_variables("build", grid, _KEYS)
-    excess = builder.add_variables("stock_excess", grid, _KEYS)
+    excess = builder.add_variables("excess", grid, _KEYS)
     first = pl.col("month") == 1
     builder.add_rows(
         "stock_flow",
