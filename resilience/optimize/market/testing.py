@@ -136,7 +136,9 @@ def world(
     kwargs: dict[str, Any] = {}
     if proc:
         kwargs["processes"] = pl.DataFrame(proc)
-        kwargs["process_inputs"] = pl.DataFrame(proc_in)
+        kwargs["process_inputs"] = pl.DataFrame(proc_in, schema={
+            "node": pl.String, "process": pl.String, "good_in": pl.String,
+            "input_per_output": pl.Float64})
     if stocks:
         kwargs["stocks"] = pl.DataFrame([
             {"node": n, "good": g, "initial_units": k0, "capacity_units": kmax,
