@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["block_average", "edges", "power_curve"]
+__all__ = ["CALIBRATION_TIE", "block_average", "edges", "power_curve"]
+
+#: Relative offset from P0 of the narrow blocks on either side of the observed quantity:
+#: demand values P0 (1 +- tie), supply costs P0 (1 -+ 2 tie). It makes "fill up to the
+#: observed quantity, not beyond" strictly better than the alternatives, so that with no
+#: disruption quantities are exactly the observed ones and every price is P0 within
+#: 2e-6 (relative), instead of anywhere between two block values.
+CALIBRATION_TIE = 1e-6
 
 FloatArray = npt.NDArray[np.float64]
 

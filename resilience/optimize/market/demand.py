@@ -9,12 +9,20 @@ essential share :math:`e`), inverse demand is
 
 cut into blocks: the essential tranche :math:`[0, e]` valued at :math:`V`;
 ``demand_blocks`` equal blocks on :math:`[e, 1]` and ``demand_blocks_above`` on
-:math:`[1, 1 + \text{extension}]`, with one more edge at :math:`1 \pm` the
-``calibration_band`` on each side, each valued at ``min(V, average of the curve over the
-block)`` (:mod:`resilience.optimize.market.curves`). A block edge sits at :math:`q_0`, so
-with no disruption the market clears at the observed quantity; the price then lies
-between the values of the two blocks that meet at :math:`q_0` (the calibration
-tolerance, :func:`price_bracket` at :math:`x = 1`).
+:math:`[1, 1 + \text{extension}]`, each valued at ``min(V, average of the curve over the
+block)`` (:mod:`resilience.optimize.market.curves`), except the two narrow
+*calibration blocks* :math:`[1 - \delta, 1]` and :math:`[1, 1 + \delta]`
+(``calibration_band`` :math:`\delta`), valued at :math:`P_0 (1 \pm \eta)`,
+:math:`\eta` = :data:`~resilience.optimize.market.curves.CALIBRATION_TIE` (1e-6): the
+steps are then within about :math:`|k|\delta/2` of the curve near :math:`q_0`
+(:math:`k = 1/\varepsilon_d`), and no further than the step error anywhere.
+
+Calibration: supply has its narrow blocks at :math:`P_0 (1 \mp 2\eta)` on either side of
+observed output (:mod:`.supply`) and observed trade is free only up to its observed flow
+(:mod:`.trade`), so with no disruption every quantity is the observed one and every
+price is :math:`P_0` within :math:`2\eta` (relative; tested). Without a band
+(``calibration_band = 0``) the price may be anywhere between the values of the two
+blocks that meet at :math:`q_0` (:func:`price_bracket` at :math:`x = 1`).
 
 Step error: at a served share :math:`x` inside a block the LP price is that block's value,
 which lies between the curve at the block's ends; at an edge the price may be anything
@@ -32,7 +40,12 @@ import numpy as np
 import polars as pl
 
 from resilience.optimize.market.builder import MarketBuilder
-from resilience.optimize.market.curves import block_average, edges, power_curve
+from resilience.optimize.market.curves import (
+    CALIBRATION_TIE,
+    block_average,
+    edges,
+    power_curve,
+)
 from resilience.optimize.market.inputs import MarketInputs, MarketSettings
 
 __all__ = ["EXPLANATIONS", "add_demand", "demand_blocks", "inverse_demand", "price_bracket"]
@@ -42,7 +55,7 @@ EXPLANATIONS: dict[str, str] = {}
 
 
 def _shares(essential: float, settings: MarketSettings) -> np.ndarray:
-    """Block edges in shares of q0: ``[0, e, ..., 1, ..., 1 + extension]``."""
+    """Block edges in shares of q0: ``[0, e, ..., 1 - band, 1, 1 + band, ..., 1 + ext]``."""
     band = settings.calibration_band
     below = edges(essential, 1.0, settings.demand_blocks, 1.0 - band)
     above = edges(
@@ -55,10 +68,13 @@ def _shares(essential: float, settings: MarketSettings) -> np.ndarray:
 
 
 def _values(p0: float, eps: float, voll_multiple: float, essential: float, lo: np.ndarray,
-            hi: np.ndarray) -> np.ndarray:
+            hi: np.ndarray, band: float) -> np.ndarray:
     voll = voll_multiple * p0
     avg = block_average(np.full(lo.shape, p0), np.full(lo.shape, 1.0 / eps), lo, hi)
     values = np.minimum(voll, avg)
+    if band > 0:  # the calibration blocks either side of q0
+        values = np.where(hi == 1.0, min(voll, p0 * (1 + CALIBRATION_TIE)), values)
+        values = np.where(lo == 1.0, p0 * (1 - CALIBRATION_TIE), values)
     return np.where(hi <= essential, voll, values)
 
 
@@ -71,7 +87,8 @@ def demand_blocks(inputs: MarketInputs, settings: MarketSettings) -> pl.DataFram
         keep = hi > lo
         lo, hi = lo[keep], hi[keep]
         values = _values(row["p0_usd_per_unit"], row["demand_elasticity"],
-                         row["voll_multiple"], row["essential_share"], lo, hi)
+                         row["voll_multiple"], row["essential_share"], lo, hi,
+                         settings.calibration_band)
         parts.append(pl.DataFrame({
             "good": [row["good"]] * lo.size,
             "block": np.arange(lo.size, dtype=np.int64),
@@ -99,7 +116,7 @@ def price_bracket(p0: float, eps: float, voll_multiple: float, essential: float,
     shares = _shares(essential, settings)
     lo, hi = shares[:-1], shares[1:]
     touch = (lo <= share + 1e-12) & (share - 1e-12 <= hi) & (hi > lo)
-    values = _values(p0, eps, voll_multiple, essential, lo, hi)[touch]
+    values = _values(p0, eps, voll_multiple, essential, lo, hi, settings.calibration_band)[touch]
     ends = [inverse_demand(p0, eps, voll_multiple, essential, float(v))
             for v in np.concatenate([lo[touch], hi[touch]])]
     # the curve just below an edge (the essential tranche ends with a jump to VOLL)

@@ -140,11 +140,11 @@ class MarketSettings:
     spare_blocks
         Blocks of spare capacity (costs above P0).
     calibration_band
-        Width (share of q0 or of observed output) of the extra narrow blocks on either
-        side of the observed quantity. With no disruption the price lies between the
-        values of the two blocks that meet there: within about
-        ``calibration_band / min(|demand elasticity|, supply elasticity)`` of P0 (the
-        calibration tolerance; 0.01 gives +-2 % at an elasticity of 0.5).
+        Half-width (share of q0) of the demand block straddling q0, valued
+        at exactly P0, and width of the narrow supply blocks on either side of observed
+        output: with no disruption, prices at nodes with demand are exactly P0
+        (:mod:`resilience.optimize.market.demand`). 0 leaves a block edge at q0 instead
+        (prices then anywhere between the two blocks that meet there).
     """
 
     months: int = 12

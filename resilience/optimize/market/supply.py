@@ -6,8 +6,10 @@ elasticity :math:`\varepsilon_s > 0`, spare share :math:`\sigma`), the supply cu
 ``supply_blocks`` equal blocks on :math:`[0, 1]` (observed output, each at the curve's
 average over the block, so below :math:`P_0`) and ``spare_blocks`` on
 :math:`[1, 1 + \sigma]` (spare capacity, above :math:`P_0`), with one more edge at
-:math:`1 \pm` the ``calibration_band`` on each side. A block edge sits at
-:math:`s_0`, so with no disruption producers sell their observed output.
+:math:`1 \pm` the ``calibration_band``: those two narrow blocks cost
+:math:`P_0 (1 \mp 2\eta)` (:data:`~resilience.optimize.market.curves.CALIBRATION_TIE`),
+so with no disruption producers sell exactly their observed output and prices are
+:math:`P_0` (see :mod:`.demand`).
 
 A disruption scales every block by the production availability
 :math:`a_{n,*,g,t,w} \in [0, 1]` (1 when not given): a mine closed for a month has
@@ -24,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from resilience.optimize.market.builder import MarketBuilder
-from resilience.optimize.market.curves import block_average, edges
+from resilience.optimize.market.curves import CALIBRATION_TIE, block_average, edges
 from resilience.optimize.market.inputs import MarketInputs, MarketSettings
 
 __all__ = ["EXPLANATIONS", "add_supply", "supply_blocks"]
@@ -50,6 +52,10 @@ def supply_blocks(inputs: MarketInputs, settings: MarketSettings) -> pl.DataFram
             lo,
             hi,
         )
+        if band > 0:  # the calibration blocks either side of observed output
+            p0 = row["p0_usd_per_unit"]
+            cost = np.where(hi == 1.0, p0 * (1 - 2 * CALIBRATION_TIE), cost)
+            cost = np.where(lo == 1.0, p0 * (1 + 2 * CALIBRATION_TIE), cost)
         parts.append(pl.DataFrame({
             "good": [row["good"]] * lo.size,
             "block": np.arange(lo.size, dtype=np.int64),
