@@ -39,7 +39,9 @@ def one(frame: pl.DataFrame, column: str, **keys: object) -> float:
 def single_supplier(x: float, settings: MarketSettings | None = None) -> MarketResult:
     """S ships its whole output q0 = 100 to M; S's output is cut by x units."""
     w = world(
-        {("M", GOOD): 100.0}, {("S", GOOD): 100.0}, {("S", "M", GOOD): 100.0},
+        {("M", GOOD): 100.0},
+        {("S", GOOD): 100.0},
+        {("S", "M", GOOD): 100.0},
         availability=cut("S", (100.0 - x) / 100.0, [1]),
     )
     return run_market(w, settings, options=QUIET)
@@ -77,15 +79,22 @@ def test_a_cut_into_the_essential_tranche_is_priced_at_voll() -> None:
 
 # ----------------------------------------------------------------------------- blockade, stock
 def test_a_blockaded_producer_delivers_nothing() -> None:
-    rows = [*cut("S1", 0.0, range(1, 4), destination="M"),
-            *cut("S1", 0.0, range(1, 4), destination="N")]
+    rows = [
+        *cut("S1", 0.0, range(1, 4), destination="M"),
+        *cut("S1", 0.0, range(1, 4), destination="N"),
+    ]
     w = world(
         {("M", GOOD): 100.0, ("N", GOOD): 50.0},
         {("S1", GOOD): 90.0, ("S2", GOOD): 60.0},
-        {("S1", "M", GOOD): 60.0, ("S1", "N", GOOD): 30.0, ("S2", "M", GOOD): 40.0,
-         ("S2", "N", GOOD): 20.0},
+        {
+            ("S1", "M", GOOD): 60.0,
+            ("S1", "N", GOOD): 30.0,
+            ("S2", "M", GOOD): 40.0,
+            ("S2", "N", GOOD): 20.0,
+        },
         params=parameters({GOOD: {"spare_capacity_share": 0.3}}),
-        availability=rows, months=3,
+        availability=rows,
+        months=3,
     )
     r = run_market(w, options=QUIET)
     out_of_s1 = r.flows().filter(pl.col("origin") == "S1")
@@ -101,9 +110,12 @@ def test_a_blockaded_producer_delivers_nothing() -> None:
 def test_a_member_whose_stock_covers_the_cut_sheds_nothing_and_pays_p0() -> None:
     months = 3
     w = world(
-        {("M", GOOD): 100.0}, {("S", GOOD): 100.0}, {("S", "M", GOOD): 100.0},
+        {("M", GOOD): 100.0},
+        {("S", GOOD): 100.0},
+        {("S", "M", GOOD): 100.0},
         stocks={("M", GOOD): (500.0, 600.0, 40.0)},
-        availability=cut("S", 0.7, range(1, months + 1)), months=months,
+        availability=cut("S", 0.7, range(1, months + 1)),
+        months=months,
     )
     r = run_market(w, options=QUIET)
     assert r.demand()["shed_units"].max() == pytest.approx(0.0, abs=1e-7)
@@ -114,8 +126,10 @@ def test_a_member_whose_stock_covers_the_cut_sheds_nothing_and_pays_p0() -> None
     assert net == pytest.approx([30.0] * months)
     assert one(st, "drawdown_units", month=3) == pytest.approx(90.0)
     # a draw rate below the cut: the member sheds what the draw cannot cover
-    slow = run_market(w.with_changes(stocks=w.stocks.with_columns(
-        pl.lit(20.0).alias("draw_units_per_month"))), options=QUIET)
+    slow = run_market(
+        w.with_changes(stocks=w.stocks.with_columns(pl.lit(20.0).alias("draw_units_per_month"))),
+        options=QUIET,
+    )
     assert slow.demand()["shed_units"].to_list() == pytest.approx([10.0] * months)
 
 
@@ -124,10 +138,17 @@ def calibration_world(**kwargs: object) -> object:
     return world(
         {("A", GOOD): 100.0, ("B", GOOD): 100.0, ("C", GOOD): 50.0},
         {("S1", GOOD): 150.0, ("S2", GOOD): 100.0},
-        {("S1", "A", GOOD): 100.0, ("S1", "B", GOOD): 50.0, ("S2", "B", GOOD): 50.0,
-         ("S2", "C", GOOD): 50.0, ("S2", "A", GOOD): 0.0, ("S1", "C", GOOD): 0.0},
+        {
+            ("S1", "A", GOOD): 100.0,
+            ("S1", "B", GOOD): 50.0,
+            ("S2", "B", GOOD): 50.0,
+            ("S2", "C", GOOD): 50.0,
+            ("S2", "A", GOOD): 0.0,
+            ("S1", "C", GOOD): 0.0,
+        },
         params=parameters({GOOD: {"spare_capacity_share": 0.2}}),
-        months=2, **kwargs,  # type: ignore[arg-type]
+        months=2,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -146,7 +167,9 @@ def test_with_no_disruption_the_market_reproduces_observed_flows_and_p0() -> Non
     coarse = run_market(w, MarketSettings(months=2, calibration_band=0.0), options=QUIET)
     low, high = price_bracket(P0, EPS, VOLL, ESS, 1.0, coarse.market.settings)
     p = coarse.prices().filter(pl.col("node") == "A")["price_usd_per_unit"]
-    assert low - 1e-9 <= p.min() and p.max() <= high + 1e-9 and high / low > 1.1
+    assert low - 1e-9 <= p.min()
+    assert p.max() <= high + 1e-9
+    assert high / low > 1.1
 
 
 # ----------------------------------------------------------------------------- equilibrium
@@ -154,10 +177,22 @@ def equilibrium_world(tau: float, avail: float) -> MarketResult:
     w = world(
         {("M", GOOD): 100.0, ("T", GOOD): 80.0, ("A", GOOD): 30.0},
         {("A", GOOD): 150.0, ("B", GOOD): 60.0},
-        {("A", "M", GOOD): 70.0, ("A", "T", GOOD): 50.0, ("B", "M", GOOD): 30.0,
-         ("B", "T", GOOD): 30.0, ("T", "M", GOOD): 0.0},
-        params=parameters({GOOD: {"friction_share": tau, "spare_capacity_share": 0.3,
-                                  "ramp_share_per_month": 1.0}}),
+        {
+            ("A", "M", GOOD): 70.0,
+            ("A", "T", GOOD): 50.0,
+            ("B", "M", GOOD): 30.0,
+            ("B", "T", GOOD): 30.0,
+            ("T", "M", GOOD): 0.0,
+        },
+        params=parameters(
+            {
+                GOOD: {
+                    "friction_share": tau,
+                    "spare_capacity_share": 0.3,
+                    "ramp_share_per_month": 1.0,
+                }
+            }
+        ),
         availability=cut("A", avail, [1], destination="M"),
     )
     return run_market(w, options=QUIET)
@@ -175,8 +210,7 @@ def test_price_gaps_never_exceed_the_friction_and_equal_it_where_growth_is_inter
     f = (
         r.flows()
         .join(prices.rename({"node": "origin", "price_usd_per_unit": "p_o"}), on="origin")
-        .join(prices.rename({"node": "destination", "price_usd_per_unit": "p_d"}),
-              on="destination")
+        .join(prices.rename({"node": "destination", "price_usd_per_unit": "p_d"}), on="destination")
         .with_columns((pl.col("p_d") - pl.col("p_o")).alias("gap"))
     )
     friction = tau * P0
@@ -196,13 +230,13 @@ def test_price_gaps_never_exceed_the_friction_and_equal_it_where_growth_is_inter
 # ----------------------------------------------------------------------------- stages
 def test_a_cut_upstream_lowers_downstream_output_in_proportion_to_the_coefficient() -> None:
     ore, metal = "cobalt/mining", "cobalt/refining"
-    params = parameters({ore: {"p0_usd_per_unit": 1000.0},
-                         metal: {"p0_usd_per_unit": 2000.0}})
+    params = parameters({ore: {"p0_usd_per_unit": 1000.0}, metal: {"p0_usd_per_unit": 2000.0}})
     yield_ = 0.8
 
     def run(avail: float) -> MarketResult:
         w = world(
-            {("M", metal): 80.0}, {("X", ore): 100.0},
+            {("M", metal): 80.0},
+            {("X", ore): 100.0},
             {("X", "R", ore): 100.0, ("R", "M", metal): 80.0},
             params=params,
             processes={("R", "refine"): (metal, 80.0, {ore: 1.0 / yield_})},
@@ -223,14 +257,22 @@ def rich_world(scenarios: dict[str, float] | None = None) -> object:
     return world(
         {("M", metal): 100.0, ("N", metal): 40.0, ("X", ore): 10.0},
         {("X", ore): 150.0, ("S", metal): 20.0},
-        {("X", "R", ore): 140.0, ("R", "M", metal): 90.0, ("R", "N", metal): 22.0,
-         ("S", "M", metal): 10.0, ("S", "N", metal): 10.0, ("N", "M", metal): 0.0},
+        {
+            ("X", "R", ore): 140.0,
+            ("R", "M", metal): 90.0,
+            ("R", "N", metal): 22.0,
+            ("S", "M", metal): 10.0,
+            ("S", "N", metal): 10.0,
+            ("N", "M", metal): 0.0,
+        },
         params=parameters({ore: {"spare_capacity_share": 0.2}, metal: {"friction_share": 0.05}}),
         processes={("R", "refine"): (metal, 120.0, {ore: 1.25})},
         stocks={("M", metal): (50.0, 100.0, 20.0)},
         scenarios=scenarios or {"cut": 0.6, "mild": 0.4},
-        availability=[*cut("X", 0.5, [1, 2], good=ore),
-                      *cut("X", 0.8, [2, 3], good=ore, scenario="mild")],
+        availability=[
+            *cut("X", 0.5, [1, 2], good=ore),
+            *cut("X", 0.8, [2, 3], good=ore, scenario="mild"),
+        ],
         months=3,
     )
 
@@ -252,7 +294,8 @@ def test_welfare_loss_is_positive_for_the_member_hit_and_producers_gain() -> Non
     loss = welfare_loss(base, hit)
     m = loss.filter(pl.col("node") == "M").row(0, named=True)
     s = loss.filter(pl.col("node") == "S").row(0, named=True)
-    assert m["consumer_loss_usd"] > 0 and s["producer_gain_usd"] > 0
+    assert m["consumer_loss_usd"] > 0
+    assert s["producer_gain_usd"] > 0
     # the consumer loss is the area under the demand steps between 70 and 100 plus the
     # price rise on the 70 units still bought
     p_base = one(base.prices(), "price_usd_per_unit", node="M")
@@ -260,9 +303,11 @@ def test_welfare_loss_is_positive_for_the_member_hit_and_producers_gain() -> Non
     blocks = hit.solved.values(hit.market.variables["served"])
     assert blocks.height > 0
     value_lost = one(base.surplus(), "consumer_value_usd", node="M") - one(
-        hit.surplus(), "consumer_value_usd", node="M")
+        hit.surplus(), "consumer_value_usd", node="M"
+    )
     assert m["consumer_loss_usd"] == pytest.approx(
-        value_lost + 70.0 * p_hit - 100.0 * p_base, rel=1e-9)
+        value_lost + 70.0 * p_hit - 100.0 * p_base, rel=1e-9
+    )
     assert m["net_loss_usd"] == pytest.approx(m["consumer_loss_usd"])
 
 
@@ -274,28 +319,43 @@ def test_marginal_values_of_capacity_and_stock_have_the_documented_sign() -> Non
     cap = r.capacity_values().filter(pl.col("kind") == "supply")
     assert one(cap, "value_usd_per_unit", origin="S") == pytest.approx(price - top_cost)
     # a small stock fully drawn in a one-month shortage: one more unit is worth the price
-    w = world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, {("S", "M", GOOD): 100.0},
-              stocks={("M", GOOD): (10.0, 100.0, 100.0)}, availability=cut("S", 0.7, [1]))
+    w = world(
+        {("M", GOOD): 100.0},
+        {("S", GOOD): 100.0},
+        {("S", "M", GOOD): 100.0},
+        stocks={("M", GOOD): (10.0, 100.0, 100.0)},
+        availability=cut("S", 0.7, [1]),
+    )
     rs = run_market(w, options=QUIET)
     p_m = one(rs.prices(), "price_usd_per_unit", node="M")
     assert p_m > 1.2 * P0
     assert one(rs.stock_values(), "value_usd_per_unit", node="M") == pytest.approx(p_m)
     # a stock that is not used: one more unit is only worth P0 at the end
-    big = run_market(w.with_changes(stocks=w.stocks.with_columns(
-        pl.lit(80.0).alias("initial_units"))), options=QUIET)
+    big = run_market(
+        w.with_changes(stocks=w.stocks.with_columns(pl.lit(80.0).alias("initial_units"))),
+        options=QUIET,
+    )
     assert one(big.stock_values(), "value_usd_per_unit", node="M") == pytest.approx(P0)
 
 
 # ----------------------------------------------------------------------------- first stage
 def crisis_world(p_crisis: float) -> object:
     if p_crisis == 0.0:
-        return world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, {("S", "M", GOOD): 100.0},
-                     stocks={("M", GOOD): (0.0, 1000.0, 1000.0)}, months=3)
+        return world(
+            {("M", GOOD): 100.0},
+            {("S", GOOD): 100.0},
+            {("S", "M", GOOD): 100.0},
+            stocks={("M", GOOD): (0.0, 1000.0, 1000.0)},
+            months=3,
+        )
     return world(
-        {("M", GOOD): 100.0}, {("S", GOOD): 100.0}, {("S", "M", GOOD): 100.0},
+        {("M", GOOD): 100.0},
+        {("S", GOOD): 100.0},
+        {("S", "M", GOOD): 100.0},
         stocks={("M", GOOD): (0.0, 1000.0, 1000.0)},
         scenarios={"calm": 1.0 - p_crisis, "crisis": p_crisis},
-        availability=cut("S", 0.5, [1, 2, 3], scenario="crisis"), months=3,
+        availability=cut("S", 0.5, [1, 2, 3], scenario="crisis"),
+        months=3,
     )
 
 
@@ -311,17 +371,21 @@ def test_a_pre_crisis_stock_build_is_chosen_once_for_all_scenarios() -> None:
     with_hook = run_market(w, extensions=[hook], options=QUIET)
     without = run_market(w, options=QUIET)
     z = with_hook.solved.values(with_hook.market.variables["prebuilt_stock"])
-    assert z.height == 1 and z["value"][0] > 1.0
+    assert z.height == 1
+    assert z["value"][0] > 1.0
     # it enters month 1 of every scenario
     st = with_hook.stocks().filter(pl.col("month") == 1)
     for s in ("calm", "crisis"):
         row = st.filter(pl.col("scenario") == s).row(0, named=True)
         assert row["stock_units"] == pytest.approx(
-            z["value"][0] + row["build_units"] - row["release_units"], abs=1e-7)
+            z["value"][0] + row["build_units"] - row["release_units"], abs=1e-7
+        )
     assert with_hook.solved.objective > without.solved.objective + 1.0
     crisis = pl.col("scenario") == "crisis"
-    assert with_hook.demand().filter(crisis)["shed_units"].sum() < without.demand().filter(
-        crisis)["shed_units"].sum()
+    assert (
+        with_hook.demand().filter(crisis)["shed_units"].sum()
+        < without.demand().filter(crisis)["shed_units"].sum()
+    )
     # bought at P0, it is never worth building without a crisis; more of it the likelier
     assert built(0.0) == pytest.approx(0.0, abs=1e-9)
     assert 0.0 < built(0.02) <= built(0.2) <= built(0.5) + 1e-9
@@ -335,26 +399,49 @@ def test_every_constraint_family_has_an_explanation_in_users_words() -> None:
     names = {c.name for c in market.model.component_objects(pyo.Constraint, active=True)}
     assert names == {"balance", "stock_flow", "stock_excess"}
     for name in names:
-        assert name in EXPLANATIONS and name in market.explanations
+        assert name in EXPLANATIONS
+        assert name in market.explanations
         first = market.rows[name].row(0)
         sentence = market.describe(name, first)
-        assert sentence is not None and str(first[0]) in sentence and "{" not in sentence
+        assert sentence is not None
+        assert str(first[0]) in sentence
+        assert "{" not in sentence
 
 
 def test_an_impossible_requirement_is_explained_in_users_words() -> None:
     def floor(builder, inputs) -> None:  # type: ignore[no-untyped-def]
-        rows = builder.families["stock_flow"].rows.filter(pl.col("month") == 2).select(
-            "node", "good", "month", "scenario", pl.lit(150.0).alias("lb"),
-            pl.lit(None, dtype=pl.Float64).alias("ub"))
-        builder.add_rows("reserve_floor", rows, ["node", "good", "month", "scenario"],
-                         "the reserve of {good} at {node} must hold 150 units in month {month}")
-        builder.add_terms("reserve_floor", builder.variables["stock"],
-                          rows.select("node", "good", "month", "scenario",
-                                      pl.lit(1.0).alias("coef")),
-                          ["node", "good", "month", "scenario"])
+        rows = (
+            builder.families["stock_flow"]
+            .rows.filter(pl.col("month") == 2)
+            .select(
+                "node",
+                "good",
+                "month",
+                "scenario",
+                pl.lit(150.0).alias("lb"),
+                pl.lit(None, dtype=pl.Float64).alias("ub"),
+            )
+        )
+        builder.add_rows(
+            "reserve_floor",
+            rows,
+            ["node", "good", "month", "scenario"],
+            "the reserve of {good} at {node} must hold 150 units in month {month}",
+        )
+        builder.add_terms(
+            "reserve_floor",
+            builder.variables["stock"],
+            rows.select("node", "good", "month", "scenario", pl.lit(1.0).alias("coef")),
+            ["node", "good", "month", "scenario"],
+        )
 
-    w = world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, {("S", "M", GOOD): 100.0},
-              stocks={("M", GOOD): (10.0, 100.0, 100.0)}, months=2)
+    w = world(
+        {("M", GOOD): 100.0},
+        {("S", GOOD): 100.0},
+        {("S", "M", GOOD): 100.0},
+        stocks={("M", GOOD): (10.0, 100.0, 100.0)},
+        months=2,
+    )
     market = build_market(w, extensions=[floor])
     with pytest.raises(InfeasibleModelError) as info:
         solve_market(market, QUIET)

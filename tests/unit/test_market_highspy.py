@@ -28,21 +28,30 @@ ORE = "cobalt/mining"
 
 def tiny_world() -> MarketInputs:
     avail = [
-        *[{**r, "availability": a} for r, a in zip(cut("A", 1, [1, 2, 3]), (0.55, 0.7, 0.85),
-                                                    strict=True)],
+        *[
+            {**r, "availability": a}
+            for r, a in zip(cut("A", 1, [1, 2, 3]), (0.55, 0.7, 0.85), strict=True)
+        ],
         *cut("A", 0.35, [1, 2, 3], destination="M", scenario="arc"),
         *cut("X", 0.6, [1, 2, 3], good=ORE, scenario="arc"),
     ]
     return world(
         {("M", GOOD): 100.0, ("N", GOOD): 50.0},
         {("A", GOOD): 90.0, ("B", GOOD): 60.0, ("X", ORE): 50.0},
-        {("A", "M", GOOD): 60.0, ("B", "M", GOOD): 20.0, ("B", "N", GOOD): 40.0,
-         ("X", "B", ORE): 50.0, ("M", "N", GOOD): 0.0},
+        {
+            ("A", "M", GOOD): 60.0,
+            ("B", "M", GOOD): 20.0,
+            ("B", "N", GOOD): 40.0,
+            ("X", "B", ORE): 50.0,
+            ("M", "N", GOOD): 0.0,
+        },
         fixed={("A", "N", GOOD): (30.0, 35.0)},
-        params=parameters({
-            GOOD: {"spare_capacity_share": 0.25, "ramp_share_per_month": 0.3},
-            ORE: {"p0_usd_per_unit": 400.0, "demand_elasticity": -0.3},
-        }),
+        params=parameters(
+            {
+                GOOD: {"spare_capacity_share": 0.25, "ramp_share_per_month": 0.3},
+                ORE: {"p0_usd_per_unit": 400.0, "demand_elasticity": -0.3},
+            }
+        ),
         processes={("B", "refine"): (GOOD, 60.0, {ORE: 0.8})},
         stocks={("M", GOOD): (30.0, 60.0, 12.0)},
         scenarios={"cut": 0.7, "arc": 0.3},
@@ -51,107 +60,141 @@ def tiny_world() -> MarketInputs:
     )
 
 
-def highspy_market(inputs: MarketInputs, settings: MarketSettings) -> dict[str, Any]:
-    params = {r["good"]: r for r in inputs.parameter_frame().iter_rows(named=True)}
-    prob = dict(inputs.scenarios.iter_rows())
-    avail = {(r["origin"], r["destination"], r["good"], r["month"], r["scenario"]):
-             r["availability"] for r in inputs.availability.iter_rows(named=True)}
-    periods = [(t, w) for t in range(1, inputs.months + 1) for w in prob]
-    lb: list[float] = []
-    ub: list[float] = []
-    cost: list[float] = []
-    rows: dict[tuple[str, ...], dict[int, float]] = defaultdict(dict)
-    rhs: dict[tuple[str, ...], tuple[float, float]] = {}
-    names: dict[tuple[Any, ...], int] = {}
+class Lp:
+    """Columns, rows and their bounds, filled by the functions below."""
 
-    def col(name: tuple[Any, ...], upper: float, c: float) -> int:
-        names[name] = len(lb)
-        lb.append(0.0)
-        ub.append(upper)
-        cost.append(c)
-        return names[name]
+    def __init__(self, inputs: MarketInputs) -> None:
+        self.inputs = inputs
+        self.params = {r["good"]: r for r in inputs.parameter_frame().iter_rows(named=True)}
+        self.prob = dict(inputs.scenarios.iter_rows())
+        self.avail = {
+            (r["origin"], r["destination"], r["good"], r["month"], r["scenario"]): r["availability"]
+            for r in inputs.availability.iter_rows(named=True)
+        }
+        self.periods = [(t, w) for t in range(1, inputs.months + 1) for w in self.prob]
+        self.ub: list[float] = []
+        self.cost: list[float] = []
+        self.rows: dict[tuple[str, ...], dict[int, float]] = defaultdict(dict)
+        self.rhs: dict[tuple[str, ...], tuple[float, float]] = {}
+        self.names: dict[tuple[Any, ...], int] = {}
 
-    def bal(node: str, good: str, t: int, w: str, j: int, coef: float) -> None:
+    def a(self, origin: str, destination: str, good: str, t: int, w: str) -> float:
+        return self.avail.get((origin, destination, good, t, w), 1.0)
+
+    def col(self, name: tuple[Any, ...], upper: float, c: float) -> int:
+        self.names[name] = len(self.ub)
+        self.ub.append(upper)
+        self.cost.append(c)
+        return self.names[name]
+
+    def bal(self, node: str, good: str, t: int, w: str, j: int, coef: float) -> None:
         key = ("balance", node, good, str(t), w)
-        rows[key][j] = rows[key].get(j, 0.0) + coef
-        rhs[key] = (0.0, 0.0)
+        self.rows[key][j] = self.rows[key].get(j, 0.0) + coef
+        self.rhs[key] = (0.0, 0.0)
 
-    dem = demand_blocks(inputs, settings)
-    for n, g, q0 in inputs.demand.iter_rows():
+
+def blocks(lp: Lp, settings: MarketSettings) -> None:
+    dem = demand_blocks(lp.inputs, settings)
+    for n, g, q0 in lp.inputs.demand.iter_rows():
         for b in dem.filter(pl.col("good") == g).iter_rows(named=True):
-            for t, w in periods:
-                j = col(("served", n, g, b["block"], t, w), q0 * (b["hi_share"] - b["lo_share"]),
-                        prob[w] * b["value_usd_per_unit"])
-                bal(n, g, t, w, j, 1.0)
-    sup = supply_blocks(inputs, settings)
-    for n, g, s0 in inputs.supply.iter_rows():
+            for t, w in lp.periods:
+                width = q0 * (b["hi_share"] - b["lo_share"])
+                j = lp.col(
+                    ("served", n, g, b["block"], t, w), width, lp.prob[w] * b["value_usd_per_unit"]
+                )
+                lp.bal(n, g, t, w, j, 1.0)
+    sup = supply_blocks(lp.inputs, settings)
+    for n, g, s0 in lp.inputs.supply.iter_rows():
         for b in sup.filter(pl.col("good") == g).iter_rows(named=True):
-            for t, w in periods:
-                a = avail.get((n, "*", g, t, w), 1.0)
-                j = col(("supply", n, g, b["block"], t, w),
-                        a * s0 * (b["hi_share"] - b["lo_share"]), -prob[w] * b["cost_usd_per_unit"])
-                bal(n, g, t, w, j, -1.0)
-    q0 = {(n, g): q for n, g, q in inputs.demand.iter_rows()}
-    for arc in inputs.arcs.iter_rows(named=True):
+            for t, w in lp.periods:
+                width = lp.a(n, "*", g, t, w) * s0 * (b["hi_share"] - b["lo_share"])
+                j = lp.col(
+                    ("supply", n, g, b["block"], t, w), width, -lp.prob[w] * b["cost_usd_per_unit"]
+                )
+                lp.bal(n, g, t, w, j, -1.0)
+
+
+def arcs(lp: Lp) -> None:
+    q0 = {(n, g): q for n, g, q in lp.inputs.demand.iter_rows()}
+    for arc in lp.inputs.arcs.iter_rows(named=True):
         o, d, g, f0 = arc["origin"], arc["destination"], arc["good"], arc["flow0_units_per_month"]
-        p = params[g]
+        p = lp.params[g]
+        fixed = arc["kind"] == "fixed"
         ramp = f0 if f0 > 0 else q0[(d, g)]
-        for t, w in periods:
-            a = avail.get((o, d, g, t, w), 1.0)
-            fixed = arc["kind"] == "fixed"
-            j = col(("base", o, d, g, t, w), a * (arc["capacity_units_per_month"] if fixed
-                                                    else f0), 0.0)
-            bal(o, g, t, w, j, 1.0)
-            bal(d, g, t, w, j, -1.0)
+        for t, w in lp.periods:
+            a = lp.a(o, d, g, t, w)
+            cap = arc["capacity_units_per_month"] if fixed else f0
+            parts = [lp.col(("base", o, d, g, t, w), a * cap, 0.0)]
             if not fixed:
-                j = col(("growth", o, d, g, t, w), a * p["ramp_share_per_month"] * ramp * t,
-                        -prob[w] * p["friction_share"] * p["p0_usd_per_unit"])
-                bal(o, g, t, w, j, 1.0)
-                bal(d, g, t, w, j, -1.0)
-    ins = inputs.process_inputs
-    for n, proc, g_out, cap, c in inputs.processes.iter_rows():
-        for t, w in periods:
-            j = col(("conv", n, proc, t, w), avail.get((n, "*", g_out, t, w), 1.0) * cap,
-                    -prob[w] * c)
-            bal(n, g_out, t, w, j, -1.0)
+                friction = p["friction_share"] * p["p0_usd_per_unit"]
+                growth_cap = a * p["ramp_share_per_month"] * ramp * t
+                parts.append(lp.col(("growth", o, d, g, t, w), growth_cap, -lp.prob[w] * friction))
+            for j in parts:
+                lp.bal(o, g, t, w, j, 1.0)
+                lp.bal(d, g, t, w, j, -1.0)
+
+
+def processes(lp: Lp) -> None:
+    ins = lp.inputs.process_inputs
+    for n, proc, g_out, cap, c in lp.inputs.processes.iter_rows():
+        for t, w in lp.periods:
+            j = lp.col(("conv", n, proc, t, w), lp.a(n, "*", g_out, t, w) * cap, -lp.prob[w] * c)
+            lp.bal(n, g_out, t, w, j, -1.0)
             for _, _, g_in, coef in ins.filter(pl.col("process") == proc).iter_rows():
-                bal(n, g_in, t, w, j, coef)
-    for n, g, k0, kmax, draw in inputs.stocks.iter_rows():
-        p0, h = params[g]["p0_usd_per_unit"], params[g]["holding_cost_share_per_month"]
-        for t, w in periods:
-            k = col(("k", n, g, t, w), kmax, prob[w] * p0 if t == inputs.months else 0.0)
-            r = col(("r", n, g, t, w), draw, 0.0)
-            b = col(("b", n, g, t, w), np.inf, 0.0)
-            e = col(("e", n, g, t, w), np.inf, -prob[w] * h * p0)
+                lp.bal(n, g_in, t, w, j, coef)
+
+
+def stocks(lp: Lp) -> None:
+    for n, g, k0, kmax, draw in lp.inputs.stocks.iter_rows():
+        p0, h = lp.params[g]["p0_usd_per_unit"], lp.params[g]["holding_cost_share_per_month"]
+        for t, w in lp.periods:
+            last = t == lp.inputs.months
+            k = lp.col(("k", n, g, t, w), kmax, lp.prob[w] * p0 if last else 0.0)
+            r = lp.col(("r", n, g, t, w), draw, 0.0)
+            b = lp.col(("b", n, g, t, w), np.inf, 0.0)
+            e = lp.col(("e", n, g, t, w), np.inf, -lp.prob[w] * h * p0)
             flow = ("flow", n, g, str(t), w)
-            rows[flow] = {k: 1.0, b: -1.0, r: 1.0}
+            lp.rows[flow] = {k: 1.0, b: -1.0, r: 1.0}
             if t > 1:
-                rows[flow][names[("k", n, g, t - 1, w)]] = -1.0
-            rhs[flow] = (k0, k0) if t == 1 else (0.0, 0.0)
-            rows[("excess", n, g, str(t), w)] = {e: 1.0, k: -1.0}
-            rhs[("excess", n, g, str(t), w)] = (-k0, np.inf)
-            bal(n, g, t, w, r, -1.0)
-            bal(n, g, t, w, b, 1.0)
+                lp.rows[flow][lp.names[("k", n, g, t - 1, w)]] = -1.0
+            lp.rhs[flow] = (k0, k0) if t == 1 else (0.0, 0.0)
+            lp.rows[("excess", n, g, str(t), w)] = {e: 1.0, k: -1.0}
+            lp.rhs[("excess", n, g, str(t), w)] = (-k0, np.inf)
+            lp.bal(n, g, t, w, r, -1.0)
+            lp.bal(n, g, t, w, b, 1.0)
+
+
+def highspy_market(inputs: MarketInputs, settings: MarketSettings) -> dict[str, Any]:
+    lp = Lp(inputs)
+    blocks(lp, settings)
+    arcs(lp)
+    processes(lp)
+    stocks(lp)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.addVars(len(lb), np.array(lb), np.array(ub))
-    h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), np.array(cost))
-    keys = list(rows)
+    n = len(lp.ub)
+    h.addVars(n, np.zeros(n), np.array(lp.ub))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), np.array(lp.cost))
+    keys = list(lp.rows)
     for key in keys:
-        idx = np.array(list(rows[key]), dtype=np.int32)
-        val = np.array(list(rows[key].values()))
-        h.addRow(rhs[key][0], rhs[key][1], idx.size, idx, val)
+        idx = np.array(list(lp.rows[key]), dtype=np.int32)
+        h.addRow(
+            lp.rhs[key][0], lp.rhs[key][1], idx.size, idx, np.array(list(lp.rows[key].values()))
+        )
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     h.run()
     assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     sol = h.getSolution()
     x, y = list(sol.col_value), list(sol.row_dual)
     flows: dict[tuple[Any, ...], float] = defaultdict(float)
-    for name, j in names.items():
+    for name, j in lp.names.items():
         if name[0] in ("base", "growth"):
             flows[name[1:]] += x[j]
-    prices = {(k[1], k[2], int(k[3]), k[4]): y[i] / prob[k[4]]
-              for i, k in enumerate(keys) if k[0] == "balance"}
+    prices = {
+        (k[1], k[2], int(k[3]), k[4]): y[i] / lp.prob[k[4]]
+        for i, k in enumerate(keys)
+        if k[0] == "balance"
+    }
     return {"objective": h.getInfo().objective_function_value, "flows": flows, "prices": prices}
 
 

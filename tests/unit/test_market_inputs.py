@@ -37,7 +37,8 @@ def test_a_bad_parameter_names_table_row_column_and_value(
     (problem,) = info.value.problems
     assert (problem.file, problem.row, problem.column) == ("parameters", 3, column)
     assert problem.value == value or (value != value and problem.value != problem.value)
-    assert words in str(info.value) and "row 3" in str(info.value)
+    assert words in str(info.value)
+    assert "row 3" in str(info.value)
 
 
 def test_parameter_table_must_have_exactly_the_documented_columns() -> None:
@@ -50,16 +51,32 @@ def test_parameter_table_must_have_exactly_the_documented_columns() -> None:
 
 def test_demand_for_an_unknown_good_and_an_arc_to_an_unknown_node() -> None:
     w = world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, ARCS)
-    bad_demand = pl.concat([w.demand, pl.DataFrame(
-        {"node": ["M"], "good": ["tin/refining"], "q0_units_per_month": [5.0]})])
+    bad_demand = pl.concat(
+        [
+            w.demand,
+            pl.DataFrame({"node": ["M"], "good": ["tin/refining"], "q0_units_per_month": [5.0]}),
+        ]
+    )
     with pytest.raises(DataError) as info:
         w.with_changes(demand=bad_demand)
     assert problems(info) == [("demand", 3, "good", "tin/refining")]
-    bad_arcs = pl.concat([w.arcs, pl.DataFrame(
-        {"origin": ["S"], "destination": ["XYZ"], "good": [GOOD],
-         "flow0_units_per_month": [1.0], "kind": ["trade"],
-         "capacity_units_per_month": [None], "ramp_base_units_per_month": [None]},
-        schema=w.arcs.schema)])
+    bad_arcs = pl.concat(
+        [
+            w.arcs,
+            pl.DataFrame(
+                {
+                    "origin": ["S"],
+                    "destination": ["XYZ"],
+                    "good": [GOOD],
+                    "flow0_units_per_month": [1.0],
+                    "kind": ["trade"],
+                    "capacity_units_per_month": [None],
+                    "ramp_base_units_per_month": [None],
+                },
+                schema=w.arcs.schema,
+            ),
+        ]
+    )
     with pytest.raises(DataError) as info:
         w.with_changes(arcs=bad_arcs, sources={"arcs": "arcs.csv"})
     assert ("arcs.csv", 3, "destination", "XYZ") in problems(info)
@@ -68,23 +85,33 @@ def test_demand_for_an_unknown_good_and_an_arc_to_an_unknown_node() -> None:
 
 def test_availability_stocks_scenarios_and_fixed_links_are_checked() -> None:
     with pytest.raises(DataError) as info:
-        world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, ARCS,
-              availability=[*cut("S", 1.2, [1]), *cut("S", 0.5, [3]),
-                            *cut("S", 0.0, [1], destination="N")])
+        world(
+            {("M", GOOD): 100.0},
+            {("S", GOOD): 100.0},
+            ARCS,
+            availability=[
+                *cut("S", 1.2, [1]),
+                *cut("S", 0.5, [3]),
+                *cut("S", 0.0, [1], destination="N"),
+            ],
+        )
     got = problems(info)
     assert ("availability", 2, "availability", 1.2) in got
     assert ("availability", 3, "month", 3) in got
     assert ("availability", 4, "destination", "N") in got
     with pytest.raises(DataError) as info:
-        world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, ARCS,
-              stocks={("M", GOOD): (200.0, 100.0, 10.0)})
+        world(
+            {("M", GOOD): 100.0},
+            {("S", GOOD): 100.0},
+            ARCS,
+            stocks={("M", GOOD): (200.0, 100.0, 10.0)},
+        )
     assert problems(info) == [("stocks", 2, "initial_units", 200.0)]
     with pytest.raises(DataError) as info:
         world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, ARCS, scenarios={"a": 0.5, "b": 0.4})
     assert problems(info) == [("scenarios", None, "probability", 0.9)]
     with pytest.raises(DataError) as info:
-        world({("M", GOOD): 100.0}, {("S", GOOD): 100.0},
-              fixed={("S", "M", GOOD): (100.0, 80.0)})
+        world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, fixed={("S", "M", GOOD): (100.0, 80.0)})
     assert problems(info) == [("arcs", 2, "capacity_units_per_month", 80.0)]
 
 
@@ -93,8 +120,12 @@ def test_a_new_arc_without_a_ramp_base_and_a_process_without_inputs() -> None:
         world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, {**ARCS, ("M", "S", GOOD): 0.0})
     assert problems(info) == [("arcs", 3, "ramp_base_units_per_month", None)]
     with pytest.raises(DataError) as info:
-        world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, ARCS,
-              processes={("M", "p"): (GOOD, 10.0, {})})
+        world(
+            {("M", GOOD): 100.0},
+            {("S", GOOD): 100.0},
+            ARCS,
+            processes={("M", "p"): (GOOD, 10.0, {})},
+        )
     assert problems(info) == [("processes", 2, "process", "p")]
 
 

@@ -2,35 +2,46 @@
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resilience.optimize.market import MarketResult, leak_free_share, run_market, welfare_loss
+from resilience.optimize.market.curves import CALIBRATION_TIE
 from resilience.optimize.market.testing import GOOD, cut, parameters, world
 from resilience.optimize.solve import SolverOptions
 
 QUIET = SolverOptions(log_to="off")
 MONTHS = 4
 TOL = 1e-6
-PROPERTY = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+# each example solves 2-4 tiny LPs (~0.2 s each with Polars overhead): 12 examples keep
+# every test under ~10 s on the shared 2-core machine
+PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def two_supplier(depth: float, months: int, k0: float = 0.0) -> MarketResult:
     """M buys 70 from S1 and 30 from S2 (spare 30 %); S1's output is cut by ``depth``."""
     rows = cut("S1", 1.0 - depth, range(1, months + 1)) if months else []
-    return run_market(world(
-        {("M", GOOD): 100.0, ("S2", GOOD): 20.0},
-        {("S1", GOOD): 70.0, ("S2", GOOD): 50.0},
-        {("S1", "M", GOOD): 70.0, ("S2", "M", GOOD): 30.0},
-        params=parameters({GOOD: {"spare_capacity_share": 0.3}}),
-        stocks={("M", GOOD): (k0, 400.0, 25.0)},
-        availability=rows, scenarios={"cut": 1.0}, months=MONTHS,
-    ), options=QUIET)
+    return run_market(
+        world(
+            {("M", GOOD): 100.0, ("S2", GOOD): 20.0},
+            {("S1", GOOD): 70.0, ("S2", GOOD): 50.0},
+            {("S1", "M", GOOD): 70.0, ("S2", "M", GOOD): 30.0},
+            params=parameters({GOOD: {"spare_capacity_share": 0.3}}),
+            stocks={("M", GOOD): (k0, 400.0, 25.0)},
+            availability=rows,
+            scenarios={"cut": 1.0},
+            months=MONTHS,
+        ),
+        options=QUIET,
+    )
 
 
-BASE = {k0: two_supplier(0.0, 0, k0) for k0 in (0.0,)}
+@functools.cache
+def no_cut() -> MarketResult:
+    return two_supplier(0.0, 0)
 
 
 def member(result: MarketResult, base: MarketResult) -> tuple[list[float], float]:
@@ -41,18 +52,20 @@ def member(result: MarketResult, base: MarketResult) -> tuple[list[float], float
 
 @PROPERTY
 @given(
-    st.floats(0.0, 0.95), st.floats(0.0, 0.95),
-    st.integers(1, MONTHS), st.integers(1, MONTHS),
+    st.floats(0.0, 0.95),
+    st.floats(0.0, 0.95),
+    st.integers(1, MONTHS),
+    st.integers(1, MONTHS),
 )
 def test_a_deeper_or_longer_cut_never_lowers_the_price_or_the_loss(
     d1: float, d2: float, m1: int, m2: int
 ) -> None:
     (d1, d2), (m1, m2) = sorted((d1, d2)), sorted((m1, m2))
-    base = BASE[0.0]
+    base = no_cut()
     p1, loss1 = member(two_supplier(d1, m1), base)
     p2, loss2 = member(two_supplier(d2, m2), base)
-    for a, b in zip(p1, p2, strict=True):
-        assert b >= a - TOL * max(1.0, a)
+    for a, b in zip(p1, p2, strict=True):  # prices are unique up to the calibration tie
+        assert b >= a - (2 * CALIBRATION_TIE + TOL) * a
     assert loss2 >= loss1 - TOL * max(1.0, abs(loss1))
 
 
@@ -66,21 +79,39 @@ def test_more_initial_stock_never_raises_the_members_loss(
     for k0 in (k1, k2):
         base = two_supplier(0.0, 0, k0)
         losses.append(member(two_supplier(depth, MONTHS, k0), base)[1])
-    assert losses[1] <= losses[0] + TOL * max(1.0, abs(losses[0]))
+    # up to the calibration tie: P0 * CALIBRATION_TIE per unit of stock or monthly demand
+    tie = 2 * CALIBRATION_TIE * 1000.0 * (k2 + 100.0 * MONTHS)
+    assert losses[1] <= losses[0] + tie + TOL * abs(losses[0])
 
 
 def embargo(tau: float, ramp: float) -> MarketResult:
     """A embargoes M; T (which buys from A) may re-export to M over a new arc."""
     rows = cut("A", 0.0, range(1, MONTHS + 1), destination="M")
-    return run_market(world(
-        {("M", GOOD): 100.0, ("T", GOOD): 60.0},
-        {("A", GOOD): 120.0, ("B", GOOD): 40.0},
-        {("A", "M", GOOD): 70.0, ("A", "T", GOOD): 50.0, ("B", "M", GOOD): 30.0,
-         ("B", "T", GOOD): 10.0, ("T", "M", GOOD): 0.0},
-        params=parameters({GOOD: {"friction_share": tau, "ramp_share_per_month": ramp,
-                                  "spare_capacity_share": 0.2}}),
-        availability=rows, months=MONTHS,
-    ), options=QUIET)
+    return run_market(
+        world(
+            {("M", GOOD): 100.0, ("T", GOOD): 60.0},
+            {("A", GOOD): 120.0, ("B", GOOD): 40.0},
+            {
+                ("A", "M", GOOD): 70.0,
+                ("A", "T", GOOD): 50.0,
+                ("B", "M", GOOD): 30.0,
+                ("B", "T", GOOD): 10.0,
+                ("T", "M", GOOD): 0.0,
+            },
+            params=parameters(
+                {
+                    GOOD: {
+                        "friction_share": tau,
+                        "ramp_share_per_month": ramp,
+                        "spare_capacity_share": 0.2,
+                    }
+                }
+            ),
+            availability=rows,
+            months=MONTHS,
+        ),
+        options=QUIET,
+    )
 
 
 @PROPERTY

@@ -184,9 +184,9 @@ class MarketBuilder:
         )
 
 
-def _positions(var: Any, keys: Sequence[str], terms: pl.DataFrame, what: str) -> np.ndarray[
-    Any, Any
-]:
+def _positions(
+    var: Any, keys: Sequence[str], terms: pl.DataFrame, what: str
+) -> np.ndarray[Any, Any]:
     """Position of each terms row's variable in ``var``'s order (unknown keys raise)."""
     frame = index_frame(var)
     frame = frame.rename(dict(zip(frame.columns, keys, strict=True))).with_row_index("_col")

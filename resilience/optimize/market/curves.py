@@ -39,9 +39,7 @@ def power_curve(p0: FloatArray | float, k: FloatArray | float, x: FloatArray | f
         return np.asarray(p0, dtype=np.float64) * np.power(np.asarray(x, dtype=np.float64), k)
 
 
-def block_average(
-    p0: FloatArray, k: FloatArray, a: FloatArray, b: FloatArray
-) -> FloatArray:
+def block_average(p0: FloatArray, k: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
     r"""Average of :math:`P_0 x^k` over ``[a, b]`` (elementwise, ``0 <= a < b``).
 
     ``inf`` where the integral diverges (``a = 0`` and ``k <= -1``).
@@ -61,10 +59,11 @@ def block_average(
 
 
 def edges(start: float, stop: float, count: int, extra: float | None = None) -> FloatArray:
-    """``count`` equal blocks from ``start`` to ``stop`` (``count + 1`` edges), plus the
-    edge ``extra`` if it lies strictly inside (the narrow calibration block)."""
+    """``count`` equal blocks from ``start`` to ``stop`` (``count + 1`` edges).
+
+    Plus the edge ``extra`` if it lies strictly inside (a narrow calibration block).
+    """
     out = np.linspace(start, stop, count + 1)
     if extra is not None and start < extra < stop and not np.isclose(out, extra).any():
         out = np.sort(np.append(out, extra))
     return out
-

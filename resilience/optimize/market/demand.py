@@ -61,14 +61,23 @@ def _shares(essential: float, settings: MarketSettings) -> np.ndarray:
     above = edges(
         1.0, 1.0 + settings.demand_extension_share, settings.demand_blocks_above, 1.0 + band
     )
-    out = np.concatenate([[0.0], below, above[1:]]) if essential > 0 else np.concatenate(
-        [below, above[1:]]
+    out = (
+        np.concatenate([[0.0], below, above[1:]])
+        if essential > 0
+        else np.concatenate([below, above[1:]])
     )
     return out
 
 
-def _values(p0: float, eps: float, voll_multiple: float, essential: float, lo: np.ndarray,
-            hi: np.ndarray, band: float) -> np.ndarray:
+def _values(
+    p0: float,
+    eps: float,
+    voll_multiple: float,
+    essential: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    band: float,
+) -> np.ndarray:
     voll = voll_multiple * p0
     avg = block_average(np.full(lo.shape, p0), np.full(lo.shape, 1.0 / eps), lo, hi)
     values = np.minimum(voll, avg)
@@ -86,19 +95,32 @@ def demand_blocks(inputs: MarketInputs, settings: MarketSettings) -> pl.DataFram
         lo, hi = shares[:-1], shares[1:]
         keep = hi > lo
         lo, hi = lo[keep], hi[keep]
-        values = _values(row["p0_usd_per_unit"], row["demand_elasticity"],
-                         row["voll_multiple"], row["essential_share"], lo, hi,
-                         settings.calibration_band)
-        parts.append(pl.DataFrame({
-            "good": [row["good"]] * lo.size,
-            "block": np.arange(lo.size, dtype=np.int64),
-            "lo_share": lo, "hi_share": hi, "value_usd_per_unit": values,
-        }))
+        values = _values(
+            row["p0_usd_per_unit"],
+            row["demand_elasticity"],
+            row["voll_multiple"],
+            row["essential_share"],
+            lo,
+            hi,
+            settings.calibration_band,
+        )
+        parts.append(
+            pl.DataFrame(
+                {
+                    "good": [row["good"]] * lo.size,
+                    "block": np.arange(lo.size, dtype=np.int64),
+                    "lo_share": lo,
+                    "hi_share": hi,
+                    "value_usd_per_unit": values,
+                }
+            )
+        )
     return pl.concat(parts)
 
 
-def inverse_demand(p0: float, eps: float, voll_multiple: float, essential: float,
-                   share: float) -> float:
+def inverse_demand(
+    p0: float, eps: float, voll_multiple: float, essential: float, share: float
+) -> float:
     """The (un-stepped) inverse demand :math:`P(x)` of the module doc, USD per unit."""
     voll = voll_multiple * p0
     if share < essential:
@@ -106,8 +128,14 @@ def inverse_demand(p0: float, eps: float, voll_multiple: float, essential: float
     return float(min(voll, power_curve(p0, 1.0 / eps, share)))
 
 
-def price_bracket(p0: float, eps: float, voll_multiple: float, essential: float,
-                  share: float, settings: MarketSettings) -> tuple[float, float]:
+def price_bracket(
+    p0: float,
+    eps: float,
+    voll_multiple: float,
+    essential: float,
+    share: float,
+    settings: MarketSettings,
+) -> tuple[float, float]:
     """Interval holding the LP's price at served share ``share`` and :math:`P(share)`.
 
     The union, over the blocks whose closed range contains ``share``, of the block
@@ -117,20 +145,25 @@ def price_bracket(p0: float, eps: float, voll_multiple: float, essential: float,
     lo, hi = shares[:-1], shares[1:]
     touch = (lo <= share + 1e-12) & (share - 1e-12 <= hi) & (hi > lo)
     values = _values(p0, eps, voll_multiple, essential, lo, hi, settings.calibration_band)[touch]
-    ends = [inverse_demand(p0, eps, voll_multiple, essential, float(v))
-            for v in np.concatenate([lo[touch], hi[touch]])]
+    ends = [
+        inverse_demand(p0, eps, voll_multiple, essential, float(v))
+        for v in np.concatenate([lo[touch], hi[touch]])
+    ]
     # the curve just below an edge (the essential tranche ends with a jump to VOLL)
-    ends += [inverse_demand(p0, eps, voll_multiple, essential, float(v) - 1e-12)
-             for v in hi[touch] if v > 0]
+    ends += [
+        inverse_demand(p0, eps, voll_multiple, essential, float(v) - 1e-12)
+        for v in hi[touch]
+        if v > 0
+    ]
     finite = [v for v in [*values.tolist(), *ends] if np.isfinite(v)]
     return min(finite), max(finite)
 
 
 def add_demand(builder: MarketBuilder, inputs: MarketInputs, settings: MarketSettings) -> None:
-    """Add ``served`` (uses in the balance, valued in the objective).
+    r"""Add ``served`` (uses in the balance, valued in the objective).
 
-    Math: :math:`0 \\le \\text{served}_{n,g,b,t,w} \\le q_{0,n,g}\\,(hi_b - lo_b)`; balance
-    term :math:`+\\text{served}`; objective :math:`+\\pi_w\\,v_{g,b}\\,\\text{served}`.
+    Math: :math:`0 \le \text{served}_{n,g,b,t,w} \le q_{0,n,g}\,(hi_b - lo_b)`; balance
+    term :math:`+\text{served}`; objective :math:`+\pi_w\,v_{g,b}\,\text{served}`.
     Blocks are bounds, so demand never makes a run infeasible (no explanation needed).
     """
     blocks = demand_blocks(inputs, settings)
@@ -147,9 +180,14 @@ def add_demand(builder: MarketBuilder, inputs: MarketInputs, settings: MarketSet
     )
     keys = ["node", "good", "block", "month", "scenario"]
     var = builder.add_variables("served", index, keys, ub="width_units")
-    builder.add_terms("balance", var, index.select(
-        "node", "good", "month", "scenario", "block", pl.lit(1.0).alias("coef")
-    ), keys)
-    builder.add_objective(var, index.select(
-        *keys, (pl.col("probability") * pl.col("value_usd_per_unit")).alias("coef")
-    ), keys)
+    builder.add_terms(
+        "balance",
+        var,
+        index.select("node", "good", "month", "scenario", "block", pl.lit(1.0).alias("coef")),
+        keys,
+    )
+    builder.add_objective(
+        var,
+        index.select(*keys, (pl.col("probability") * pl.col("value_usd_per_unit")).alias("coef")),
+        keys,
+    )

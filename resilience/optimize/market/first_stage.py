@@ -50,8 +50,13 @@ def prebuilt_stock(builds: pl.DataFrame, table: str = "prebuilt stock") -> Exten
         missing = builds.with_row_index("_i").join(known, on=["node", "good"], how="anti")
         if missing.height:
             row = missing.row(0, named=True)
-            raise DataError.single(table, row["_i"] + 2, "good", row["good"],
-                                   f"no stock of this good at node {row['node']!r} to add to")
+            raise DataError.single(
+                table,
+                row["_i"] + 2,
+                "good",
+                row["good"],
+                f"no stock of this good at node {row['node']!r} to add to",
+            )
         index = builds.select("node", "good", pl.col("max_units").cast(pl.Float64))
         var = builder.add_variables("prebuilt_stock", index, ["node", "good"], ub="max_units")
         first = builder.families["stock_flow"].rows.filter(pl.col("month") == 1)

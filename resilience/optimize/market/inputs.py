@@ -1,5 +1,7 @@
-r"""The data a market run needs: :class:`MarketInputs` (Polars frames, validated) and
-:class:`MarketSettings` (block counts, horizon).
+r"""The data a market run needs: :class:`MarketInputs` and :class:`MarketSettings`.
+
+:class:`MarketInputs` holds Polars frames, validated; :class:`MarketSettings` block
+counts and the horizon.
 
 One job: hold and check the data of the spatial, multi-period market LP
 (:mod:`resilience.optimize.market.core`); nothing here knows about Pyomo.
@@ -253,14 +255,22 @@ class _Checker:
     def rule(self, table: str, frame: pl.DataFrame, column: str, ok: pl.Expr, why: str) -> None:
         """Flag every row whose ``column`` is null/NaN or fails ``ok``."""
         col = pl.col(column)
-        bad_value = col.is_null() | (col.cast(pl.Float64).is_nan() if _numeric(frame, column)
-                                     else pl.lit(False))
+        bad_value = col.is_null() | (
+            col.cast(pl.Float64).is_nan() if _numeric(frame, column) else pl.lit(False)
+        )
         bad = frame.with_row_index("_i").filter(bad_value | ~ok.fill_null(False))
         for i, value in zip(bad["_i"].to_list(), bad[column].to_list(), strict=True):
             self.add(table, i + 2, column, value, why)
 
-    def member(self, table: str, frame: pl.DataFrame, column: str, known: set[str], what: str,
-               extra: frozenset[str] = frozenset()) -> None:
+    def member(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        column: str,
+        known: set[str],
+        what: str,
+        extra: frozenset[str] = frozenset(),
+    ) -> None:
         """Flag every row whose ``column`` is not one of ``known`` (or ``extra``)."""
         values = frame[column].to_list()
         for i, value in enumerate(values):
@@ -329,8 +339,13 @@ class MarketInputs:
         for c in missing:
             check.add("parameters", None, c, None, "required column is missing")
         for c in extra:
-            check.add("parameters", None, c, None, f"unexpected column (expected exactly "
-                      f"{list(PARAMETER_COLUMNS)})")
+            check.add(
+                "parameters",
+                None,
+                c,
+                None,
+                f"unexpected column (expected exactly {list(PARAMETER_COLUMNS)})",
+            )
 
     def _conform(self, table: str, frame: pl.DataFrame, check: _Checker) -> pl.DataFrame:
         """Add optional columns with their defaults and cast to the documented dtypes."""
@@ -377,12 +392,16 @@ class MarketInputs:
         check.member("stocks", s, "node", nodes, "node")
         check.member("stocks", s, "good", goods, "good (not in the parameter table)")
         check.rule("stocks", s, "capacity_units", pl.col("capacity_units") >= 0, "must be >= 0")
-        check.rule("stocks", s, "initial_units",
-                   (pl.col("initial_units") >= 0)
-                   & (pl.col("initial_units") <= pl.col("capacity_units")),
-                   "the initial stock must lie in [0, capacity_units]")
-        check.rule("stocks", s, "draw_units_per_month", pl.col("draw_units_per_month") >= 0,
-                   "must be >= 0")
+        check.rule(
+            "stocks",
+            s,
+            "initial_units",
+            (pl.col("initial_units") >= 0) & (pl.col("initial_units") <= pl.col("capacity_units")),
+            "the initial stock must lie in [0, capacity_units]",
+        )
+        check.rule(
+            "stocks", s, "draw_units_per_month", pl.col("draw_units_per_month") >= 0, "must be >= 0"
+        )
         self._check_scenarios(check)
         self._check_availability(check, nodes, goods)
 
@@ -391,26 +410,50 @@ class MarketInputs:
         check.member("arcs", a, "origin", nodes, "node")
         check.member("arcs", a, "destination", nodes, "node")
         check.member("arcs", a, "good", goods, "good (not in the parameter table)")
-        check.rule("arcs", a, "destination", pl.col("destination") != pl.col("origin"),
-                   "an arc must join two different nodes")
-        check.rule("arcs", a, "flow0_units_per_month", pl.col("flow0_units_per_month") >= 0,
-                   "must be a number >= 0")
-        check.rule("arcs", a, "kind", pl.col("kind").is_in(["trade", "fixed"]),
-                   "kind must be 'trade' or 'fixed'")
+        check.rule(
+            "arcs",
+            a,
+            "destination",
+            pl.col("destination") != pl.col("origin"),
+            "an arc must join two different nodes",
+        )
+        check.rule(
+            "arcs",
+            a,
+            "flow0_units_per_month",
+            pl.col("flow0_units_per_month") >= 0,
+            "must be a number >= 0",
+        )
+        check.rule(
+            "arcs",
+            a,
+            "kind",
+            pl.col("kind").is_in(["trade", "fixed"]),
+            "kind must be 'trade' or 'fixed'",
+        )
         fixed = a.with_row_index("_i").filter(pl.col("kind") == "fixed")
         cap = pl.col("capacity_units_per_month")
         for row in fixed.filter(
             cap.is_null() | cap.is_nan() | (cap < pl.col("flow0_units_per_month"))
         ).iter_rows(named=True):
-            check.add("arcs", row["_i"] + 2, "capacity_units_per_month",
-                      row["capacity_units_per_month"],
-                      "a fixed link needs a capacity >= its observed flow")
+            check.add(
+                "arcs",
+                row["_i"] + 2,
+                "capacity_units_per_month",
+                row["capacity_units_per_month"],
+                "a fixed link needs a capacity >= its observed flow",
+            )
         base = pl.col("ramp_base_units_per_month")
-        for row in a.with_row_index("_i").filter(base.is_not_null() & ~(base >= 0)).iter_rows(
-            named=True
+        for row in (
+            a.with_row_index("_i").filter(base.is_not_null() & ~(base >= 0)).iter_rows(named=True)
         ):
-            check.add("arcs", row["_i"] + 2, "ramp_base_units_per_month",
-                      row["ramp_base_units_per_month"], "must be >= 0")
+            check.add(
+                "arcs",
+                row["_i"] + 2,
+                "ramp_base_units_per_month",
+                row["ramp_base_units_per_month"],
+                "must be >= 0",
+            )
         new = a.with_row_index("_i").filter(
             (pl.col("kind") == "trade") & (pl.col("flow0_units_per_month") == 0) & base.is_null()
         )
@@ -419,39 +462,84 @@ class MarketInputs:
         )
         orphan = new.join(demanded, on=["destination", "good"], how="anti")
         for row in orphan.iter_rows(named=True):
-            check.add("arcs", row["_i"] + 2, "ramp_base_units_per_month", None,
-                      "a new trade arc to a node without demand for the good needs a ramp base")
+            check.add(
+                "arcs",
+                row["_i"] + 2,
+                "ramp_base_units_per_month",
+                None,
+                "a new trade arc to a node without demand for the good needs a ramp base",
+            )
 
     def _check_processes(self, check: _Checker, nodes: set[str], goods: set[str]) -> None:
         pr, pi = self.processes, self.process_inputs
         check.member("processes", pr, "node", nodes, "node")
         check.member("processes", pr, "good_out", goods, "good (not in the parameter table)")
-        check.rule("processes", pr, "capacity_units_per_month",
-                   pl.col("capacity_units_per_month") >= 0, "must be a number >= 0")
-        check.rule("processes", pr, "cost_usd_per_unit", pl.col("cost_usd_per_unit") >= 0,
-                   "must be a number >= 0")
+        check.rule(
+            "processes",
+            pr,
+            "capacity_units_per_month",
+            pl.col("capacity_units_per_month") >= 0,
+            "must be a number >= 0",
+        )
+        check.rule(
+            "processes",
+            pr,
+            "cost_usd_per_unit",
+            pl.col("cost_usd_per_unit") >= 0,
+            "must be a number >= 0",
+        )
         check.member("process_inputs", pi, "good_in", goods, "good (not in the parameter table)")
-        check.rule("process_inputs", pi, "input_per_output", pl.col("input_per_output") > 0,
-                   "must be a number > 0")
+        check.rule(
+            "process_inputs",
+            pi,
+            "input_per_output",
+            pl.col("input_per_output") > 0,
+            "must be a number > 0",
+        )
         known = pr.select("node", "process")
-        for row in pi.with_row_index("_i").join(known, on=["node", "process"], how="anti") \
-                .iter_rows(named=True):
-            check.add("process_inputs", row["_i"] + 2, "process", row["process"],
-                      f"unknown process at node {row['node']!r}")
-        for row in pr.with_row_index("_i").join(pi, on=["node", "process"], how="anti") \
-                .iter_rows(named=True):
-            check.add("processes", row["_i"] + 2, "process", row["process"],
-                      "a process needs at least one row in process_inputs")
+        for row in (
+            pi.with_row_index("_i")
+            .join(known, on=["node", "process"], how="anti")
+            .iter_rows(named=True)
+        ):
+            check.add(
+                "process_inputs",
+                row["_i"] + 2,
+                "process",
+                row["process"],
+                f"unknown process at node {row['node']!r}",
+            )
+        for row in (
+            pr.with_row_index("_i")
+            .join(pi, on=["node", "process"], how="anti")
+            .iter_rows(named=True)
+        ):
+            check.add(
+                "processes",
+                row["_i"] + 2,
+                "process",
+                row["process"],
+                "a process needs at least one row in process_inputs",
+            )
         loops = pi.join(pr, on=["node", "process"]).filter(pl.col("good_in") == pl.col("good_out"))
         for row in loops.iter_rows(named=True):
-            check.add("process_inputs", None, "good_in", row["good_in"],
-                      f"process {row['process']!r} uses its own output")
+            check.add(
+                "process_inputs",
+                None,
+                "good_in",
+                row["good_in"],
+                f"process {row['process']!r} uses its own output",
+            )
 
     def _check_scenarios(self, check: _Checker) -> None:
         s = self.scenarios
-        check.rule("scenarios", s, "probability",
-                   (pl.col("probability") > 0) & (pl.col("probability") <= 1),
-                   "a probability must lie in (0, 1]")
+        check.rule(
+            "scenarios",
+            s,
+            "probability",
+            (pl.col("probability") > 0) & (pl.col("probability") <= 1),
+            "a probability must lie in (0, 1]",
+        )
         total = float(s["probability"].fill_nan(0.0).fill_null(0.0).sum())
         if s.height == 0:
             check.add("scenarios", None, "scenario", None, "at least one scenario is needed")
@@ -463,30 +551,50 @@ class MarketInputs:
         check.member("availability", av, "origin", nodes, "node")
         check.member("availability", av, "destination", nodes, "node", frozenset({ALL}))
         check.member("availability", av, "good", goods, "good (not in the parameter table)")
-        check.member("availability", av, "scenario", set(self.scenarios["scenario"].to_list()),
-                     "scenario")
-        check.rule("availability", av, "month",
-                   (pl.col("month") >= 1) & (pl.col("month") <= self.months),
-                   f"the month must lie in 1..{self.months}")
-        check.rule("availability", av, "availability",
-                   (pl.col("availability") >= 0) & (pl.col("availability") <= 1),
-                   "an availability must lie in [0, 1]")
+        check.member(
+            "availability", av, "scenario", set(self.scenarios["scenario"].to_list()), "scenario"
+        )
+        check.rule(
+            "availability",
+            av,
+            "month",
+            (pl.col("month") >= 1) & (pl.col("month") <= self.months),
+            f"the month must lie in 1..{self.months}",
+        )
+        check.rule(
+            "availability",
+            av,
+            "availability",
+            (pl.col("availability") >= 0) & (pl.col("availability") <= 1),
+            "an availability must lie in [0, 1]",
+        )
         arcs = self.arcs.select("origin", "destination", "good")
         on_arcs = av.with_row_index("_i").filter(pl.col("destination") != ALL)
-        for row in on_arcs.join(arcs, on=["origin", "destination", "good"], how="anti") \
-                .iter_rows(named=True):
-            check.add("availability", row["_i"] + 2, "destination", row["destination"],
-                      f"no arc {row['origin']} -> {row['destination']} for {row['good']}")
-        producers = pl.concat([
-            self.supply.select("node", "good"),
-            self.processes.select("node", pl.col("good_out").alias("good")),
-        ]).rename({"node": "origin"})
-        on_prod = av.with_row_index("_i").filter(pl.col("destination") == ALL)
-        for row in on_prod.join(producers, on=["origin", "good"], how="anti").iter_rows(
+        for row in on_arcs.join(arcs, on=["origin", "destination", "good"], how="anti").iter_rows(
             named=True
         ):
-            check.add("availability", row["_i"] + 2, "origin", row["origin"],
-                      f"the node produces no {row['good']} to scale")
+            check.add(
+                "availability",
+                row["_i"] + 2,
+                "destination",
+                row["destination"],
+                f"no arc {row['origin']} -> {row['destination']} for {row['good']}",
+            )
+        producers = pl.concat(
+            [
+                self.supply.select("node", "good"),
+                self.processes.select("node", pl.col("good_out").alias("good")),
+            ]
+        ).rename({"node": "origin"})
+        on_prod = av.with_row_index("_i").filter(pl.col("destination") == ALL)
+        for row in on_prod.join(producers, on=["origin", "good"], how="anti").iter_rows(named=True):
+            check.add(
+                "availability",
+                row["_i"] + 2,
+                "origin",
+                row["origin"],
+                f"the node produces no {row['good']} to scale",
+            )
 
     # -- helpers for the builders
     @property
@@ -502,7 +610,9 @@ class MarketInputs:
 
     def periods(self) -> pl.DataFrame:
         """Every ``month, scenario`` pair with the scenario's ``probability``."""
-        months = pl.DataFrame({"month": list(range(1, self.months + 1))}, schema={"month": pl.Int64})
+        months = pl.DataFrame(
+            {"month": list(range(1, self.months + 1))}, schema={"month": pl.Int64}
+        )
         return months.join(self.scenarios, how="cross")
 
     def production_availability(self) -> pl.DataFrame:
@@ -518,8 +628,7 @@ class MarketInputs:
     def with_changes(self, **changes: Any) -> MarketInputs:
         """A copy with some tables replaced (validated again)."""
         fields = {
-            name: getattr(self, name)
-            for name in (*_SCHEMAS, "parameters", "months", "sources")
+            name: getattr(self, name) for name in (*_SCHEMAS, "parameters", "months", "sources")
         }
         fields["parameters"] = fields["parameters"].drop("good")
         fields.update(changes)

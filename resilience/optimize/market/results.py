@@ -22,6 +22,7 @@ r"""A solved market as tidy Polars frames (units in column names).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import polars as pl
 
 from resilience.optimize.market.core import MarketModel
@@ -71,11 +72,13 @@ class MarketResult:
         growth = self._values("flow_growth", "growth_units")
         out = base.join(growth, on=_ARC, how="left") if not growth.is_empty() else base
         out = out.with_columns(
-            pl.col("growth_units").fill_null(0.0) if "growth_units" in out.columns
+            pl.col("growth_units").fill_null(0.0)
+            if "growth_units" in out.columns
             else pl.lit(0.0).alias("growth_units")
         )
         return out.select(
-            *_ARC, (pl.col("base_units") + pl.col("growth_units")).alias("flow_units"),
+            *_ARC,
+            (pl.col("base_units") + pl.col("growth_units")).alias("flow_units"),
             "growth_units",
         )
 
@@ -85,16 +88,22 @@ class MarketResult:
         ``shed_units = max(0, q0 - served)`` (demand shed); served above q0 when prices
         fall shows in ``served_units``.
         """
-        served = self._values("served", "served_units").group_by(_NGTW).agg(
-            pl.col("served_units").sum()
+        served = (
+            self._values("served", "served_units").group_by(_NGTW).agg(pl.col("served_units").sum())
         )
         q0 = self.market.inputs.demand.rename({"q0_units_per_month": "q0_units"})
-        return served.join(q0, on=["node", "good"]).select(
-            *_NGTW, "q0_units", "served_units",
-            (pl.col("q0_units") - pl.col("served_units")).clip(lower_bound=0.0).alias(
-                "shed_units"
-            ),
-        ).sort(_NGTW)
+        return (
+            served.join(q0, on=["node", "good"])
+            .select(
+                *_NGTW,
+                "q0_units",
+                "served_units",
+                (pl.col("q0_units") - pl.col("served_units"))
+                .clip(lower_bound=0.0)
+                .alias("shed_units"),
+            )
+            .sort(_NGTW)
+        )
 
     def supply(self) -> pl.DataFrame:
         """``node, good, month, scenario, output_units`` (primary supply)."""
@@ -106,8 +115,11 @@ class MarketResult:
         return self._values("conversion", "output_units")
 
     def stocks(self) -> pl.DataFrame:
-        """``node, good, month, scenario, stock_units, release_units, build_units,
-        drawdown_units`` (initial level minus stock at the end of the month)."""
+        """Stock levels: ``node, good, month, scenario`` and quantities.
+
+        Columns ``stock_units``, ``release_units``, ``build_units`` and
+        ``drawdown_units`` (initial level minus stock at the end of the month).
+        """
         stock = self._values("stock", "stock_units")
         if stock.is_empty():
             return stock
@@ -116,9 +128,7 @@ class MarketResult:
             stock.join(self._values("release", "release_units"), on=_NGTW)
             .join(self._values("build", "build_units"), on=_NGTW)
             .join(k0, on=["node", "good"])
-            .with_columns((pl.col("initial_units") - pl.col("stock_units")).alias(
-                "drawdown_units"
-            ))
+            .with_columns((pl.col("initial_units") - pl.col("stock_units")).alias("drawdown_units"))
             .drop("initial_units")
             .sort(_NGTW)
         )
@@ -137,44 +147,73 @@ class MarketResult:
         m, inputs = self.market, self.market.inputs
         price = self.prices()
         params = inputs.parameter_frame()
-        served = self._values("served", "q").join(
-            demand_blocks(inputs, m.settings).select("good", "block", "value_usd_per_unit"),
-            on=["good", "block"],
-        ).join(price, on=_NGTW)
+        served = (
+            self._values("served", "q")
+            .join(
+                demand_blocks(inputs, m.settings).select("good", "block", "value_usd_per_unit"),
+                on=["good", "block"],
+            )
+            .join(price, on=_NGTW)
+        )
         consumer = served.group_by("node", "scenario").agg(
             (pl.col("q") * pl.col("value_usd_per_unit")).sum().alias("consumer_value_usd"),
             (pl.col("q") * pl.col("price_usd_per_unit")).sum().alias("expenditure_usd"),
         )
-        parts = [consumer, self._producer(price), self._processor(price),
-                 self._stockholder(price, params)]
+        parts = [
+            consumer,
+            self._producer(price),
+            self._processor(price),
+            self._stockholder(price, params),
+        ]
         keys = pl.concat([p.select("node", "scenario") for p in parts]).unique()
         out = keys
         for p in parts:
             out = out.join(p, on=["node", "scenario"], how="left")
-        cols = ["consumer_value_usd", "expenditure_usd", "producer_surplus_usd",
-                "processor_surplus_usd", "stock_surplus_usd"]
+        cols = [
+            "consumer_value_usd",
+            "expenditure_usd",
+            "producer_surplus_usd",
+            "processor_surplus_usd",
+            "stock_surplus_usd",
+        ]
         out = out.with_columns(pl.col(c).fill_null(0.0) for c in cols)
-        return out.with_columns(
-            (pl.col("consumer_value_usd") - pl.col("expenditure_usd")).alias(
-                "consumer_surplus_usd"
+        return (
+            out.with_columns(
+                (pl.col("consumer_value_usd") - pl.col("expenditure_usd")).alias(
+                    "consumer_surplus_usd"
+                )
             )
-        ).with_columns(
-            (pl.col("consumer_surplus_usd") + pl.col("producer_surplus_usd")
-             + pl.col("processor_surplus_usd") + pl.col("stock_surplus_usd")).alias(
-                "welfare_usd"
+            .with_columns(
+                (
+                    pl.col("consumer_surplus_usd")
+                    + pl.col("producer_surplus_usd")
+                    + pl.col("processor_surplus_usd")
+                    + pl.col("stock_surplus_usd")
+                ).alias("welfare_usd")
             )
-        ).sort("node", "scenario")
+            .sort("node", "scenario")
+        )
 
     def _producer(self, price: pl.DataFrame) -> pl.DataFrame:
         s = self._values("supply", "q")
         if s.is_empty():
-            return pl.DataFrame(schema={"node": pl.String, "scenario": pl.String,
-                                        "producer_surplus_usd": pl.Float64})
+            return pl.DataFrame(
+                schema={
+                    "node": pl.String,
+                    "scenario": pl.String,
+                    "producer_surplus_usd": pl.Float64,
+                }
+            )
         cost = supply_blocks(self.market.inputs, self.market.settings)
         s = s.join(cost.select("good", "block", "cost_usd_per_unit"), on=["good", "block"])
-        return s.join(price, on=_NGTW).group_by("node", "scenario").agg(
-            (pl.col("q") * (pl.col("price_usd_per_unit") - pl.col("cost_usd_per_unit"))).sum()
-            .alias("producer_surplus_usd")
+        return (
+            s.join(price, on=_NGTW)
+            .group_by("node", "scenario")
+            .agg(
+                (pl.col("q") * (pl.col("price_usd_per_unit") - pl.col("cost_usd_per_unit")))
+                .sum()
+                .alias("producer_surplus_usd")
+            )
         )
 
     def _processor(self, price: pl.DataFrame) -> pl.DataFrame:
@@ -183,16 +222,32 @@ class MarketResult:
         if y.is_empty():
             return pl.DataFrame(schema=schema)
         inputs = self.market.inputs
-        out = y.join(inputs.processes, on=["node", "process"]).join(
-            price.rename({"good": "good_out"}), on=["node", "good_out", "month", "scenario"]
-        ).select("node", "scenario", (pl.col("y") * (
-            pl.col("price_usd_per_unit") - pl.col("cost_usd_per_unit"))).alias("v"))
-        used = y.join(inputs.process_inputs, on=["node", "process"]).join(
-            price.rename({"good": "good_in"}), on=["node", "good_in", "month", "scenario"]
-        ).select("node", "scenario", (-pl.col("y") * pl.col("input_per_output")
-                                      * pl.col("price_usd_per_unit")).alias("v"))
-        return pl.concat([out, used]).group_by("node", "scenario").agg(
-            pl.col("v").sum().alias("processor_surplus_usd")
+        out = (
+            y.join(inputs.processes, on=["node", "process"])
+            .join(price.rename({"good": "good_out"}), on=["node", "good_out", "month", "scenario"])
+            .select(
+                "node",
+                "scenario",
+                (pl.col("y") * (pl.col("price_usd_per_unit") - pl.col("cost_usd_per_unit"))).alias(
+                    "v"
+                ),
+            )
+        )
+        used = (
+            y.join(inputs.process_inputs, on=["node", "process"])
+            .join(price.rename({"good": "good_in"}), on=["node", "good_in", "month", "scenario"])
+            .select(
+                "node",
+                "scenario",
+                (-pl.col("y") * pl.col("input_per_output") * pl.col("price_usd_per_unit")).alias(
+                    "v"
+                ),
+            )
+        )
+        return (
+            pl.concat([out, used])
+            .group_by("node", "scenario")
+            .agg(pl.col("v").sum().alias("processor_surplus_usd"))
         )
 
     def _stockholder(self, price: pl.DataFrame, params: pl.DataFrame) -> pl.DataFrame:
@@ -206,12 +261,15 @@ class MarketResult:
         return st.group_by("node", "scenario").agg(
             (
                 pl.col("price_usd_per_unit") * (pl.col("release_units") - pl.col("build_units"))
-                - pl.col("holding_cost_share_per_month") * pl.col("p0_usd_per_unit")
+                - pl.col("holding_cost_share_per_month")
+                * pl.col("p0_usd_per_unit")
                 * pl.col("excess_units")
                 + pl.when(pl.col("month") == last)
                 .then(pl.col("p0_usd_per_unit") * pl.col("stock_units"))
                 .otherwise(0.0)
-            ).sum().alias("stock_surplus_usd")
+            )
+            .sum()
+            .alias("stock_surplus_usd")
         )
 
     def trade_rent(self) -> pl.DataFrame:
@@ -225,28 +283,41 @@ class MarketResult:
         )
         p_o = price.rename({"node": "origin", "price_usd_per_unit": "p_o"})
         p_d = price.rename({"node": "destination", "price_usd_per_unit": "p_d"})
-        f = f.join(p_o, on=["origin", "good", "month", "scenario"]).join(
-            p_d, on=["destination", "good", "month", "scenario"]
-        ).join(params, on="good")
-        return f.group_by("scenario").agg(
-            ((pl.col("p_d") - pl.col("p_o")) * pl.col("flow_units")
-             - pl.col("friction_share") * pl.col("p0_usd_per_unit") * pl.col("growth_units"))
-            .sum().alias("trade_rent_usd")
-        ).sort("scenario")
+        f = (
+            f.join(p_o, on=["origin", "good", "month", "scenario"])
+            .join(p_d, on=["destination", "good", "month", "scenario"])
+            .join(params, on="good")
+        )
+        return (
+            f.group_by("scenario")
+            .agg(
+                (
+                    (pl.col("p_d") - pl.col("p_o")) * pl.col("flow_units")
+                    - pl.col("friction_share") * pl.col("p0_usd_per_unit") * pl.col("growth_units")
+                )
+                .sum()
+                .alias("trade_rent_usd")
+            )
+            .sort("scenario")
+        )
 
     # -- marginal values
     def capacity_values(self) -> pl.DataFrame:
-        """Value of one more unit of capacity, USD per unit and month (>= 0).
+        r"""Value of one more unit of capacity, USD per unit and month (>= 0).
 
         ``kind = "supply"``: one more unit of a producer's top supply block (node, good);
         ``kind = "arc"``: one more unit of an arc's base capacity (observed flow or fixed
-        link capacity). Reduced cost of the variable / :math:`\\pi_w`.
+        link capacity). Reduced cost of the variable / :math:`\pi_w`.
         """
         rc = self._reduced("supply")
         top = rc.group_by("node", "good").agg(pl.col("block").max())
         sup = rc.join(top, on=["node", "good", "block"]).select(
-            pl.lit("supply").alias("kind"), pl.col("node").alias("origin"),
-            pl.lit(None, dtype=pl.String).alias("destination"), "good", "month", "scenario",
+            pl.lit("supply").alias("kind"),
+            pl.col("node").alias("origin"),
+            pl.lit(None, dtype=pl.String).alias("destination"),
+            "good",
+            "month",
+            "scenario",
             "value_usd_per_unit",
         )
         parts = [sup]
@@ -259,31 +330,48 @@ class MarketResult:
         var = self.market.variables.get(name)
         if var is None:
             return pl.DataFrame()
-        return self.solved.reduced_costs(var).join(self._probabilities(), on="scenario").with_columns(
-            (pl.col("reduced_cost") / pl.col("probability")).clip(lower_bound=0.0).alias(
-                "value_usd_per_unit"
+        return (
+            self.solved.reduced_costs(var)
+            .join(self._probabilities(), on="scenario")
+            .with_columns(
+                (pl.col("reduced_cost") / pl.col("probability"))
+                .clip(lower_bound=0.0)
+                .alias("value_usd_per_unit")
             )
         )
 
     def stock_values(self) -> pl.DataFrame:
-        """``node, good, scenario, value_usd_per_unit`` of one more unit of initial stock.
+        r"""``node, good, scenario, value_usd_per_unit`` of one more unit of initial stock.
 
-        :math:`(\\text{dual of stock\\_flow}_{t=1} - \\sum_t \\text{dual of
-        stock\\_excess}_t) / \\pi_w`: the initial level is the rhs of the first and
+        :math:`(\text{dual of stock\_flow}_{t=1} - \sum_t \text{dual of
+        stock\_excess}_t) / \pi_w`: the initial level is the rhs of the first and
         enters the second as :math:`-k_0`.
         """
         if "stock_flow" not in self.market.constraints:
             return pl.DataFrame()
-        flow = self.market.rows["stock_flow"].with_columns(
-            self.solved.duals(self.market.constraints["stock_flow"])["dual"]
-        ).filter(pl.col("month") == 1)
-        excess = self.market.rows["stock_excess"].with_columns(
-            self.solved.duals(self.market.constraints["stock_excess"])["dual"]
-        ).group_by("node", "good", "scenario").agg(pl.col("dual").sum().alias("ex"))
-        return flow.join(excess, on=["node", "good", "scenario"]).join(
-            self._probabilities(), on="scenario"
-        ).select("node", "good", "scenario", ((pl.col("dual") - pl.col("ex"))
-                                              / pl.col("probability")).alias("value_usd_per_unit"))
+        flow = (
+            self.market.rows["stock_flow"]
+            .with_columns(self.solved.duals(self.market.constraints["stock_flow"])["dual"])
+            .filter(pl.col("month") == 1)
+        )
+        excess = (
+            self.market.rows["stock_excess"]
+            .with_columns(self.solved.duals(self.market.constraints["stock_excess"])["dual"])
+            .group_by("node", "good", "scenario")
+            .agg(pl.col("dual").sum().alias("ex"))
+        )
+        return (
+            flow.join(excess, on=["node", "good", "scenario"])
+            .join(self._probabilities(), on="scenario")
+            .select(
+                "node",
+                "good",
+                "scenario",
+                ((pl.col("dual") - pl.col("ex")) / pl.col("probability")).alias(
+                    "value_usd_per_unit"
+                ),
+            )
+        )
 
 
 def welfare_loss(base: MarketResult, result: MarketResult) -> pl.DataFrame:
@@ -299,21 +387,26 @@ def welfare_loss(base: MarketResult, result: MarketResult) -> pl.DataFrame:
 
     def parts(r: MarketResult) -> pl.DataFrame:
         return r.surplus().select(
-            "node", "scenario",
+            "node",
+            "scenario",
             (pl.col("consumer_surplus_usd") + pl.col("stock_surplus_usd")).alias("c"),
             (pl.col("producer_surplus_usd") + pl.col("processor_surplus_usd")).alias("p"),
         )
 
     b = parts(base).drop("scenario").rename({"c": "c0", "p": "p0"})
     w = parts(result)
-    return w.join(b, on="node", how="full", coalesce=True).with_columns(
-        pl.col("c", "p", "c0", "p0").fill_null(0.0)
-    ).select(
-        "node", "scenario",
-        (pl.col("c0") - pl.col("c")).alias("consumer_loss_usd"),
-        (pl.col("p") - pl.col("p0")).alias("producer_gain_usd"),
-        ((pl.col("c0") + pl.col("p0")) - (pl.col("c") + pl.col("p"))).alias("net_loss_usd"),
-    ).sort("node", "scenario")
+    return (
+        w.join(b, on="node", how="full", coalesce=True)
+        .with_columns(pl.col("c", "p", "c0", "p0").fill_null(0.0))
+        .select(
+            "node",
+            "scenario",
+            (pl.col("c0") - pl.col("c")).alias("consumer_loss_usd"),
+            (pl.col("p") - pl.col("p0")).alias("producer_gain_usd"),
+            ((pl.col("c0") + pl.col("p0")) - (pl.col("c") + pl.col("p"))).alias("net_loss_usd"),
+        )
+        .sort("node", "scenario")
+    )
 
 
 def leak_free_share(
@@ -329,12 +422,13 @@ def leak_free_share(
     """
     inputs = result.market.inputs
     cut = inputs.arc_availability().filter(
-        (pl.col("origin") == origin) & (pl.col("destination") == target)
-        & (pl.col("good") == good) & (pl.col("scenario") == scenario)
+        (pl.col("origin") == origin)
+        & (pl.col("destination") == target)
+        & (pl.col("good") == good)
+        & (pl.col("scenario") == scenario)
     )
     arc = inputs.arcs.filter(
-        (pl.col("origin") == origin) & (pl.col("destination") == target)
-        & (pl.col("good") == good)
+        (pl.col("origin") == origin) & (pl.col("destination") == target) & (pl.col("good") == good)
     )
     if arc.height != 1 or cut.height == 0:
         raise ValueError(f"no embargo {origin} -> {target} on {good} in scenario {scenario!r}")
@@ -351,5 +445,3 @@ def leak_free_share(
     if embargoed <= 0:
         return 1.0
     return 1.0 - min(leaked, embargoed) / embargoed
-
-

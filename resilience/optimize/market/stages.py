@@ -34,10 +34,10 @@ _KEYS = ["node", "process", "month", "scenario"]
 
 
 def add_stages(builder: MarketBuilder, inputs: MarketInputs) -> None:
-    """Add ``conversion`` and its balance terms (see module doc for the math).
+    r"""Add ``conversion`` and its balance terms (see module doc for the math).
 
-    Math: :math:`0 \\le \\text{conversion} \\le a\\,\\text{capacity}`; balance terms
-    :math:`-\\text{conversion}` (output) and :math:`+c\\,\\text{conversion}` (inputs).
+    Math: :math:`0 \le \text{conversion} \le a\,\text{capacity}`; balance terms
+    :math:`-\text{conversion}` (output) and :math:`+c\,\text{conversion}` (inputs).
     Bounds only, so stage links never make a run infeasible by themselves.
     """
     if inputs.processes.height == 0:
@@ -55,11 +55,15 @@ def add_stages(builder: MarketBuilder, inputs: MarketInputs) -> None:
     )
     var = builder.add_variables("conversion", index, _KEYS, ub="cap_units")
     out = index.select(*_KEYS, pl.col("good_out").alias("good"), pl.lit(-1.0).alias("coef"))
-    ins = index.select(*_KEYS).join(inputs.process_inputs, on=["node", "process"]).select(
-        *_KEYS, pl.col("good_in").alias("good"), pl.col("input_per_output").alias("coef")
+    ins = (
+        index.select(*_KEYS)
+        .join(inputs.process_inputs, on=["node", "process"])
+        .select(*_KEYS, pl.col("good_in").alias("good"), pl.col("input_per_output").alias("coef"))
     )
     builder.add_terms("balance", var, out, _KEYS)
     builder.add_terms("balance", var, ins, _KEYS)
-    builder.add_objective(var, index.select(
-        *_KEYS, (-pl.col("probability") * pl.col("cost_usd_per_unit")).alias("coef")
-    ), _KEYS)
+    builder.add_objective(
+        var,
+        index.select(*_KEYS, (-pl.col("probability") * pl.col("cost_usd_per_unit")).alias("coef")),
+        _KEYS,
+    )

@@ -50,11 +50,14 @@ _KEYS = ["node", "good", "month", "scenario"]
 
 
 def add_stocks(builder: MarketBuilder, inputs: MarketInputs) -> None:
-    """Add ``stock``, ``release``, ``build``, ``excess`` (stock above the initial level) and the rows ``stock_flow`` and ``stock_excess``.
+    r"""Add ``stock``, ``release``, ``build``, ``excess`` and the rows of the stocks.
+
+    ``excess`` is the stock above the initial level; the rows are ``stock_flow`` and
+    ``stock_excess``.
 
     Math: ``stock_flow``: :math:`k_t - k_{t-1} - b_t + r_t = k_0 [t = 1]`;
-    ``stock_excess``: :math:`e_t - k_t \\ge -k_0`; bounds
-    :math:`k \\le k_{max}`, :math:`r \\le \\delta`. Infeasible only when a family's hook
+    ``stock_excess``: :math:`e_t - k_t \ge -k_0`; bounds
+    :math:`k \le k_{max}`, :math:`r \le \delta`. Infeasible only when a family's hook
     asks for a stock level the capacity or draw rate cannot give: sentences in
     :data:`EXPLANATIONS`.
     """
@@ -63,11 +66,7 @@ def add_stocks(builder: MarketBuilder, inputs: MarketInputs) -> None:
     params = inputs.parameter_frame().select(
         "good", "p0_usd_per_unit", "holding_cost_share_per_month"
     )
-    grid = (
-        inputs.stocks.join(params, on="good")
-        .join(inputs.periods(), how="cross")
-        .sort(_KEYS)
-    )
+    grid = inputs.stocks.join(params, on="good").join(inputs.periods(), how="cross").sort(_KEYS)
     stock = builder.add_variables("stock", grid, _KEYS, ub="capacity_units")
     release = builder.add_variables("release", grid, _KEYS, ub="draw_units_per_month")
     build = builder.add_variables("build", grid, _KEYS)
@@ -86,23 +85,30 @@ def add_stocks(builder: MarketBuilder, inputs: MarketInputs) -> None:
     one = pl.lit(1.0).alias("coef")
     builder.add_terms("stock_flow", stock, grid.select(*_KEYS, one), _KEYS)
     previous = grid.filter(~first).select(
-        "node", "good", "month", "scenario", (pl.col("month") - 1).alias("prev"),
+        "node",
+        "good",
+        "month",
+        "scenario",
+        (pl.col("month") - 1).alias("prev"),
         pl.lit(-1.0).alias("coef"),
     )
     builder.add_terms(
         "stock_flow",
         stock,
-        previous.rename({"month": "row_month", "prev": "month"}).rename(
-            {"month": "var_month"}
-        ).with_columns(pl.col("row_month").alias("month")),
+        previous.rename({"month": "row_month", "prev": "month"})
+        .rename({"month": "var_month"})
+        .with_columns(pl.col("row_month").alias("month")),
         ["node", "good", "var_month", "scenario"],
     )
     builder.add_terms("stock_flow", build, grid.select(*_KEYS, (-one).alias("coef")), _KEYS)
     builder.add_terms("stock_flow", release, grid.select(*_KEYS, one), _KEYS)
     builder.add_rows(
         "stock_excess",
-        grid.select(*_KEYS, (-pl.col("initial_units")).alias("lb"),
-                    pl.lit(None, dtype=pl.Float64).alias("ub")),
+        grid.select(
+            *_KEYS,
+            (-pl.col("initial_units")).alias("lb"),
+            pl.lit(None, dtype=pl.Float64).alias("ub"),
+        ),
         _KEYS,
         EXPLANATIONS["stock_excess"],
     )
@@ -110,11 +116,13 @@ def add_stocks(builder: MarketBuilder, inputs: MarketInputs) -> None:
     builder.add_terms("stock_excess", stock, grid.select(*_KEYS, (-one).alias("coef")), _KEYS)
     builder.add_terms("balance", release, grid.select(*_KEYS, (-one).alias("coef")), _KEYS)
     builder.add_terms("balance", build, grid.select(*_KEYS, one), _KEYS)
-    hold = pl.col("probability") * pl.col("holding_cost_share_per_month") * pl.col(
-        "p0_usd_per_unit"
+    hold = (
+        pl.col("probability") * pl.col("holding_cost_share_per_month") * pl.col("p0_usd_per_unit")
     )
     builder.add_objective(excess, grid.select(*_KEYS, (-hold).alias("coef")), _KEYS)
     last = grid.filter(pl.col("month") == inputs.months)
-    builder.add_objective(stock, last.select(
-        *_KEYS, (pl.col("probability") * pl.col("p0_usd_per_unit")).alias("coef")
-    ), _KEYS)
+    builder.add_objective(
+        stock,
+        last.select(*_KEYS, (pl.col("probability") * pl.col("p0_usd_per_unit")).alias("coef")),
+        _KEYS,
+    )

@@ -56,20 +56,26 @@ def supply_blocks(inputs: MarketInputs, settings: MarketSettings) -> pl.DataFram
             p0 = row["p0_usd_per_unit"]
             cost = np.where(hi == 1.0, p0 * (1 - 2 * CALIBRATION_TIE), cost)
             cost = np.where(lo == 1.0, p0 * (1 + 2 * CALIBRATION_TIE), cost)
-        parts.append(pl.DataFrame({
-            "good": [row["good"]] * lo.size,
-            "block": np.arange(lo.size, dtype=np.int64),
-            "lo_share": lo, "hi_share": hi, "cost_usd_per_unit": cost,
-        }))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "good": [row["good"]] * lo.size,
+                    "block": np.arange(lo.size, dtype=np.int64),
+                    "lo_share": lo,
+                    "hi_share": hi,
+                    "cost_usd_per_unit": cost,
+                }
+            )
+        )
     return pl.concat(parts)
 
 
 def add_supply(builder: MarketBuilder, inputs: MarketInputs, settings: MarketSettings) -> None:
-    """Add ``supply`` (sources in the balance, costed in the objective).
+    r"""Add ``supply`` (sources in the balance, costed in the objective).
 
-    Math: :math:`0 \\le \\text{supply}_{n,g,b,t,w} \\le a_{n,*,g,t,w}\\,s_{0,n,g}\\,
-    (hi_b - lo_b)`; balance term :math:`-\\text{supply}`; objective
-    :math:`-\\pi_w\\,c_{g,b}\\,\\text{supply}`. Blocks are bounds, so supply never makes
+    Math: :math:`0 \le \text{supply}_{n,g,b,t,w} \le a_{n,*,g,t,w}\,s_{0,n,g}\,
+    (hi_b - lo_b)`; balance term :math:`-\text{supply}`; objective
+    :math:`-\pi_w\,c_{g,b}\,\text{supply}`. Blocks are bounds, so supply never makes
     a run infeasible (no explanation needed).
     """
     avail = inputs.production_availability()
@@ -90,6 +96,8 @@ def add_supply(builder: MarketBuilder, inputs: MarketInputs, settings: MarketSet
     keys = ["node", "good", "block", "month", "scenario"]
     var = builder.add_variables("supply", index, keys, ub="cap_units")
     builder.add_terms("balance", var, index.select(*keys, pl.lit(-1.0).alias("coef")), keys)
-    builder.add_objective(var, index.select(
-        *keys, (-pl.col("probability") * pl.col("cost_usd_per_unit")).alias("coef")
-    ), keys)
+    builder.add_objective(
+        var,
+        index.select(*keys, (-pl.col("probability") * pl.col("cost_usd_per_unit")).alias("coef")),
+        keys,
+    )

@@ -118,33 +118,68 @@ def world(
     for o, d, _ in [*arcs, *fixed]:
         nodes.update((o, d))
     arc_rows = [
-        {"origin": o, "destination": d, "good": g, "flow0_units_per_month": f, "kind": "trade",
-         "capacity_units_per_month": None}
+        {
+            "origin": o,
+            "destination": d,
+            "good": g,
+            "flow0_units_per_month": f,
+            "kind": "trade",
+            "capacity_units_per_month": None,
+        }
         for (o, d, g), f in arcs.items()
     ] + [
-        {"origin": o, "destination": d, "good": g, "flow0_units_per_month": f, "kind": "fixed",
-         "capacity_units_per_month": cap}
+        {
+            "origin": o,
+            "destination": d,
+            "good": g,
+            "flow0_units_per_month": f,
+            "kind": "fixed",
+            "capacity_units_per_month": cap,
+        }
         for (o, d, g), (f, cap) in fixed.items()
     ]
-    arc_schema = {"origin": pl.String, "destination": pl.String, "good": pl.String,
-                  "flow0_units_per_month": pl.Float64, "kind": pl.String,
-                  "capacity_units_per_month": pl.Float64}
-    proc = [{"node": n, "process": p, "good_out": out, "capacity_units_per_month": cap}
-            for (n, p), (out, cap, _) in processes.items()]
-    proc_in = [{"node": n, "process": p, "good_in": g, "input_per_output": c}
-               for (n, p), (_, _, ins) in processes.items() for g, c in ins.items()]
+    arc_schema = {
+        "origin": pl.String,
+        "destination": pl.String,
+        "good": pl.String,
+        "flow0_units_per_month": pl.Float64,
+        "kind": pl.String,
+        "capacity_units_per_month": pl.Float64,
+    }
+    proc = [
+        {"node": n, "process": p, "good_out": out, "capacity_units_per_month": cap}
+        for (n, p), (out, cap, _) in processes.items()
+    ]
+    proc_in = [
+        {"node": n, "process": p, "good_in": g, "input_per_output": c}
+        for (n, p), (_, _, ins) in processes.items()
+        for g, c in ins.items()
+    ]
     kwargs: dict[str, Any] = {}
     if proc:
         kwargs["processes"] = pl.DataFrame(proc)
-        kwargs["process_inputs"] = pl.DataFrame(proc_in, schema={
-            "node": pl.String, "process": pl.String, "good_in": pl.String,
-            "input_per_output": pl.Float64})
+        kwargs["process_inputs"] = pl.DataFrame(
+            proc_in,
+            schema={
+                "node": pl.String,
+                "process": pl.String,
+                "good_in": pl.String,
+                "input_per_output": pl.Float64,
+            },
+        )
     if stocks:
-        kwargs["stocks"] = pl.DataFrame([
-            {"node": n, "good": g, "initial_units": k0, "capacity_units": kmax,
-             "draw_units_per_month": draw}
-            for (n, g), (k0, kmax, draw) in stocks.items()
-        ])
+        kwargs["stocks"] = pl.DataFrame(
+            [
+                {
+                    "node": n,
+                    "good": g,
+                    "initial_units": k0,
+                    "capacity_units": kmax,
+                    "draw_units_per_month": draw,
+                }
+                for (n, g), (k0, kmax, draw) in stocks.items()
+            ]
+        )
     if availability:
         kwargs["availability"] = pl.DataFrame(availability)
     return MarketInputs(

@@ -59,11 +59,11 @@ def arc_table(inputs: MarketInputs) -> pl.DataFrame:
 
 
 def add_trade(builder: MarketBuilder, inputs: MarketInputs) -> None:
-    """Add ``flow_base`` and ``flow_growth`` (see module doc for the math).
+    r"""Add ``flow_base`` and ``flow_growth`` (see module doc for the math).
 
-    Math: :math:`0 \\le \\text{flow\\_base} \\le \\alpha f_0` (trade) or
-    :math:`\\alpha\\,\\text{cap}` (fixed); :math:`0 \\le \\text{flow\\_growth} \\le
-    \\alpha\\,\\rho\\,r\\,t` (trade only). All are bounds, so trade never makes a run
+    Math: :math:`0 \le \text{flow\_base} \le \alpha f_0` (trade) or
+    :math:`\alpha\,\text{cap}` (fixed); :math:`0 \le \text{flow\_growth} \le
+    \alpha\,\rho\,r\,t` (trade only). All are bounds, so trade never makes a run
     infeasible (no explanation needed).
     """
     params = inputs.parameter_frame().select(
@@ -99,9 +99,7 @@ def add_trade(builder: MarketBuilder, inputs: MarketInputs) -> None:
     for name, frame in (("flow_base", base), ("flow_growth", growth)):
         var = builder.add_variables(name, frame, _KEYS, ub="cap_units")
         out = frame.select(*_KEYS, pl.col("origin").alias("node"), pl.lit(1.0).alias("coef"))
-        into = frame.select(
-            *_KEYS, pl.col("destination").alias("node"), pl.lit(-1.0).alias("coef")
-        )
+        into = frame.select(*_KEYS, pl.col("destination").alias("node"), pl.lit(-1.0).alias("coef"))
         builder.add_terms("balance", var, out, _KEYS)
         builder.add_terms("balance", var, into, _KEYS)
         if name == "flow_growth":
