@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import polars as pl
 import pytest
 
+from resilience.optimize.compile import compile_model
 from resilience.optimize.market import (
     EXPLANATIONS,
     MarketResult,
     MarketSettings,
     build_market,
+    expected_loss,
     prebuilt_stock,
     run_market,
     solve_market,
     welfare_loss,
 )
 from resilience.optimize.market.curves import CALIBRATION_TIE
-from resilience.optimize.market.demand import inverse_demand, price_bracket
+from resilience.optimize.market.demand import demand_blocks, inverse_demand, price_bracket
 from resilience.optimize.market.supply import supply_blocks
 from resilience.optimize.market.testing import DEFAULT_PARAMETERS, GOOD, cut, parameters, world
 from resilience.optimize.solve import InfeasibleModelError, SolverOptions
@@ -288,27 +291,45 @@ def test_surpluses_and_trade_rent_add_up_to_the_objective() -> None:
 
 
 def test_welfare_loss_is_positive_for_the_member_hit_and_producers_gain() -> None:
-    base_world = world({("M", GOOD): 100.0}, {("S", GOOD): 100.0}, {("S", "M", GOOD): 100.0})
-    base = run_market(base_world, options=QUIET)
     hit = single_supplier(30.0)
+    base = run_market(hit.market.inputs.without_disruption(), options=QUIET)
     loss = welfare_loss(base, hit)
     m = loss.filter(pl.col("node") == "M").row(0, named=True)
     s = loss.filter(pl.col("node") == "S").row(0, named=True)
     assert m["consumer_loss_usd"] > 0
     assert s["producer_gain_usd"] > 0
-    # the consumer loss is the area under the demand steps between 70 and 100 plus the
-    # price rise on the 70 units still bought
+    # consumer value lost (the demand steps between 70 and 100) plus the extra cost
+    # of the 70 units still bought, less the base cost of the 30 no longer bought
     p_base = one(base.prices(), "price_usd_per_unit", node="M")
     p_hit = one(hit.prices(), "price_usd_per_unit", node="M")
-    blocks = hit.solved.values(hit.market.variables["served"])
-    assert blocks.height > 0
     value_lost = one(base.surplus(), "consumer_value_usd", node="M") - one(
         hit.surplus(), "consumer_value_usd", node="M"
     )
+    overlap = (
+        pl.min_horizontal("hi_share", pl.lit(1.0)) - pl.max_horizontal("lo_share", pl.lit(0.7))
+    ).clip(lower_bound=0.0)
+    blocks = demand_blocks(hit.market.inputs, hit.market.settings)
+    by_hand = blocks.select((100.0 * overlap * pl.col("value_usd_per_unit")).sum()).item()
+    assert value_lost == pytest.approx(by_hand, rel=1e-9)
     assert m["consumer_loss_usd"] == pytest.approx(
         value_lost + 70.0 * p_hit - 100.0 * p_base, rel=1e-9
     )
     assert m["net_loss_usd"] == pytest.approx(m["consumer_loss_usd"])
+    two = run_market(rich_world(), options=QUIET)
+    losses = welfare_loss(run_market(two.market.inputs.without_disruption(), options=QUIET), two)
+    expected = expected_loss(losses, two.market.inputs.scenarios)
+    cut_m = one(losses, "net_loss_usd", node="M", scenario="cut")
+    mild_m = one(losses, "net_loss_usd", node="M", scenario="mild")
+    assert one(expected, "net_loss_usd", node="M") == pytest.approx(0.6 * cut_m + 0.4 * mild_m)
+    assert cut_m > mild_m > 0
+
+
+def test_the_market_takes_the_pre_compiled_hand_off(caplog: pytest.LogCaptureFixture) -> None:
+    market = build_market(rich_world())
+    with caplog.at_level(logging.DEBUG, logger="resilience.optimize.compile"):
+        compiled = compile_model(market.model)
+    assert "general route" not in caplog.text
+    assert compiled.lp.num_col_ == sum(len(v) for v in market.variables.values())
 
 
 def test_marginal_values_of_capacity_and_stock_have_the_documented_sign() -> None:

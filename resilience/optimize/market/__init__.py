@@ -17,7 +17,12 @@ from resilience.optimize.market.core import (
 )
 from resilience.optimize.market.first_stage import prebuilt_stock
 from resilience.optimize.market.inputs import ALL, PARAMETER_COLUMNS, MarketInputs, MarketSettings
-from resilience.optimize.market.results import MarketResult, leak_free_share, welfare_loss
+from resilience.optimize.market.results import (
+    MarketResult,
+    expected_loss,
+    leak_free_share,
+    welfare_loss,
+)
 
 __all__ = [
     "ALL",
@@ -28,6 +33,7 @@ __all__ = [
     "MarketResult",
     "MarketSettings",
     "build_market",
+    "expected_loss",
     "leak_free_share",
     "prebuilt_stock",
     "run_market",

@@ -625,6 +625,16 @@ class MarketInputs:
         """``origin, destination, good, month, scenario, availability`` rows on arcs."""
         return self.availability.filter(pl.col("destination") != ALL)
 
+    def without_disruption(self) -> MarketInputs:
+        """The same world with one scenario ``"base"`` (probability 1) and nothing cut.
+
+        The reference run of :func:`resilience.optimize.market.results.welfare_loss`.
+        """
+        return self.with_changes(
+            scenarios=pl.DataFrame({"scenario": ["base"], "probability": [1.0]}),
+            availability=_empty("availability"),
+        )
+
     def with_changes(self, **changes: Any) -> MarketInputs:
         """A copy with some tables replaced (validated again)."""
         fields = {

@@ -30,7 +30,7 @@ from resilience.optimize.market.demand import demand_blocks
 from resilience.optimize.market.supply import supply_blocks
 from resilience.optimize.solve import SolveResult
 
-__all__ = ["MarketResult", "leak_free_share", "welfare_loss"]
+__all__ = ["MarketResult", "expected_loss", "leak_free_share", "welfare_loss"]
 
 _NGTW = ["node", "good", "month", "scenario"]
 _ARC = ["origin", "destination", "good", "month", "scenario"]
@@ -406,6 +406,20 @@ def welfare_loss(base: MarketResult, result: MarketResult) -> pl.DataFrame:
             ((pl.col("c0") + pl.col("p0")) - (pl.col("c") + pl.col("p"))).alias("net_loss_usd"),
         )
         .sort("node", "scenario")
+    )
+
+
+def expected_loss(loss: pl.DataFrame, scenarios: pl.DataFrame) -> pl.DataFrame:
+    """Probability-weighted :func:`welfare_loss` per node: the same columns, summed.
+
+    ``scenarios``: ``scenario, probability`` (e.g. ``inputs.scenarios``).
+    """
+    cols = ["consumer_loss_usd", "producer_gain_usd", "net_loss_usd"]
+    return (
+        loss.join(scenarios, on="scenario")
+        .group_by("node")
+        .agg((pl.col(c) * pl.col("probability")).sum() for c in cols)
+        .sort("node")
     )
 
 
