@@ -1,12 +1,14 @@
 """The market core: a spatial, multi-period market equilibrium LP (DESIGN §4).
 
 - :mod:`.inputs` — :class:`MarketInputs` (the data, validated) and :class:`MarketSettings`;
+  :mod:`.schema` — table columns and keys; :mod:`.validate` — the checks;
 - :mod:`.demand`, :mod:`.supply`, :mod:`.trade`, :mod:`.stages`, :mod:`.stocks` — the
   pieces of the LP, each with its math;
 - :mod:`.builder` — assembles rows from frames; :mod:`.core` — :func:`build_market`,
   :func:`solve_market`; :mod:`.first_stage` — the families' hook and an example;
 - :mod:`.results` — :class:`MarketResult` (prices, flows, shed, stocks, surpluses,
-  welfare loss, marginal values).
+  welfare loss, marginal values); :mod:`.curves` — block arithmetic;
+  :mod:`.testing` — tiny worlds for tests and examples.
 """
 
 from resilience.optimize.market.core import (
