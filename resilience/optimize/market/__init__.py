@@ -11,8 +11,11 @@
   :mod:`.testing` — tiny worlds for tests and examples.
 """
 
+from collections.abc import Sequence
+
 from resilience.optimize.market.core import (
     EXPLANATIONS,
+    Extension,
     MarketModel,
     build_market,
     solve_market,
@@ -25,6 +28,7 @@ from resilience.optimize.market.results import (
     leak_free_share,
     welfare_loss,
 )
+from resilience.optimize.solve import SolverOptions
 
 __all__ = [
     "ALL",
@@ -45,12 +49,12 @@ __all__ = [
 
 
 def run_market(
-    inputs: MarketInputs, settings: MarketSettings | None = None, **kwargs: object
+    inputs: MarketInputs,
+    settings: MarketSettings | None = None,
+    *,
+    extensions: Sequence[Extension] = (),
+    options: SolverOptions | None = None,
 ) -> MarketResult:
-    """Build, solve and wrap: ``MarketResult(market, solve_market(market))``.
-
-    ``kwargs``: ``extensions`` for :func:`build_market`, ``options`` for
-    :func:`solve_market`.
-    """
-    market = build_market(inputs, settings, kwargs.get("extensions", ()))  # type: ignore[arg-type]
-    return MarketResult(market, solve_market(market, kwargs.get("options")))  # type: ignore[arg-type]
+    """Build, solve and wrap: ``MarketResult(market, solve_market(market, options))``."""
+    market = build_market(inputs, settings, extensions)
+    return MarketResult(market, solve_market(market, options))
