@@ -19,6 +19,8 @@ def test_families_need_an_explanation_and_a_single_declaration() -> None:
     b = MarketBuilder()
     with pytest.raises(ModelBuildError, match="needs an explanation"):
         b.add_rows("cap", rows(["a"]), ["k"], "  ")
+    with pytest.raises(ModelBuildError, match=r"names \['node'\], not row keys"):
+        b.add_rows("cap", rows(["a"]), ["k"], "row {k} at {node}")
     b.add_rows("cap", rows(["a"]), ["k"], "row {k}")
     with pytest.raises(ModelBuildError, match="declared twice"):
         b.add_rows("cap", rows(["a"]), ["k"], "row {k}")

@@ -15,6 +15,7 @@ existing rows (e.g. the stock balance) and objective terms before :meth:`finish`
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,12 @@ class MarketBuilder:
             raise ModelBuildError(f"constraint family {name!r} declared twice")
         if not explanation.strip():
             raise ModelBuildError(f"constraint family {name!r} needs an explanation")
+        fields = {f for _, f, _, _ in string.Formatter().parse(explanation) if f is not None}
+        unknown = sorted(fields - set(keys))
+        if unknown:
+            raise ModelBuildError(
+                f"constraint family {name!r}: the explanation names {unknown}, not row keys {keys}"
+            )
         missing = [c for c in [*keys, "lb", "ub"] if c not in rows.columns]
         if missing:
             raise ModelBuildError(f"constraint family {name!r}: rows lack {missing}")

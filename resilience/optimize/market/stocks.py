@@ -84,22 +84,11 @@ def add_stocks(builder: MarketBuilder, inputs: MarketInputs) -> None:
     )
     one = pl.lit(1.0).alias("coef")
     builder.add_terms("stock_flow", stock, grid.select(*_KEYS, one), _KEYS)
+    # k_{t-1} in the row of month t: the row keys name month t, the variable keys t - 1
     previous = grid.filter(~first).select(
-        "node",
-        "good",
-        "month",
-        "scenario",
-        (pl.col("month") - 1).alias("prev"),
-        pl.lit(-1.0).alias("coef"),
+        *_KEYS, (pl.col("month") - 1).alias("previous_month"), pl.lit(-1.0).alias("coef")
     )
-    builder.add_terms(
-        "stock_flow",
-        stock,
-        previous.rename({"month": "row_month", "prev": "month"})
-        .rename({"month": "var_month"})
-        .with_columns(pl.col("row_month").alias("month")),
-        ["node", "good", "var_month", "scenario"],
-    )
+    builder.add_terms("stock_flow", stock, previous, ["node", "good", "previous_month", "scenario"])
     builder.add_terms("stock_flow", build, grid.select(*_KEYS, (-one).alias("coef")), _KEYS)
     builder.add_terms("stock_flow", release, grid.select(*_KEYS, one), _KEYS)
     builder.add_rows(
