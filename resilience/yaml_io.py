@@ -64,7 +64,7 @@ _FLOAT = re.compile(
 )
 
 
-class StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
+class StrictLoader(yaml.SafeLoader):
     """``SafeLoader`` reading YAML 1.2 exponents (``1e-3``) as floats."""
 
     yaml_implicit_resolvers = {
