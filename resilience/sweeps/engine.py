@@ -19,10 +19,19 @@ Methods
 
 Backends
 --------
-``sequential`` (this process), ``processes`` (a spawn-context process pool of
-``workers`` processes) and ``dask`` (a ``distributed`` scheduler address or client: the
-optional ``dask`` extra). Every point's answer is independent of where and after which
-other points it ran, so all three give identical frames.
+``sequential`` (this process), ``processes`` (``workers`` fresh interpreters running
+``python -m resilience.sweeps.worker``, :mod:`resilience.sweeps.pool`: they never import
+the caller's ``__main__``, so a script needs no ``if __name__ == "__main__":`` guard) and
+``dask`` (a ``distributed`` scheduler address or client: the optional ``dask`` extra).
+Every point's answer is independent of where and after which other points it ran, so all
+three give identical frames. Neither parallel backend waits without a bound: a worker
+that cannot start or dies, a scheduler that cannot be reached within
+:data:`DASK_TIMEOUT_S` or has no workers, is a :class:`SweepWorkerError` naming the fix.
+
+Before anything is solved, the grid's size is checked against ``max_points``
+(:mod:`resilience.sweeps.knobs`), and a disruption knob (``availability``,
+``probability``) swept on a run without any disruption event is refused: it would
+return identical rows that look like an answer.
 """
 
 from __future__ import annotations
