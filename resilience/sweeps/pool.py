@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -53,6 +54,9 @@ WORKER_START_TIMEOUT_S = 60.0
 _EXIT_GRACE_S = 5.0
 #: Lines of a worker's stderr kept for an error message.
 _TAIL_LINES = 12
+
+#: A log line of a worker (the format :mod:`resilience.sweeps.worker` configures).
+_RECORD = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) ([\w.]+): (.*)$")
 
 _SEQUENTIAL = "or run the sweep with backend='sequential' (command line: --backend sequential)"
 
@@ -112,12 +116,24 @@ def _read(worker: _Worker, inbox: queue.Queue[tuple[int, Any]]) -> None:
 
 
 def _drain(worker: _Worker) -> None:
-    """Keep the last lines of the worker's stderr (and log them at debug level)."""
+    """Keep the last lines of the worker's stderr; pass its log records on to ``logging``.
+
+    The worker logs ``LEVEL logger: message`` lines (:mod:`resilience.sweeps.worker`);
+    each is re-logged here on the same logger and level, so that a worker's warning
+    reaches the caller's handlers. Other output (a library printing) is logged at debug.
+    """
     assert worker.process.stderr is not None
     for raw in worker.process.stderr:
         line = raw.decode("utf-8", errors="replace").rstrip()
         worker.tail.append(line)
-        log.debug("sweep worker %d: %s", worker.index, line)
+        record = _RECORD.match(line)
+        if record is not None:
+            level, name, message = record.groups()
+            logging.getLogger(name).log(
+                logging.getLevelNamesMapping()[level], "[sweep worker %d] %s", worker.index, message
+            )
+        else:
+            log.debug("sweep worker %d: %s", worker.index, line)
 
 
 def _start(index: int, command: list[str], inbox: queue.Queue[tuple[int, Any]]) -> _Worker:
@@ -321,6 +337,8 @@ def run_pool(
     Exception
         What a worker raised while solving, re-raised here with the worker's traceback.
     """
+    if not chunks:
+        return []
     command = command or worker_command()
     try:
         task_message = encode("install", task)

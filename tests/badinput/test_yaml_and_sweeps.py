@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 import resilience as rs
 from resilience.cli.app import app
+from resilience.sweeps import engine
 from resilience.sweeps.pool import SweepWorkerError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -236,6 +237,23 @@ def test_worker_processes_that_cannot_start(
     assert "before it was ready" in text
     assert "backend='sequential'" in text
     assert "resilience.sweeps.worker" in text
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore:.*:UserWarning")
+def test_dask_scheduler_that_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(engine, "DASK_TIMEOUT_S", 2.0)
+    args = ["sweep", str(G7), "-s", SCENARIO, "-g", "min_stock_days=0,30", "--method", "rebuild"]
+    began = time.perf_counter()
+    code, text = cli([*args, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"], tmp_path)
+    assert time.perf_counter() - began < 30.0
+    assert code == 1
+    assert "cannot reach the Dask scheduler 'tcp://127.0.0.1:9' within 2 s" in text
+    assert "check the address" in text
 
 
 def _readme_snippet() -> str:

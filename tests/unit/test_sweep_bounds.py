@@ -3,6 +3,7 @@ and worker processes that fail loudly instead of hanging."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import textwrap
 import time
@@ -134,6 +135,19 @@ def test_a_worker_that_exits_at_start_is_reported_at_once() -> None:
     assert "exited with code 3 before it was ready" in text
     assert "boom while importing" in text
     assert "backend='sequential'" in text
+
+
+def test_a_workers_log_records_reach_the_callers_logging(caplog: pytest.LogCaptureFixture) -> None:
+    line = "WARNING resilience.sweeps.engine: point 3: the full run differs"
+    command = _script(f"import sys; sys.stderr.write({line!r} + '\\n'); sys.exit(0)")
+    with (
+        caplog.at_level(logging.WARNING, logger="resilience.sweeps.engine"),
+        pytest.raises(SweepWorkerError, match="exited with code 0 before it was ready"),
+    ):
+        run_pool("task", _chunks(), 1, _ignore, command=command)
+    records = [r for r in caplog.records if r.name == "resilience.sweeps.engine"]
+    assert [r.levelno for r in records] == [logging.WARNING]
+    assert records[0].getMessage() == "[sweep worker 0] point 3: the full run differs"
 
 
 def test_a_worker_that_never_answers_times_out() -> None:
