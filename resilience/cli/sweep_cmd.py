@@ -134,7 +134,7 @@ def sweep_cmd(
         typer.Option(
             min=1,
             help="Refuse a grid of more points than this, checked before solving "
-            "[default: 100,000].",
+            "(default 100,000).",
         ),
     ] = None,
 ) -> None:

@@ -13,7 +13,9 @@ from typing import Any
 import polars as pl
 import pytest
 import typer
+from typer.testing import CliRunner
 
+from resilience.cli.app import app
 from resilience.cli.sweep_cmd import parse_grid
 from resilience.scenarios import SpecError, StudySpec, load_study
 from resilience.sweeps import engine, sweep
@@ -102,6 +104,15 @@ def test_a_knob_given_twice_is_an_error_naming_it() -> None:
     text = str(info.value)
     assert "'min_stock_days' is given twice" in text
     assert "first as 'min_stock_days=1'" in text
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_max_points_help_shows_the_limit_in_force() -> None:
+    result = CliRunner().invoke(app, ["sweep", "--help"])
+    assert result.exit_code == 0
+    assert "--max-points" in result.output
+    flat = result.output.translate(str.maketrans(dict.fromkeys("│╭╮╰╯─", " ")))
+    assert f"(default {DEFAULT_MAX_POINTS:,})" in " ".join(flat.split())
 
 
 # ----------------------------------------------------------------------------- idle knobs
