@@ -180,6 +180,12 @@ def frontier_cmd(
         str | None, typer.Option("--scenario", "-s", help="Catalogue scenarios, e.g. a+b.")
     ] = None,
     points: Annotated[int, typer.Option(min=2, help="Caps from 1 to the tightest feasible.")] = 11,
+    max_points: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Refuse more caps than this, checked before solving (default 100,000)."
+        ),
+    ] = None,
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write the frame (Parquet).")
     ] = None,
@@ -189,10 +195,16 @@ def frontier_cmd(
 ) -> None:
     """Cost against exposure: the optimum for caps on every member's non-allied share."""
     from resilience.sweeps import frontier
+    from resilience.sweeps.knobs import DEFAULT_MAX_POINTS
 
     try:
         with err.status("tracing the frontier ..."):
-            frame = frontier(study_file, scenario, points=points)
+            frame = frontier(
+                study_file,
+                scenario,
+                points=points,
+                max_points=DEFAULT_MAX_POINTS if max_points is None else max_points,
+            )
         if out_file is not None:
             out_file.parent.mkdir(parents=True, exist_ok=True)
             frame.write_parquet(out_file)

@@ -187,6 +187,15 @@ def test_grid_above_a_lowered_limit_and_a_bad_limit(tmp_path: Path) -> None:
     assert "--max-points" in text
 
 
+def test_frontier_with_ten_billion_caps(tmp_path: Path) -> None:
+    began = time.perf_counter()
+    code, text = cli(["frontier", str(G7), "--points", "10000000000"], tmp_path)
+    assert time.perf_counter() - began < 10.0  # refused before the bisection or any array
+    assert code == 1
+    assert "frontier: points: the grid has 10,000,000,000 points" in text
+    assert "--max-points" in text
+
+
 def test_range_with_a_count_of_1e12(tmp_path: Path) -> None:
     code, text = cli(["sweep", str(G7), "-s", SCENARIO, "-g", "availability=0:1:1e12"], tmp_path)
     assert code == 2
