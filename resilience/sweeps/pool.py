@@ -123,17 +123,23 @@ def _drain(worker: _Worker) -> None:
     reaches the caller's handlers. Other output (a library printing) is logged at debug.
     """
     assert worker.process.stderr is not None
-    for raw in worker.process.stderr:
-        line = raw.decode("utf-8", errors="replace").rstrip()
-        worker.tail.append(line)
-        record = _RECORD.match(line)
-        if record is not None:
-            level, name, message = record.groups()
-            logging.getLogger(name).log(
-                logging.getLevelNamesMapping()[level], "[sweep worker %d] %s", worker.index, message
-            )
-        else:
-            log.debug("sweep worker %d: %s", worker.index, line)
+    with contextlib.suppress(ValueError, OSError):  # the pipe closed under us at shutdown
+        for raw in worker.process.stderr:
+            _relay(worker, raw)
+
+
+def _relay(worker: _Worker, raw: bytes) -> None:
+    """Keep one stderr line of ``worker`` and log it (see :func:`_drain`)."""
+    line = raw.decode("utf-8", errors="replace").rstrip()
+    worker.tail.append(line)
+    record = _RECORD.match(line)
+    if record is None:
+        log.debug("sweep worker %d: %s", worker.index, line)
+        return
+    level, name, message = record.groups()
+    logging.getLogger(name).log(
+        logging.getLevelNamesMapping()[level], "[sweep worker %d] %s", worker.index, message
+    )
 
 
 def _start(index: int, command: list[str], inbox: queue.Queue[tuple[int, Any]]) -> _Worker:
@@ -221,12 +227,12 @@ def _stop(workers: Sequence[_Worker], *, kill: bool) -> None:
             log.warning("sweep worker %d did not exit; killing it", w.index)
             w.process.kill()
             w.process.wait()
+        for thread in w.threads:  # the pipes end with the process: let the readers finish
+            thread.join(timeout=1.0)
         for stream in (w.process.stdin, w.process.stdout, w.process.stderr):
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
-        for thread in w.threads:
-            thread.join(timeout=1.0)
 
 
 class _Pool:
