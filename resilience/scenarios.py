@@ -23,7 +23,8 @@ values — never a silent "last one wins".
 
 Every rejected value raises :class:`SpecError`, naming the file, the key path
 (``scenarios.taiwan_blockade.disruptions[0].availability``), the value and what is
-allowed. YAML is read with :func:`yaml.safe_load` only (no code execution). Names are
+allowed. YAML is read by :func:`resilience.yaml_io.read_yaml` (safe loading, no code
+execution; size and alias limits; duplicate keys rejected with both lines). Names are
 checked when the file is loaded: countries through the shipped resolver (ISO3 codes or
 names), blocs against ``datasets/alliances.csv``, commodities against
 ``datasets/commodities.csv``, each with close matches for typos.
@@ -36,8 +37,6 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml  # type: ignore[import-untyped]
 
 from resilience.paths import project_root
 from resilience.reference.alliances import bloc_ids
@@ -64,6 +63,7 @@ from resilience.specs import (
     commodity_stages,
     near_codes,
 )
+from resilience.yaml_io import read_yaml
 
 __all__ = [
     "BURDEN_RULES",
@@ -87,31 +87,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-# ----------------------------------------------------------------------------- reading
-def read_yaml(path: Path) -> Any:
-    """Parse ``path`` with :func:`yaml.safe_load`; malformed YAML names line and column."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError.single(path, "(file)", str(path), f"cannot read: {exc.strerror}") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if mark is None:
-            raise SpecError.single(path, "(file)", None, f"malformed YAML: {problem}") from exc
-        lines = text.splitlines()
-        shown = lines[mark.line].strip() if mark.line < len(lines) else ""
-        raise SpecError.single(
-            path,
-            f"line {mark.line + 1}, column {mark.column + 1}",
-            shown,
-            f"malformed YAML: {problem}",
-            "valid YAML: check the indentation, colons and quotes on or above that line",
-        ) from exc
 
 
 class SpecReader:

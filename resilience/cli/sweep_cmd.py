@@ -5,6 +5,8 @@ Registered on the main app by :func:`register`. Progress bars show on a terminal
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,34 +37,71 @@ def _value(text: str) -> Any:
     return int(number) if number.is_integer() and "." not in text and "e" not in low else number
 
 
-def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
+def _bad(spec: str, reason: str) -> typer.BadParameter:
+    return typer.BadParameter(f"{spec!r}: {reason}", param_hint="--grid")
+
+
+def _range(spec: str, parts: list[str]) -> tuple[float, float, int]:
+    """``start``, ``stop`` and ``count`` of ``knob=start:stop:count``, each checked."""
+    try:
+        start, stop = float(parts[0]), float(parts[1])
+    except ValueError as exc:
+        raise _bad(spec, "start:stop:count needs two numbers and a whole count") from exc
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise _bad(spec, "start and stop must be finite numbers")
+    count = parts[2].strip()
+    if not re.fullmatch(r"[0-9]+", count) or int(count) < 2:
+        raise _bad(
+            spec,
+            f"the count {count!r} must be a whole number >= 2 written in digits "
+            "(for one value write knob=value)",
+        )
+    return start, stop, int(count)
+
+
+def parse_grid(specs: list[str], max_points: int | None = None) -> dict[str, list[Any]]:
     """``knob=v1,v2,...`` or ``knob=start:stop:count`` (evenly spaced) per option.
+
+    The grid's size is checked against ``max_points`` (default:
+    :data:`~resilience.sweeps.knobs.DEFAULT_MAX_POINTS`) before any range is expanded.
 
     Raises
     ------
     typer.BadParameter
-        Naming the option text and the expected forms.
+        Naming the option text and the expected forms: a malformed option, a range
+        whose count is not a whole number >= 2, a knob given twice.
+    SpecError
+        A grid of more than ``max_points`` points (size, limit and ``--max-points``).
     """
-    grid: dict[str, list[Any]] = {}
+    given: dict[str, tuple[str, list[Any] | tuple[float, float, int]]] = {}
     for spec in specs:
         knob, sep, values = spec.partition("=")
-        if not sep or not knob.strip() or not values.strip():
-            raise typer.BadParameter(
-                f"{spec!r}: expected knob=v1,v2,... or knob=start:stop:count", param_hint="--grid"
+        knob = knob.strip()
+        if not sep or not knob or not values.strip():
+            raise _bad(spec, "expected knob=v1,v2,... or knob=start:stop:count")
+        if knob in given:
+            raise _bad(
+                spec,
+                f"the knob {knob!r} is given twice (first as {given[knob][0]!r}); "
+                "give each knob once, with all its values",
             )
         parts = values.split(":")
         if len(parts) == 3:
-            try:
-                start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
-            except ValueError as exc:
-                raise typer.BadParameter(
-                    f"{spec!r}: start:stop:count needs two numbers and a whole count",
-                    param_hint="--grid",
-                ) from exc
-            grid[knob.strip()] = [float(x) for x in np.linspace(start, stop, count)]
+            given[knob] = (spec, _range(spec, parts))
+        elif len(parts) == 1:
+            given[knob] = (spec, [_value(v) for v in values.split(",")])
         else:
-            grid[knob.strip()] = [_value(v) for v in values.split(",")]
-    return grid
+            raise _bad(spec, "expected knob=v1,v2,... or knob=start:stop:count")
+    from resilience.sweeps.knobs import DEFAULT_MAX_POINTS, check_grid_size
+
+    sizes = [v[2] if isinstance(v, tuple) else len(v) for _, v in given.values()]
+    check_grid_size(
+        math.prod(sizes), DEFAULT_MAX_POINTS if max_points is None else max_points, source="--grid"
+    )
+    return {
+        knob: [float(x) for x in np.linspace(*v)] if isinstance(v, tuple) else v
+        for knob, (_, v) in given.items()
+    }
 
 
 def sweep_cmd(
@@ -91,21 +130,31 @@ def sweep_cmd(
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write the frame (Parquet).")
     ] = None,
+    max_points: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Refuse a grid of more points than this, checked before solving "
+            "(default 100,000).",
+        ),
+    ] = None,
 ) -> None:
     """Solve a study at every point of a knob grid; print and write one row per point."""
     from resilience.sweeps import sweep
+    from resilience.sweeps.knobs import DEFAULT_MAX_POINTS
 
     try:
         check_writable_file(out_file)
         frame = sweep(
             study_file,
-            parse_grid(grid),
+            parse_grid(grid, max_points),
             scenario=scenario,
             method=method,  # type: ignore[arg-type]  # checked by sweep
             backend=backend,  # type: ignore[arg-type]
             workers=workers,
             scheduler=scheduler,
             progress=err.is_terminal,
+            max_points=DEFAULT_MAX_POINTS if max_points is None else max_points,
         )
         if out_file is not None:
             out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +183,12 @@ def frontier_cmd(
         str | None, typer.Option("--scenario", "-s", help="Catalogue scenarios, e.g. a+b.")
     ] = None,
     points: Annotated[int, typer.Option(min=2, help="Caps from 1 to the tightest feasible.")] = 11,
+    max_points: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Refuse more caps than this, checked before solving (default 100,000)."
+        ),
+    ] = None,
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", dir_okay=False, help="Write the frame (Parquet).")
     ] = None,
@@ -143,11 +198,17 @@ def frontier_cmd(
 ) -> None:
     """Cost against exposure: the optimum for caps on every member's non-allied share."""
     from resilience.sweeps import frontier
+    from resilience.sweeps.knobs import DEFAULT_MAX_POINTS
 
     try:
         check_writable_file(out_file, plot)
         with err.status("tracing the frontier ..."):
-            frame = frontier(study_file, scenario, points=points)
+            frame = frontier(
+                study_file,
+                scenario,
+                points=points,
+                max_points=DEFAULT_MAX_POINTS if max_points is None else max_points,
+            )
         if out_file is not None:
             out_file.parent.mkdir(parents=True, exist_ok=True)
             frame.write_parquet(out_file)

@@ -19,21 +19,28 @@ Methods
 
 Backends
 --------
-``sequential`` (this process), ``processes`` (a spawn-context process pool of
-``workers`` processes) and ``dask`` (a ``distributed`` scheduler address or client: the
-optional ``dask`` extra). Every point's answer is independent of where and after which
-other points it ran, so all three give identical frames.
+``sequential`` (this process), ``processes`` (``workers`` fresh interpreters running
+``python -m resilience.sweeps.worker``, :mod:`resilience.sweeps.pool`: they never import
+the caller's ``__main__``, so a script needs no ``if __name__ == "__main__":`` guard) and
+``dask`` (a ``distributed`` scheduler address or client: the optional ``dask`` extra).
+Every point's answer is independent of where and after which other points it ran, so all
+three give identical frames. Neither parallel backend waits without a bound: a worker
+that cannot start or dies, a scheduler that cannot be reached within
+:data:`DASK_TIMEOUT_S` or has no workers, is a :class:`SweepWorkerError` naming the fix.
+
+Before anything is solved, the grid's size is checked against ``max_points``
+(:mod:`resilience.sweeps.knobs`), and a disruption knob (``availability``,
+``probability``) swept on a run without any disruption event is refused: it would
+return identical rows that look like an answer.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +55,14 @@ from resilience.optimize.diagnostics import OptimizationError, status_of
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import SpecError, SpecProblem, StudySpec, as_study
 from resilience.study import check_run, run_study
-from resilience.sweeps.knobs import PARAMETRIC_KNOBS, Point, grid_points, points_frame
+from resilience.sweeps.knobs import (
+    DEFAULT_MAX_POINTS,
+    DISRUPTION_KNOBS,
+    PARAMETRIC_KNOBS,
+    Point,
+    grid_points,
+    points_frame,
+)
 from resilience.sweeps.parametric import (
     METRICS,
     PARAMETRIC_FAMILIES,
@@ -57,10 +71,23 @@ from resilience.sweeps.parametric import (
     build_point,
     solve_built,
 )
+from resilience.sweeps.pool import SweepWorkerError, run_pool
 
-__all__ = ["SWEEP_SCHEMA", "Backend", "Method", "SweepTask", "run_chunk", "sweep"]
+__all__ = [
+    "DASK_TIMEOUT_S",
+    "SWEEP_SCHEMA",
+    "Backend",
+    "Method",
+    "SweepTask",
+    "SweepWorkerError",
+    "run_chunk",
+    "sweep",
+]
 
 log = logging.getLogger(__name__)
+
+#: Seconds to reach a Dask scheduler, and for at least one of its workers to be there.
+DASK_TIMEOUT_S = 30.0
 
 Method = Literal["auto", "persistent", "rebuild"]
 Backend = Literal["sequential", "processes", "dask"]
@@ -244,6 +271,32 @@ def _resolve_method(
     return method
 
 
+def _check_effect(study: StudySpec, scenario: str | None, knobs: Sequence[str]) -> None:
+    """A disruption knob is refused when the run has no disruption event to set it on.
+
+    Sweeping ``availability`` or ``probability`` of a run without disruptions would
+    return identical rows that look like an answer; an error says why and what to do.
+    """
+    swept = [k for k in knobs if k in DISRUPTION_KNOBS]
+    if not swept or study.compose(scenario).events:
+        return
+    where = f"scenario {scenario!r}" if scenario else "the base case (no --scenario)"
+    raise SpecError(
+        [
+            SpecProblem(
+                "sweep grid",
+                f"grid.{k}",
+                k,
+                f"has no effect: {where} of study {study.name!r} has no disruption event, "
+                "so every point would give the same answer",
+                "a scenario with disruptions (scenario= / --scenario, e.g. "
+                "china_graphite_controls), or drop this knob",
+            )
+            for k in swept
+        ]
+    )
+
+
 def _check_points(study: StudySpec, scenario: str | None, points: Sequence[Point]) -> None:
     """Every point passes the checks a run makes before reading data (once per distinct)."""
     problems: list[SpecProblem] = []
@@ -358,28 +411,42 @@ def _processes(
     workers: int,
     advance: Callable[[int], None],
 ) -> list[tuple[int, dict[str, Any]]]:
-    out: list[tuple[int, dict[str, Any]]] = []
-    context = multiprocessing.get_context("spawn")  # no forked HiGHS thread pools
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_install, initargs=(task,)
-    ) as pool:
-        futures = {pool.submit(_run_installed, chunk): len(chunk) for chunk in chunks}
-        for future in as_completed(futures):
-            out += future.result()
-            advance(futures[future])
-    return out
+    """Local worker processes started as ``python -m resilience.sweeps.worker`` (pool)."""
+    return run_pool(task, chunks, workers, advance)
 
 
-_INSTALLED: list[SweepTask] = []
+def _dask_client(distributed: Any, scheduler: Any) -> tuple[Any, bool]:
+    """The client of ``scheduler`` (made here for an address) and whether it is ours.
 
-
-def _install(task: SweepTask) -> None:
-    """Process-pool initializer: the task (and its learnt model) arrives once per worker."""
-    _INSTALLED[:] = [task]
-
-
-def _run_installed(chunk: Sequence[tuple[int, Point]]) -> list[tuple[int, dict[str, Any]]]:
-    return run_chunk(_INSTALLED[0], chunk)
+    Raises
+    ------
+    SweepWorkerError
+        The scheduler cannot be reached, or no worker joins it, within
+        :data:`DASK_TIMEOUT_S`.
+    """
+    own = not isinstance(scheduler, distributed.Client)
+    if own:
+        try:
+            client = distributed.Client(scheduler, timeout=f"{DASK_TIMEOUT_S}s")
+        except (OSError, TimeoutError) as exc:
+            raise SweepWorkerError(
+                f"cannot reach the Dask scheduler {scheduler!r} within {DASK_TIMEOUT_S:.0f} s "
+                f"({type(exc).__name__}: {exc}); check the address (e.g. tcp://host:8786) and "
+                "that the scheduler is running, or use backend='processes'"
+            ) from exc
+    else:
+        client = scheduler
+    try:
+        client.wait_for_workers(1, timeout=DASK_TIMEOUT_S)
+    except (TimeoutError, OSError) as exc:
+        if own:
+            client.close()
+        raise SweepWorkerError(
+            f"no Dask worker joined the scheduler {client.scheduler.address} within "
+            f"{DASK_TIMEOUT_S:.0f} s; start workers (dask worker <address>) or use "
+            "backend='processes'"
+        ) from exc
+    return client, own
 
 
 def _dask(
@@ -396,15 +463,28 @@ def _dask(
         ) from exc
     if scheduler is None:
         raise ValueError("backend='dask' needs scheduler= a scheduler address or a Client")
-    own = not isinstance(scheduler, distributed.Client)
-    client = distributed.Client(scheduler) if own else scheduler
+    client, own = _dask_client(distributed, scheduler)
     try:
         shared = client.scatter(task, broadcast=True)  # the learnt model travels once
         futures = client.map(run_chunk, [shared] * len(chunks), chunks, pure=False)
         sizes = {f.key: len(c) for f, c in zip(futures, chunks, strict=True)}
         out: list[tuple[int, dict[str, Any]]] = []
         for future in distributed.as_completed(futures):
-            out += future.result()
+            try:
+                out += future.result()
+            except distributed.KilledWorker as exc:
+                client.cancel(futures)
+                raise SweepWorkerError(
+                    f"Dask workers died while solving a chunk of this sweep ({exc}); if they "
+                    "ran out of memory, give them more or use fewer threads per worker; or "
+                    "use backend='processes'"
+                ) from exc
+            except ModuleNotFoundError as exc:
+                client.cancel(futures)
+                raise SweepWorkerError(
+                    f"a Dask worker cannot import {exc.name!r}: install resilience (with the "
+                    "same version as here) in every worker's environment"
+                ) from exc
             advance(sizes[future.key])
         return out
     finally:
@@ -427,6 +507,7 @@ def sweep(
     explain: bool = True,
     trade: pl.DataFrame | None = None,
     options: SolverOptions | None = None,
+    max_points: int = DEFAULT_MAX_POINTS,
 ) -> pl.DataFrame:
     """Solve ``study`` under ``scenario`` at every point of ``grid``.
 
@@ -454,6 +535,9 @@ def sweep(
         large sweeps that are mostly infeasible.
     trade, options
         Trade table (default: shipped) and solver options.
+    max_points
+        Refuse a grid of more points (checked before any point is built; default
+        :data:`~resilience.sweeps.knobs.DEFAULT_MAX_POINTS`, 100,000).
 
     Returns
     -------
@@ -467,14 +551,20 @@ def sweep(
     Raises
     ------
     SpecError
-        A bad grid, or a point a run would reject (named with its index and values).
+        A bad grid, a grid above ``max_points``, a knob that changes nothing in this
+        study and scenario (``availability``/``probability`` without a disruption), or a
+        point a run would reject (named with its index and values).
+    SweepWorkerError
+        ``processes``/``dask``: a worker could not start, died, or the scheduler cannot
+        be reached (within seconds, never a hang; the message names the fix).
     NotParametricError
         ``method="persistent"`` where the family or knobs do not allow it.
     """
     if backend not in ("sequential", "processes", "dask"):
         raise ValueError(f"backend must be sequential, processes or dask, not {backend!r}")
     spec = as_study(study)
-    knobs, points = grid_points(grid)
+    knobs, points = grid_points(grid, max_points=max_points)
+    _check_effect(spec, scenario, knobs)
     _check_points(spec, scenario, points)
     chosen = _resolve_method(spec, knobs, points, method)
     workers = workers or os.cpu_count() or 1

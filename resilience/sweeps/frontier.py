@@ -33,7 +33,7 @@ from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import StudySpec, as_study
 from resilience.sweeps import engine
 from resilience.sweeps.engine import Backend, sweep
-from resilience.sweeps.knobs import Point
+from resilience.sweeps.knobs import DEFAULT_MAX_POINTS, Point, check_grid_size
 from resilience.sweeps.parametric import PARAMETRIC_FAMILIES, NotParametricError
 
 __all__ = ["FRONTIER_COLUMNS", "frontier", "min_feasible_share"]
@@ -112,6 +112,7 @@ def frontier(
     points: int = 11,
     backend: Backend = "sequential",
     options: SolverOptions | None = None,
+    max_points: int = DEFAULT_MAX_POINTS,
 ) -> pl.DataFrame:
     r"""Cost against exposure: the study's optimum for each cap on the non-allied share.
 
@@ -124,14 +125,22 @@ def frontier(
         to :func:`min_feasible_share`).
     points
         Number of caps of the default grid.
-    backend, options
-        As for :func:`~resilience.sweeps.engine.sweep`.
+    backend, options, max_points
+        As for :func:`~resilience.sweeps.engine.sweep` (the number of caps is checked
+        against ``max_points`` before anything is solved or allocated).
 
     Returns
     -------
     polars.DataFrame
         :data:`FRONTIER_COLUMNS`, one row per cap (``status`` tells infeasible caps).
+
+    Raises
+    ------
+    SpecError
+        More caps than ``max_points``, or as for :func:`~resilience.sweeps.engine.sweep`.
     """
+    count, key = (max(points, 2), "points") if shares is None else (len(shares), "shares")
+    check_grid_size(count, max_points, source="frontier", key=key)
     spec = as_study(study)
     if shares is None:
         low = min_feasible_share(spec, scenario, options=options)
@@ -139,5 +148,12 @@ def frontier(
             log.warning("%s: infeasible even without a cap on non-allied supply", spec.name)
             low = 1.0
         shares = [float(x) for x in np.linspace(1.0, low, max(points, 2))] if low < 1 else [1.0]
-    frame = sweep(spec, {KNOB: list(shares)}, scenario=scenario, backend=backend, options=options)
+    frame = sweep(
+        spec,
+        {KNOB: list(shares)},
+        scenario=scenario,
+        backend=backend,
+        options=options,
+        max_points=max_points,
+    )
     return frame.select(FRONTIER_COLUMNS)
