@@ -5,6 +5,7 @@ Registered on the main app by :func:`register`. Progress bars show on a terminal
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 from pathlib import Path
@@ -21,6 +22,22 @@ from resilience.errors import ResilienceError
 from resilience.outputs import check_writable_file
 
 __all__ = ["parse_grid", "register"]
+
+
+class SweepMethod(enum.StrEnum):
+    """How a sweep solves its points (``resilience sweep --method``)."""
+
+    auto = "auto"
+    persistent = "persistent"
+    rebuild = "rebuild"
+
+
+class SweepBackend(enum.StrEnum):
+    """Where a sweep runs its points (``resilience sweep --backend``)."""
+
+    sequential = "sequential"
+    processes = "processes"
+    dask = "dask"
 
 
 def _value(text: str) -> Any:
@@ -120,9 +137,11 @@ def sweep_cmd(
         str | None, typer.Option("--scenario", "-s", help="Catalogue scenarios, e.g. a+b.")
     ] = None,
     method: Annotated[
-        str, typer.Option(help="auto, persistent (re-solve one model) or rebuild.")
-    ] = "auto",
-    backend: Annotated[str, typer.Option(help="sequential, processes or dask.")] = "sequential",
+        SweepMethod, typer.Option(help="auto, persistent (re-solve one model) or rebuild.")
+    ] = SweepMethod.auto,
+    backend: Annotated[
+        SweepBackend, typer.Option(help="sequential, processes or dask.")
+    ] = SweepBackend.sequential,
     workers: Annotated[int | None, typer.Option(help="Processes (default: CPU count).")] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (backend dask).")
@@ -149,8 +168,8 @@ def sweep_cmd(
             study_file,
             parse_grid(grid, max_points),
             scenario=scenario,
-            method=method,  # type: ignore[arg-type]  # checked by sweep
-            backend=backend,  # type: ignore[arg-type]
+            method=method.value,
+            backend=backend.value,
             workers=workers,
             scheduler=scheduler,
             progress=err.is_terminal,
