@@ -107,7 +107,7 @@ def _probe(folder: Path) -> None:
 
 
 def _dir_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be an output folder (after creating it if missing), or ``None``."""
+    """Why ``path`` cannot be an output folder (missing folders are not created), or ``None``."""
     existing = _first_existing(path)
     if os.path.lexists(existing) and not existing.is_dir():
         if existing != path:
@@ -115,11 +115,15 @@ def _dir_problem(path: Path) -> str | None:
         if existing.is_symlink() and not existing.exists():
             return f"{describe_link(existing)}, which does not exist"
         return "a file is in the way (it exists and is not a folder)"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename and exc.filename != str(path) else ""
-        return f"cannot create it: {cause_of(exc)}{where}"
+    if not os.path.lexists(path):
+        # Nothing is created by a check: a command that then fails on its inputs leaves no
+        # empty folder behind. The missing folders are made when the output is written
+        # (atomic_write, make_dir), so the first existing parent must take new entries.
+        try:
+            _probe(existing)
+        except OSError as exc:
+            return f"cannot create it in {existing}: {cause_of(exc)}"
+        return None
     try:
         _probe(path)
     except OSError as exc:
@@ -128,7 +132,7 @@ def _dir_problem(path: Path) -> str | None:
 
 
 def check_writable_dir(*paths: str | Path | None) -> None:
-    """Make sure each output folder exists (created like ``mkdir -p``) and can be written.
+    """Make sure each output folder can be written (or created, like ``mkdir -p``, on writing).
 
     ``None`` entries are skipped, so a command can pass its optional ``--out`` as is.
 
@@ -187,7 +191,11 @@ def create_file_at(name: str, dir_fd: int, mode: int = FILE_MODE) -> int:
 
 
 def make_dir(parent: Path, prefix: str) -> Path:
-    """Create a new, empty folder ``parent/<prefix><random>`` with the umask's mode."""
+    """Create a new, empty folder ``parent/<prefix><random>`` with the umask's mode.
+
+    ``parent`` and its missing parents are created first (``mkdir -p``).
+    """
+    parent.mkdir(DIR_MODE, parents=True, exist_ok=True)
     for _ in range(100):
         path = parent / f"{prefix}{secrets.token_hex(4)}"
         try:
@@ -209,6 +217,7 @@ def atomic_write(target: str | Path) -> Iterator[BinaryIO]:
     ``target`` is replaced by the file, never written through.
     """
     final = Path(target)
+    final.parent.mkdir(DIR_MODE, parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
     for _ in range(100):
         tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.tmp"

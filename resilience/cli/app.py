@@ -326,6 +326,7 @@ def _write_risk(frame: pl.DataFrame, fmt: RiskFormat, out_file: Path | None) -> 
         if out_file is None:
             raise _fail("--format parquet needs --out FILE")
         with writing(out_file):
+            out_file.parent.mkdir(parents=True, exist_ok=True)
             frame.write_parquet(out_file)
         return
     if fmt is RiskFormat.csv:
@@ -336,6 +337,7 @@ def _write_risk(frame: pl.DataFrame, fmt: RiskFormat, out_file: Path | None) -> 
         sys.stdout.write(text)
         return
     with writing(out_file):
+        out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(text)
 
 

@@ -178,18 +178,33 @@ def test_cli_risk_out_with_the_screen_table_is_not_silently_ignored(unchanged):
 RISK = ["risk", "-i", "DEU", "-b", "EU", "-c", "lithium", "--year", "2023", "-f", "csv"]
 
 
-def test_cli_missing_directory_names_it(unchanged):
+def test_cli_missing_input_directory_names_it(unchanged):
+    study = unchanged / "no" / "such" / "study.yaml"
+    code, output = _cli("run", str(study))
+    assert code == 2
+    _clean(output, "study_file", "does not exist")
+    assert not (unchanged / "no").exists()
+
+
+def test_cli_missing_output_folders_are_created_only_on_writing(unchanged):
     target = unchanged / "no" / "such" / "risk.csv"
     code, output = _cli(*RISK, "--out", str(target))
-    assert code == 1
-    _clean(output, "error:", f"cannot write {target}", f"no such directory: {target.parent}")
-    assert not (unchanged / "no").exists()
+    assert code == 0, output
+    assert target.is_file()
+    target.unlink()
+    for folder in (target.parent, target.parent.parent):
+        folder.rmdir()
 
 
 def test_cli_proc_path_is_refused_with_path_and_cause(unchanged):
     code, output = _cli(*RISK, "--out", "/proc/resilience-risk.csv")
     assert code == 1
-    _clean(output, "error:", "cannot write /proc/resilience-risk.csv", "no such file or directory")
+    _clean(
+        output,
+        "error:",
+        "cannot write to output file /proc/resilience-risk.csv",
+        "no such file or directory",
+    )
 
 
 def test_cli_full_disk_names_path_and_cause(unchanged):
@@ -250,7 +265,11 @@ def test_cli_permission_denied_names_path_and_cause(unchanged):
         locked.chmod(0o755)
         locked.rmdir()  # fails if anything was written into it
     assert done.returncode == 1, done.stderr
-    _clean(done.stdout + done.stderr, f"cannot write {locked / 'risk.csv'}", "permission denied")
+    _clean(
+        done.stdout + done.stderr,
+        f"cannot write to output file {locked / 'risk.csv'}",
+        "permission denied",
+    )
     assert done.stdout == ""
 
 

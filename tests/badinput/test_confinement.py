@@ -249,7 +249,7 @@ ORDER = {
     "run": ["run", STUDY, "--scenario", "no_such_scenario", "--out"],
     "sweep": ["sweep", STUDY, "-g", "no_such_knob=1,2", "--out"],
     "build": ["build", "--year", "1800", "--out"],
-    "risk": ["risk", "-i", "NO_SUCH_COUNTRY", "-b", "G7", "--out"],
+    "risk": ["risk", "-i", "NO_SUCH_COUNTRY", "-b", "G7", "-f", "parquet", "--out"],
 }
 
 

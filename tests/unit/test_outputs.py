@@ -31,11 +31,12 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.lstat().st_mode)
 
 
-def test_missing_folders_are_created_like_mkdir_p(tmp_path: Path) -> None:
+def test_missing_folders_are_checked_not_created_then_made_on_writing(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "c"
     check_writable_dir(target, None)
-    assert target.is_dir()
-    assert list(target.iterdir()) == []  # the probe leaves nothing behind
+    assert list(tmp_path.iterdir()) == []  # a check creates nothing and the probe is gone
+    write_bytes_atomic(target / "x.bin", b"x")
+    assert (target / "x.bin").read_bytes() == b"x"
 
 
 def test_a_file_in_the_way_is_named(tmp_path: Path) -> None:
