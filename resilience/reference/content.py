@@ -11,6 +11,8 @@ commodity needs a factor (a missing one names ``commodities.csv``, its row, the
 code of the commodity table (an unknown one names ``content_factors.csv``, its row, the
 ``hs6`` column and the code). A factor's ``content_unit`` must be the commodity's
 ``unit`` (manufactured goods measured as a share of world capacity keep gross tonnes).
+A row with an ``exporter_iso3`` replaces the default factor for that exporter's flows
+only (its product under the code differs, e.g. DRC's cobalt hydroxide under 8105.10).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def _read(path: Path) -> pl.DataFrame:
 
 def _commodity_codes(commodities: pl.DataFrame) -> pl.DataFrame:
     """``row, column, hs6, commodity, stage, unit, content_basis`` per listed HS code."""
-    numbered = commodities.with_row_index("row", offset=2).with_columns(pl.col("row").cast(pl.Int64))
+    numbered = commodities.with_row_index("row", offset=2).with_columns(
+        pl.col("row").cast(pl.Int64)
+    )
     parts = [
         numbered.select(
             "row",
@@ -86,6 +90,7 @@ def check_content_factors(
     """
     codes = _commodity_codes(commodities)
     key = ["hs6", "commodity", "stage"]
+    defaults = factors.filter(pl.col("exporter_iso3").is_null())
     problems = [
         DataProblem(
             commodities_file,
@@ -94,7 +99,7 @@ def check_content_factors(
             hs6,
             f"no content factor for {commodity}/{stage} in {factors_file}",
         )
-        for row, column, hs6, commodity, stage in codes.join(factors, on=key, how="anti")
+        for row, column, hs6, commodity, stage in codes.join(defaults, on=key, how="anti")
         .select("row", "column", *key)
         .iter_rows()
     ]
@@ -181,9 +186,10 @@ def content_map(
     Returns
     -------
     polars.DataFrame
-        ``hs6_code, commodity, stage, content_per_gross_t, content_unit, content_basis``;
-        ``content_basis`` reads e.g. ``"t of Co content"`` or ``"million m3 of gas at
-        standard conditions"``.
+        ``hs6_code, commodity, stage, exporter_iso3, content_per_gross_t, content_unit,
+        content_basis``: one default row per code (``exporter_iso3`` null) and the
+        exporter-specific rows; ``content_basis`` reads e.g. ``"t of Co content"`` or
+        ``"million m3 of gas at standard conditions"``.
     """
     if revision not in _REVISIONS:
         raise ValueError(f"revision must be one of {_REVISIONS}, got {revision!r}")
@@ -196,9 +202,10 @@ def content_map(
             pl.col("hs6").alias("hs6_code"),
             "commodity",
             "stage",
+            "exporter_iso3",
             "content_per_gross_t",
             "content_unit",
             pl.format("{} of {}", "content_unit", "content_basis").alias("content_basis"),
         )
-        .sort("hs6_code", "commodity", "stage")
+        .sort("hs6_code", "commodity", "stage", "exporter_iso3", nulls_last=False)
     )

@@ -322,15 +322,18 @@ class GasInfrastructure(dy.Schema):
 class ContentFactors(dy.Schema):
     """Metal, oxide or energy content per gross tonne of a traded HS6 product.
 
-    One row per (hs6, commodity, stage) of ``datasets/commodities.csv``:
+    One row per (hs6, commodity, stage) of ``datasets/commodities.csv`` with an empty
+    ``exporter_iso3`` (the default), plus optional rows for one exporter whose product
+    under that code differs (DRC's cobalt hydroxide declared as a cobalt intermediate):
     ``quantity_content = quantity_t * content_per_gross_t`` in ``content_unit`` (the
     commodity's unit: tonnes of content, or million m3 for natural gas). ``low`` and
     ``high`` bound the factor where a range is known.
     """
 
-    hs6 = dy.String(nullable=False, primary_key=True, regex=r"^\d{6}$")
-    commodity = dy.String(nullable=False, primary_key=True, regex=r"^[a-z][a-z0-9_]*$")
-    stage = dy.String(nullable=False, primary_key=True, regex=_one_of(STAGES))
+    hs6 = dy.String(nullable=False, regex=r"^\d{6}$")
+    commodity = dy.String(nullable=False, regex=r"^[a-z][a-z0-9_]*$")
+    stage = dy.String(nullable=False, regex=_one_of(STAGES))
+    exporter_iso3 = dy.String(nullable=True, regex=ISO3_PATTERN)
     content_unit = dy.String(nullable=False)
     content_per_gross_t = dy.Float64(nullable=False, min_exclusive=0)
     low = dy.Float64(nullable=True, min_exclusive=0)
@@ -340,6 +343,11 @@ class ContentFactors(dy.Schema):
     url = dy.String(nullable=True)
     quote = dy.String(nullable=True)
     note = dy.String(nullable=True)
+
+    @dy.rule()
+    def one_factor_per_key(cls) -> pl.Expr:
+        """One row per (hs6, commodity, stage, exporter_iso3) (empty exporter: default)."""
+        return ~pl.struct("hs6", "commodity", "stage", "exporter_iso3").is_duplicated()
 
     @dy.rule()
     def range_holds_factor(cls) -> pl.Expr:
