@@ -75,32 +75,33 @@ def bilateral_shares(flows: pl.LazyFrame, hs_map: pl.DataFrame | pl.LazyFrame) -
     ).join(mapping, on="hs6_code", how="inner")
     if content is not None and with_content:
         joined = join_content(joined, check_content_map(content, "hs_map"))
-    summed = (
-        joined.group_by(*_GROUP, pl.col("exporter_iso3").alias("supplier_iso3"))
-        .agg(
-            pl.col("value_usd").sum().alias("import_value_usd"),
-            pl.when(pl.col("quantity_t").count() > 0)
-            .then(pl.col("quantity_t").sum())
-            .alias("import_quantity_t"),
-            *(
-                [
-                    *content_aggregations(),
-                    pl.col("value_usd")
-                    .filter(pl.col("quantity_t").is_null())
-                    .sum()
-                    .alias("_value_no_q"),
-                ]
-                if with_content
-                else []
-            ),
-        )
+    summed = joined.group_by(*_GROUP, pl.col("exporter_iso3").alias("supplier_iso3")).agg(
+        pl.col("value_usd").sum().alias("import_value_usd"),
+        pl.when(pl.col("quantity_t").count() > 0)
+        .then(pl.col("quantity_t").sum())
+        .alias("import_quantity_t"),
+        *(
+            [
+                *content_aggregations(),
+                pl.col("value_usd")
+                .filter(pl.col("quantity_t").is_null())
+                .sum()
+                .alias("_value_no_q"),
+            ]
+            if with_content
+            else []
+        ),
     )
     if with_content:
-        summed = summed.with_columns(
-            unit_value_per_content(
-                pl.col("import_value_usd"), pl.col("_value_no_q"), pl.col("quantity_content")
+        summed = (
+            summed.with_columns(
+                unit_value_per_content(
+                    pl.col("import_value_usd"), pl.col("_value_no_q"), pl.col("quantity_content")
+                )
             )
-        ).rename({"quantity_content": "import_quantity_content"}).drop("_value_no_q")
+            .rename({"quantity_content": "import_quantity_content"})
+            .drop("_value_no_q")
+        )
     return summed.with_columns(
         (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over(_GROUP)).alias(
             "import_share"

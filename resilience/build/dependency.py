@@ -237,7 +237,10 @@ def build_dependency(
         *(
             _CONTENT
             if have_content
-            else [pl.lit(None, dtype).alias(c) for c, dtype in zip(_CONTENT, _CONTENT_TYPES, strict=True)]
+            else [
+                pl.lit(None, dtype).alias(c)
+                for c, dtype in zip(_CONTENT, _CONTENT_TYPES, strict=True)
+            ]
         ),
     )
     rows = pl.concat([trade_rows, market], how="vertical_relaxed")

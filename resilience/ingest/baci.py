@@ -803,19 +803,16 @@ def aggregate_baci(
     joined = lf.join(mapping.lazy(), on="hs6_code", how="inner")
     if with_content:
         joined = join_content(joined, content)
-    return (
-        joined.group_by(
-            "year", "importer_iso3", "commodity", "stage", "exporter_iso3", "source", "vintage"
-        )
-        .agg(
-            pl.col("value_usd").sum(),
-            pl.when(pl.col("quantity_t").count() > 0)
-            .then(pl.col("quantity_t").sum())
-            .otherwise(None)
-            .alias("quantity_t"),
-            pl.len().cast(pl.Int64).alias("n_flows"),
-            q_missing.sum().cast(pl.Int64).alias("n_flows_missing_quantity"),
-            pl.col("value_usd").filter(q_missing).sum().alias("value_usd_missing_quantity"),
-            *(content_aggregations() if with_content else []),
-        )
+    return joined.group_by(
+        "year", "importer_iso3", "commodity", "stage", "exporter_iso3", "source", "vintage"
+    ).agg(
+        pl.col("value_usd").sum(),
+        pl.when(pl.col("quantity_t").count() > 0)
+        .then(pl.col("quantity_t").sum())
+        .otherwise(None)
+        .alias("quantity_t"),
+        pl.len().cast(pl.Int64).alias("n_flows"),
+        q_missing.sum().cast(pl.Int64).alias("n_flows_missing_quantity"),
+        pl.col("value_usd").filter(q_missing).sum().alias("value_usd_missing_quantity"),
+        *(content_aggregations() if with_content else []),
     )
