@@ -58,11 +58,12 @@ def trade_shares(trade: pl.LazyFrame) -> pl.LazyFrame:
     no content columns; they are then null (and a warning says so).
     """
     names = trade.collect_schema().names()
+    content: list[pl.Expr]
     if "quantity_content" in names:
         content = [
             pl.col("quantity_content").alias("import_quantity_content"),
-            "content_unit",
-            "content_basis",
+            pl.col("content_unit"),
+            pl.col("content_basis"),
             unit_value_per_content(
                 pl.col("value_usd"),
                 pl.col("value_usd_missing_quantity"),

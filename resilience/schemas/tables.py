@@ -351,7 +351,7 @@ class ContentFactors(dy.Schema):
 
     @dy.rule()
     def range_holds_factor(cls) -> pl.Expr:
-        """``low <= content_per_gross_t <= high`` where the bounds and a positive factor are given."""
+        """``low <= content_per_gross_t <= high`` where bounds and a positive factor exist."""
         f = pl.col("content_per_gross_t")
         return (f <= 0) | (pl.col("low").is_null() | (pl.col("low") <= f)) & (
             pl.col("high").is_null() | (f <= pl.col("high"))

@@ -177,7 +177,7 @@ def test_stoichiometric_factors() -> None:
 
 
 # -- bad inputs ------------------------------------------------------------------------------
-def _edited(tmp_path: Path, edit: dict[int, str | None], extra: list[str] = ()) -> Path:  # type: ignore[assignment]
+def _edited(tmp_path: Path, edit: dict[int, str | None], extra: tuple[str, ...] = ()) -> Path:
     lines = FACTORS.read_text(encoding="utf-8").splitlines()
     out = [edit.get(n, line) for n, line in enumerate(lines, start=1)]
     path = tmp_path / "content_factors.csv"
@@ -239,7 +239,7 @@ def test_empty_factor_is_an_error(tmp_path: Path) -> None:
 def test_unknown_hs_code_names_file_row_column_value(tmp_path: Path) -> None:
     lines = FACTORS.read_text(encoding="utf-8").splitlines()
     extra = "999999,nickel,mining,,t,0.5,,,x,2026,,,"
-    path = _edited(tmp_path, {}, [extra])
+    path = _edited(tmp_path, {}, (extra,))
     with pytest.raises(DataError) as err:
         load_content_factors(path)
     p = err.value.problems[0]
@@ -272,4 +272,5 @@ def test_bad_factor_in_a_map_passed_to_the_aggregation() -> None:
         check_content_map(bad, "hs_to_commodity")
     p = err.value.problems[0]
     assert (p.file, p.column, p.value) == ("hs_to_commodity", "content_per_gross_t", -1.0)
-    assert bad.row(p.row - 1, named=True)["hs6_code"] == "260400"  # type: ignore[operator]
+    assert p.row is not None
+    assert bad.row(p.row - 1, named=True)["hs6_code"] == "260400"

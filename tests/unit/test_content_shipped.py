@@ -29,9 +29,7 @@ def metrics_2023() -> pl.DataFrame:
 
 def test_trade_carries_content_and_its_basis() -> None:
     trade = data.scan_trade().collect()
-    assert {"quantity_t", "quantity_content", "content_unit", "content_basis"} <= set(
-        trade.columns
-    )
+    assert {"quantity_t", "quantity_content", "content_unit", "content_basis"} <= set(trade.columns)
     has_q = trade.filter(pl.col("quantity_t").is_not_null())
     assert has_q["quantity_content"].null_count() == 0
     gas = trade.filter(pl.col("commodity") == "natural_gas")
