@@ -65,7 +65,7 @@ def test_ore_is_converted_to_metal_content() -> None:
 
 
 def test_hydroxide_and_metal_are_converted_before_summing() -> None:
-    """Cobalt refining mixes hydroxide (35 % Co) and metal (100 %): convert, then sum."""
+    """Zambia's cobalt refining exports mix hydroxide (35 % Co) and metal: convert, then sum."""
     out = _aggregated(
         [
             ("ZMB", "282200", "", 8_000_000.0, 1_000.0),
@@ -75,6 +75,17 @@ def test_hydroxide_and_metal_are_converted_before_summing() -> None:
     row = _row(out, "cobalt", "refining", "ZMB")
     assert row["quantity_t"] == pytest.approx(1_100.0)
     assert row["quantity_content"] == pytest.approx(1_000.0 * 0.35 + 100.0)
+
+
+def test_refiners_oxide_counts_at_co3o4_content() -> None:
+    """Cobalt oxide from a refiner (Finland) is Co3O4, 73.4 % Co; DRC's is hydroxide."""
+    out = _aggregated(
+        [("FIN", "282200", "", 23_500_000.0, 1_000.0), ("COD", "282200", "", 10_000.0, 1.0)]
+    )
+    assert _row(out, "cobalt", "refining", "FIN")["quantity_content"] == pytest.approx(
+        734.23, abs=0.01
+    )
+    assert _row(out, "cobalt", "refining", "COD")["quantity_content"] == pytest.approx(0.35)
 
 
 def test_exporter_specific_factor_replaces_the_default() -> None:
