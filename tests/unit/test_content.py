@@ -285,3 +285,13 @@ def test_bad_factor_in_a_map_passed_to_the_aggregation() -> None:
     assert (p.file, p.column, p.value) == ("hs_to_commodity", "content_per_gross_t", -1.0)
     assert p.row is not None
     assert bad.row(p.row - 1, named=True)["hs6_code"] == "260400"
+
+
+def test_factor_outside_its_own_range_is_an_error(tmp_path: Path) -> None:
+    n = _line_of("260400", "nickel")
+    line = FACTORS.read_text(encoding="utf-8").splitlines()[n - 1]
+    path = _edited(tmp_path, {n: line.replace(",t,0.015,0.01,", ",t,0.015,0.02,")})
+    with pytest.raises(DataError) as err:
+        load_content_factors(path)
+    p = err.value.problems[0]
+    assert (p.file, p.row, p.column) == ("content_factors.csv", n, "range_holds_factor")
