@@ -10,8 +10,7 @@ from the methods' own inputs, all visible in the output columns:
   sum skips a missing WGI) and ``n_missing_wgi_global`` counts the producers skipped.
 - **Sourcing** (EU SR's "EU sourcing" term): the importer's import mix (bilateral
   value shares, or the world-market mix when its imports are not recorded). Domestic
-  production is not in the mix: trade tonnes (gross weight) and production tonnes
-  (metal content) are not on one basis.
+  production is not in the mix (a value-share mix has no production term).
 - **Import reliance** :math:`IR = (M - X) / (P + M - X)` on the content basis: BACI
   quantities converted per HS6 code to the commodity's content unit
   (``datasets/content_factors.csv``: t of Co content, t REO, million m3 of gas...) and
