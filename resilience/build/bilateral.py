@@ -21,6 +21,14 @@ from __future__ import annotations
 
 import polars as pl
 
+from resilience.build.content import (
+    CONTENT_COLUMNS,
+    check_content_map,
+    content_aggregations,
+    join_content,
+    unit_value_per_content,
+)
+
 __all__ = ["DEPENDENCY_KEY", "bilateral_concentration", "bilateral_shares"]
 
 #: Key of a bilateral dependency row.
@@ -44,9 +52,16 @@ def bilateral_shares(flows: pl.LazyFrame, hs_map: pl.DataFrame | pl.LazyFrame) -
     polars.LazyFrame
         ``year, importer_iso3, commodity, stage, supplier_iso3, import_value_usd,
         import_quantity_t, import_share``; ``import_quantity_t`` is null when no flow of
-        the group reports a quantity.
+        the group reports a quantity. A map (DataFrame) with content columns
+        (:func:`resilience.reference.content.content_map`) adds
+        ``import_quantity_content, content_unit, content_basis,
+        unit_value_usd_per_content_unit``, converted per HS6 code before the sum.
     """
-    mapping = hs_map.lazy().select(pl.col("hs6_code"), pl.col("commodity"), pl.col("stage"))
+    content = hs_map if isinstance(hs_map, pl.DataFrame) else None
+    with_content = content is not None and all(c in content.columns for c in CONTENT_COLUMNS)
+    if content is not None and with_content and "exporter_iso3" in content.columns:
+        hs_map = content.filter(pl.col("exporter_iso3").is_null())
+    mapping = hs_map.lazy().select("hs6_code", "commodity", "stage")
     if isinstance(hs_map, pl.DataFrame):
         # The join keeps only mapped codes (about 1-2 % of a BACI year); filtering on them
         # first lets the optimiser place the filter right above the scan, so that the
@@ -55,19 +70,38 @@ def bilateral_shares(flows: pl.LazyFrame, hs_map: pl.DataFrame | pl.LazyFrame) -
         # benchmarks/README.md). Same rows as the inner join alone: a null or unmapped
         # code is dropped by both.
         flows = flows.filter(pl.col("hs6_code").is_in(hs_map["hs6_code"].unique().implode()))
-    summed = (
-        flows.select(
-            "year", "importer_iso3", "exporter_iso3", "hs6_code", "value_usd", "quantity_t"
-        )
-        .join(mapping, on="hs6_code", how="inner")
-        .group_by(*_GROUP, pl.col("exporter_iso3").alias("supplier_iso3"))
-        .agg(
-            pl.col("value_usd").sum().alias("import_value_usd"),
-            pl.when(pl.col("quantity_t").count() > 0)
-            .then(pl.col("quantity_t").sum())
-            .alias("import_quantity_t"),
-        )
+    joined = flows.select(
+        "year", "importer_iso3", "exporter_iso3", "hs6_code", "value_usd", "quantity_t"
+    ).join(mapping, on="hs6_code", how="inner")
+    if content is not None and with_content:
+        joined = join_content(joined, check_content_map(content, "hs_map"))
+    summed = joined.group_by(*_GROUP, pl.col("exporter_iso3").alias("supplier_iso3")).agg(
+        pl.col("value_usd").sum().alias("import_value_usd"),
+        pl.when(pl.col("quantity_t").count() > 0)
+        .then(pl.col("quantity_t").sum())
+        .alias("import_quantity_t"),
+        *(
+            [
+                *content_aggregations(),
+                pl.col("value_usd")
+                .filter(pl.col("quantity_t").is_null())
+                .sum()
+                .alias("_value_no_q"),
+            ]
+            if with_content
+            else []
+        ),
     )
+    if with_content:
+        summed = (
+            summed.with_columns(
+                unit_value_per_content(
+                    pl.col("import_value_usd"), pl.col("_value_no_q"), pl.col("quantity_content")
+                )
+            )
+            .rename({"quantity_content": "import_quantity_content"})
+            .drop("_value_no_q")
+        )
     return summed.with_columns(
         (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over(_GROUP)).alias(
             "import_share"

@@ -26,27 +26,64 @@ production at that stage, and the blocs the supplier belonged to on 31 December.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 
 import polars as pl
 
 from resilience.build.bilateral import DEPENDENCY_KEY
+from resilience.build.content import unit_value_per_content
 
 __all__ = ["build_dependency", "country_attributes", "trade_shares"]
 
+log = logging.getLogger(__name__)
+
 _GROUP = ["year", "importer_iso3", "commodity", "stage"]
+#: Content columns a dependency row carries (null on the world-market basis).
+_CONTENT = [
+    "import_quantity_content",
+    "content_unit",
+    "content_basis",
+    "unit_value_usd_per_content_unit",
+]
+_CONTENT_TYPES = [pl.Float64, pl.String, pl.String, pl.Float64]
 
 
 def trade_shares(trade: pl.LazyFrame) -> pl.LazyFrame:
     """Turn shipped ``trade.parquet`` rows into bilateral shares.
 
-    Same columns as :func:`resilience.build.bilateral.bilateral_shares`.
+    Same columns as :func:`resilience.build.bilateral.bilateral_shares` with a content
+    map: gross tonnes and content quantities, the content unit and basis, and the unit
+    value per content unit. A trade table written before content factors existed has
+    no content columns; they are then null (and a warning says so).
     """
+    names = trade.collect_schema().names()
+    content: list[pl.Expr]
+    if "quantity_content" in names:
+        content = [
+            pl.col("quantity_content").alias("import_quantity_content"),
+            pl.col("content_unit"),
+            pl.col("content_basis"),
+            unit_value_per_content(
+                pl.col("value_usd"),
+                pl.col("value_usd_missing_quantity"),
+                pl.col("quantity_content"),
+            ),
+        ]
+    else:
+        log.warning("trade table has no content columns: regenerate it with `data refresh`")
+        content = [
+            pl.lit(None, pl.Float64).alias("import_quantity_content"),
+            pl.lit(None, pl.String).alias("content_unit"),
+            pl.lit(None, pl.String).alias("content_basis"),
+            pl.lit(None, pl.Float64).alias("unit_value_usd_per_content_unit"),
+        ]
     return trade.select(
         *_GROUP,
         pl.col("exporter_iso3").alias("supplier_iso3"),
         pl.col("value_usd").alias("import_value_usd"),
         pl.col("quantity_t").alias("import_quantity_t"),
+        *content,
     ).with_columns(
         (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over(_GROUP)).alias(
             "import_share"
@@ -155,7 +192,8 @@ def build_dependency(
     -------
     polars.LazyFrame
         Columns: ``year, importer_iso3, commodity, stage, supplier_iso3, basis,
-        supply_share, import_value_usd, import_quantity_t, world_production_share,
+        supply_share, import_value_usd, import_quantity_t, import_quantity_content,
+        content_unit, content_basis, unit_value_usd_per_content_unit, world_production_share,
         production_year, production_source, supplier_wgi_pv, supplier_wgi_mean,
         supplier_ideal_point, importer_ideal_point, alignment_distance, supplier_blocs``.
     """
@@ -183,8 +221,13 @@ def build_dependency(
             "supply_share",
             pl.lit(None, pl.Float64).alias("import_value_usd"),
             pl.lit(None, pl.Float64).alias("import_quantity_t"),
+            pl.lit(None, pl.Float64).alias("import_quantity_content"),
+            pl.lit(None, pl.String).alias("content_unit"),
+            pl.lit(None, pl.String).alias("content_basis"),
+            pl.lit(None, pl.Float64).alias("unit_value_usd_per_content_unit"),
         )
     )
+    have_content = all(c in bilateral.collect_schema().names() for c in _CONTENT)
     trade_rows = bilateral.select(
         *_GROUP,
         "supplier_iso3",
@@ -192,6 +235,14 @@ def build_dependency(
         pl.col("import_share").alias("supply_share"),
         "import_value_usd",
         "import_quantity_t",
+        *(
+            _CONTENT
+            if have_content
+            else [
+                pl.lit(None, dtype).alias(c)
+                for c, dtype in zip(_CONTENT, _CONTENT_TYPES, strict=True)
+            ]
+        ),
     )
     rows = pl.concat([trade_rows, market], how="vertical_relaxed")
     world_cols = world.select(

@@ -21,19 +21,25 @@ _GROUP = ["year", "importer_iso3", "commodity", "stage"]
 def importer_volumes(dependency: pl.LazyFrame, world: pl.LazyFrame) -> pl.LazyFrame:
     """Imports, exports and domestic production per (year, country, commodity, stage).
 
-    Imports and exports are BACI quantities in tonnes (gross weight of the traded
-    product); production is in the commodity's canonical unit from the chosen
-    world-market source. ``exports_t`` of a country is what every importer records
-    buying from it.
+    Imports and exports are BACI quantities, in tonnes (gross weight of the traded
+    product: ``imports_t``, ``exports_t``) and in the commodity's content unit
+    (``imports_content``, ``exports_content``, converted per HS6 code; ``content_unit``);
+    production is in the commodity's canonical unit from the chosen world-market
+    source. A country's exports are what every importer records buying from it.
     """
     bilateral = dependency.filter(pl.col("basis") == "bilateral")
     imports = bilateral.group_by(_GROUP).agg(
         stable_sum(pl.col("import_quantity_t")).alias("imports_t"),
+        stable_sum(pl.col("import_quantity_content")).alias("imports_content"),
+        pl.col("content_unit").drop_nulls().first(),
         stable_sum(pl.col("import_value_usd")).alias("import_value_usd"),
     )
     exports = bilateral.group_by(
         "year", pl.col("supplier_iso3").alias("importer_iso3"), "commodity", "stage"
-    ).agg(stable_sum(pl.col("import_quantity_t")).alias("exports_t"))
+    ).agg(
+        stable_sum(pl.col("import_quantity_t")).alias("exports_t"),
+        stable_sum(pl.col("import_quantity_content")).alias("exports_content"),
+    )
     production = world.select(
         "year",
         pl.col("country_iso3").alias("importer_iso3"),
@@ -45,7 +51,7 @@ def importer_volumes(dependency: pl.LazyFrame, world: pl.LazyFrame) -> pl.LazyFr
     return (
         imports.join(exports, on=_GROUP, how="left")
         .join(production, on=_GROUP, how="left")
-        .with_columns(pl.col("exports_t").fill_null(0.0))
+        .with_columns(pl.col("exports_t").fill_null(0.0), pl.col("exports_content").fill_null(0.0))
     )
 
 
@@ -62,7 +68,8 @@ def metrics_table(
     polars.LazyFrame
         ``year, importer_iso3, commodity, stage, sector, basis, n_suppliers, hhi,
         hhi_10000, top_supplier_iso3, top1_share, top3_share, import_value_usd,
-        imports_t, exports_t, domestic_production, production_unit, world_hhi,
+        imports_t, exports_t, imports_content, content_unit, exports_content,
+        domestic_production, production_unit, world_hhi,
         world_top_producer_iso3, world_top1_share, production_year,
         production_source`` and the EU supply risk and GeoPolRisk columns of
         :func:`resilience.build.risk_indices.risk_indices` (``parameters`` is

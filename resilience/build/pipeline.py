@@ -29,7 +29,8 @@ from resilience.build.risk_indices import eu_crm_parameters
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
 from resilience.reference.alliances import load_alliances
-from resilience.reference.commodities import hs_to_commodity, load_commodities
+from resilience.reference.commodities import load_commodities
+from resilience.reference.content import content_map
 
 __all__ = ["BuildResult", "Inputs", "build", "load_inputs"]
 
@@ -86,7 +87,7 @@ def load_inputs(
         if baci_codes is None:
             raise ValueError("a BACI file needs its country-code table (--baci-codes)")
         codes = baci.read_baci_country_codes(baci_codes)
-        hs_map = hs_to_commodity("hs92", commodities)
+        hs_map = content_map("hs92", commodities)
         flows = baci.scan_baci(baci_path, codes, hs_codes=hs_map["hs6_code"].unique().to_list())
         bilateral = bilateral_shares(flows, hs_map)
         source = f"CEPII BACI ({Path(baci_path).name})"

@@ -10,12 +10,13 @@ from the methods' own inputs, all visible in the output columns:
   sum skips a missing WGI) and ``n_missing_wgi_global`` counts the producers skipped.
 - **Sourcing** (EU SR's "EU sourcing" term): the importer's import mix (bilateral
   value shares, or the world-market mix when its imports are not recorded). Domestic
-  production is not in the mix: trade tonnes (gross weight) and production tonnes
-  (metal content) are not on one basis.
-- **Import reliance** :math:`IR = (M - X) / (P + M - X)` with BACI tonnes and production
-  in tonnes, only where the commodity's production unit is tonnes (null otherwise, e.g.
-  natural gas in m3 or shares of capacity); for ores the gross-weight trade basis
-  overstates IR — read it as an upper bound. On the world-market basis (no recorded
+  production is not in the mix (a value-share mix has no production term).
+- **Import reliance** :math:`IR = (M - X) / (P + M - X)` on the content basis: BACI
+  quantities converted per HS6 code to the commodity's content unit
+  (``datasets/content_factors.csv``: t of Co content, t REO, million m3 of gas...) and
+  production in the same unit; null where the two units differ (shares of capacity).
+  The factors are typical grades: read IR within their ``low``-``high`` range. On the
+  world-market basis (no recorded
   imports) the SR uses IR = 1, consistent with that basis, and
   ``import_reliance_assumed`` is true.
 - **SI_SR and EoL-RIR**: the EU 2023 assessment values
@@ -24,7 +25,8 @@ from the methods' own inputs, all visible in the output columns:
   conservative end); ``si_sr_source`` and ``eol_rir_source`` say which.
 - **Trade parameter** :math:`t = 1` for every exporter (the method's baseline; export
   restrictions would raise it).
-- **GeoPolRisk** uses import quantities (tonnes), the exporters' normalised political
+- **GeoPolRisk** uses import quantities on the content basis (with production in the
+  same unit), the exporters' normalised political
   stability (missing -> 0.5, as the reference code does) and domestic production; the
   score is null on the world-market basis, where no quantities are known.
 """
@@ -145,12 +147,15 @@ def risk_indices(
     ).select(*_GROUP, pl.col("hhi_wgi_t").alias("hhi_wgi_t_sourcing"))
     reliance = volumes.select(
         *_GROUP,
-        pl.when(pl.col("production_unit").is_null() | (pl.col("production_unit") == "t"))
+        pl.when(
+            pl.col("production_unit").is_null()
+            | (pl.col("production_unit") == pl.col("content_unit"))
+        )
         .then(
             import_reliance(
                 pl.col("domestic_production").fill_null(0.0),
-                pl.col("imports_t"),
-                pl.col("exports_t"),
+                pl.col("imports_content"),
+                pl.col("exports_content"),
             )
         )
         .alias("import_reliance"),
@@ -182,7 +187,7 @@ def risk_indices(
     imports = dependency.filter(pl.col("basis") == "bilateral").with_columns(
         pv_normalized(pl.col("supplier_wgi_pv"))
     )
-    production = volumes.filter(pl.col("production_unit") == "t").select(
+    production = volumes.filter(pl.col("production_unit") == pl.col("content_unit")).select(
         *_GROUP, pl.col("domestic_production").alias("production_t")
     )
     geo = geopolrisk_score(
@@ -190,6 +195,7 @@ def risk_indices(
         production,
         world_hhi.rename({"world_hhi": "hhi"}),
         keys=("year", "commodity", "stage"),
+        quantity_t="import_quantity_content",
         value_usd=None,
     ).select(
         *_GROUP,

@@ -54,6 +54,12 @@ from pathlib import Path
 
 import polars as pl
 
+from resilience.build.content import (
+    CONTENT_COLUMNS,
+    check_content_map,
+    content_aggregations,
+    join_content,
+)
 from resilience.errors import DataError, DataProblem
 from resilience.ingest.completeness import check_csv_complete, check_csv_tail
 from resilience.ingest.name_years import check_name_years, name_years
@@ -761,7 +767,11 @@ def aggregate_baci(
     hs_to_commodity
         ``hs6_code, commodity, stage``; an HS code may feed several (commodity, stage)
         pairs, each getting the full flow. HS codes absent from the map are out of scope
-        and not aggregated.
+        and not aggregated. When the map also carries ``content_per_gross_t,
+        content_unit, content_basis`` (:func:`resilience.reference.content.content_map`),
+        each HS6 flow is converted to content before the sum and the output gains
+        ``quantity_content, content_unit, content_basis``
+        (:mod:`resilience.build.content`).
     years
         Keep only these years (pushed down to the scan); ``None`` keeps all.
 
@@ -781,23 +791,28 @@ def aggregate_baci(
     resilience.errors.DataError
         A malformed map (missing columns, non-6-digit codes, unknown stages, duplicates).
     """
+    with_content = any(c in hs_to_commodity.columns for c in CONTENT_COLUMNS)
+    if with_content:
+        content = check_content_map(hs_to_commodity, "hs_to_commodity")
+        if "exporter_iso3" in content.columns:
+            hs_to_commodity = content.filter(pl.col("exporter_iso3").is_null())
     mapping = _check_hs_map(hs_to_commodity)
     if years is not None:
         lf = lf.filter(pl.col("year").is_in(list(years)))
     q_missing = pl.col("quantity_t").is_null()
-    return (
-        lf.join(mapping.lazy(), on="hs6_code", how="inner")
-        .group_by(
-            "year", "importer_iso3", "commodity", "stage", "exporter_iso3", "source", "vintage"
-        )
-        .agg(
-            pl.col("value_usd").sum(),
-            pl.when(pl.col("quantity_t").count() > 0)
-            .then(pl.col("quantity_t").sum())
-            .otherwise(None)
-            .alias("quantity_t"),
-            pl.len().cast(pl.Int64).alias("n_flows"),
-            q_missing.sum().cast(pl.Int64).alias("n_flows_missing_quantity"),
-            pl.col("value_usd").filter(q_missing).sum().alias("value_usd_missing_quantity"),
-        )
+    joined = lf.join(mapping.lazy(), on="hs6_code", how="inner")
+    if with_content:
+        joined = join_content(joined, content)
+    return joined.group_by(
+        "year", "importer_iso3", "commodity", "stage", "exporter_iso3", "source", "vintage"
+    ).agg(
+        pl.col("value_usd").sum(),
+        pl.when(pl.col("quantity_t").count() > 0)
+        .then(pl.col("quantity_t").sum())
+        .otherwise(None)
+        .alias("quantity_t"),
+        pl.len().cast(pl.Int64).alias("n_flows"),
+        q_missing.sum().cast(pl.Int64).alias("n_flows_missing_quantity"),
+        pl.col("value_usd").filter(q_missing).sum().alias("value_usd_missing_quantity"),
+        *(content_aggregations() if with_content else []),
     )

@@ -10,7 +10,8 @@ table                  built from
 production.csv         USGS MCS 2023-2025, World Mining Data 2018-2024, IEA Critical
                        Minerals (2023), bp Statistical Review 2021 (to 2020), WNA uranium,
                        ``sources/compiled_shares.csv`` (chips, PV, batteries)
-trade.parquet          CEPII BACI (HS92) aggregated to importer x commodity x supplier
+trade.parquet          CEPII BACI (HS92) aggregated to importer x commodity x supplier,
+                       gross tonnes and content (``content_factors.csv``, per HS6)
 governance.csv         World Bank WGI (six indicators)
 alignment.csv          UNGA ideal points (Bailey, Strezhnev and Voeten)
 recycling.csv          EoL recycling input rates (SCRREEN via the WMD commodity map)
@@ -67,7 +68,8 @@ from resilience.ingest.inputs import INPUTS, MANIFEST, TABLES, InputSpec, descri
 from resilience.ingest.mapping import complete_rest_of_world, load_commodity_map, map_production
 from resilience.ingest.staging import transaction
 from resilience.paths import datasets_dir, sha256_file
-from resilience.reference.commodities import hs_to_commodity, load_commodities
+from resilience.reference.commodities import load_commodities
+from resilience.reference.content import content_map
 from resilience.schemas.tables import Production
 from resilience.schemas.validate import validate_frame
 
@@ -295,7 +297,7 @@ def preflight(inputs: Mapping[str, Sequence[Path]]) -> None:
 
 def _build_trade(inputs: dict[str, list[Path]]) -> pl.DataFrame:
     codes = baci.read_baci_country_codes(inputs["baci_codes"][0])
-    hs_map = hs_to_commodity("hs92")
+    hs_map = content_map("hs92")  # converts each HS6 flow to content before summing
     flows = pl.concat([baci.scan_baci(p, codes) for p in _baci_inputs(inputs["baci_flows"])])
     # Stream the (possibly 10 M-row) flows down to our HS codes and years, then sum in
     # a fixed row order: float sums are bit-for-bit reproducible, so a refresh of the

@@ -1,16 +1,20 @@
 r"""Model inputs: frames from the dataset turned into sparse sets and parameters (no Pyomo).
 
 Everything a model family needs comes from one :class:`ModelData`, built from bilateral
-trade quantities of one year by :func:`model_data`:
+trade quantities of one year by :func:`model_data`. Quantities are on the content basis
+(``import_quantity_content``: tonnes of metal or oxide content, million m3 of gas...,
+converted per HS6 code; ``content_unit`` in ``demand``) when the trade frame carries
+it, else gross tonnes; the ``_t`` column names below then read "per content unit":
 
 - members :math:`M`: the importers the alliance re-plans for;
-- demand :math:`d_{m,c}` (t): what member :math:`m` imported of commodity-stage :math:`c`;
-- capacity :math:`\mathrm{cap}_{s,c}` (t): supplier :math:`s`'s observed exports of
+- demand :math:`d_{m,c}`: what member :math:`m` imported of commodity-stage :math:`c`;
+- capacity :math:`\mathrm{cap}_{s,c}`: supplier :math:`s`'s observed exports of
   :math:`c`, raised by a spare-capacity fraction, minus what importers outside the model
   keep buying (their purchases are held at observed levels, so capacity is shared with
   the rest of the world);
-- unit cost :math:`p_{s,c}` (USD/t): the supplier's export unit value (trade value over
-  quantity); where its quantities are missing, the commodity's median unit value;
+- unit cost :math:`p_{s,c}` (USD per content unit): the supplier's export unit value
+  (trade value over quantity, ``unit_value_usd_per_content_unit`` in ``arcs``); where its
+  quantities are missing, the commodity's median unit value;
 - arcs: every (member, supplier, commodity) with capacity, the supplier not the member
   itself — a sparse set built from rows, never a dense cross product;
 - ``is_ally`` per arc from the allied set.
@@ -45,12 +49,14 @@ class ModelData:
     members
         ISO3 codes of the modelled importers.
     demand
-        ``member_iso3, commodity, stage, demand_t``.
+        ``member_iso3, commodity, stage, demand_t`` (and ``content_unit`` when built on
+        the content basis).
     capacity
         ``supplier_iso3, commodity, stage, capacity_t, observed_exports_t``.
     arcs
         ``member_iso3, supplier_iso3, commodity, stage, unit_cost_usd_per_t,
-        observed_t, is_ally``.
+        observed_t, is_ally`` (and ``unit_value_usd_per_content_unit``, the observed
+        export unit value before the median fill, on the content basis).
     """
 
     year: int
@@ -81,7 +87,9 @@ def model_data(
     ----------
     bilateral
         ``year, importer_iso3, commodity, stage, supplier_iso3, import_value_usd,
-        import_quantity_t`` (e.g. :func:`resilience.build.dependency.trade_shares`).
+        import_quantity_t`` (e.g. :func:`resilience.build.dependency.trade_shares`);
+        with ``import_quantity_content`` and ``content_unit`` the model runs on the
+        content basis.
     members
         Importers to model.
     year
@@ -101,19 +109,20 @@ def model_data(
     """
     if spare_capacity_frac < 0:
         raise ValueError(f"spare_capacity_frac must be >= 0, got {spare_capacity_frac}")
+    lazy = bilateral.lazy()
+    on_content = {"import_quantity_content", "content_unit"} <= set(lazy.collect_schema().names())
+    quantity = "import_quantity_content" if on_content else "import_quantity_t"
     flows = (
-        bilateral.lazy()
-        .filter(
-            (pl.col("year") == year)
-            & pl.col("import_quantity_t").is_not_null()
-            & (pl.col("import_quantity_t") > 0)
+        lazy.filter(
+            (pl.col("year") == year) & pl.col(quantity).is_not_null() & (pl.col(quantity) > 0)
         )
         .select(
             "importer_iso3",
             "supplier_iso3",
             *COMMODITY_KEY,
             "import_value_usd",
-            "import_quantity_t",
+            pl.col(quantity).alias("_q"),
+            (pl.col("content_unit") if on_content else pl.lit("t")).alias("content_unit"),
         )
         .collect()
     )
@@ -131,7 +140,7 @@ def model_data(
     demand = (
         flows.filter(is_member)
         .group_by(pl.col("importer_iso3").alias("member_iso3"), *COMMODITY_KEY)
-        .agg(pl.col("import_quantity_t").sum().alias("demand_t"))
+        .agg(pl.col("_q").sum().alias("demand_t"), pl.col("content_unit").first())
         .sort("member_iso3", *COMMODITY_KEY)
     )
     if commodities is not None:
@@ -140,11 +149,9 @@ def model_data(
             c, s = missing.row(0)
             raise UnknownNameError("commodity imported by the members", f"{c}/{s}", [])
     exports = flows.group_by("supplier_iso3", *COMMODITY_KEY).agg(
-        pl.col("import_quantity_t").sum().alias("observed_exports_t"),
-        pl.col("import_quantity_t").filter(~is_member).sum().alias("_others_t"),
-        (pl.col("import_value_usd").sum() / pl.col("import_quantity_t").sum()).alias(
-            "unit_cost_usd_per_t"
-        ),
+        pl.col("_q").sum().alias("observed_exports_t"),
+        pl.col("_q").filter(~is_member).sum().alias("_others_t"),
+        (pl.col("import_value_usd").sum() / pl.col("_q").sum()).alias("unit_cost_usd_per_t"),
     )
     capacity = exports.with_columns(
         (pl.col("observed_exports_t") * (1 + spare_capacity_frac) - pl.col("_others_t"))
@@ -156,19 +163,27 @@ def model_data(
     )
     capacity = (
         capacity.join(median_cost, on=COMMODITY_KEY)
-        .with_columns(pl.coalesce("unit_cost_usd_per_t", "_median").alias("unit_cost_usd_per_t"))
+        .with_columns(
+            pl.col("unit_cost_usd_per_t").alias("unit_value_usd_per_content_unit"),
+            pl.coalesce("unit_cost_usd_per_t", "_median").alias("unit_cost_usd_per_t"),
+        )
         .filter(pl.col("capacity_t") > 0)
     )
     observed = flows.filter(is_member).select(
         pl.col("importer_iso3").alias("member_iso3"),
         "supplier_iso3",
         *COMMODITY_KEY,
-        pl.col("import_quantity_t").alias("observed_t"),
+        pl.col("_q").alias("observed_t"),
     )
     arcs = (
         demand.select("member_iso3", *COMMODITY_KEY)
         .join(
-            capacity.select("supplier_iso3", *COMMODITY_KEY, "unit_cost_usd_per_t"),
+            capacity.select(
+                "supplier_iso3",
+                *COMMODITY_KEY,
+                "unit_cost_usd_per_t",
+                *(["unit_value_usd_per_content_unit"] if on_content else []),
+            ),
             on=COMMODITY_KEY,
         )
         .filter(pl.col("supplier_iso3") != pl.col("member_iso3"))
@@ -182,7 +197,7 @@ def model_data(
     return ModelData(
         year=year,
         members=member_list,
-        demand=demand,
+        demand=demand if on_content else demand.drop("content_unit"),
         capacity=capacity.select(
             "supplier_iso3", *COMMODITY_KEY, "capacity_t", "observed_exports_t"
         ).sort("supplier_iso3", *COMMODITY_KEY),

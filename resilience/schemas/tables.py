@@ -19,6 +19,7 @@ __all__ = [
     "Alignment",
     "Alliances",
     "Commodities",
+    "ContentFactors",
     "GasInfrastructure",
     "Governance",
     "MARKET_PARAMETERS",
@@ -316,3 +317,42 @@ class GasInfrastructure(dy.Schema):
     url = dy.String(nullable=False)
     quote = dy.String(nullable=False)
     note = dy.String(nullable=True)
+
+
+class ContentFactors(dy.Schema):
+    """Metal, oxide or energy content per gross tonne of a traded HS6 product.
+
+    One row per (hs6, commodity, stage) of ``datasets/commodities.csv`` with an empty
+    ``exporter_iso3`` (the default), plus optional rows for one exporter whose product
+    under that code differs (DRC's cobalt hydroxide declared as a cobalt intermediate):
+    ``quantity_content = quantity_t * content_per_gross_t`` in ``content_unit`` (the
+    commodity's unit: tonnes of content, or million m3 for natural gas). ``low`` and
+    ``high`` bound the factor where a range is known.
+    """
+
+    hs6 = dy.String(nullable=False, regex=r"^\d{6}$")
+    commodity = dy.String(nullable=False, regex=r"^[a-z][a-z0-9_]*$")
+    stage = dy.String(nullable=False, regex=_one_of(STAGES))
+    exporter_iso3 = dy.String(nullable=True, regex=ISO3_PATTERN)
+    content_unit = dy.String(nullable=False)
+    content_per_gross_t = dy.Float64(nullable=False, min_exclusive=0)
+    low = dy.Float64(nullable=True, min_exclusive=0)
+    high = dy.Float64(nullable=True, min_exclusive=0)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+    url = dy.String(nullable=True)
+    quote = dy.String(nullable=True)
+    note = dy.String(nullable=True)
+
+    @dy.rule()
+    def one_factor_per_key(cls) -> pl.Expr:
+        """One row per (hs6, commodity, stage, exporter_iso3) (empty exporter: default)."""
+        return ~pl.struct("hs6", "commodity", "stage", "exporter_iso3").is_duplicated()
+
+    @dy.rule()
+    def range_holds_factor(cls) -> pl.Expr:
+        """``low <= content_per_gross_t <= high`` where bounds and a positive factor exist."""
+        f = pl.col("content_per_gross_t")
+        return (f <= 0) | (pl.col("low").is_null() | (pl.col("low") <= f)) & (
+            pl.col("high").is_null() | (f <= pl.col("high"))
+        )
