@@ -52,6 +52,11 @@ INPUTS: tuple[InputSpec, ...] = (
         "baci_flows", ("baci_hs92_*raw_materials*.parquet", "BACI_HS92_Y*_V*.csv"), many=True
     ),
     InputSpec("baci_codes", ("country_codes_V*.csv",)),
+    InputSpec(
+        "china_monthly", ("china_exports_by_partner_hs6_monthly_*.csv",), required=False
+    ),
+    InputSpec("china_tariff_lines", ("hs_map_china_tariff_lines.csv",), required=False),
+    InputSpec("eurostat_gas", ("nrg_ti_gas_*_tidy.csv",), required=False),
 )
 
 #: The tables a refresh writes into ``datasets/`` (besides ``manifest.json``); every
@@ -63,6 +68,8 @@ TABLES = (
     "alignment.csv",
     "recycling.csv",
     "published_hhi.csv",
+    "eu_gas_imports_by_origin.csv",
+    "china_exports_monthly.parquet",
 )
 MANIFEST = "manifest.json"
 

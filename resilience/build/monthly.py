@@ -1,0 +1,269 @@
+"""Compact tables from the monthly and by-origin sources: China's exports, EU gas imports.
+
+* :func:`build_china_exports_monthly`: China's monthly exports by partner for the
+  export-controlled HS lines, mapped to our (commodity, stage) through
+  ``datasets/maps/comtrade_china_monthly.csv`` with a content factor per line
+  (``content_quantity_t = quantity_t x content_factor``).
+* :func:`build_eu_gas_imports_by_origin`: Eurostat ``nrg_ti_gas`` imports from Russia and
+  in total, in TJ GCV and in the gas unit of ``commodities.csv`` (million m3) through the
+  cited factor of ``datasets/gas_heat_content.csv``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dataframely as dy
+import polars as pl
+
+from resilience.errors import DataError, DataProblem
+from resilience.paths import datasets_dir
+from resilience.schemas.tables import ISO3_PATTERN
+from resilience.schemas.validate import validate_frame
+
+__all__ = [
+    "CHINA_EXPORTS_MONTHLY",
+    "CHINA_MONTHLY_MAP",
+    "EU_GAS_IMPORTS",
+    "GAS_HEAT_CONTENT",
+    "ChinaExportsMonthly",
+    "ContentMap",
+    "EuGasImports",
+    "GasHeatContent",
+    "build_china_exports_monthly",
+    "build_eu_gas_imports_by_origin",
+    "load_china_monthly_map",
+    "load_gas_heat_content",
+]
+
+CHINA_MONTHLY_MAP = Path("maps") / "comtrade_china_monthly.csv"
+GAS_HEAT_CONTENT = Path("gas_heat_content.csv")
+KG_PER_T = 1000.0
+#: File names of the two tables in ``datasets/``.
+CHINA_EXPORTS_MONTHLY = "china_exports_monthly.parquet"
+EU_GAS_IMPORTS = "eu_gas_imports_by_origin.csv"
+
+
+class ContentMap(dy.Schema):
+    """HS6 line -> (commodity, stage) with the content per gross tonne."""
+
+    hs6_code = dy.String(nullable=False, primary_key=True, regex=r"^\d{6}$")
+    commodity = dy.String(nullable=False, primary_key=True)
+    stage = dy.String(nullable=False, primary_key=True)
+    content_factor = dy.Float64(nullable=False, min_exclusive=0, max=1)
+    content_basis = dy.String(nullable=False)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+    note = dy.String(nullable=True)
+
+
+class GasHeatContent(dy.Schema):
+    """Unit conversion of gas quantities (``to = from x factor``)."""
+
+    commodity = dy.String(nullable=False, primary_key=True)
+    stage = dy.String(nullable=False, primary_key=True)
+    from_unit = dy.String(nullable=False, primary_key=True)
+    to_unit = dy.String(nullable=False, primary_key=True)
+    factor = dy.Float64(nullable=False, min_exclusive=0)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+    url = dy.String(nullable=True)
+    quote = dy.String(nullable=True)
+    note = dy.String(nullable=True)
+
+
+class ChinaExportsMonthly(dy.Schema):
+    """``datasets/china_exports_monthly.parquet``."""
+
+    period = dy.String(nullable=False, primary_key=True, regex=r"^\d{4}-(0[1-9]|1[0-2])$")
+    importer_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
+    commodity = dy.String(nullable=False, primary_key=True)
+    stage = dy.String(nullable=False, primary_key=True)
+    hs6_code = dy.String(nullable=False, primary_key=True, regex=r"^\d{6}$")
+    year = dy.Int32(nullable=False, min=1990, max=2100)
+    month = dy.Int8(nullable=False, min=1, max=12)
+    exporter_iso3 = dy.String(nullable=False, regex=ISO3_PATTERN)
+    value_usd = dy.Float64(nullable=False, min=0)
+    quantity_t = dy.Float64(nullable=True, min=0)
+    content_factor = dy.Float64(nullable=False, min_exclusive=0, max=1)
+    content_quantity_t = dy.Float64(nullable=True, min=0)
+    content_basis = dy.String(nullable=False)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+
+
+class EuGasImports(dy.Schema):
+    """``datasets/eu_gas_imports_by_origin.csv``."""
+
+    year = dy.Int32(nullable=False, primary_key=True, min=1990, max=2100)
+    importer_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
+    exporter_iso3 = dy.String(nullable=False, primary_key=True, regex=ISO3_PATTERN)
+    product = dy.Enum(("natural_gas", "lng"), nullable=False, primary_key=True)
+    commodity = dy.String(nullable=False)
+    stage = dy.String(nullable=False)
+    quantity_tj_gcv = dy.Float64(nullable=True, min=0)
+    quantity = dy.Float64(nullable=True, min=0)
+    unit = dy.String(nullable=False)
+    conversion_factor = dy.Float64(nullable=False, min_exclusive=0)
+    flag = dy.String(nullable=True)
+    source = dy.String(nullable=False)
+    vintage = dy.String(nullable=False)
+
+
+def _read_reference(schema: type[dy.Schema], path: Path) -> pl.DataFrame:
+    raw = pl.read_csv(path, infer_schema=False).with_row_index("source_row", offset=2)
+    numeric = [c for c in ("content_factor", "factor") if c in raw.columns]
+    bad = raw.filter(
+        pl.any_horizontal(pl.col(c).cast(pl.Float64, strict=False).is_null() for c in numeric)
+    )
+    if bad.height:
+        raise DataError(
+            [
+                DataProblem(str(path), int(row[0]), c, row[1], "not a number")
+                for c in numeric
+                for row in bad.select("source_row", c).iter_rows()
+                if row[1] is None or _not_float(row[1])
+            ]
+        )
+    frame = raw.with_columns(pl.col(numeric).cast(pl.Float64))
+    return validate_frame(schema, frame.cast({"source_row": pl.Int64}), file=path).drop(
+        "source_row"
+    )
+
+
+def _not_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False
+
+
+def load_china_monthly_map(path: Path | None = None) -> pl.DataFrame:
+    """The HS line map of China's monthly exports (:class:`ContentMap`); validated."""
+    return _read_reference(ContentMap, path or datasets_dir() / CHINA_MONTHLY_MAP)
+
+
+def load_gas_heat_content(path: Path | None = None) -> pl.DataFrame:
+    """The cited gas unit conversions (:class:`GasHeatContent`); validated."""
+    return _read_reference(GasHeatContent, path or datasets_dir() / GAS_HEAT_CONTENT)
+
+
+def build_china_exports_monthly(
+    flows: pl.DataFrame,
+    content_map: pl.DataFrame,
+    *,
+    file: str | Path,
+    source: str,
+    vintage: str,
+) -> pl.DataFrame:
+    """China's monthly exports by partner, (commodity, stage) and HS6 on a content basis.
+
+    Parameters
+    ----------
+    flows
+        :func:`resilience.ingest.china_monthly.read_china_monthly_exports` (with
+        ``source_row``).
+    content_map
+        :func:`load_china_monthly_map`.
+    file
+        The flows' file, for messages.
+    source, vintage
+        Written on every row.
+
+    Raises
+    ------
+    resilience.errors.DataError
+        An HS6 of ``flows`` with no row in the content map (a missing content factor),
+        naming the file, row, column and value.
+    """
+    missing = flows.join(content_map.select("hs6_code").unique(), on="hs6_code", how="anti")
+    if missing.height:
+        raise DataError(
+            [
+                DataProblem(str(file), row, "hs6", code, f"no content factor ({CHINA_MONTHLY_MAP})")
+                for code, row in missing.select("hs6_code", "source_row").head(50).iter_rows()
+            ]
+        )
+    joined = flows.join(content_map, on="hs6_code", how="inner")
+    quantity_t = pl.col("quantity_kg") / KG_PER_T
+    out = joined.select(
+        pl.format("{}-{}", "year", pl.col("month").cast(pl.String).str.zfill(2)).alias("period"),
+        "importer_iso3",
+        "commodity",
+        "stage",
+        "hs6_code",
+        "year",
+        "month",
+        "exporter_iso3",
+        "value_usd",
+        quantity_t.alias("quantity_t"),
+        "content_factor",
+        (quantity_t * pl.col("content_factor")).alias("content_quantity_t"),
+        "content_basis",
+        pl.lit(source).alias("source"),
+        pl.lit(vintage).alias("vintage"),
+    ).sort("period", "commodity", "stage", "hs6_code", "importer_iso3")
+    checked = validate_frame(ChinaExportsMonthly, out, file=CHINA_EXPORTS_MONTHLY)
+    return checked.drop("source_row", strict=False)
+
+
+def build_eu_gas_imports_by_origin(
+    imports: pl.DataFrame,
+    heat_content: pl.DataFrame,
+    *,
+    commodity_unit: str,
+    source: str,
+    vintage: str,
+) -> pl.DataFrame:
+    """Eurostat gas imports by origin in TJ GCV and in ``commodity_unit``.
+
+    Parameters
+    ----------
+    imports
+        :func:`resilience.ingest.eurostat.read_nrg_ti_gas`.
+    heat_content
+        :func:`load_gas_heat_content`; must hold natural_gas/mining ``TJ`` ->
+        ``commodity_unit``.
+    commodity_unit
+        The unit of natural_gas/mining in ``commodities.csv`` (``million m3``).
+    source, vintage
+        Written on every row.
+
+    Raises
+    ------
+    resilience.errors.DataError
+        No conversion from TJ to ``commodity_unit`` in the heat-content table.
+    """
+    hit = heat_content.filter(
+        (pl.col("commodity") == "natural_gas")
+        & (pl.col("stage") == "mining")
+        & (pl.col("from_unit") == "TJ")
+        & (pl.col("to_unit") == commodity_unit)
+    )
+    if hit.height != 1:
+        raise DataError.single(
+            str(GAS_HEAT_CONTENT),
+            None,
+            "to_unit",
+            commodity_unit,
+            "no conversion natural_gas/mining TJ -> the commodity's unit",
+        )
+    factor = float(hit["factor"][0])
+    out = imports.select(
+        "year",
+        "importer_iso3",
+        "exporter_iso3",
+        pl.col("product").cast(pl.String),
+        pl.lit("natural_gas").alias("commodity"),
+        pl.lit("mining").alias("stage"),
+        pl.col("value_tj_gcv").alias("quantity_tj_gcv"),
+        (pl.col("value_tj_gcv") * factor).alias("quantity"),
+        pl.lit(commodity_unit).alias("unit"),
+        pl.lit(factor).alias("conversion_factor"),
+        "flag",
+        pl.lit(source).alias("source"),
+        pl.lit(vintage).alias("vintage"),
+    ).sort("year", "importer_iso3", "exporter_iso3", "product")
+    checked = validate_frame(EuGasImports, out, file=EU_GAS_IMPORTS)
+    return checked.drop("source_row", strict=False)
