@@ -36,6 +36,7 @@ import polars as pl
 
 from resilience import data as shipped
 from resilience.build.dependency import trade_shares
+from resilience.build.monthly import with_china_exports
 from resilience.optimize import scenarios_data as sd
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData, apply_overrides, model_data
 from resilience.optimize.recourse import DAYS_PER_YEAR
@@ -350,7 +351,7 @@ def _shipped_shares() -> pl.DataFrame:
 
 @lru_cache(maxsize=1)
 def _shares_of(path: str, size: int, mtime_ns: int) -> pl.DataFrame:
-    return trade_shares(shipped.scan_trade(Path(path))).collect()
+    return trade_shares(with_china_exports(shipped.scan_trade(Path(path)))).collect()
 
 
 def prepare_run(

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import logging
+from functools import cache
 from pathlib import Path
 
 import dataframely as dy
@@ -32,9 +34,13 @@ __all__ = [
     "GasHeatContent",
     "build_china_exports_monthly",
     "build_eu_gas_imports_by_origin",
+    "china_export_trade_rows",
     "load_china_monthly_map",
     "load_gas_heat_content",
+    "with_china_exports",
 ]
+
+log = logging.getLogger(__name__)
 
 CHINA_MONTHLY_MAP = Path("maps") / "comtrade_china_monthly.csv"
 GAS_HEAT_CONTENT = Path("gas_heat_content.csv")
@@ -267,3 +273,138 @@ def build_eu_gas_imports_by_origin(
     ).sort("year", "importer_iso3", "exporter_iso3", "product")
     checked = validate_frame(EuGasImports, out, file=EU_GAS_IMPORTS)
     return checked.drop("source_row", strict=False)
+
+
+def china_export_trade_rows(
+    monthly: pl.DataFrame,
+    world: pl.DataFrame,
+    *,
+    skip: pl.DataFrame,
+    years: list[int],
+) -> pl.DataFrame:
+    r"""Annual trade rows (``trade.parquet`` columns) from China's monthly exports.
+
+    For each (year, importer, commodity, stage) of ``monthly`` that the trade table does
+    not cover (``skip``: its ``year, commodity, stage`` rows), China's exports to the
+    importer in the year, on a content basis, become China's row; every other producer
+    :math:`p` (not the importer) gets a row scaled from China's by world production
+    shares:
+
+    .. math:: q_{m,p} = q_{m,\mathrm{CHN}} \, w_p / w_{\mathrm{CHN}}
+
+    at China's unit value (so value shares equal quantity shares). The importer's imports
+    from other producers are not in the data (gallium and germanium have no HS92 code in
+    BACI), so the split follows world production: China's bilateral volume sets the scale,
+    not China's share. Those rows' ``source`` says so and ``n_flows`` is 0.
+
+    Parameters
+    ----------
+    monthly
+        :func:`load <resilience.data.load_china_exports_monthly>`'s table.
+    world
+        :func:`resilience.build.world_market.world_shares` for ``years`` (collected).
+    skip
+        ``year, commodity, stage`` already in the trade table (their rows are not added).
+    years
+        Years to produce.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns of ``trade.parquet``; empty when nothing applies.
+    """
+    key = ["year", "importer_iso3", "commodity", "stage"]
+    own = (
+        monthly.filter(pl.col("year").is_in(years))
+        .join(skip.select("year", "commodity", "stage").unique(), on=key[::2], how="anti")
+        .group_by(*key, "exporter_iso3", "source", "vintage")
+        .agg(
+            pl.col("value_usd").sum(),
+            pl.when(pl.col("content_quantity_t").count() > 0)
+            .then(pl.col("content_quantity_t").sum())
+            .alias("quantity_t"),
+            pl.len().cast(pl.Int64).alias("n_flows"),
+            pl.col("content_quantity_t")
+            .null_count()
+            .cast(pl.Int64)
+            .alias("n_flows_missing_quantity"),
+            pl.col("value_usd")
+            .filter(pl.col("content_quantity_t").is_null())
+            .sum()
+            .alias("value_usd_missing_quantity"),
+        )
+    )
+    shares = world.filter(pl.col("world_share").is_not_null() & (pl.col("world_share") > 0))
+    china = shares.filter(pl.col("country_iso3") == "CHN").select(
+        "year", "commodity", "stage", pl.col("world_share").alias("_w_chn")
+    )
+    others = (
+        own.join(china, on=["year", "commodity", "stage"], how="inner")
+        .join(
+            shares.filter(pl.col("country_iso3") != "CHN").select(
+                "year", "commodity", "stage", "country_iso3", "world_share", "production_source"
+            ),
+            on=["year", "commodity", "stage"],
+            how="inner",
+        )
+        .filter(pl.col("country_iso3") != pl.col("importer_iso3"))
+        .select(
+            *key,
+            pl.col("country_iso3").alias("exporter_iso3"),
+            pl.format(
+                "world production share ({}) scaled to China's exports (UN Comtrade)",
+                "production_source",
+            ).alias("source"),
+            pl.col("vintage"),
+            pl.col("value_usd") * pl.col("world_share") / pl.col("_w_chn"),
+            pl.col("quantity_t") * pl.col("world_share") / pl.col("_w_chn"),
+            pl.lit(0, pl.Int64).alias("n_flows"),
+            pl.lit(0, pl.Int64).alias("n_flows_missing_quantity"),
+            pl.lit(0.0).alias("value_usd_missing_quantity"),
+        )
+    )
+    columns = [
+        *key[:4],
+        "exporter_iso3",
+        "source",
+        "vintage",
+        "value_usd",
+        "quantity_t",
+        "n_flows",
+        "n_flows_missing_quantity",
+        "value_usd_missing_quantity",
+    ]
+    return (
+        pl.concat([own.select(columns), others.select(columns)])
+        .with_columns(pl.col("year").cast(pl.Int32))
+        .sort("year", "importer_iso3", "commodity", "stage", "exporter_iso3")
+    )
+
+
+def with_china_exports(trade: pl.LazyFrame) -> pl.LazyFrame:
+    """``trade`` plus :func:`china_export_trade_rows` when the local China table exists.
+
+    The table is built by ``resilience data refresh`` from UN Comtrade data and is not
+    shipped; without it ``trade`` is returned unchanged (logged once per process).
+    """
+    from resilience import data
+    from resilience.build.world_market import world_shares
+
+    path = datasets_dir() / CHINA_EXPORTS_MONTHLY
+    if not path.exists():
+        _say_absent(str(path))
+        return trade
+    monthly = data.load_china_exports_monthly(path)
+    covered = trade.select("year", "commodity", "stage").unique().collect()
+    years = sorted(covered["year"].unique().to_list())
+    world = world_shares(data.load_production(), years)
+    world_frame = world.collect() if isinstance(world, pl.LazyFrame) else world
+    extra = china_export_trade_rows(monthly, world_frame, skip=covered, years=years)
+    if extra.height == 0:
+        return trade
+    return pl.concat([trade, extra.lazy()], how="vertical_relaxed")
+
+
+@cache
+def _say_absent(path: str) -> None:
+    log.info("%s absent: gallium and germanium have no bilateral rows (not shipped)", path)
