@@ -38,6 +38,7 @@ __all__ = [
     "load_china_monthly_map",
     "load_gas_heat_content",
     "with_china_exports",
+    "with_china_provenance",
 ]
 
 log = logging.getLogger(__name__)
@@ -316,7 +317,11 @@ def china_export_trade_rows(
     key = ["year", "importer_iso3", "commodity", "stage"]
     own = (
         monthly.filter(pl.col("year").is_in(years))
-        .join(skip.select("year", "commodity", "stage").unique(), on=key[::2], how="anti")
+        .join(
+            skip.select("year", "commodity", "stage").unique(),
+            on=["year", "commodity", "stage"],
+            how="anti",
+        )
         .group_by(*key, "exporter_iso3", "source", "vintage")
         .agg(
             pl.col("value_usd").sum(),
@@ -408,3 +413,44 @@ def with_china_exports(trade: pl.LazyFrame) -> pl.LazyFrame:
 @cache
 def _say_absent(path: str) -> None:
     log.info("%s absent: gallium and germanium have no bilateral rows (not shipped)", path)
+
+
+def with_china_provenance(table: pl.DataFrame) -> pl.DataFrame:
+    """Name China's monthly exports as the source of the bilateral rows they supply.
+
+    ``table`` has ``commodity, stage, basis, source, vintage`` (the risk table). Rows on a
+    bilateral basis of a (commodity, stage) that the trade table lacks and the local China
+    table holds (gallium and germanium) get that table's source, plus the world
+    production scaling of :func:`china_export_trade_rows`, and its vintage.
+    """
+    from resilience import data
+
+    path = datasets_dir() / CHINA_EXPORTS_MONTHLY
+    if not path.exists() or table.height == 0:
+        return table
+    pairs = (
+        data.load_china_exports_monthly(path)
+        .select("commodity", "stage", "source", "vintage")
+        .unique(["commodity", "stage"])
+        .join(
+            data.scan_trade().select("commodity", "stage").unique().collect(),
+            on=["commodity", "stage"],
+            how="anti",
+        )
+        .rename({"source": "_china_source", "vintage": "_china_vintage"})
+    )
+    hit = pl.col("_china_source").is_not_null() & (pl.col("basis") == "bilateral")
+    return (
+        table.join(pairs, on=["commodity", "stage"], how="left")
+        .with_columns(
+            pl.when(hit)
+            .then(pl.format("{}; other producers: world production shares", "_china_source"))
+            .otherwise(pl.col("source"))
+            .alias("source"),
+            pl.when(hit)
+            .then(pl.col("_china_vintage"))
+            .otherwise(pl.col("vintage"))
+            .alias("vintage"),
+        )
+        .drop("_china_source", "_china_vintage")
+    )
