@@ -36,7 +36,7 @@ import polars as pl
 
 from resilience import data as shipped
 from resilience.build.dependency import trade_shares
-from resilience.build.monthly import CHINA_EXPORTS_MONTHLY, with_china_exports
+from resilience.build.monthly import CHINA_EXPORTS_MONTHLY, EU_GAS_IMPORTS, with_source_tables
 from resilience.optimize import scenarios_data as sd
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData, apply_overrides, model_data
 from resilience.optimize.recourse import DAYS_PER_YEAR
@@ -342,20 +342,22 @@ def _shipped_shares() -> pl.DataFrame:
     """Bilateral shares of the shipped trade table, read once per version of the file.
 
     Sweeps build a run many times; the cache is keyed by the file's path, size and
-    modification time (and those of the local China table, whose gallium and germanium
-    rows :func:`~resilience.build.monthly.with_china_exports` adds), so a refreshed table
-    is read again.
+    modification time (and those of China's exports and the EU gas-by-origin table, which
+    :func:`~resilience.build.monthly.with_source_tables` applies), so a refreshed table is
+    read again.
     """
     path = datasets_dir() / "trade.parquet"
     stat = path.stat()
-    china = datasets_dir() / CHINA_EXPORTS_MONTHLY
-    extra = china.stat().st_mtime_ns if china.exists() else None
+    extra = tuple(
+        (p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else None
+        for p in (datasets_dir() / CHINA_EXPORTS_MONTHLY, datasets_dir() / EU_GAS_IMPORTS)
+    )
     return _shares_of(str(path), stat.st_size, stat.st_mtime_ns, extra)
 
 
 @lru_cache(maxsize=1)
-def _shares_of(path: str, size: int, mtime_ns: int, china_mtime_ns: int | None) -> pl.DataFrame:
-    return trade_shares(with_china_exports(shipped.scan_trade(Path(path)))).collect()
+def _shares_of(path: str, size: int, mtime_ns: int, extra: tuple[object, ...]) -> pl.DataFrame:
+    return trade_shares(with_source_tables(shipped.scan_trade(Path(path)))).collect()
 
 
 def prepare_run(

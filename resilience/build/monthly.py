@@ -39,6 +39,8 @@ __all__ = [
     "load_gas_heat_content",
     "with_china_exports",
     "with_china_provenance",
+    "with_source_provenance",
+    "with_source_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -454,3 +456,21 @@ def with_china_provenance(table: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("_china_source", "_china_vintage")
     )
+
+
+def with_source_tables(trade: pl.LazyFrame) -> pl.LazyFrame:
+    """The trade the metrics and models use, from ``trade`` and the source tables.
+
+    China's exports (:func:`with_china_exports`) are added and gas is re-split by origin
+    (:func:`resilience.build.gas_origin.with_gas_origin`).
+    """
+    from resilience.build.gas_origin import with_gas_origin
+
+    return with_gas_origin(with_china_exports(trade))
+
+
+def with_source_provenance(table: pl.DataFrame) -> pl.DataFrame:
+    """A risk table's ``source``/``vintage`` for the rows :func:`with_source_tables` changed."""
+    from resilience.build.gas_origin import gas_origin_provenance
+
+    return gas_origin_provenance(with_china_provenance(table))
