@@ -136,3 +136,38 @@ def test_tariff_line_that_is_not_eight_digits(tmp_path: Path) -> None:
         read_tariff_lines(path)
     assert "row 2" in str(info.value)
     assert "8112921" in str(info.value)
+
+
+def test_risk_gallium_from_china_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: pl.DataFrame
+) -> None:
+    """With China's exports table (built from the fixture) gallium is bilateral in `risk`."""
+    import shutil
+
+    from resilience.build.monthly import CHINA_EXPORTS_MONTHLY
+    from resilience.risk import RiskQuery, risk_table
+
+    repo = Path(__file__).resolve().parents[2]
+    copy = tmp_path / "datasets"
+    shutil.copytree(
+        repo / "datasets", copy, ignore=shutil.ignore_patterns(CHINA_EXPORTS_MONTHLY, "_build")
+    )
+    monkeypatch.setenv("RESILIENCE_DATASETS", str(copy))
+    query = RiskQuery(importer="USA", bloc="G7", year=2023, commodities=["gallium"])
+    before = risk_table(query).row(0, named=True)
+    assert before["basis"] == "world_market"
+    build_china_exports_monthly(
+        read_china_monthly_exports(FLOWS, lines),
+        load_china_monthly_map(),
+        file=FLOWS,
+        source="UN Comtrade (fixture)",
+        vintage="fixture",
+    ).write_parquet(copy / CHINA_EXPORTS_MONTHLY)
+    after = risk_table(query).row(0, named=True)
+    assert after["basis"] == "bilateral"
+    assert after["top_supplier_iso3"] == "CHN"
+    # the fixture's USD 0.5 m to the US plus the other producers scaled from it
+    assert after["import_value_usd"] > 500_000.0
+    assert after["top1_value_usd"] == pytest.approx(500_000.0)
+    assert after["source"].startswith("UN Comtrade (fixture); other producers")
+    assert after["vintage"] == "fixture"
