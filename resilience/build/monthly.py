@@ -34,6 +34,7 @@ __all__ = [
     "GasHeatContent",
     "build_china_exports_monthly",
     "build_eu_gas_imports_by_origin",
+    "build_monthly_dependency",
     "china_export_trade_rows",
     "load_china_monthly_map",
     "load_gas_heat_content",
@@ -474,3 +475,84 @@ def with_source_provenance(table: pl.DataFrame) -> pl.DataFrame:
     from resilience.build.gas_origin import gas_origin_provenance
 
     return gas_origin_provenance(with_china_provenance(table))
+
+
+def build_monthly_dependency(
+    monthly: pl.DataFrame, dependency: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The monthly dependency table: China's supply to each importer by month.
+
+    A table beside the yearly dependency dataset (whose consumers it leaves alone), keyed
+    by ``period`` as well as the yearly key: one row per (period, importer, commodity,
+    stage, supplier = CHN) from the first to the last month the importer appears for
+    that good, months without a record being 0 t (the collector's file lists a partner's
+    months with trade); a month whose records all lack a weight has a null quantity.
+    Columns: ``year, month, period, importer_iso3, commodity, stage,
+    supplier_iso3, basis`` (``bilateral_monthly``), ``import_value_usd``,
+    ``import_quantity_t`` (content basis), ``trailing_12m_mean_t`` (mean of the 12
+    previous months; null before 12 months of history), ``vs_trailing_12m`` (the month
+    over that mean) and, when the yearly ``dependency`` is given, ``annual_supply_share``
+    (China's share of the importer's supply that year).
+
+    Parameters
+    ----------
+    monthly
+        China's monthly exports (:func:`resilience.data.load_china_exports_monthly`).
+    dependency
+        Yearly dependency rows (``year, importer_iso3, commodity, stage, supplier_iso3,
+        supply_share``), optional.
+    """
+    key = ["importer_iso3", "commodity", "stage"]
+    sums = monthly.group_by("year", "month", *key).agg(
+        pl.col("value_usd").sum().alias("import_value_usd"),
+        pl.when(pl.col("content_quantity_t").count() > 0)
+        .then(pl.col("content_quantity_t").sum())
+        .alias("import_quantity_t"),
+        pl.lit(True).alias("_seen"),
+    )
+    sums = sums.with_columns(pl.date(pl.col("year"), pl.col("month"), 1).alias("_date"))
+    spans = sums.group_by(key).agg(
+        pl.date_ranges(pl.col("_date").min(), pl.col("_date").max(), interval="1mo").alias("_date")
+    )
+    grid = spans.explode("_date").join(sums.drop("year", "month"), on=[*key, "_date"], how="left")
+    out = (
+        grid.with_columns(
+            pl.col("import_value_usd").fill_null(0.0),
+            pl.when(pl.col("_seen").is_null())
+            .then(0.0)
+            .otherwise(pl.col("import_quantity_t"))
+            .alias("import_quantity_t"),
+        )
+        .sort(*key, "_date")
+        .with_columns(
+            pl.col("import_quantity_t")
+            .shift(1)
+            .rolling_mean(window_size=12, min_samples=12)
+            .over(key)
+            .alias("trailing_12m_mean_t")
+        )
+        .with_columns(
+            pl.when(pl.col("trailing_12m_mean_t") > 0)
+            .then(pl.col("import_quantity_t") / pl.col("trailing_12m_mean_t"))
+            .alias("vs_trailing_12m"),
+            pl.col("_date").dt.year().cast(pl.Int32).alias("year"),
+            pl.col("_date").dt.month().cast(pl.Int8).alias("month"),
+            pl.col("_date").dt.strftime("%Y-%m").alias("period"),
+            pl.lit("CHN").alias("supplier_iso3"),
+            pl.lit("bilateral_monthly").alias("basis"),
+        )
+        .drop("_date", "_seen")
+    )
+    if dependency is not None:
+        out = out.join(
+            dependency.select(
+                pl.col("year").cast(pl.Int32),
+                *key,
+                "supplier_iso3",
+                pl.col("supply_share").alias("annual_supply_share"),
+            ),
+            on=["year", *key, "supplier_iso3"],
+            how="left",
+        )
+    first = ["year", "month", "period", *key, "supplier_iso3", "basis"]
+    return out.select(*first, pl.exclude(first)).sort("period", *key)

@@ -110,3 +110,20 @@ def test_germany_imports_from_russia_2020_within_two_percent(shared_data: Path) 
         assert row["quantity"] / row["conversion_factor"] == pytest.approx(in_file, rel=0.02)
         # about 57 bcm from Russia, two thirds of Germany's recorded imports
         assert 50_000 < row["quantity"] < 62_000
+
+
+def test_monthly_dependency_shows_december_2023_for_the_us(china: pl.DataFrame) -> None:
+    from resilience.build.monthly import build_monthly_dependency
+
+    monthly = build_monthly_dependency(china)
+    us = monthly.filter(
+        (pl.col("importer_iso3") == "USA")
+        & (pl.col("commodity") == "graphite")
+        & (pl.col("stage") == "mining")
+    )
+    row = us.filter(pl.col("period") == "2023-12").row(0, named=True)
+    assert row["trailing_12m_mean_t"] == pytest.approx(1668.8, rel=0.001)
+    assert row["vs_trailing_12m"] < 0.001  # 25 kg against ~1.7 kt a month
+    assert us["period"].min() == "2017-01"
+    assert us["period"].max() == "2024-12"
+    assert us.height == 96  # every month, gaps filled

@@ -171,3 +171,37 @@ def test_risk_gallium_from_china_exports(
     assert after["top1_value_usd"] == pytest.approx(500_000.0)
     assert after["source"].startswith("UN Comtrade (fixture); other producers")
     assert after["vintage"] == "fixture"
+
+
+def test_monthly_dependency_fills_months_and_keeps_yearly_shares(lines: pl.DataFrame) -> None:
+    from resilience.build.monthly import build_monthly_dependency
+
+    table = build_china_exports_monthly(
+        read_china_monthly_exports(FLOWS, lines),
+        load_china_monthly_map(),
+        file=FLOWS,
+        source="s",
+        vintage="v",
+    )
+    yearly = pl.DataFrame(
+        {
+            "year": [2023],
+            "importer_iso3": ["USA"],
+            "commodity": ["gallium"],
+            "stage": ["refining"],
+            "supplier_iso3": ["CHN"],
+            "supply_share": [0.75],
+        }
+    )
+    out = build_monthly_dependency(table, yearly)
+    usa = out.filter((pl.col("importer_iso3") == "USA") & (pl.col("commodity") == "gallium"))
+    assert usa.select("period", "import_quantity_t", "annual_supply_share").rows() == [
+        ("2023-07", 10.0, 0.75)
+    ]
+    # Germany's gallium: one month (August), its weight not reported: null, not 0
+    deu_ga = out.filter((pl.col("importer_iso3") == "DEU") & (pl.col("commodity") == "gallium"))
+    assert deu_ga["import_quantity_t"].to_list() == [None]
+    assert deu_ga["import_value_usd"].to_list() == [87500.0]
+    assert set(out["basis"]) == {"bilateral_monthly"}
+    assert out["trailing_12m_mean_t"].null_count() == out.height  # under 12 months of history
+    assert out.filter(pl.col("importer_iso3") == "DEU")["annual_supply_share"].null_count() == 3
