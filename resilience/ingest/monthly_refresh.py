@@ -1,8 +1,9 @@
 """The refresh steps for China's monthly exports and Eurostat gas imports by origin.
 
-Both sources are optional inputs of ``resilience data refresh``: a download folder
-without them refreshes the other tables and leaves these two as they are. China's
-tariff-line list must come with its flows (one without the other is an error).
+The Eurostat extract is a required input of ``resilience data refresh``; China's
+monthly exports are optional (a download folder without them refreshes the other tables
+and leaves the local China table as it is), and China's tariff-line list must come with
+its flows (one without the other is an error).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _gas_unit() -> str:
 def monthly_tables(
     inputs: dict[str, list[Path]], say: Callable[[str], None]
 ) -> dict[str, pl.DataFrame]:
-    """Build the tables whose inputs are present; ``{}`` when neither is.
+    """Build the EU gas table and, when its inputs are present, China's monthly exports.
 
     Raises
     ------
@@ -76,16 +77,14 @@ def monthly_tables(
             source=china_monthly.SOURCE,
             vintage=CHINA_MONTHLY_VINTAGE,
         )
-    gas = inputs.get("eurostat_gas", [])
-    if gas:
-        say("gas imports by origin: Eurostat nrg_ti_gas")
-        tables[EU_GAS_IMPORTS] = build_eu_gas_imports_by_origin(
-            eurostat.read_nrg_ti_gas(gas[0]),
-            load_gas_heat_content(),
-            commodity_unit=_gas_unit(),
-            source=eurostat.SOURCE,
-            vintage=EUROSTAT_GAS_VINTAGE,
-        )
-    if not tables:
-        log.info("no China monthly or Eurostat gas input found: those tables are left as they are")
+    else:
+        log.info("no China monthly exports found: the local China table is left as it is")
+    say("gas imports by origin: Eurostat nrg_ti_gas")
+    tables[EU_GAS_IMPORTS] = build_eu_gas_imports_by_origin(
+        eurostat.read_nrg_ti_gas(inputs["eurostat_gas"][0]),
+        load_gas_heat_content(),
+        commodity_unit=_gas_unit(),
+        source=eurostat.SOURCE,
+        vintage=EUROSTAT_GAS_VINTAGE,
+    )
     return tables
