@@ -15,7 +15,7 @@ governance.csv         World Bank WGI (six indicators)
 alignment.csv          UNGA ideal points (Bailey, Strezhnev and Voeten)
 recycling.csv          EoL recycling input rates (SCRREEN via the WMD commodity map)
 published_hhi.csv      HHI printed by World Mining Data (validation target)
-eu_gas_imports_by_     Eurostat nrg_ti_gas, imports from Russia and in total (when present)
+eu_gas_imports_by_     Eurostat nrg_ti_gas, imports from Russia and in total
 origin.csv
 china_exports_         China's monthly exports by partner, UN Comtrade (when present; a
 monthly.parquet        local table: not redistributable, see datasets/README.md)
