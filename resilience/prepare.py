@@ -36,7 +36,12 @@ import polars as pl
 
 from resilience import data as shipped
 from resilience.build.dependency import trade_shares
-from resilience.build.monthly import CHINA_EXPORTS_MONTHLY, EU_GAS_IMPORTS, with_source_tables
+from resilience.build.monthly import (
+    CHINA_EXPORTS_MONTHLY,
+    EU_GAS_IMPORTS,
+    load_china_monthly_map,
+    with_source_tables,
+)
 from resilience.optimize import scenarios_data as sd
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData, apply_overrides, model_data
 from resilience.optimize.recourse import DAYS_PER_YEAR
@@ -67,7 +72,16 @@ def _commodity_hint(commodity: str, stage: str) -> str:
     codes = row["hs92_codes"][0] if row.height else None
     if not codes:
         return "it has no HS92 code, so bilateral trade data cannot represent it"
-    return f"the trade table has no rows of its HS92 codes ({codes.replace(';', ', ')})"
+    hint = f"the trade table has no rows of its HS92 codes ({codes.replace(';', ', ')})"
+    china = load_china_monthly_map().filter(
+        (pl.col("commodity") == commodity) & (pl.col("stage") == stage)
+    )
+    if china.height and not (datasets_dir() / CHINA_EXPORTS_MONTHLY).exists():
+        hint += (
+            "; China's monthly exports (UN Comtrade, not shipped) would supply it: build "
+            f"{CHINA_EXPORTS_MONTHLY} with `resilience data refresh`"
+        )
+    return hint
 
 
 def _check_commodities(study: StudySpec, flows: pl.DataFrame) -> None:

@@ -130,6 +130,7 @@ def test_gallium_germanium_controls_cannot_run_without_china_exports(
     assert "germanium/refining" in text
     assert "no bilateral import quantities in 2023" in text
     assert "811230" in text
+    assert "China's monthly exports (UN Comtrade, not shipped)" in text
     path = study_file(tmp_path, members=["USA"], commodities=["graphite/mining"], model="stress")
     text = fail(path, "china_gallium_germanium_controls")
     assert "disrupts nothing in study 'small'" in text
