@@ -18,13 +18,17 @@ from pathlib import Path
 import dataframely as dy
 import polars as pl
 
+from resilience.errors import DataError
 from resilience.manifest_check import verify_table
 from resilience.paths import datasets_dir
 from resilience.schemas.tables import Alignment, Governance, Production, Recycling
+from resilience.schemas.validate import ROW_COLUMN as ROW
 from resilience.schemas.validate import validate_frame
 
 __all__ = [
     "load_alignment",
+    "load_china_exports_monthly",
+    "load_eu_gas_imports_by_origin",
     "load_governance",
     "load_production",
     "load_published_hhi",
@@ -83,3 +87,40 @@ def scan_trade(path: Path | None = None) -> pl.LazyFrame:
 def load_trade(path: Path | None = None) -> pl.DataFrame:
     """Bilateral trade by (year, importer, commodity, stage, supplier), from CEPII BACI."""
     return scan_trade(path).collect()
+
+
+def load_eu_gas_imports_by_origin(path: Path | None = None) -> pl.DataFrame:
+    """Eurostat gas imports from Russia and in total (``WLD``), TJ GCV and million m3."""
+    from resilience.build.monthly import EU_GAS_IMPORTS, EuGasImports
+
+    path = path or datasets_dir() / EU_GAS_IMPORTS
+    verify_table(path)
+    raw = pl.read_csv(path, schema_overrides={"flag": pl.String, "year": pl.Int32})
+    return validate_frame(EuGasImports, raw.with_row_index(ROW, offset=2), file=path.name).drop(ROW)
+
+
+def load_china_exports_monthly(path: Path | None = None) -> pl.DataFrame:
+    """China's monthly exports by partner and HS line (a local table, not shipped).
+
+    Raises
+    ------
+    resilience.errors.DataError
+        The table is absent: it is built by ``resilience data refresh`` from UN Comtrade
+        data that may not be redistributed (``datasets/README.md``).
+    """
+    from resilience.build.monthly import CHINA_EXPORTS_MONTHLY, ChinaExportsMonthly
+
+    path = path or datasets_dir() / CHINA_EXPORTS_MONTHLY
+    if not path.exists():
+        raise DataError.single(
+            str(path),
+            None,
+            "(table)",
+            None,
+            "China's monthly exports are not shipped (UN Comtrade terms); build them with "
+            "`resilience data refresh --from DIR` where DIR holds "
+            "china_exports_by_partner_hs6_monthly_*.csv and hs_map_china_tariff_lines.csv",
+        )
+    verify_table(path)
+    raw = pl.read_parquet(path).with_row_index(ROW, offset=1)
+    return validate_frame(ChinaExportsMonthly, raw, file=path.name).drop(ROW)

@@ -36,6 +36,12 @@ import polars as pl
 
 from resilience import data as shipped
 from resilience.build.dependency import trade_shares
+from resilience.build.monthly import (
+    CHINA_EXPORTS_MONTHLY,
+    EU_GAS_IMPORTS,
+    load_china_monthly_map,
+    with_source_tables,
+)
 from resilience.optimize import scenarios_data as sd
 from resilience.optimize.inputs import COMMODITY_KEY, ModelData, apply_overrides, model_data
 from resilience.optimize.recourse import DAYS_PER_YEAR
@@ -66,7 +72,16 @@ def _commodity_hint(commodity: str, stage: str) -> str:
     codes = row["hs92_codes"][0] if row.height else None
     if not codes:
         return "it has no HS92 code, so bilateral trade data cannot represent it"
-    return f"the trade table has no rows of its HS92 codes ({codes.replace(';', ', ')})"
+    hint = f"the trade table has no rows of its HS92 codes ({codes.replace(';', ', ')})"
+    china = load_china_monthly_map().filter(
+        (pl.col("commodity") == commodity) & (pl.col("stage") == stage)
+    )
+    if china.height and not (datasets_dir() / CHINA_EXPORTS_MONTHLY).exists():
+        hint += (
+            "; China's monthly exports (UN Comtrade, not shipped) would supply it: build "
+            f"{CHINA_EXPORTS_MONTHLY} with `resilience data refresh`"
+        )
+    return hint
 
 
 def _check_commodities(study: StudySpec, flows: pl.DataFrame) -> None:
@@ -341,16 +356,22 @@ def _shipped_shares() -> pl.DataFrame:
     """Bilateral shares of the shipped trade table, read once per version of the file.
 
     Sweeps build a run many times; the cache is keyed by the file's path, size and
-    modification time, so a refreshed table is read again.
+    modification time (and those of China's exports and the EU gas-by-origin table, which
+    :func:`~resilience.build.monthly.with_source_tables` applies), so a refreshed table is
+    read again.
     """
     path = datasets_dir() / "trade.parquet"
     stat = path.stat()
-    return _shares_of(str(path), stat.st_size, stat.st_mtime_ns)
+    extra = tuple(
+        (p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else None
+        for p in (datasets_dir() / CHINA_EXPORTS_MONTHLY, datasets_dir() / EU_GAS_IMPORTS)
+    )
+    return _shares_of(str(path), stat.st_size, stat.st_mtime_ns, extra)
 
 
 @lru_cache(maxsize=1)
-def _shares_of(path: str, size: int, mtime_ns: int) -> pl.DataFrame:
-    return trade_shares(shipped.scan_trade(Path(path))).collect()
+def _shares_of(path: str, size: int, mtime_ns: int, extra: tuple[object, ...]) -> pl.DataFrame:
+    return trade_shares(with_source_tables(shipped.scan_trade(Path(path)))).collect()
 
 
 def prepare_run(

@@ -20,6 +20,7 @@ import polars as pl
 from resilience import data
 from resilience.build.dependency import build_dependency, country_attributes, year_end
 from resilience.build.metrics_table import metrics_table
+from resilience.build.monthly import with_source_provenance
 from resilience.build.pipeline import Inputs, load_inputs
 from resilience.build.world_market import world_shares
 from resilience.errors import ArgumentError, UnknownNameError
@@ -287,6 +288,7 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
         raise UnknownNameError("importer", query.importer, [])
     out = _with_values(out, mine.collect(), allies)
     out = _with_provenance(out, inputs.production, inputs.trade_source, year)
+    out = with_source_provenance(out)
     order = (["coercion_exposure"] if adversary else []) + ["non_allied_share", "hhi"]
     return out.sort(order, descending=True, nulls_last=True).with_columns(
         pl.lit(inputs.trade_source).alias("trade_source")

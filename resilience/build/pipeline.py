@@ -25,6 +25,7 @@ from resilience import data
 from resilience.build.bilateral import bilateral_shares
 from resilience.build.dependency import build_dependency, country_attributes, trade_shares
 from resilience.build.metrics_table import metrics_table
+from resilience.build.monthly import with_source_tables
 from resilience.build.risk_indices import eu_crm_parameters
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
@@ -92,7 +93,7 @@ def load_inputs(
         bilateral = bilateral_shares(flows, hs_map)
         source = f"CEPII BACI ({Path(baci_path).name})"
     else:
-        bilateral = trade_shares(data.scan_trade())
+        bilateral = trade_shares(with_source_tables(data.scan_trade()))
         source = "CEPII BACI HS92 V202401b (shipped extract)"
     available = (
         bilateral.select(pl.col("year").unique()).collect(engine="streaming")["year"].to_list()

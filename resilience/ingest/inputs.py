@@ -11,6 +11,7 @@ from pathlib import Path
 __all__ = [
     "INPUTS",
     "MANIFEST",
+    "OPTIONAL_TABLES",
     "TABLES",
     "InputSpec",
     "describe_inputs",
@@ -52,6 +53,9 @@ INPUTS: tuple[InputSpec, ...] = (
         "baci_flows", ("baci_hs92_*raw_materials*.parquet", "BACI_HS92_Y*_V*.csv"), many=True
     ),
     InputSpec("baci_codes", ("country_codes_V*.csv",)),
+    InputSpec("china_monthly", ("china_exports_by_partner_hs6_monthly_*.csv",), required=False),
+    InputSpec("china_tariff_lines", ("hs_map_china_tariff_lines.csv",), required=False),
+    InputSpec("eurostat_gas", ("nrg_ti_gas_*_tidy.csv",)),
 )
 
 #: The tables a refresh writes into ``datasets/`` (besides ``manifest.json``); every
@@ -63,7 +67,11 @@ TABLES = (
     "alignment.csv",
     "recycling.csv",
     "published_hhi.csv",
+    "eu_gas_imports_by_origin.csv",
 )
+#: Tables a refresh writes only when their inputs are present (never shipped: see
+#: ``datasets/README.md``).
+OPTIONAL_TABLES = ("china_exports_monthly.parquet",)
 MANIFEST = "manifest.json"
 
 
@@ -82,7 +90,8 @@ def refresh_help() -> str:
         "Rebuild the shipped tables from a folder of publishers' downloads.\n\n"
         "Reads, from --from DIR (searched recursively), one file per source matching:\n\n"
         f"{patterns}\n\n"
-        f"Writes {', '.join(TABLES)} and manifest.json (SHA-256 of every input and table) "
+        f"Writes {', '.join(TABLES)} (and {', '.join(OPTIONAL_TABLES)} when its inputs "
+        "are there) and manifest.json (SHA-256 of every input and table) "
         "into datasets/ (or $RESILIENCE_DATASETS, or --out), all or nothing: built and "
         "checked first, staged beside the tables, then swapped in; any error leaves the "
         "folder as it was. Other files there (commodities.csv, maps/, sources/ ...) are "

@@ -16,6 +16,10 @@ governance.csv         World Bank WGI (six indicators)
 alignment.csv          UNGA ideal points (Bailey, Strezhnev and Voeten)
 recycling.csv          EoL recycling input rates (SCRREEN via the WMD commodity map)
 published_hhi.csv      HHI printed by World Mining Data (validation target)
+eu_gas_imports_by_     Eurostat nrg_ti_gas, imports from Russia and in total
+origin.csv
+china_exports_         China's monthly exports by partner, UN Comtrade (when present; a
+monthly.parquet        local table: not redistributable, see datasets/README.md)
 manifest.json          input files (name, SHA-256, bytes), row counts per table and each
                        table's SHA-256 and size (checked by every table load)
 =====================  ====================================================================
@@ -66,6 +70,7 @@ from resilience.ingest.coverage import (
 )
 from resilience.ingest.inputs import INPUTS, MANIFEST, TABLES, InputSpec, describe_inputs
 from resilience.ingest.mapping import complete_rest_of_world, load_commodity_map, map_production
+from resilience.ingest.monthly_refresh import monthly_tables
 from resilience.ingest.staging import transaction
 from resilience.paths import datasets_dir, sha256_file
 from resilience.reference.commodities import load_commodities
@@ -344,6 +349,7 @@ def build_tables(
     tables["recycling.csv"] = _recycling(inputs["wmd_map"][0])
     hhi = pl.concat([wmd.read_wmd_published_hhi(p) for p in inputs["wmd_shares"]])
     tables["published_hhi.csv"] = hhi.drop("source_row", strict=False)
+    tables.update(monthly_tables(inputs, say))
     empty = [
         DataProblem(name, None, "(table)", 0, "the refresh built an empty table")
         for name, frame in tables.items()

@@ -12,6 +12,7 @@ scenario, on an arc with availability :math:`a` at most :math:`a\\varphi x`.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from resilience.build.monthly import (
+    CHINA_EXPORTS_MONTHLY,
+    build_china_exports_monthly,
+    load_china_monthly_map,
+)
 from resilience.cli.app import app
+from resilience.ingest.china_monthly import read_china_monthly_exports, read_tariff_lines
 from resilience.scenarios import load_study
 from resilience.study import run_study, write_study
 
@@ -100,17 +107,83 @@ def test_taiwan_blockade_taiwan_delivers_nothing(tmp_path: Path) -> None:
         assert got == pytest.approx(full, rel=TOL, abs=TOL)
 
 
-def test_gallium_germanium_controls_cannot_run_on_the_shipped_trade(tmp_path: Path) -> None:
+def _datasets_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``datasets/`` without the local China table, used by the package."""
+    copy = tmp_path / "datasets"
+    shutil.copytree(
+        REPO / "datasets",
+        copy,
+        ignore=shutil.ignore_patterns(CHINA_EXPORTS_MONTHLY, "_build", ".refresh*"),
+    )
+    monkeypatch.setenv("RESILIENCE_DATASETS", str(copy))
+    return copy
+
+
+def test_gallium_germanium_controls_cannot_run_without_china_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shipped data only (China's monthly exports are UN Comtrade data, not shipped)."""
+    _datasets_copy(tmp_path, monkeypatch)
     path = study_file(tmp_path, members=["USA"], commodities=["germanium/refining"], model="stress")
     text = fail(path, "china_gallium_germanium_controls")
     assert "commodities[0]" in text
     assert "germanium/refining" in text
     assert "no bilateral import quantities in 2023" in text
     assert "811230" in text
+    assert "China's monthly exports (UN Comtrade, not shipped)" in text
     path = study_file(tmp_path, members=["USA"], commodities=["graphite/mining"], model="stress")
     text = fail(path, "china_gallium_germanium_controls")
     assert "disrupts nothing in study 'small'" in text
     assert "graphite/mining" in text
+
+
+def test_gallium_germanium_controls_run_on_china_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With China's exports table (here built from the fixture) the scenario runs.
+
+    The fixture has China's 811292 exports of July 2023: 10 t to the US, 4 t to Japan;
+    other producers are scaled from them by 2023 world production shares.
+    """
+    copy = _datasets_copy(tmp_path, monkeypatch)
+    fixtures = REPO / "tests" / "data" / "comtrade_monthly"
+    flows = fixtures / "china_exports_by_partner_hs6_monthly_2023_2023.csv"
+    monthly = build_china_exports_monthly(
+        read_china_monthly_exports(
+            flows, read_tariff_lines(fixtures / "hs_map_china_tariff_lines.csv")
+        ),
+        load_china_monthly_map(),
+        file=flows,
+        source="UN Comtrade (fixture)",
+        vintage="fixture",
+    )
+    monthly.write_parquet(copy / CHINA_EXPORTS_MONTHLY)
+    path = study_file(
+        tmp_path,
+        members=["USA", "JPN"],
+        commodities=["gallium/refining", "germanium/refining"],
+        model="stress",
+    )
+    tables = run(path, "china_gallium_germanium_controls", tmp_path / "out")
+    cut = availabilities(tables, "china_gallium_germanium_controls")
+    assert cut == {("USA", "CHN"): 0.0, ("JPN", "CHN"): 0.0}
+    assert float(tables["totals"]["window_days"][0]) == 60.0
+    phi = 60.0 / 365.0
+    shortfall = tables["shortfall"].filter(pl.col("scenario") == "china_gallium_germanium_controls")
+    for member in ("USA", "JPN"):
+        for commodity in ("gallium", "germanium"):
+            plan = tables["plan"].filter(
+                (pl.col("member_iso3") == member) & (pl.col("commodity") == commodity)
+            )
+            # China's arc is in the plan: the fixture's flows reach the model
+            assert plan.filter(pl.col("supplier_iso3") == "CHN").height == 1
+            others = float(plan.filter(pl.col("supplier_iso3") != "CHN")["quantity_t"].sum())
+            got = shortfall.filter(
+                (pl.col("member_iso3") == member) & (pl.col("commodity") == commodity)
+            )
+            assert got.height == 1
+            # China delivers nothing for 60 days: only the other producers' contracts arrive
+            assert float(got["delivered_t"][0]) == pytest.approx(phi * others, rel=TOL, abs=TOL)
 
 
 def test_graphite_controls_china_delivers_at_most_thirty_percent(tmp_path: Path) -> None:
