@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,9 +19,15 @@ from dataclasses import dataclass
 import polars as pl
 
 from resilience import data
-from resilience.build.dependency import build_dependency, country_attributes, year_end
+from resilience.build.dependency import (
+    build_dependency,
+    country_attributes,
+    warn_missing_attributes,
+    year_end,
+)
 from resilience.build.metrics_table import metrics_table
 from resilience.build.pipeline import Inputs, load_inputs
+from resilience.build.sources import check_source, disputed_share_note, source_spread
 from resilience.build.world_market import world_shares
 from resilience.errors import ArgumentError, UnknownNameError
 from resilience.metrics.alliance import (
@@ -49,6 +56,9 @@ class RiskQuery:
     year: int | None = None
     commodities: Sequence[str] | None = None
     spare_capacity_frac: float = DEFAULT_SPARE_CAPACITY_FRAC
+    #: Production source put first (``usgs``, ``wmd``, ``iea``); ``None``: the inputs'
+    #: choice (the default ranking unless ``load_inputs(source=)`` set one).
+    source: str | None = None
 
 
 def resolve_party(name: str, alliances: pl.DataFrame, on: dt.date, kind: str) -> list[str]:
@@ -219,6 +229,93 @@ def _with_provenance(
     )
 
 
+def _with_source_spread(table: pl.DataFrame, production: pl.DataFrame) -> pl.DataFrame:
+    """Add how far the production sources disagree on the world top producer and HHI.
+
+    ``world_top1_share_min``/``_max`` and ``world_top1_n_sources``: the top producer's
+    share in every source reporting the same production year; ``world_hhi_min``/``_max``
+    likewise; ``is_source_disputed`` when either spread passes its threshold
+    (:mod:`resilience.build.sources`); ``source_spread_note`` says it in words
+    (e.g. ``"COD 65.5–73.9 % (4 sources)"``), null when the sources agree.
+    """
+    years = table["production_year"].drop_nulls().unique().to_list()
+    spread = source_spread(production, years).collect()
+    keys = ["production_year", "commodity", "stage"]
+    shares = spread.filter(pl.col("measure") == "world_share").select(
+        pl.col("year").alias("production_year"),
+        "commodity",
+        "stage",
+        pl.col("country_iso3").alias("world_top_producer_iso3"),
+        pl.col("min").alias("world_top1_share_min"),
+        pl.col("max").alias("world_top1_share_max"),
+        pl.col("n_sources").alias("world_top1_n_sources"),
+        pl.col("is_disputed").alias("_share_disputed"),
+    )
+    hhi = spread.filter(pl.col("measure") == "world_hhi").select(
+        pl.col("year").alias("production_year"),
+        "commodity",
+        "stage",
+        pl.col("min").alias("world_hhi_min"),
+        pl.col("max").alias("world_hhi_max"),
+        pl.col("is_disputed").alias("_hhi_disputed"),
+    )
+    notes = disputed_share_note(spread).rename(
+        {"year": "production_year", "country_iso3": "world_top_producer_iso3"}
+    )
+    joined = (
+        table.join(shares, on=[*keys, "world_top_producer_iso3"], how="left")
+        .join(hhi, on=keys, how="left")
+        .join(notes, on=[*keys, "world_top_producer_iso3"], how="left")
+    )
+    disputed = pl.col("_share_disputed").fill_null(False) | pl.col("_hhi_disputed").fill_null(False)
+    hhi_note = pl.format(
+        "world HHI {}–{}",
+        (pl.col("world_hhi_min") * 1e4).round(0).cast(pl.Int64),
+        (pl.col("world_hhi_max") * 1e4).round(0).cast(pl.Int64),
+    )
+    return (
+        joined.with_columns(
+            disputed.alias("is_source_disputed"),
+            pl.concat_str(
+                pl.when(pl.col("_share_disputed").fill_null(False)).then(
+                    pl.format("{} {}", pl.col("world_top_producer_iso3"), pl.col("share_range"))
+                ),
+                pl.when(pl.col("_hhi_disputed").fill_null(False)).then(hhi_note),
+                separator="; ",
+                ignore_nulls=True,
+            ).alias("source_spread_note"),
+        )
+        .with_columns(
+            pl.when(pl.col("is_source_disputed"))
+            .then(pl.col("source_spread_note"))
+            .alias("source_spread_note")
+        )
+        .drop("_share_disputed", "_hhi_disputed", "share_range")
+    )
+
+
+def _governance_notes(mine: pl.DataFrame) -> pl.DataFrame:
+    """Per commodity-stage: the suppliers' missing-score notes, joined (null if none)."""
+    return (
+        mine.group_by(_GROUP)
+        .agg(
+            pl.col("governance_note")
+            .drop_nulls()
+            .unique()
+            .sort()
+            .str.join("; ")
+            .alias("governance_note"),
+            pl.col("is_governance_imputed").any().alias("is_governance_imputed"),
+            pl.col("is_ideal_point_missing").any().alias("is_ideal_point_missing"),
+        )
+        .with_columns(
+            pl.when(pl.col("governance_note") != "")
+            .then("governance_note")
+            .alias("governance_note")
+        )
+    )
+
+
 def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     """Ranked risk table for one importer and year.
 
@@ -241,6 +338,11 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
         ``max_non_allied_value_usd`` the value behind each share (null for
         ``basis = world_market``, where the shares are of world production). ``source`` and
         ``vintage`` name the data behind the shares (trade or production release).
+        ``world_top1_share_min``/``_max``, ``world_hhi_min``/``_max``,
+        ``is_source_disputed`` and ``source_spread_note`` show how far the production
+        sources disagree (:mod:`resilience.build.sources`); ``is_governance_imputed``,
+        ``is_ideal_point_missing`` and ``governance_note`` name suppliers without a WGI
+        score or a UNGA ideal point (also logged, at INFO).
 
     Raises
     ------
@@ -251,7 +353,9 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     """
     if query.commodities:
         check_commodities(list(query.commodities))
+    check_source(query.source)
     inputs = inputs or load_inputs()
+    source = query.source if query.source is not None else inputs.source
     year = query.year if query.year is not None else max(inputs.years)
     if year not in inputs.years:
         raise UnknownNameError("year", str(year), [str(y) for y in inputs.years])
@@ -263,7 +367,7 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     )
     check_parties(importer, allies, adversary, query)
 
-    world = world_shares(inputs.production, [year])
+    world = world_shares(inputs.production, [year], source)
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
     bilateral = inputs.bilateral.filter(pl.col("year") == year)
     dependency = build_dependency(
@@ -285,8 +389,14 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     out = table.collect()
     if out.height == 0:
         raise UnknownNameError("importer", query.importer, [])
-    out = _with_values(out, mine.collect(), allies)
+    mine_rows = mine.collect()
+    # Logged at INFO: nearly every importer buys from Hong Kong or Taiwan, so a warning on
+    # every query would be noise; the rows carry the flags and the CLI prints a note.
+    warn_missing_attributes(mine_rows, level=logging.INFO)
+    out = _with_values(out, mine_rows, allies)
     out = _with_provenance(out, inputs.production, inputs.trade_source, year)
+    out = _with_source_spread(out, inputs.production)
+    out = out.join(_governance_notes(mine_rows), on=_GROUP, how="left")
     order = (["coercion_exposure"] if adversary else []) + ["non_allied_share", "hhi"]
     return out.sort(order, descending=True, nulls_last=True).with_columns(
         pl.lit(inputs.trade_source).alias("trade_source")

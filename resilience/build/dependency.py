@@ -317,17 +317,21 @@ def missing_attributes(dependency: pl.DataFrame | pl.LazyFrame) -> dict[str, lis
     return {"governance": sorted(gov.to_list()), "ideal_point": sorted(ideal.to_list())}
 
 
-def warn_missing_attributes(dependency: pl.DataFrame | pl.LazyFrame) -> dict[str, list[str]]:
-    """Log a warning naming the countries :func:`missing_attributes` finds; return them."""
+def warn_missing_attributes(
+    dependency: pl.DataFrame | pl.LazyFrame, level: int = logging.WARNING
+) -> dict[str, list[str]]:
+    """Log (at ``level``) the countries :func:`missing_attributes` finds; return them."""
     missing = missing_attributes(dependency)
     if missing["governance"]:
-        log.warning(
+        log.log(
+            level,
             "no WGI governance score for %s: GeoPolRisk uses 0.5 for them and EU supply risk "
             "leaves them out (rows flagged is_governance_imputed)",
             ", ".join(missing["governance"]),
         )
     if missing["ideal_point"]:
-        log.warning(
+        log.log(
+            level,
             "no UNGA ideal point for %s: their alignment distance is null "
             "(rows flagged is_ideal_point_missing)",
             ", ".join(missing["ideal_point"]),
