@@ -160,7 +160,6 @@ def read_iea_critical_minerals(
     if "row_type" in long.columns:
         _check_row_types(long, file=file)
     long = drop_aggregates(long, file=file, log=log)
-    long = fix_rest_of_world_double_count(long, file=file)
     base_year = long["year"].min()
     projected = pl.col("year") > pl.lit(base_year)
     if not include_projections:
@@ -168,6 +167,7 @@ def read_iea_critical_minerals(
         if n:
             log.info("%s: %d projection rows (after %s) not requested; skipped", file, n, base_year)
         long = long.filter(~projected)
+    long = fix_rest_of_world_double_count(long, file=file)
     out = long.select(
         pl.col("year").cast(pl.Int32),
         pl.col("mineral").alias("source_commodity"),
@@ -207,7 +207,8 @@ def fix_rest_of_world_double_count(frame: pl.DataFrame, *, file: str) -> pl.Data
     the gap ``sum(named) + ROW - total`` is compared with each named country's figure.
     A gap equal to one country's figure (within :data:`ROW_TOLERANCE_KT`) means that
     country is inside ``ROW`` too; ``ROW`` becomes ``total - sum(named)`` and a warning
-    names the block, the country and the old and new figures.
+    names the block, the country and the old and new figures. The new figure is rounded
+    to 1e-6 kt (the sheet's figures have one decimal; the rounding drops float noise).
 
     Parameters
     ----------
@@ -271,7 +272,7 @@ def fix_rest_of_world_double_count(frame: pl.DataFrame, *, file: str) -> pl.Data
                 ),
             )
             continue
-        new = rec["_total"] - rec["_named"]
+        new = round(rec["_total"] - rec["_named"], 6)  # kt; the sheet has one decimal
         log.warning(
             "%s: block '%s': 'Rest of world' (%g kt) also counts %s (%g kt); "
             "rest of world set to total - named countries = %g kt",
