@@ -128,8 +128,10 @@ def test_build_warns_once_naming_the_countries(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     governance = [w for w in warnings if w.startswith("no WGI governance score")]
     ideal = [w for w in warnings if w.startswith("no UNGA ideal point")]
-    assert len(governance) == 1 and len(ideal) == 1
-    assert "NCL" in governance[0] and "PYF" in governance[0]
+    assert len(governance) == 1
+    assert len(ideal) == 1
+    assert "NCL" in governance[0]
+    assert "PYF" in governance[0]
     assert "TWN" in ideal[0]
     built = pl.scan_parquet(tmp_path / "out" / "dependency" / "**" / "*.parquet")
     flagged = (
