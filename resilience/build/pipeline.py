@@ -34,7 +34,7 @@ from resilience.build.dependency import (
 )
 from resilience.build.metrics_table import metrics_table
 from resilience.build.risk_indices import eu_crm_parameters
-from resilience.build.sources import check_source
+from resilience.build.sources import check_source, source_spread
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
 from resilience.reference.alliances import load_alliances
@@ -184,7 +184,7 @@ def collect_year(inputs: Inputs, year: int) -> tuple[pl.DataFrame, pl.DataFrame]
     return dependency, metrics
 
 
-_TABLES = ("dependency", "metrics")
+_TABLES = ("dependency", "metrics", "source_spread")
 
 
 def _check_targets(out_dir: Path) -> None:
@@ -239,8 +239,10 @@ def build(out_dir: Path, inputs: Inputs) -> BuildResult:
 
     Each year's two tables are computed (streaming engine) and written into hidden
     staging folders beside ``out_dir/<table>`` (folders and files get the umask's mode,
-    e.g. ``0755``/``0644``); when every year is written both tables are swapped in by
-    renames, so a reader never sees a half-written table. Countries without a
+    e.g. ``0755``/``0644``), then the ``source_spread`` table
+    (:func:`resilience.build.sources.source_spread`) for the production years equal to
+    the build's years; when everything is written the tables are swapped in by renames,
+    so a reader never sees a half-written table. Countries without a
     governance score or an ideal point are named in one warning
     (:func:`resilience.build.dependency.missing_attributes`).
 
@@ -265,12 +267,16 @@ def build(out_dir: Path, inputs: Inputs) -> BuildResult:
     try:
         for year in inputs.years:
             frames = collect_year(inputs, year)
-            for name, frame in zip(_TABLES, frames, strict=True):
+            for name, frame in zip(_TABLES[:2], frames, strict=True):
                 _write_year(frame, staging[name], year)
                 rows[name] += frame.height
             for kind, countries in missing_attributes(frames[0]).items():
                 missing[kind].update(countries)
             del frames
+        spread = source_spread(inputs.production, inputs.years).collect()
+        for (year,), part in spread.partition_by("year", as_dict=True).items():
+            _write_year(part, staging["source_spread"], int(year))
+        rows["source_spread"] = spread.height
         for name in _TABLES:
             _swap_in(staging[name], out_dir / name)
     finally:

@@ -32,3 +32,18 @@ def test_build_by_year_equals_the_query_over_all_years(tmp_path: Path) -> None:
     years = sorted(p.name for p in (tmp_path / "out" / "dependency").iterdir())
     assert years == ["year=2022", "year=2023"]
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_build_writes_the_source_spread(tmp_path: Path) -> None:
+    inputs = load_inputs(years=[2023])
+    result = build(tmp_path / "out", inputs)
+    spread = scan_built(tmp_path / "out", "source_spread").collect()
+    assert result.rows["source_spread"] == spread.height
+    assert spread["year"].unique().to_list() == [2023]
+    cod = spread.filter(
+        (pl.col("commodity") == "cobalt")
+        & (pl.col("stage") == "mining")
+        & (pl.col("country_iso3") == "COD")
+    ).row(0, named=True)
+    assert cod["min"] < 0.66 < 0.73 < cod["max"]
+    assert cod["is_disputed"]
