@@ -63,10 +63,12 @@ __all__ = [
     "SPREAD_THRESHOLD_SHARE",
     "SourceChoice",
     "check_source",
+    "disputed_share_note",
     "preference_rank",
     "shares_by_source",
     "source_rank",
     "source_spread",
+    "with_source_spread",
 ]
 
 #: Source-name prefixes in the default order (first wins among sources of the same year).
@@ -257,4 +259,72 @@ def disputed_share_note(
             (pl.col("max") * 100).round(1),
             pl.col("n_sources"),
         ).alias("share_range"),
+    )
+
+
+def with_source_spread(table: pl.DataFrame, production: pl.DataFrame) -> pl.DataFrame:
+    """Add to metrics rows how far the sources disagree on the world top producer and HHI.
+
+    ``table`` has ``production_year, commodity, stage, world_top_producer_iso3`` (the
+    metrics table or ``resilience risk``'s frame).
+
+    ``world_top1_share_min``/``_max`` and ``world_top1_n_sources``: the top producer's
+    share in every source reporting the same production year; ``world_hhi_min``/``_max``
+    likewise; ``is_source_disputed`` when either spread passes its threshold
+    (:mod:`resilience.build.sources`); ``source_spread_note`` says it in words
+    (e.g. ``"COD 65.5–73.9 % (4 sources)"``), null when the sources agree.
+    """
+    years = table["production_year"].drop_nulls().unique().to_list()
+    spread = source_spread(production, years).collect()
+    keys = ["production_year", "commodity", "stage"]
+    shares = spread.filter(pl.col("measure") == "world_share").select(
+        pl.col("year").alias("production_year"),
+        "commodity",
+        "stage",
+        pl.col("country_iso3").alias("world_top_producer_iso3"),
+        pl.col("min").alias("world_top1_share_min"),
+        pl.col("max").alias("world_top1_share_max"),
+        pl.col("n_sources").alias("world_top1_n_sources"),
+        pl.col("is_disputed").alias("_share_disputed"),
+    )
+    hhi = spread.filter(pl.col("measure") == "world_hhi").select(
+        pl.col("year").alias("production_year"),
+        "commodity",
+        "stage",
+        pl.col("min").alias("world_hhi_min"),
+        pl.col("max").alias("world_hhi_max"),
+        pl.col("is_disputed").alias("_hhi_disputed"),
+    )
+    notes = disputed_share_note(spread).rename(
+        {"year": "production_year", "country_iso3": "world_top_producer_iso3"}
+    )
+    joined = (
+        table.join(shares, on=[*keys, "world_top_producer_iso3"], how="left")
+        .join(hhi, on=keys, how="left")
+        .join(notes, on=[*keys, "world_top_producer_iso3"], how="left")
+    )
+    disputed = pl.col("_share_disputed").fill_null(False) | pl.col("_hhi_disputed").fill_null(False)
+    hhi_note = pl.format(
+        "world HHI {}–{}",
+        (pl.col("world_hhi_min") * 1e4).round(0).cast(pl.Int64),
+        (pl.col("world_hhi_max") * 1e4).round(0).cast(pl.Int64),
+    )
+    return (
+        joined.with_columns(
+            disputed.alias("is_source_disputed"),
+            pl.concat_str(
+                pl.when(pl.col("_share_disputed").fill_null(False)).then(
+                    pl.format("{} {}", pl.col("world_top_producer_iso3"), pl.col("share_range"))
+                ),
+                pl.when(pl.col("_hhi_disputed").fill_null(False)).then(hhi_note),
+                separator="; ",
+                ignore_nulls=True,
+            ).alias("source_spread_note"),
+        )
+        .with_columns(
+            pl.when(pl.col("is_source_disputed"))
+            .then(pl.col("source_spread_note"))
+            .alias("source_spread_note")
+        )
+        .drop("_share_disputed", "_hhi_disputed", "share_range")
     )

@@ -183,3 +183,22 @@ def test_drc_cobalt_spread_on_the_shipped_table_spans_iea_and_usgs():
     assert cod["is_disputed"]
     assert "IEA Critical Minerals" in cod["sources"]
     assert "USGS MCS 2024" in cod["sources"]
+
+
+def test_risk_shows_the_spread_beside_the_world_share():
+    from resilience.risk import RiskQuery, risk_table
+
+    table = risk_table(RiskQuery("USA", "G7", None, 2023, ["cobalt"]))
+    mining = table.filter(pl.col("stage") == "mining").row(0, named=True)
+    assert mining["world_top_producer_iso3"] == "COD"
+    assert mining["world_top1_share"] == pytest.approx(157 / 239.8)  # IEA, the default
+    assert mining["world_top1_share_min"] == pytest.approx(157 / 239.8)
+    assert mining["world_top1_share_max"] == pytest.approx(170 / 230)
+    assert mining["world_top1_n_sources"] == 4
+    assert mining["is_source_disputed"]
+    assert mining["source_spread_note"].startswith("COD 65.5–73.9 % (4 sources)")
+    # IEA refining is the only refining source: nothing to dispute
+    refining = table.filter(pl.col("stage") == "refining").row(0, named=True)
+    assert refining["world_top1_n_sources"] == 1
+    assert not refining["is_source_disputed"]
+    assert refining["source_spread_note"] is None
