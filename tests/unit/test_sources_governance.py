@@ -178,3 +178,21 @@ def test_cli_unknown_source_is_refused(restore_logging: None) -> None:
 
 def test_missing_attributes_on_an_empty_frame():
     assert missing_attributes(_dependency().head(0)) == {"governance": [], "ideal_point": []}
+
+
+def test_cli_summary_source_option(restore_logging: None) -> None:
+    def mining_line(*extra: str) -> str:
+        result = CliRunner().invoke(app, ["summary", "-c", "cobalt", *extra])
+        assert result.exit_code == 0, result.output
+        lines = [line for line in result.output.splitlines() if "│ mining" in line]
+        assert len(lines) == 1, result.output
+        return lines[0]
+
+    # the latest production year is 2024: USGS MCS 2025 by default and with usgs; with
+    # iea the IEA's 2023 figures (its only year: DR Congo 157 of 239.8 kt = 65.5 %)
+    assert "USGS MCS 2025" in mining_line()
+    assert "USGS MCS 2025" in mining_line("--source", "usgs")
+    iea = mining_line("--source", "iea")
+    assert "IEA Critical" in iea
+    assert "65.5" in iea
+    assert "World Mining Data" in mining_line("--source", "wmd")
