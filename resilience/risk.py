@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,10 +19,16 @@ from dataclasses import dataclass
 import polars as pl
 
 from resilience import data
-from resilience.build.dependency import build_dependency, country_attributes, year_end
+from resilience.build.dependency import (
+    build_dependency,
+    country_attributes,
+    warn_missing_attributes,
+    year_end,
+)
 from resilience.build.metrics_table import metrics_table
 from resilience.build.monthly import with_source_provenance
 from resilience.build.pipeline import Inputs, load_inputs
+from resilience.build.sources import check_source, with_source_spread
 from resilience.build.world_market import world_shares
 from resilience.errors import ArgumentError, UnknownNameError
 from resilience.metrics.alliance import (
@@ -50,6 +57,9 @@ class RiskQuery:
     year: int | None = None
     commodities: Sequence[str] | None = None
     spare_capacity_frac: float = DEFAULT_SPARE_CAPACITY_FRAC
+    #: Production source put first (``usgs``, ``wmd``, ``iea``); ``None``: the inputs'
+    #: choice (the default ranking unless ``load_inputs(source=)`` set one).
+    source: str | None = None
 
 
 def resolve_party(name: str, alliances: pl.DataFrame, on: dt.date, kind: str) -> list[str]:
@@ -220,6 +230,28 @@ def _with_provenance(
     )
 
 
+def _governance_notes(mine: pl.DataFrame) -> pl.DataFrame:
+    """Per commodity-stage: the suppliers' missing-score notes, joined (null if none)."""
+    return (
+        mine.group_by(_GROUP)
+        .agg(
+            pl.col("governance_note")
+            .drop_nulls()
+            .unique()
+            .sort()
+            .str.join("; ")
+            .alias("governance_note"),
+            pl.col("is_governance_imputed").any().alias("is_governance_imputed"),
+            pl.col("is_ideal_point_missing").any().alias("is_ideal_point_missing"),
+        )
+        .with_columns(
+            pl.when(pl.col("governance_note") != "")
+            .then("governance_note")
+            .alias("governance_note")
+        )
+    )
+
+
 def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     """Ranked risk table for one importer and year.
 
@@ -242,6 +274,11 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
         ``max_non_allied_value_usd`` the value behind each share (null for
         ``basis = world_market``, where the shares are of world production). ``source`` and
         ``vintage`` name the data behind the shares (trade or production release).
+        ``world_top1_share_min``/``_max``, ``world_hhi_min``/``_max``,
+        ``is_source_disputed`` and ``source_spread_note`` show how far the production
+        sources disagree (:mod:`resilience.build.sources`); ``is_governance_imputed``,
+        ``is_ideal_point_missing`` and ``governance_note`` name suppliers without a WGI
+        score or a UNGA ideal point (also logged, at INFO).
 
     Raises
     ------
@@ -252,7 +289,9 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     """
     if query.commodities:
         check_commodities(list(query.commodities))
+    check_source(query.source)
     inputs = inputs or load_inputs()
+    source = query.source if query.source is not None else inputs.source
     year = query.year if query.year is not None else max(inputs.years)
     if year not in inputs.years:
         raise UnknownNameError("year", str(year), [str(y) for y in inputs.years])
@@ -264,7 +303,7 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     )
     check_parties(importer, allies, adversary, query)
 
-    world = world_shares(inputs.production, [year])
+    world = world_shares(inputs.production, [year], source)
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
     bilateral = inputs.bilateral.filter(pl.col("year") == year)
     dependency = build_dependency(
@@ -286,9 +325,15 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     out = table.collect()
     if out.height == 0:
         raise UnknownNameError("importer", query.importer, [])
-    out = _with_values(out, mine.collect(), allies)
+    mine_rows = mine.collect()
+    # Logged at INFO: nearly every importer buys from Hong Kong or Taiwan, so a warning on
+    # every query would be noise; the rows carry the flags and the CLI prints a note.
+    warn_missing_attributes(mine_rows, level=logging.INFO)
+    out = _with_values(out, mine_rows, allies)
     out = _with_provenance(out, inputs.production, inputs.trade_source, year)
     out = with_source_provenance(out)
+    out = with_source_spread(out, inputs.production)
+    out = out.join(_governance_notes(mine_rows), on=_GROUP, how="left")
     order = (["coercion_exposure"] if adversary else []) + ["non_allied_share", "hhi"]
     return out.sort(order, descending=True, nulls_last=True).with_columns(
         pl.lit(inputs.trade_source).alias("trade_source")

@@ -14,14 +14,18 @@ from resilience.metrics.concentration import concentration
 __all__ = ["manifest_line", "supply_overview", "table_overview"]
 
 
-def supply_overview(production: pl.DataFrame, commodities: pl.DataFrame) -> pl.DataFrame:
+def supply_overview(
+    production: pl.DataFrame, commodities: pl.DataFrame, source: str | None = None
+) -> pl.DataFrame:
     """One row per (commodity, stage): latest year, source, top supplier, HHI, top-3 share.
 
     The source and year follow :func:`resilience.build.world_market.world_shares` for the
-    latest year in the table. Sorted by sector, then by HHI (most concentrated first).
+    latest year in the table (``source``: the publisher put first, ``usgs``, ``wmd`` or
+    ``iea``; default ranking if omitted). Sorted by sector, then by HHI (most
+    concentrated first).
     """
     latest = int(production["year"].max())  # type: ignore[arg-type]
-    world = world_shares(production, [latest]).rename(
+    world = world_shares(production, [latest], source).rename(
         {"world_share": "share", "production_source": "source"}
     )
     group = ["commodity", "stage", "source", "production_year"]

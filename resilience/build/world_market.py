@@ -6,13 +6,12 @@ of the EU supply-risk and GeoPolRisk methods.
 
 Source choice
 -------------
-Several releases report the same commodity, stage and year (USGS MCS 2024 and 2025 both
-give 2023; World Mining Data too). For a target year :math:`y` we take, per commodity and
-stage, the latest year :math:`\le y` that any source reports with at least one country
-figure, and among sources reporting that year the first in
-:data:`resilience.summary.SOURCE_PRIORITY` (IEA, the newest USGS release, then World
-Mining Data, then the rest alphabetically). ``production_year`` and ``production_source``
-record the choice on every row.
+Several releases report the same commodity, stage and year. Which one a share comes from
+follows the ranking defined in :mod:`resilience.build.sources` (documented there: the
+latest year first, then IEA, the newest USGS release, World Mining Data; or the
+publisher a user chooses with ``source=``). ``production_year`` and
+``production_source`` record the choice on every row, ``world_total_basis`` the
+denominator (the publisher's stated world total where it gives one).
 """
 
 from __future__ import annotations
@@ -21,31 +20,25 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from resilience.reference.countries import REST_OF_WORLD, WORLD
+from resilience.build.sources import (
+    DEFAULT_RANKING,
+    check_source,
+    preference_rank,
+    shares_by_source,
+    source_rank,
+)
 
 __all__ = ["SOURCE_PRIORITY", "world_shares"]
 
-SOURCE_PRIORITY = (
-    "IEA Critical Minerals",
-    "USGS MCS 2025",
-    "USGS MCS 2024",
-    "USGS MCS 2023",
-    "World Mining Data",
-)
+#: The default ranking (kept under its old name; defined in :mod:`resilience.build.sources`).
+SOURCE_PRIORITY = DEFAULT_RANKING
 
 
-def _rank(source: pl.Expr) -> pl.Expr:
-    expr = pl.lit(len(SOURCE_PRIORITY), dtype=pl.Int32)
-    for rank, prefix in reversed(list(enumerate(SOURCE_PRIORITY))):
-        expr = (
-            pl.when(source.str.starts_with(prefix))
-            .then(pl.lit(rank, dtype=pl.Int32))
-            .otherwise(expr)
-        )
-    return expr
-
-
-def world_shares(production: pl.DataFrame | pl.LazyFrame, years: Iterable[int]) -> pl.LazyFrame:
+def world_shares(
+    production: pl.DataFrame | pl.LazyFrame,
+    years: Iterable[int],
+    source: str | None = None,
+) -> pl.LazyFrame:
     r"""Producer shares per (year, commodity, stage, country) for each target year.
 
     Parameters
@@ -54,62 +47,69 @@ def world_shares(production: pl.DataFrame | pl.LazyFrame, years: Iterable[int]) 
         Canonical production (``resilience.data.load_production``).
     years
         Target years; each gets the latest data at or before it.
+    source
+        ``"usgs"``, ``"wmd"`` or ``"iea"``: that publisher first wherever it reports the
+        commodity and stage (:mod:`resilience.build.sources`); ``None``: the default
+        ranking.
 
     Returns
     -------
     polars.LazyFrame
         ``year, commodity, stage, country_iso3, production_quantity, unit, world_share,
-        production_year, production_source``. ``country_iso3`` includes ``ROW`` (the
-        explicit remainder); ``WLD`` rows are dropped. Withheld producers keep a null share.
+        production_year, production_source, world_total_quantity, world_total_basis``.
+        ``country_iso3`` includes ``ROW`` (the explicit remainder); ``WLD`` rows are not
+        rows (their quantity is ``world_total_quantity``). Withheld producers keep a
+        null share.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``source``.
 
     Notes
     -----
-    .. math:: w_{c,s} = q_{c,s} / \sum_{s'} q_{c,s'}
+    .. math:: w_{c,s} = q_{c,s} / Q
 
-    over the countries and the rest-of-world row of the chosen source-year.
+    with :math:`Q` the chosen source-year's stated world total where it gives one, else
+    the sum over its countries and rest-of-world row
+    (:func:`resilience.build.sources.shares_by_source`).
     """
-    lf = production.lazy().filter(pl.col("country_iso3") != WORLD)
+    check_source(source)
+    per_source = shares_by_source(production).rename(
+        {"year": "production_year", "source": "production_source"}
+    )
     reported = (
-        lf.filter(pl.col("quantity").is_not_null() & (pl.col("country_iso3") != REST_OF_WORLD))
-        .select("commodity", "stage", "source", pl.col("year").alias("production_year"))
+        per_source.select("commodity", "stage", "production_source", "production_year")
         .unique()
-        .with_columns(_rank(pl.col("source")).alias("_rank"))
+        .with_columns(
+            source_rank(pl.col("production_source")).alias("_rank"),
+            preference_rank(pl.col("production_source"), source).alias("_preferred"),
+        )
     )
     targets = pl.LazyFrame({"year": sorted(set(years))}, schema={"year": pl.Int32})
     choice = (
         targets.join(reported, how="cross")
         .filter(pl.col("production_year") <= pl.col("year"))
         .sort(
-            ["year", "commodity", "stage", "production_year", "_rank", "source"],
-            descending=[False, False, False, True, False, False],
+            [
+                "year",
+                "commodity",
+                "stage",
+                "_preferred",
+                "production_year",
+                "_rank",
+                "production_source",
+            ],
+            descending=[False, False, False, False, True, False, False],
         )
         .group_by("year", "commodity", "stage", maintain_order=True)
         .first()
-        .select(
-            "year",
-            "commodity",
-            "stage",
-            "production_year",
-            pl.col("source").alias("production_source"),
-        )
+        .select("year", "commodity", "stage", "production_year", "production_source")
     )
-    rows = lf.select(
-        "commodity",
-        "stage",
-        pl.col("year").alias("production_year"),
-        pl.col("source").alias("production_source"),
-        "country_iso3",
-        pl.col("quantity").alias("production_quantity"),
-        "unit",
-    )
-    chosen = choice.join(
-        rows, on=["commodity", "stage", "production_year", "production_source"], how="inner"
-    )
-    group = ["year", "commodity", "stage"]
-    return chosen.with_columns(
-        (pl.col("production_quantity") / pl.col("production_quantity").sum().over(group)).alias(
-            "world_share"
-        )
+    return choice.join(
+        per_source,
+        on=["commodity", "stage", "production_year", "production_source"],
+        how="inner",
     ).select(
         "year",
         "commodity",
@@ -120,4 +120,6 @@ def world_shares(production: pl.DataFrame | pl.LazyFrame, years: Iterable[int]) 
         "world_share",
         "production_year",
         "production_source",
+        "world_total_quantity",
+        "world_total_basis",
     )

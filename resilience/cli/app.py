@@ -32,6 +32,20 @@ if TYPE_CHECKING:
 _DEBUG = "resilience.debug"
 
 
+class ProductionSource(enum.StrEnum):
+    """Production sources one can put first (``--source``; resilience.build.sources)."""
+
+    usgs = "usgs"
+    wmd = "wmd"
+    iea = "iea"
+
+
+_SOURCE_HELP = (
+    "Production source put first for world shares: usgs, wmd or iea "
+    "(default: latest year, then IEA > USGS > World Mining Data)."
+)
+
+
 def _plain_flags(command: TyperCommand | TyperGroup, ctx: typer.Context) -> None:
     """Show on/off options (``--all``, ``--help``) as flags, without a ``<bool>`` metavar."""
     for param in [*command.params, command.get_help_option(ctx)]:
@@ -123,6 +137,7 @@ def summary(
     commodity: Annotated[
         list[str] | None, typer.Option("--commodity", "-c", help="Only these commodity ids.")
     ] = None,
+    source: Annotated[ProductionSource | None, typer.Option("--source", help=_SOURCE_HELP)] = None,
 ) -> None:
     """Validate the shipped dataset and print who supplies each commodity and stage."""
     from resilience import data
@@ -149,7 +164,9 @@ def summary(
     resolver = CountryResolver.default()
     out.print(_frame_table(table_overview(tables), "Shipped tables (datasets/)"))
     out.print(manifest_line(datasets_dir()), highlight=False)
-    overview = supply_overview(production, commodities).with_columns(
+    overview = supply_overview(
+        production, commodities, source.value if source else None
+    ).with_columns(
         pl.col("top_country_iso3")
         .map_elements(resolver.name_of, return_dtype=pl.String, skip_nulls=True)
         .alias("top supplier"),
@@ -248,6 +265,7 @@ def build_cmd(
             "--baci-codes", exists=True, dir_okay=False, help="BACI country_codes_*.csv for --baci."
         ),
     ] = None,
+    source: Annotated[ProductionSource | None, typer.Option("--source", help=_SOURCE_HELP)] = None,
 ) -> None:
     """Build the dependency dataset and metrics as Parquet partitioned by year."""
     from resilience.build.pipeline import build, load_inputs
@@ -266,7 +284,12 @@ def build_cmd(
     target = out_dir or cache_dir() / "build"
     try:
         check_writable_dir(target)
-        inputs = load_inputs(years=year, baci_path=baci_file, baci_codes=baci_codes)
+        inputs = load_inputs(
+            years=year,
+            baci_path=baci_file,
+            baci_codes=baci_codes,
+            source=source.value if source else None,
+        )
         result = build(target, inputs)
     except (ResilienceError, ValueError) as exc:
         raise _fail(exc) from exc
@@ -289,6 +312,7 @@ RISK_COLUMNS = {
     "import_value_usd": "imports USD m",
     "top_supplier": "top supplier",
     "top1_share": "top %",
+    "source_spread_note": "sources disagree",
     "hhi_10000": "HHI",
     "eu_supply_risk": "EU SR",
     "geopolrisk_score": "GeoPolRisk",
@@ -341,6 +365,18 @@ def _write_risk(frame: pl.DataFrame, fmt: RiskFormat, out_file: Path | None) -> 
         out_file.write_text(text)
 
 
+def _print_missing_scores(frame: pl.DataFrame) -> None:
+    """A note under the risk table naming suppliers without a WGI score or ideal point."""
+    notes = frame["governance_note"].drop_nulls().str.split("; ").explode().unique().sort()
+    if notes.len():
+        out.print(
+            "Missing scores (rows flagged is_governance_imputed / is_ideal_point_missing): "
+            + "; ".join(notes.to_list()),
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 @app.command()
 def risk(
     importer: Annotated[
@@ -377,6 +413,7 @@ def risk(
         float,
         typer.Option("--spare-capacity", min=0.0, max=1.0, help="Allied spare capacity fraction."),
     ] = 0.10,
+    source: Annotated[ProductionSource | None, typer.Option("--source", help=_SOURCE_HELP)] = None,
 ) -> None:
     """Rank commodities by supply risk for an importer, its bloc and an adversary."""
     from resilience.credits import credits
@@ -391,7 +428,17 @@ def risk(
         )
     try:
         check_writable_file(out_file)
-        frame = risk_table(RiskQuery(importer, bloc, adversary, year, commodity, spare))
+        frame = risk_table(
+            RiskQuery(
+                importer,
+                bloc,
+                adversary,
+                year,
+                commodity,
+                spare,
+                source=source.value if source else None,
+            )
+        )
     except (ResilienceError, ValueError) as exc:
         raise _fail(exc) from exc
     if fmt is not RiskFormat.table:
@@ -437,6 +484,7 @@ def risk(
             },
         )
     )
+    _print_missing_scores(frame)
     used = set(frame["source"].drop_nulls()) | set(frame["production_source"].drop_nulls())
     out.print(credits(sorted(used | _RISK_ALWAYS)), highlight=False, soft_wrap=True)
 

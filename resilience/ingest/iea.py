@@ -14,6 +14,15 @@ Critical Minerals Data Explorer"), sheet ``2 Total supply for key minerals`` tit
 - quirk: the cobalt refining total is labelled ``Total clean technologies``; it is the
   block total (the listed countries plus rest of world add up to it: 223.8 kt) and is
   read as the world total (``WLD``), logged;
+- quirk: in three blocks the ``Rest of world`` row counts the last-named country a
+  second time (it is the total minus the other named countries): nickel mining
+  (Australia, 111.4 kt in 2023), nickel refining (Canada, 135.9 kt) and battery-grade
+  graphite (Germany, 28.2 kt; the same in the projections, and Tanzania in natural
+  graphite mining after 2023). Where the named countries plus rest of world exceed the
+  block total by one named country's figure (within :data:`ROW_TOLERANCE_KT`), rest of
+  world is set to total minus the named countries, with a warning naming the block, the
+  country and both numbers (:func:`fix_rest_of_world_double_count`); any other gap
+  larger than the tolerance is an error;
 - notes follow the last block (``Notes: ...``) and are not data;
 - 2023 is observed; 2030-2040 are IEA base-case projections. The first (earliest) year
   column is taken as the observed year.
@@ -53,13 +62,15 @@ from resilience.ingest._production_csv import (
     reject_negative,
 )
 from resilience.ingest.numbers import parse_numbers
-from resilience.reference.countries import WORLD, CountryResolver
+from resilience.reference.countries import REST_OF_WORLD, WORLD, CountryResolver
 
 __all__ = [
     "OBSERVED_SOURCE",
     "PROJECTION_SOURCE",
     "SHEET",
     "VINTAGE",
+    "ROW_TOLERANCE_KT",
+    "fix_rest_of_world_double_count",
     "read_iea_critical_minerals",
 ]
 
@@ -71,6 +82,9 @@ PROJECTION_SOURCE = "IEA Critical Minerals Data Explorer 2024 (base case project
 VINTAGE = "2024-05"
 UNIT = "kt"
 SCENARIO = "base case"
+#: Largest gap (kt) between named countries + rest of world and the block total read as
+#: rounding (the sheet's figures have one decimal).
+ROW_TOLERANCE_KT = 0.05
 
 #: Block-total labels: ``Total`` everywhere, ``Total clean technologies`` on cobalt refining.
 _TOTAL_LABELS = ("Total", "Total clean technologies")
@@ -153,6 +167,7 @@ def read_iea_critical_minerals(
         if n:
             log.info("%s: %d projection rows (after %s) not requested; skipped", file, n, base_year)
         long = long.filter(~projected)
+    long = fix_rest_of_world_double_count(long, file=file)
     out = long.select(
         pl.col("year").cast(pl.Int32),
         pl.col("mineral").alias("source_commodity"),
@@ -183,6 +198,114 @@ def read_iea_critical_minerals(
             label: "country_name",
         },
     ).sort("year", "source_commodity", "source_stage", "source_row")
+
+
+def fix_rest_of_world_double_count(frame: pl.DataFrame, *, file: str) -> pl.DataFrame:
+    """Take out of ``Rest of world`` a named country it counts a second time.
+
+    Per (mineral, stage, year) block with a total (``WLD``) and a rest of world (``ROW``):
+    the gap ``sum(named) + ROW - total`` is compared with each named country's figure.
+    A gap equal to one country's figure (within :data:`ROW_TOLERANCE_KT`) means that
+    country is inside ``ROW`` too; ``ROW`` becomes ``total - sum(named)`` and a warning
+    names the block, the country and the old and new figures. The new figure is rounded
+    to 1e-6 kt (the sheet's figures have one decimal; the rounding drops float noise).
+
+    Parameters
+    ----------
+    frame
+        Long rows with ``mineral, stage, year, country_name, country_iso3, quantity,
+        source_row`` (and ``cell_column`` when read from the workbook).
+    file
+        File name for messages.
+
+    Raises
+    ------
+    resilience.errors.DataError
+        A gap larger than the tolerance that no named country explains (the ``Rest of
+        world`` row, its column and value).
+    """
+    keys = ["mineral", "stage", "year"]
+    named = pl.col("country_kind") == "country"
+    rest = pl.col("country_iso3") == REST_OF_WORLD
+    world = pl.col("country_iso3") == WORLD
+    sums = frame.group_by(keys).agg(
+        pl.col("quantity").filter(named).sum().alias("_named"),
+        pl.col("quantity").filter(rest).first().alias("_rest"),
+        pl.col("quantity").filter(world).first().alias("_total"),
+        pl.col("country_name").filter(named).alias("_names"),
+        pl.col("quantity").filter(named).alias("_values"),
+    )
+    gaps = sums.filter(
+        pl.col("_rest").is_not_null()
+        & pl.col("_total").is_not_null()
+        & ((pl.col("_named") + pl.col("_rest") - pl.col("_total")).abs() > ROW_TOLERANCE_KT)
+    )
+    if not gaps.height:
+        return frame
+    cell = "cell_column" if "cell_column" in frame.columns else None
+    fixes: list[tuple[str, str, int, float]] = []
+    problems: list[DataProblem] = []
+    for rec in gaps.iter_rows(named=True):
+        gap = rec["_named"] + rec["_rest"] - rec["_total"]
+        twice = [
+            name
+            for name, value in zip(rec["_names"], rec["_values"], strict=True)
+            if value is not None and value > 0 and abs(value - gap) <= ROW_TOLERANCE_KT
+        ]
+        row = frame.filter(
+            (pl.col("mineral") == rec["mineral"])
+            & (pl.col("stage") == rec["stage"])
+            & (pl.col("year") == rec["year"])
+            & rest
+        ).row(0, named=True)
+        block = f"{rec['mineral']} - {rec['stage']} {rec['year']}"
+        if len(twice) != 1:
+            problems.append(
+                DataProblem(
+                    file,
+                    row["source_row"],
+                    row[cell] if cell else "value",
+                    f"{rec['_rest']:g}",
+                    f"block '{block}': named countries ({rec['_named']:g} kt) plus rest of "
+                    f"world exceed or fall short of the total ({rec['_total']:g} kt) by "
+                    f"{gap:g} kt, which no named country explains",
+                ),
+            )
+            continue
+        new = round(rec["_total"] - rec["_named"], 6)  # kt; the sheet has one decimal
+        log.warning(
+            "%s: block '%s': 'Rest of world' (%g kt) also counts %s (%g kt); "
+            "rest of world set to total - named countries = %g kt",
+            file,
+            block,
+            rec["_rest"],
+            twice[0],
+            gap,
+            new,
+        )
+        fixes.append((rec["mineral"], rec["stage"], rec["year"], new))
+    if problems:
+        raise DataError(problems)
+    fixed = pl.DataFrame(
+        fixes,
+        schema={
+            "mineral": pl.String,
+            "stage": pl.String,
+            "year": frame.schema["year"],
+            "_fixed": pl.Float64,
+        },
+        orient="row",
+    )
+    return (
+        frame.join(fixed, on=keys, how="left")
+        .with_columns(
+            pl.when(rest & pl.col("_fixed").is_not_null())
+            .then(pl.col("_fixed"))
+            .otherwise(pl.col("quantity"))
+            .alias("quantity")
+        )
+        .drop("_fixed")
+    )
 
 
 def _check_row_types(frame: pl.DataFrame, *, file: str) -> None:
