@@ -9,31 +9,43 @@ from __future__ import annotations
 
 import polars as pl
 
+from resilience.build.bloc_indices import bloc_risk_indices
+from resilience.build.blocs import bloc_exports, bloc_production
 from resilience.build.risk_indices import risk_indices
 from resilience.metrics.concentration import concentration
 from resilience.metrics.sums import stable_sum
 
-__all__ = ["importer_volumes", "metrics_table"]
+__all__ = ["COUNTRY_SOURCING", "importer_volumes", "metrics_table"]
 
 _GROUP = ["year", "importer_iso3", "commodity", "stage"]
+#: ``eu_sourcing_basis`` of a country importer: its import mix by value, no production.
+COUNTRY_SOURCING = "imports (value shares)"
+_BLOC_ONLY = ("eu_sourcing_basis", "n_sourcing_missing_quantity")
 
 
-def importer_volumes(dependency: pl.LazyFrame, world: pl.LazyFrame) -> pl.LazyFrame:
+def importer_volumes(
+    dependency: pl.LazyFrame, world: pl.LazyFrame, blocs: pl.DataFrame | None = None
+) -> pl.LazyFrame:
     """Imports, exports and domestic production per (year, country, commodity, stage).
 
     Imports and exports are BACI quantities in tonnes (gross weight of the traded
     product); production is in the commodity's canonical unit from the chosen
-    world-market source. ``exports_t`` of a country is what every importer records
-    buying from it.
+    world-market source. ``exports_t`` of a country is what every country importer
+    records buying from it (bloc importers' rows are not counted again). For a bloc
+    (``blocs``, :func:`resilience.build.blocs.bloc_membership`) imports are its
+    extra-bloc imports, exports what non-members record buying from its members, and
+    production the members' sum.
     """
     bilateral = dependency.filter(pl.col("basis") == "bilateral")
     imports = bilateral.group_by(_GROUP).agg(
         stable_sum(pl.col("import_quantity_t")).alias("imports_t"),
         stable_sum(pl.col("import_value_usd")).alias("import_value_usd"),
     )
-    exports = bilateral.group_by(
-        "year", pl.col("supplier_iso3").alias("importer_iso3"), "commodity", "stage"
-    ).agg(stable_sum(pl.col("import_quantity_t")).alias("exports_t"))
+    exports = (
+        bilateral.filter(~pl.col("importer_is_bloc"))
+        .group_by("year", pl.col("supplier_iso3").alias("importer_iso3"), "commodity", "stage")
+        .agg(stable_sum(pl.col("import_quantity_t")).alias("exports_t"))
+    )
     production = world.select(
         "year",
         pl.col("country_iso3").alias("importer_iso3"),
@@ -42,6 +54,12 @@ def importer_volumes(dependency: pl.LazyFrame, world: pl.LazyFrame) -> pl.LazyFr
         pl.col("production_quantity").alias("domestic_production"),
         pl.col("unit").alias("production_unit"),
     )
+    if blocs is not None:
+        exports = pl.concat([exports, bloc_exports(dependency, blocs)], how="vertical_relaxed")
+        production = pl.concat(
+            [production, bloc_production(world, blocs).drop("n_producing_members")],
+            how="vertical_relaxed",
+        )
     return (
         imports.join(exports, on=_GROUP, how="left")
         .join(production, on=_GROUP, how="left")
@@ -54,6 +72,8 @@ def metrics_table(
     world: pl.LazyFrame,
     commodities: pl.DataFrame,
     parameters: pl.DataFrame,
+    blocs: pl.DataFrame | None = None,
+    attributes: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Concentration of each importer's supply and of world production.
 
@@ -66,12 +86,19 @@ def metrics_table(
         world_top_producer_iso3, world_top1_share, production_year,
         production_source`` and the EU supply risk and GeoPolRisk columns of
         :func:`resilience.build.risk_indices.risk_indices` (``parameters`` is
-        :func:`resilience.build.risk_indices.eu_crm_parameters`).
+        :func:`resilience.build.risk_indices.eu_crm_parameters`), and
+        ``importer_is_bloc``. With ``blocs`` (bloc membership) and ``attributes``
+        (:func:`resilience.build.dependency.country_attributes`), a bloc importer's
+        volumes, EU SR and GeoPolRisk follow the methods' bloc rules
+        (:func:`resilience.build.bloc_indices.bloc_risk_indices`) and
+        ``eu_sourcing_basis`` says which sourcing term its EU SR uses.
     """
     own = concentration(dependency, _GROUP, share="supply_share", country="supplier_iso3").rename(
         {"top_country_iso3": "top_supplier_iso3", "n_countries": "n_suppliers"}
     )
-    basis = dependency.group_by(_GROUP).agg(pl.col("basis").first())
+    basis = dependency.group_by(_GROUP).agg(
+        pl.col("basis").first(), pl.col("importer_is_bloc").first()
+    )
     world_group = ["year", "commodity", "stage"]
     world_conc = (
         concentration(world.rename({"world_share": "share"}), world_group)
@@ -86,10 +113,38 @@ def metrics_table(
             on=world_group,
         )
     )
-    volumes = importer_volumes(dependency, world).drop("import_value_usd")
-    indices = risk_indices(
-        dependency, world, volumes, world_conc.select(*world_group, "world_hhi"), parameters
-    )
+    volumes = importer_volumes(dependency, world, blocs).drop("import_value_usd")
+    world_hhi = world_conc.select(*world_group, "world_hhi")
+    indices = risk_indices(dependency, world, volumes, world_hhi, parameters)
+    sourcing = pl.lit(COUNTRY_SOURCING).alias("eu_sourcing_basis")
+    if blocs is not None and attributes is not None:
+        own_rules = bloc_risk_indices(
+            dependency, world, volumes, world_hhi, parameters, blocs, attributes
+        )
+        shared = [
+            c
+            for c in own_rules.collect_schema().names()
+            if c not in _GROUP and c not in _BLOC_ONLY
+        ]
+        is_bloc = pl.col("importer_iso3").is_in(blocs["bloc_iso3"].unique().to_list())
+        indices = (
+            indices.join(own_rules, on=_GROUP, how="left", suffix="_bloc")
+            .with_columns(
+                pl.when(is_bloc).then(pl.col(f"{c}_bloc")).otherwise(pl.col(c)).alias(c)
+                for c in shared
+            )
+            .with_columns(
+                pl.when(is_bloc)
+                .then(pl.col("eu_sourcing_basis"))
+                .otherwise(sourcing)
+                .alias("eu_sourcing_basis")
+            )
+            .drop(f"{c}_bloc" for c in shared)
+        )
+    else:
+        indices = indices.with_columns(
+            sourcing, pl.lit(None, pl.UInt32).alias("n_sourcing_missing_quantity")
+        )
     return (
         own.join(basis, on=_GROUP)
         .join(volumes, on=_GROUP, how="left")

@@ -23,6 +23,7 @@ import polars as pl
 
 from resilience import data
 from resilience.build.bilateral import bilateral_shares
+from resilience.build.blocs import add_blocs
 from resilience.build.dependency import build_dependency, country_attributes, trade_shares
 from resilience.build.metrics_table import metrics_table
 from resilience.build.risk_indices import eu_crm_parameters
@@ -50,6 +51,7 @@ class Inputs:
     parameters: pl.DataFrame
     importers: list[str]
     trade_source: str
+    blocs: pl.DataFrame | None = None
 
 
 @dataclass
@@ -68,6 +70,8 @@ def load_inputs(
     baci_path: Path | None = None,
     baci_codes: Path | None = None,
     extra_blocs: Iterable[Path] = (),
+    blocs: Iterable[str] = (),
+    bloc_files: Iterable[Path | str] = (),
 ) -> Inputs:
     """Gather the build inputs from ``datasets/`` (and a BACI file when given).
 
@@ -80,6 +84,14 @@ def load_inputs(
         when given they replace the shipped trade table.
     extra_blocs
         User bloc files (same columns as ``datasets/alliances.csv``).
+    blocs
+        Blocs to add as importers (``EU27``, ``G7``, ``G7+EU``, a bloc of
+        ``bloc_files``): extra-bloc imports, members' production
+        (:mod:`resilience.build.blocs`).
+    bloc_files
+        A user's bloc files, CSV or YAML naming ISO3 members
+        (:func:`resilience.reference.bloc_files.read_bloc_file`); every bloc they
+        define is added as an importer, besides ``blocs``.
     """
     commodities = load_commodities()
     if baci_path is not None:
@@ -106,7 +118,7 @@ def load_inputs(
         .sort()
         .to_list()
     )
-    return Inputs(
+    inputs = Inputs(
         years=chosen,
         bilateral=bilateral,
         production=data.load_production(),
@@ -118,6 +130,7 @@ def load_inputs(
         importers=importers,
         trade_source=source,
     )
+    return add_blocs(inputs, blocs, bloc_files)
 
 
 def dependency_and_metrics(inputs: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -127,9 +140,11 @@ def dependency_and_metrics(inputs: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         inputs.governance, inputs.alignment, inputs.alliances, inputs.years
     )
     dependency = build_dependency(
-        inputs.bilateral, world, attributes, inputs.importers, inputs.commodities
+        inputs.bilateral, world, attributes, inputs.importers, inputs.commodities, inputs.blocs
     )
-    metrics = metrics_table(dependency, world, inputs.commodities, inputs.parameters)
+    metrics = metrics_table(
+        dependency, world, inputs.commodities, inputs.parameters, inputs.blocs, attributes
+    )
     return dependency, metrics
 
 
