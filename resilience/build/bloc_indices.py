@@ -121,8 +121,9 @@ def bloc_risk_indices(
     -------
     polars.LazyFrame
         ``year, importer_iso3, commodity, stage, hhi_wgi_t_global, hhi_wgi_t_sourcing,
-        eu_sourcing_basis, n_sourcing_missing_quantity, import_reliance, eu_supply_risk, geopolrisk_score,
-        geopolrisk_import_risk, geopolrisk_price_usd_per_kg, geopolrisk_cf_cu_eq``.
+        eu_sourcing_basis, n_sourcing_missing_quantity, import_reliance, eu_supply_risk,
+        geopolrisk_score, geopolrisk_import_risk, geopolrisk_price_usd_per_kg,
+        geopolrisk_cf_cu_eq``.
     """
     params = load_trade_parameters() if trade_parameters is None else trade_parameters
     wgi = attributes.select("year", "country_iso3", "wgi_mean", "wgi_pv")

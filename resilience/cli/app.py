@@ -385,8 +385,7 @@ def risk(
         ),
     ] = None,
 ) -> None:
-    """Rank commodities by supply risk for an importer (a country or a bloc such as EU27),
-    its bloc and an adversary."""
+    """Rank commodities by supply risk for an importer (country or bloc), allies, adversary."""
     from resilience.credits import credits
     from resilience.reference.countries import CountryResolver
     from resilience.risk import RiskQuery, risk_table

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from resilience.errors import DataError, DataProblem
 from resilience.reference.countries import CountryResolver
