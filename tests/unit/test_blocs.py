@@ -368,3 +368,44 @@ def test_cli_risk_importer_file_with_unknown_country_fails_naming_it(tmp_path: P
     assert result.exit_code != 0
     assert "my_bloc.csv, row 3, column 'iso3'" in result.output
     assert "'XXA'" in result.output
+
+
+def _study(tmp_path: Path, bloc_file: str, allies: str) -> Path:
+    from resilience.paths import project_root
+
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "name: chips_allies\n"
+        "year: 2023\n"
+        "members: [USA]\n"
+        f"allies: {allies}\n"
+        "adversary: CHN\n"
+        "commodities: [gallium/refining]\n"
+        "model: stress\n"
+        f"bloc_files: [{bloc_file}]\n"
+        f"catalogue: {project_root() / 'models' / 'scenarios.yaml'}\n"
+    )
+    return study
+
+
+def test_study_bloc_file_names_a_users_bloc_in_allies(tmp_path: Path):
+    from resilience.scenarios import load_study
+
+    (tmp_path / "chips.csv").write_text("bloc,iso3\nCHIPS,JPN\nCHIPS,KOR\nCHIPS,TWN\n")
+    study = load_study(_study(tmp_path, "chips.csv", "CHIPS+EU"))
+    allies = study.allies.resolve(study.date)
+    assert {"JPN", "KOR", "TWN", "DEU", "FRA"} <= set(allies)
+    assert "USA" not in allies and "GBR" not in allies
+    assert study.bloc_files == ((tmp_path / "chips.csv").resolve(),)
+
+
+def test_study_bloc_file_with_unknown_country_names_file_row_column_value(tmp_path: Path):
+    from resilience.scenarios import load_study
+
+    (tmp_path / "chips.yaml").write_text("CHIPS:\n  - JPN\n  - KOR\n  - TAIWAN\n")
+    with pytest.raises(DataError) as caught:
+        load_study(_study(tmp_path, "chips.yaml", "CHIPS"))
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.column, problem.value) == (4, "iso3", "TAIWAN")
+    assert problem.file.endswith("chips.yaml")
+    assert "TWN" in problem.reason
