@@ -54,7 +54,7 @@ from resilience.metrics.supply_risk import (
 from resilience.paths import datasets_dir
 from resilience.reference.countries import REST_OF_WORLD
 
-__all__ = ["EU_BLOCS", "bloc_risk_indices", "load_trade_parameters"]
+__all__ = ["EU_BLOCS", "WORLD_SOURCING", "bloc_risk_indices", "load_trade_parameters"]
 
 #: Blocs whose sourcing term uses the EU assessment's EU-sourcing trade parameters.
 EU_BLOCS = ("EU", "EU27")
@@ -62,6 +62,8 @@ EU_BLOCS = ("EU", "EU27")
 _GROUP = ["year", "importer_iso3", "commodity", "stage"]
 _SOURCING_JRC = "members' production + extra-bloc imports (t)"
 _SOURCING_VALUE = "extra-bloc imports (value shares)"
+#: ``eu_sourcing_basis`` where the importer's imports are not recorded (any importer).
+WORLD_SOURCING = "world market (no recorded imports)"
 
 
 def load_trade_parameters() -> pl.DataFrame:
@@ -231,6 +233,8 @@ def bloc_risk_indices(
             pl.coalesce("_hhi_jrc", "_hhi_value").alias("hhi_wgi_t_sourcing"),
             pl.when(pl.col("_hhi_jrc").is_not_null())
             .then(pl.lit(_SOURCING_JRC))
+            .when(pl.col("basis") == "world_market")
+            .then(pl.lit(WORLD_SOURCING))
             .otherwise(pl.lit(_SOURCING_VALUE))
             .alias("eu_sourcing_basis"),
         )

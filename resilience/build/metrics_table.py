@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from resilience.build.bloc_indices import bloc_risk_indices
+from resilience.build.bloc_indices import WORLD_SOURCING, bloc_risk_indices
 from resilience.build.blocs import bloc_exports, bloc_production
 from resilience.build.risk_indices import risk_indices
 from resilience.metrics.concentration import concentration
@@ -116,15 +116,12 @@ def metrics_table(
     volumes = importer_volumes(dependency, world, blocs).drop("import_value_usd")
     world_hhi = world_conc.select(*world_group, "world_hhi")
     indices = risk_indices(dependency, world, volumes, world_hhi, parameters)
-    sourcing = pl.lit(COUNTRY_SOURCING).alias("eu_sourcing_basis")
     if blocs is not None and attributes is not None:
         own_rules = bloc_risk_indices(
             dependency, world, volumes, world_hhi, parameters, blocs, attributes
         )
         shared = [
-            c
-            for c in own_rules.collect_schema().names()
-            if c not in _GROUP and c not in _BLOC_ONLY
+            c for c in own_rules.collect_schema().names() if c not in _GROUP and c not in _BLOC_ONLY
         ]
         is_bloc = pl.col("importer_iso3").is_in(blocs["bloc_iso3"].unique().to_list())
         indices = (
@@ -133,22 +130,24 @@ def metrics_table(
                 pl.when(is_bloc).then(pl.col(f"{c}_bloc")).otherwise(pl.col(c)).alias(c)
                 for c in shared
             )
-            .with_columns(
-                pl.when(is_bloc)
-                .then(pl.col("eu_sourcing_basis"))
-                .otherwise(sourcing)
-                .alias("eu_sourcing_basis")
-            )
             .drop(f"{c}_bloc" for c in shared)
         )
     else:
         indices = indices.with_columns(
-            sourcing, pl.lit(None, pl.UInt32).alias("n_sourcing_missing_quantity")
+            pl.lit(None, pl.String).alias("eu_sourcing_basis"),
+            pl.lit(None, pl.UInt32).alias("n_sourcing_missing_quantity"),
         )
+    sourcing = pl.coalesce(
+        pl.col("eu_sourcing_basis"),
+        pl.when(pl.col("basis") == "world_market")
+        .then(pl.lit(WORLD_SOURCING))
+        .otherwise(pl.lit(COUNTRY_SOURCING)),
+    ).alias("eu_sourcing_basis")
     return (
         own.join(basis, on=_GROUP)
         .join(volumes, on=_GROUP, how="left")
         .join(indices, on=_GROUP, how="left")
+        .with_columns(sourcing)
         .join(world_conc, on=world_group, how="left")
         .join(
             commodities.lazy().select("commodity", "stage", "sector"),
