@@ -395,7 +395,8 @@ def test_study_bloc_file_names_a_users_bloc_in_allies(tmp_path: Path):
     study = load_study(_study(tmp_path, "chips.csv", "CHIPS+EU"))
     allies = study.allies.resolve(study.date)
     assert {"JPN", "KOR", "TWN", "DEU", "FRA"} <= set(allies)
-    assert "USA" not in allies and "GBR" not in allies
+    assert "USA" not in allies
+    assert "GBR" not in allies
     assert study.bloc_files == ((tmp_path / "chips.csv").resolve(),)
 
 
