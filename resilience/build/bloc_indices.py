@@ -41,9 +41,12 @@ production on the production source's basis; read them with that in mind.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from resilience.build.blocs import intra_bloc_flows
+from resilience.errors import DataError, DataProblem
 from resilience.metrics.geopolrisk import geopolrisk_score, pv_normalized
 from resilience.metrics.supply_risk import (
     eu_supply_risk,
@@ -52,10 +55,11 @@ from resilience.metrics.supply_risk import (
     wgi_scaled_0_10,
 )
 from resilience.paths import datasets_dir
-from resilience.reference.countries import REST_OF_WORLD
+from resilience.reference.countries import REST_OF_WORLD, CountryResolver
 
 __all__ = ["EU_BLOCS", "WORLD_SOURCING", "bloc_risk_indices", "load_trade_parameters"]
 
+_SCOPES = ("global_supply", "eu_sourcing")
 #: Blocs whose sourcing term uses the EU assessment's EU-sourcing trade parameters.
 EU_BLOCS = ("EU", "EU27")
 
@@ -66,11 +70,44 @@ _SOURCING_VALUE = "extra-bloc imports (value shares)"
 WORLD_SOURCING = "world market (no recorded imports)"
 
 
-def load_trade_parameters() -> pl.DataFrame:
-    """The EU 2023 trade parameters per (commodity, stage, scope, exporter)."""
-    return pl.read_csv(datasets_dir() / "eu_crm_2023_trade_parameters.csv").select(
-        "commodity", "stage", "scope", "exporter_iso3", "trade_parameter"
-    )
+def load_trade_parameters(path: Path | None = None) -> pl.DataFrame:
+    """The EU 2023 trade parameters per (commodity, stage, scope, exporter).
+
+    Raises
+    ------
+    resilience.errors.DataError
+        A parameter that is not a positive number, an unknown scope or exporter code, or a
+        key listed twice (file, row, column, value).
+    """
+    path = path or datasets_dir() / "eu_crm_2023_trade_parameters.csv"
+    raw = pl.read_csv(path, infer_schema=False).with_row_index("source_row", offset=2)
+    value = raw["trade_parameter"].cast(pl.Float64, strict=False)
+    resolver = CountryResolver.default()
+    problems = [
+        DataProblem(path.name, int(row), "trade_parameter", text, "not a positive number")
+        for text, row, x in zip(raw["trade_parameter"], raw["source_row"], value, strict=True)
+        if x is None or not x > 0
+    ]
+    problems += [
+        DataProblem(path.name, int(row), "scope", scope, f"not one of {', '.join(_SCOPES)}")
+        for scope, row in raw.select("scope", "source_row").iter_rows()
+        if scope not in _SCOPES
+    ]
+    problems += [
+        DataProblem(path.name, int(row), "exporter_iso3", iso3, "not a known ISO3 country code")
+        for iso3, row in raw.select("exporter_iso3", "source_row").iter_rows()
+        if iso3 is None or not resolver.is_country(iso3)
+    ]
+    key = ["commodity", "stage", "scope", "exporter_iso3"]
+    problems += [
+        DataProblem(path.name, int(row), "exporter_iso3", iso3, "key listed twice")
+        for iso3, row in raw.filter(pl.struct(key).is_duplicated())
+        .select("exporter_iso3", "source_row")
+        .iter_rows()
+    ]
+    if problems:
+        raise DataError(problems)
+    return raw.select(*key, value.alias("trade_parameter"))
 
 
 def _with_t(frame: pl.LazyFrame, params: pl.DataFrame, scope: pl.Expr) -> pl.LazyFrame:

@@ -410,3 +410,24 @@ def test_study_bloc_file_with_unknown_country_names_file_row_column_value(tmp_pa
     assert (problem.row, problem.column, problem.value) == (4, "iso3", "TAIWAN")
     assert problem.file.endswith("chips.yaml")
     assert "TWN" in problem.reason
+
+
+def test_trade_parameter_table_rejects_bad_rows(tmp_path: Path):
+    from resilience.build.bloc_indices import load_trade_parameters
+
+    shipped = load_trade_parameters()
+    assert shipped.filter(
+        (pl.col("commodity") == "cobalt")
+        & (pl.col("stage") == "mining")
+        & (pl.col("exporter_iso3") == "COD")
+    )["trade_parameter"].to_list() == [1.1]
+    bad = tmp_path / "tp.csv"
+    bad.write_text(
+        "commodity,stage,scope,exporter_iso3,trade_parameter\n"
+        "tin,refining,global_supply,CHN,-1.5\n"
+        "tin,refining,world,CHN,1.5\n"
+    )
+    with pytest.raises(DataError) as caught:
+        load_trade_parameters(bad)
+    found = {(p.row, p.column, p.value) for p in caught.value.problems}
+    assert found == {(2, "trade_parameter", "-1.5"), (3, "scope", "world")}
