@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience import data
-from resilience.build.blocs import add_blocs, is_bloc_name
+from resilience.build.blocs import EU27, add_blocs, is_bloc_name
 from resilience.build.dependency import build_dependency, country_attributes, year_end
 from resilience.build.metrics_table import metrics_table
 from resilience.build.pipeline import Inputs, load_inputs
@@ -76,11 +76,13 @@ def resolve_party(name: str, alliances: pl.DataFrame, on: dt.date, kind: str) ->
     raise UnknownNameError(kind, name, difflib.get_close_matches(name, vocabulary, n=4, cutoff=0.5))
 
 
-def _importer(name: str, importers: list[str]) -> str:
+def _importer(name: str, importers: list[str], blocs: Sequence[str] = ()) -> str:
     resolver = CountryResolver.default()
     hit = resolver.lookup(name)
     if hit is None or hit.kind != "country" or hit.iso3 is None:
-        vocabulary = importers + [resolver.name_of(i) for i in importers if resolver.is_country(i)]
+        vocabulary = [*blocs, *importers] + [
+            resolver.name_of(i) for i in importers if resolver.is_country(i)
+        ]
         raise UnknownNameError(
             "importer", name, difflib.get_close_matches(name, vocabulary, n=4, cutoff=0.5)
         )
@@ -302,7 +304,9 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
         raise UnknownNameError("year", str(year), [str(y) for y in inputs.years])
     inputs, bloc_members = _bloc_importer(query, inputs)
     importer = (
-        query.importer if bloc_members is not None else _importer(query.importer, inputs.importers)
+        query.importer
+        if bloc_members is not None
+        else _importer(query.importer, inputs.importers, [*bloc_ids(inputs.alliances), EU27])
     )
     on = year_end(year)
     allies = resolve_party(query.bloc, inputs.alliances, on, "bloc")

@@ -431,3 +431,13 @@ def test_trade_parameter_table_rejects_bad_rows(tmp_path: Path):
         load_trade_parameters(bad)
     found = {(p.row, p.column, p.value) for p in caught.value.problems}
     assert found == {(2, "trade_parameter", "-1.5"), (3, "scope", "world")}
+
+
+def test_risk_refuses_an_adversary_inside_the_importing_bloc():
+    from resilience.errors import ArgumentError, UnknownNameError
+    from resilience.risk import RiskQuery, risk_table
+
+    with pytest.raises(ArgumentError, match="DEU is a member of the importing bloc EU27"):
+        risk_table(RiskQuery("EU27", "QUAD", "DEU", commodities=["cobalt"]))
+    with pytest.raises(UnknownNameError, match="'EU27'"):
+        risk_table(RiskQuery("EU28", "G7", commodities=["cobalt"]))
