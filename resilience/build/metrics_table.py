@@ -14,6 +14,7 @@ from resilience.build.blocs import bloc_exports, bloc_production
 from resilience.build.risk_indices import risk_indices
 from resilience.metrics.concentration import concentration
 from resilience.metrics.sums import stable_sum
+from resilience.metrics.supply_risk import bottleneck
 
 __all__ = ["COUNTRY_SOURCING", "importer_volumes", "metrics_table"]
 
@@ -86,8 +87,11 @@ def metrics_table(
         world_top_producer_iso3, world_top1_share, production_year,
         production_source`` and the EU supply risk and GeoPolRisk columns of
         :func:`resilience.build.risk_indices.risk_indices` (``parameters`` is
-        :func:`resilience.build.risk_indices.eu_crm_parameters`), and
-        ``importer_is_bloc``. With ``blocs`` (bloc membership) and ``attributes``
+        :func:`resilience.build.risk_indices.eu_crm_parameters`), ``importer_is_bloc``,
+        and the material's SR of the JRC method, the larger of its stages' SR
+        (:func:`resilience.metrics.supply_risk.bottleneck`): ``eu_supply_risk_material``
+        and ``eu_bottleneck_stage`` (null when a stage's SR is null). With ``blocs``
+        (bloc membership) and ``attributes``
         (:func:`resilience.build.dependency.country_attributes`), a bloc importer's
         volumes, EU SR and GeoPolRisk follow the methods' bloc rules
         (:func:`resilience.build.bloc_indices.bloc_risk_indices`) and
@@ -143,10 +147,20 @@ def metrics_table(
         .then(pl.lit(WORLD_SOURCING))
         .otherwise(pl.lit(COUNTRY_SOURCING)),
     ).alias("eu_sourcing_basis")
+    material = bottleneck(
+        indices.select(*_GROUP, "eu_supply_risk"), ["year", "importer_iso3", "commodity"]
+    ).select(
+        "year",
+        "importer_iso3",
+        "commodity",
+        pl.col("stage").alias("eu_bottleneck_stage"),
+        pl.col("eu_supply_risk").alias("eu_supply_risk_material"),
+    )
     return (
         own.join(basis, on=_GROUP)
         .join(volumes, on=_GROUP, how="left")
         .join(indices, on=_GROUP, how="left")
+        .join(material, on=["year", "importer_iso3", "commodity"], how="left")
         .with_columns(sourcing)
         .join(world_conc, on=world_group, how="left")
         .join(
