@@ -32,7 +32,12 @@ it is left out of the sum and counted in ``n_sourcing_missing_quantity``.
 **GeoPolRisk (geopolrisk-py ``internal``).** The bloc's imports are every member's
 imports, intra-bloc flows included, with :math:`g = 0` for a partner inside the bloc;
 :math:`p` is the members' summed production; the price is total CIF value over total
-quantity of those imports (:func:`resilience.metrics.geopolrisk.geopolrisk_score`).
+quantity of those imports (:func:`resilience.metrics.geopolrisk.geopolrisk_score`). Read in
+``akoyamp/geopolrisk-py`` ``geopolrisk/assessment/utils.py`` ``aggregateTrade``: every
+member's BACI imports are summed, and a partner in the region's ISO list gets
+``partnerWGI = 0`` before the weighted sum (one early version zeroed only the members
+already visited in its loop, a bug later fixed); the price is 0 when the region imports
+nothing.
 
 Quantities are the trade table's tonnes (gross weight until the content basis of the
 trade table lands), so import reliance and the sourcing shares mix gross imports with
