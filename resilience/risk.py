@@ -15,10 +15,12 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
 from resilience import data
+from resilience.build.blocs import EU27, add_blocs, is_bloc_name
 from resilience.build.dependency import (
     build_dependency,
     country_attributes,
@@ -41,7 +43,7 @@ from resilience.reference.alliances import bloc_ids, members
 from resilience.reference.commodities import check_commodities
 from resilience.reference.countries import CountryResolver
 
-__all__ = ["RiskQuery", "check_parties", "resolve_party", "risk_table"]
+__all__ = ["RiskQuery", "check_bloc_adversary", "check_parties", "resolve_party", "risk_table"]
 
 _GROUP = ["year", "importer_iso3", "commodity", "stage"]
 _BACI_VERSION = re.compile(r"V\d{6}[a-z]?")
@@ -60,6 +62,7 @@ class RiskQuery:
     #: Production source put first (``usgs``, ``wmd``, ``iea``); ``None``: the inputs'
     #: choice (the default ranking unless ``load_inputs(source=)`` set one).
     source: str | None = None
+    importer_files: Sequence[Path] = ()
 
 
 def resolve_party(name: str, alliances: pl.DataFrame, on: dt.date, kind: str) -> list[str]:
@@ -84,15 +87,35 @@ def resolve_party(name: str, alliances: pl.DataFrame, on: dt.date, kind: str) ->
     raise UnknownNameError(kind, name, difflib.get_close_matches(name, vocabulary, n=4, cutoff=0.5))
 
 
-def _importer(name: str, importers: list[str]) -> str:
+def _importer(name: str, importers: list[str], blocs: Sequence[str] = ()) -> str:
     resolver = CountryResolver.default()
     hit = resolver.lookup(name)
     if hit is None or hit.kind != "country" or hit.iso3 is None:
-        vocabulary = importers + [resolver.name_of(i) for i in importers if resolver.is_country(i)]
+        vocabulary = [*blocs, *importers] + [
+            resolver.name_of(i) for i in importers if resolver.is_country(i)
+        ]
         raise UnknownNameError(
             "importer", name, difflib.get_close_matches(name, vocabulary, n=4, cutoff=0.5)
         )
     return hit.iso3
+
+
+def _bloc_importer(query: RiskQuery, inputs: Inputs) -> tuple[Inputs, list[str] | None]:
+    """Inputs with the importer added when it is a bloc (shipped, ``EU27`` or from a file).
+
+    Returns the inputs and the bloc's members on 31 December of the query year (``None``
+    when the importer is a country).
+    """
+    with_files = add_blocs(inputs, (), query.importer_files)
+    if not is_bloc_name(query.importer, with_files.alliances):
+        return with_files, None
+    inputs = add_blocs(with_files, [query.importer])
+    year = query.year if query.year is not None else max(inputs.years)
+    blocs = inputs.blocs if inputs.blocs is not None else pl.DataFrame()
+    members = blocs.filter((pl.col("bloc_iso3") == query.importer) & (pl.col("year") == year))[
+        "member_iso3"
+    ].to_list()
+    return inputs, members
 
 
 def check_parties(
@@ -125,6 +148,27 @@ def check_parties(
             f"{', '.join(shared)} {'is' if len(shared) == 1 else 'are'} also in the allied "
             f"bloc {query.bloc!r}",
             "a country or bloc outside the allied bloc (or drop it from --bloc)",
+        )
+
+
+def check_bloc_adversary(
+    bloc: str, members: Sequence[str], adversary: Sequence[str], query: RiskQuery
+) -> None:
+    """Refuse an adversary that is a member of the importing bloc.
+
+    Raises
+    ------
+    resilience.errors.ArgumentError
+        Naming ``--adversary``, the value and the members in conflict.
+    """
+    inside = sorted(set(adversary) & set(members))
+    if inside:
+        raise ArgumentError(
+            "--adversary",
+            query.adversary,
+            f"{', '.join(inside)} {'is' if len(inside) == 1 else 'are'} a member of the "
+            f"importing bloc {bloc}",
+            "a country or bloc outside the importing bloc",
         )
 
 
@@ -258,8 +302,11 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     Parameters
     ----------
     query
-        Importer, bloc expression (``"G7"``, ``"G7+EU"``), optional adversary (a country
-        or bloc), year (default: latest trade year), commodity ids (default: all).
+        Importer (a country, or a bloc: ``EU``, ``EU27``, ``G7+EU`` or a bloc of
+        ``importer_files``, whose rows are its extra-bloc imports and its members' summed
+        production, :mod:`resilience.build.blocs`), allied bloc expression (``"G7"``,
+        ``"G7+EU"``), optional adversary (a country or bloc), year (default: latest
+        trade year), commodity ids (default: all).
     inputs
         Pre-loaded build inputs (for repeated queries); loaded from ``datasets/`` if
         omitted.
@@ -295,25 +342,32 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     year = query.year if query.year is not None else max(inputs.years)
     if year not in inputs.years:
         raise UnknownNameError("year", str(year), [str(y) for y in inputs.years])
-    importer = _importer(query.importer, inputs.importers)
+    inputs, bloc_members = _bloc_importer(query, inputs)
+    importer = (
+        query.importer
+        if bloc_members is not None
+        else _importer(query.importer, inputs.importers, [*bloc_ids(inputs.alliances), EU27])
+    )
     on = year_end(year)
     allies = resolve_party(query.bloc, inputs.alliances, on, "bloc")
     adversary = (
         resolve_party(query.adversary, inputs.alliances, on, "adversary") if query.adversary else []
     )
     check_parties(importer, allies, adversary, query)
+    if bloc_members is not None:
+        check_bloc_adversary(importer, bloc_members, adversary, query)
 
     world = world_shares(inputs.production, [year], source)
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
     bilateral = inputs.bilateral.filter(pl.col("year") == year)
     dependency = build_dependency(
-        bilateral, world, attributes, inputs.importers, inputs.commodities
+        bilateral, world, attributes, inputs.importers, inputs.commodities, inputs.blocs
     )
     if query.commodities:
         dependency = dependency.filter(pl.col("commodity").is_in(list(query.commodities)))
-    metrics = metrics_table(dependency, world, inputs.commodities, inputs.parameters).filter(
-        pl.col("importer_iso3") == importer
-    )
+    metrics = metrics_table(
+        dependency, world, inputs.commodities, inputs.parameters, inputs.blocs, attributes
+    ).filter(pl.col("importer_iso3") == importer)
     mine = dependency.filter(pl.col("importer_iso3") == importer)
     table = metrics.join(alliance_exposure(mine, allies), on=_GROUP, how="left")
     if adversary:

@@ -38,8 +38,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from resilience.paths import project_root
 from resilience.reference.alliances import bloc_ids
+from resilience.reference.bloc_files import read_bloc_file
 from resilience.reference.countries import CountryResolver
 from resilience.specs import (
     BURDEN_RULES,
@@ -157,8 +160,27 @@ class SpecReader:
             return None
         return x
 
-    def countries(self, value: object, key: str) -> CountrySet | None:
-        """A bloc expression or a list of countries/blocs, each name checked."""
+    def bloc_files(self, value: object, key: str, base: Path) -> tuple[Path, ...]:
+        """A list of bloc files (paths relative to ``base``), each an existing file."""
+        if value is None:
+            return ()
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not all(isinstance(v, str) and v for v in names):
+            self.fail(key, value, "must be a list of file paths", "CSV or YAML bloc files")
+            return ()
+        paths = tuple((base / v).resolve() for v in names)
+        for i, path in enumerate(paths):
+            if not path.is_file():
+                self.fail(f"{key}[{i}]", names[i], f"no such file: {path}", "an existing file")
+        return paths
+
+    def countries(
+        self, value: object, key: str, user: pl.DataFrame | None = None
+    ) -> CountrySet | None:
+        """A bloc expression or a list of countries/blocs, each name checked.
+
+        ``user`` holds the membership rows of a study's own blocs (``bloc_files``).
+        """
         if isinstance(value, str):
             tokens = [t.strip() for t in value.split("+")]
         elif isinstance(value, list) and value and all(isinstance(t, str) for t in value):
@@ -170,6 +192,8 @@ class SpecReader:
             self.fail(key, value, reason, KNOBS["allies"][1])
             return None
         blocs = bloc_ids(alliance_table())
+        user_ids = [] if user is None else sorted(set(user["bloc"].to_list()))
+        blocs = [*blocs, *user_ids]
         resolver = CountryResolver.default()
         found_countries: list[str] = []
         found_blocs: list[str] = []
@@ -195,7 +219,18 @@ class SpecReader:
                 )
         if bad:
             return None
-        return CountrySet(tuple(dict.fromkeys(found_countries)), tuple(dict.fromkeys(found_blocs)))
+        rows = (
+            ()
+            if user is None
+            else tuple(
+                user.filter(pl.col("bloc").is_in(found_blocs))
+                .select("bloc", "iso3", "joined", "left")
+                .iter_rows()
+            )
+        )
+        return CountrySet(
+            tuple(dict.fromkeys(found_countries)), tuple(dict.fromkeys(found_blocs)), rows
+        )
 
     def commodity(self, value: object, key: str, need_stage: bool) -> tuple[str, str | None] | None:
         """``commodity/stage`` (or a bare commodity when ``need_stage`` is false)."""
@@ -404,6 +439,24 @@ def _catalogue_path(study: Path, given: object) -> Path:
     return shipped
 
 
+def _user_blocs(files: Sequence[Path]) -> pl.DataFrame | None:
+    """Membership rows of the blocs in a study's ``bloc_files`` (``None`` without any).
+
+    Raises
+    ------
+    resilience.errors.DataError
+        A bad bloc file: file, row, column and value.
+    """
+    if not files:
+        return None
+    shipped = bloc_ids(alliance_table())
+    frames: list[pl.DataFrame] = []
+    for path in files:
+        known = [*shipped, *(b for f in frames for b in f["bloc"].to_list())]
+        frames.append(read_bloc_file(path, shipped_blocs=known))
+    return pl.concat(frames)
+
+
 def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None) -> StudySpec:
     """Read and validate a study file and the catalogue it draws scenarios from.
 
@@ -432,9 +485,12 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
         r.fail("year", year, "must be a trade year", "a whole year, e.g. 2023")
     for k in [k for k in ("members", "allies", "commodities", "model") if k not in d]:
         r.fail(k, None, "required key missing", None)
-    members = r.countries(d["members"], "members") if "members" in d else None
-    allies = r.countries(d["allies"], "allies") if "allies" in d else None
-    adversary = r.countries(d["adversary"], "adversary") if d.get("adversary") else None
+    bloc_files = r.bloc_files(d.get("bloc_files"), "bloc_files", p.parent)
+    r.raise_if_any()
+    user = _user_blocs(bloc_files)
+    members = r.countries(d["members"], "members", user) if "members" in d else None
+    allies = r.countries(d["allies"], "allies", user) if "allies" in d else None
+    adversary = r.countries(d["adversary"], "adversary", user) if d.get("adversary") else None
     commodities = r.commodities(d.get("commodities", []), "commodities", need_stage=True)
     model = d.get("model")
     if "model" in d and model not in MODELS:
@@ -465,6 +521,7 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
         policy=policy,
         scenarios=scenarios,
         base_scenario=base,
+        bloc_files=bloc_files,
     )
     problems: list[SpecProblem] = []
     for i, expr in enumerate((*scenarios, *([base] if base else []))):

@@ -121,12 +121,22 @@ class CountrySet:
 
     countries: tuple[str, ...] = ()
     blocs: tuple[str, ...] = ()
+    #: Membership rows ``(bloc, iso3, joined, left)`` of the user's blocs among ``blocs``
+    #: (from a study's ``bloc_files``, :func:`resilience.reference.bloc_files.read_bloc_file`).
+    user_blocs: tuple[tuple[str, str, dt.date, dt.date | None], ...] = ()
 
     def resolve(self, on: dt.date) -> list[str]:
         """Sorted ISO3 codes: the countries plus the blocs' members on ``on``."""
         found = set(self.countries)
-        if self.blocs:
-            found |= set(bloc_members(alliance_table(), list(self.blocs), on))
+        user = {b for b, _, _, _ in self.user_blocs}
+        shipped = [b for b in self.blocs if b not in user]
+        if shipped:
+            found |= set(bloc_members(alliance_table(), shipped, on))
+        found |= {
+            iso3
+            for bloc, iso3, joined, left in self.user_blocs
+            if joined <= on and (left is None or on < left)
+        }
         return sorted(found)
 
     def __str__(self) -> str:
@@ -324,6 +334,9 @@ class StudySpec:
     policy: Mapping[str, Any] = field(default_factory=dict)
     scenarios: tuple[str, ...] = ()
     base_scenario: str | None = None
+    #: A user's bloc files (CSV or YAML naming ISO3 members, paths relative to the study
+    #: file): their blocs can be named in ``members``, ``allies`` and ``adversary``.
+    bloc_files: tuple[Path, ...] = ()
 
     @property
     def date(self) -> dt.date:

@@ -187,6 +187,7 @@ def build_dependency(
     attributes: pl.LazyFrame,
     importers: Iterable[str],
     commodities: pl.DataFrame,
+    blocs: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """Combine bilateral and world-market rows and attach supplier attributes.
 
@@ -204,6 +205,11 @@ def build_dependency(
         missing (normally every importer present in the trade data).
     commodities
         The commodity table (every commodity-stage gets rows where data allow).
+    blocs
+        Bloc membership (:func:`resilience.build.blocs.bloc_membership`) when bloc
+        importers are in ``bilateral`` and ``importers``: a bloc's world-market rows
+        leave out its members (not only itself), and ``importer_is_bloc`` is true on its
+        rows. A bloc has no UNGA ideal point (``importer_ideal_point`` is null).
 
     Returns
     -------
@@ -213,9 +219,21 @@ def build_dependency(
         content_unit, content_basis, unit_value_usd_per_content_unit, world_production_share,
         production_year, production_source, supplier_wgi_pv, supplier_wgi_mean,
         supplier_ideal_point, importer_ideal_point, alignment_distance, supplier_blocs,
-        is_governance_imputed, is_ideal_point_missing, governance_note`` (the flags are
-        false for the rest of world, which is not a country).
+        is_governance_imputed, is_ideal_point_missing, governance_note, importer_is_bloc``
+        (the flags are false for the rest of world, which is not a country).
     """
+    membership = (
+        blocs.lazy().select("year", pl.col("bloc_iso3").alias("importer_iso3"), "member_iso3")
+        if blocs is not None
+        else pl.LazyFrame(
+            schema={"year": pl.Int32, "importer_iso3": pl.String, "member_iso3": pl.String}
+        )
+    )
+    bloc_codes = (
+        membership.select("importer_iso3")
+        .unique()
+        .with_columns(pl.lit(True).alias("importer_is_bloc"))
+    )
     years = world.select("year").unique()
     pairs = commodities.lazy().select("commodity", "stage")
     grid = (
@@ -228,6 +246,11 @@ def build_dependency(
     market = (
         missing.join(world, on=["year", "commodity", "stage"], how="inner")
         .filter(pl.col("country_iso3") != pl.col("importer_iso3"))
+        .join(
+            membership.rename({"member_iso3": "country_iso3"}),
+            on=["year", "importer_iso3", "country_iso3"],
+            how="anti",
+        )
         .with_columns(
             (pl.col("world_share") / pl.col("world_share").sum().over(_GROUP)).alias(
                 "supply_share"
@@ -292,7 +315,9 @@ def build_dependency(
         .join(provenance, on=["year", "commodity", "stage"], how="left")
         .join(supplier, on=["year", "supplier_iso3"], how="left")
         .join(importer, on=["year", "importer_iso3"], how="left")
+        .join(bloc_codes, on="importer_iso3", how="left")
         .with_columns(
+            pl.col("importer_is_bloc").fill_null(False),
             (pl.col("supplier_ideal_point") - pl.col("importer_ideal_point"))
             .abs()
             .alias("alignment_distance"),

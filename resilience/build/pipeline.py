@@ -26,6 +26,7 @@ import polars as pl
 
 from resilience import data
 from resilience.build.bilateral import bilateral_shares
+from resilience.build.blocs import add_blocs
 from resilience.build.dependency import (
     build_dependency,
     country_attributes,
@@ -64,6 +65,7 @@ class Inputs:
     #: Production source put first (``usgs``, ``wmd``, ``iea``); ``None``: the default
     #: ranking of :mod:`resilience.build.sources`.
     source: str | None = None
+    blocs: pl.DataFrame | None = None
 
 
 @dataclass
@@ -83,6 +85,8 @@ def load_inputs(
     baci_codes: Path | None = None,
     extra_blocs: Iterable[Path] = (),
     source: str | None = None,
+    blocs: Iterable[str] = (),
+    bloc_files: Iterable[Path | str] = (),
 ) -> Inputs:
     """Gather the build inputs from ``datasets/`` (and a BACI file when given).
 
@@ -98,6 +102,14 @@ def load_inputs(
     source
         Production source to put first (``usgs``, ``wmd``, ``iea``; default ranking if
         omitted): :mod:`resilience.build.sources`.
+    blocs
+        Blocs to add as importers (``EU27``, ``G7``, ``G7+EU``, a bloc of
+        ``bloc_files``): extra-bloc imports, members' production
+        (:mod:`resilience.build.blocs`).
+    bloc_files
+        A user's bloc files, CSV or YAML naming ISO3 members
+        (:func:`resilience.reference.bloc_files.read_bloc_file`); every bloc they
+        define is added as an importer, besides ``blocs``.
 
     Raises
     ------
@@ -131,7 +143,7 @@ def load_inputs(
         .sort()
         .to_list()
     )
-    return Inputs(
+    inputs = Inputs(
         years=chosen,
         bilateral=bilateral,
         production=data.load_production(),
@@ -144,6 +156,7 @@ def load_inputs(
         trade_source=trade_source,
         source=source,
     )
+    return add_blocs(inputs, blocs, bloc_files)
 
 
 def dependency_and_metrics(
@@ -160,9 +173,11 @@ def dependency_and_metrics(
     world = world_shares(inputs.production, chosen, inputs.source)
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, chosen)
     dependency = build_dependency(
-        bilateral, world, attributes, inputs.importers, inputs.commodities
+        bilateral, world, attributes, inputs.importers, inputs.commodities, inputs.blocs
     )
-    metrics = metrics_table(dependency, world, inputs.commodities, inputs.parameters)
+    metrics = metrics_table(
+        dependency, world, inputs.commodities, inputs.parameters, inputs.blocs, attributes
+    )
     return dependency, metrics
 
 
@@ -178,10 +193,15 @@ def collect_year(inputs: Inputs, year: int) -> tuple[pl.DataFrame, pl.DataFrame]
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
     bilateral = inputs.bilateral.filter(pl.col("year") == year)
     dependency = build_dependency(
-        bilateral, world.lazy(), attributes, inputs.importers, inputs.commodities
+        bilateral, world.lazy(), attributes, inputs.importers, inputs.commodities, inputs.blocs
     ).collect(engine="streaming")
     metrics = metrics_table(
-        dependency.lazy(), world.lazy(), inputs.commodities, inputs.parameters
+        dependency.lazy(),
+        world.lazy(),
+        inputs.commodities,
+        inputs.parameters,
+        inputs.blocs,
+        attributes,
     ).collect()
     return dependency, metrics
 

@@ -115,8 +115,9 @@ def risk_indices(
     polars.LazyFrame
         ``year, importer_iso3, commodity, stage, hhi_wgi_t_global, hhi_wgi_t_sourcing,
         import_reliance, import_reliance_assumed, eol_rir_frac, si_sr, eu_supply_risk,
-        geopolrisk_score,
-        geopolrisk_import_risk, n_missing_wgi_global, si_sr_source, eol_rir_source``.
+        geopolrisk_score, geopolrisk_import_risk, geopolrisk_price_usd_per_kg (total CIF
+        value over total tonnes), geopolrisk_cf_cu_eq (kg Cu-eq/kg),
+        n_missing_wgi_global, si_sr_source, eol_rir_source``.
     """
     wgi = dependency.select(
         "year",
@@ -196,10 +197,11 @@ def risk_indices(
         world_hhi.rename({"world_hhi": "hhi"}),
         keys=("year", "commodity", "stage"),
         quantity_t="import_quantity_content",
-        value_usd=None,
     ).select(
         *_GROUP,
         "geopolrisk_score",
         pl.col("import_risk").alias("geopolrisk_import_risk"),
+        pl.col("price_usd_per_kg").alias("geopolrisk_price_usd_per_kg"),
+        "geopolrisk_cf_cu_eq",
     )
     return sr.join(geo, on=_GROUP, how="left")

@@ -414,8 +414,17 @@ def risk(
         typer.Option("--spare-capacity", min=0.0, max=1.0, help="Allied spare capacity fraction."),
     ] = 0.10,
     source: Annotated[ProductionSource | None, typer.Option("--source", help=_SOURCE_HELP)] = None,
+    importer_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--importer-file",
+            dir_okay=False,
+            help="A bloc file (CSV with an iso3 column, or YAML {BLOC: [ISO3, ...]}); "
+            "its blocs can then be named in --importer, --bloc and --adversary.",
+        ),
+    ] = None,
 ) -> None:
-    """Rank commodities by supply risk for an importer, its bloc and an adversary."""
+    """Rank commodities by supply risk for an importer (country or bloc), allies, adversary."""
     from resilience.credits import credits
     from resilience.reference.countries import CountryResolver
     from resilience.risk import RiskQuery, risk_table
@@ -436,6 +445,7 @@ def risk(
                 year,
                 commodity,
                 spare,
+                importer_files=importer_file or (),
                 source=source.value if source else None,
             )
         )
@@ -463,8 +473,10 @@ def risk(
     columns = {k: v for k, v in RISK_COLUMNS.items() if k in view.columns}
     view = view.select(list(columns)).rename(columns)
     year_shown = int(frame["year"][0])
+    who = str(frame["importer_iso3"][0])
+    who = f"the bloc {who}" if frame["importer_is_bloc"][0] else resolver.name_of(who)
     title = (
-        f"Supply risk for {resolver.name_of(frame['importer_iso3'][0])}, {year_shown}: bloc {bloc}"
+        f"Supply risk for {who}, {year_shown}: bloc {bloc}"
         + (f", adversary {adversary}" if adversary else "")
         + " — shares in % of supply; HHI 0–10 000; imports in USD million; sorted by "
         + ("coercion exposure, then " if adversary else "")
