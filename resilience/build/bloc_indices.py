@@ -182,10 +182,14 @@ def bloc_risk_indices(
     ).select("year", "commodity", "stage", pl.col("hhi_wgi_t").alias("hhi_wgi_t_global"))
 
     mine = dependency.join(blocs, on="importer_iso3", how="semi")
+    # Quantities on the content basis where the trade rows carry it (t of contained
+    # metal, like production), else the gross tonnes of older trade tables.
+    has_content = "import_quantity_content" in dependency.collect_schema().names()
+    quantity = "import_quantity_content" if has_content else "import_quantity_t"
     imports = mine.filter(pl.col("basis") == "bilateral").select(
         *_GROUP,
         pl.col("supplier_iso3").alias("country_iso3"),
-        pl.col("import_quantity_t").alias("quantity_t"),
+        pl.col(quantity).alias("quantity_t"),
     )
     production = world.join(
         membership.lazy().rename({"member_iso3": "country_iso3"}),
@@ -253,8 +257,8 @@ def bloc_risk_indices(
         .then(
             import_reliance(
                 pl.col("domestic_production").fill_null(0.0),
-                pl.col("imports_t"),
-                pl.col("exports_t"),
+                pl.col("imports_content" if has_content else "imports_t"),
+                pl.col("exports_content" if has_content else "exports_t"),
             )
         )
         .alias("import_reliance"),
@@ -305,6 +309,7 @@ def bloc_risk_indices(
         *_GROUP,
         "supplier_iso3",
         "import_quantity_t",
+        *([quantity] if has_content else []),
         "import_value_usd",
         "supplier_wgi_pv",
         pl.lit(False).alias("is_internal"),
@@ -323,6 +328,7 @@ def bloc_risk_indices(
         geo_production,
         world_hhi.rename({"world_hhi": "hhi"}),
         keys=("year", "commodity", "stage"),
+        quantity_t=quantity,
         internal="is_internal",
     ).select(
         *_GROUP,

@@ -169,26 +169,40 @@ def bloc_bilateral(bilateral: pl.LazyFrame, membership: pl.DataFrame) -> pl.Lazy
         .filter(pl.col("_in").is_null())
     )
     key = ["year", "bloc_iso3", "commodity", "stage", "supplier_iso3"]
+    # Content columns (resilience.build.content) are summed like tonnes where the
+    # bilateral rows carry them (the shipped trade table does; hand-made frames may not).
+    has_content = "import_quantity_content" in bilateral.collect_schema().names()
+    quantities = (
+        ("import_quantity_t", "import_quantity_content") if has_content else ("import_quantity_t",)
+    )
+    content_agg = (
+        [pl.col("content_unit").drop_nulls().first(), pl.col("content_basis").drop_nulls().first()]
+        if has_content
+        else []
+    )
+    content_out = (
+        [
+            "import_quantity_content",
+            "content_unit",
+            "content_basis",
+            pl.when(pl.col("import_quantity_content") > 0)
+            .then(pl.col("import_value_usd") / pl.col("import_quantity_content"))
+            .alias("unit_value_usd_per_content_unit"),
+        ]
+        if has_content
+        else []
+    )
     summed = extra.group_by(key).agg(
         pl.col("import_value_usd").sum(),
-        *(
-            pl.when(pl.col(q).null_count() == 0).then(pl.col(q).sum()).alias(q)
-            for q in ("import_quantity_t", "import_quantity_content")
-        ),
-        pl.col("content_unit").drop_nulls().first(),
-        pl.col("content_basis").drop_nulls().first(),
+        *(pl.when(pl.col(q).null_count() == 0).then(pl.col(q).sum()).alias(q) for q in quantities),
+        *content_agg,
     )
     return summed.rename({"bloc_iso3": "importer_iso3"}).select(
         *_GROUP,
         "supplier_iso3",
         "import_value_usd",
         "import_quantity_t",
-        "import_quantity_content",
-        "content_unit",
-        "content_basis",
-        pl.when(pl.col("import_quantity_content") > 0)
-        .then(pl.col("import_value_usd") / pl.col("import_quantity_content"))
-        .alias("unit_value_usd_per_content_unit"),
+        *content_out,
         (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over(_GROUP)).alias(
             "import_share"
         ),
@@ -218,7 +232,11 @@ def intra_bloc_flows(dependency: pl.LazyFrame, membership: pl.DataFrame) -> pl.L
             "stage",
             "supplier_iso3",
             "import_quantity_t",
-            "import_quantity_content",
+            *(
+                ["import_quantity_content"]
+                if "import_quantity_content" in dependency.collect_schema().names()
+                else []
+            ),
             "import_value_usd",
             "supplier_wgi_pv",
         )
@@ -273,7 +291,11 @@ def bloc_exports(dependency: pl.LazyFrame, membership: pl.DataFrame) -> pl.LazyF
         .group_by("year", "bloc_iso3", "commodity", "stage")
         .agg(
             pl.col("import_quantity_t").sum().alias("exports_t"),
-            pl.col("import_quantity_content").sum().alias("exports_content"),
+            *(
+                [pl.col("import_quantity_content").sum().alias("exports_content")]
+                if "import_quantity_content" in dependency.collect_schema().names()
+                else []
+            ),
         )
         .rename({"bloc_iso3": "importer_iso3"})
     )
