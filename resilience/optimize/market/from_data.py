@@ -60,8 +60,9 @@ from resilience.optimize.market.inputs import (
     MarketSettings,
     good_name,
 )
-from resilience.optimize.market.regions import REST_OF_WORLD, Regions, choose_regions
+from resilience.optimize.market.regions import Regions, choose_regions
 from resilience.optimize.market.results import MarketResult, welfare_loss
+from resilience.optimize.market.schema import empty
 from resilience.optimize.market.stocks_data import member_stocks
 from resilience.optimize.solve import SolverOptions
 from resilience.reference.market_parameters import load_gas_infrastructure, resolve_parameters
@@ -103,6 +104,9 @@ class StudyMarketSettings:
         good it names is out of scope (module doc).
     new_arcs
         Add new arcs (producers to consumers not trading today).
+    stocks
+        Give members their published stocks (:mod:`.stocks_data`); ``False`` runs the
+        market without any (to see what the stocks are worth).
     market
         Block counts of the curves (default :class:`MarketSettings` with ``months``).
     """
@@ -112,6 +116,7 @@ class StudyMarketSettings:
     producer_share_threshold: float = 0.01
     scope_share: float = 0.01
     new_arcs: bool = True
+    stocks: bool = True
     market: MarketSettings | None = None
 
     def market_settings(self) -> MarketSettings:
@@ -391,9 +396,7 @@ def _fixed_links(
     )
     rows: dict[tuple[str, str], float] = {}
     kept = set(regions.nodes[:-1])
-    observed = set(
-        arcs.filter(pl.col("good") == _GAS).select("origin", "destination").iter_rows()
-    )
+    observed = set(arcs.filter(pl.col("good") == _GAS).select("origin", "destination").iter_rows())
     for asset, o, d, bcm in gas.select(
         "asset", "from_region", "to_region", "capacity_bcm_per_year"
     ).iter_rows():
@@ -430,9 +433,7 @@ def _market_arcs(
             .then(pl.lit("fixed"))
             .otherwise(pl.lit("trade"))
             .alias("kind"),
-            pl.max_horizontal("capacity_units_per_month", "flow0_units_per_month").alias(
-                "_cap"
-            ),
+            pl.max_horizontal("capacity_units_per_month", "flow0_units_per_month").alias("_cap"),
         )
     )
     above = observed.filter(
@@ -463,9 +464,7 @@ def _market_arcs(
     output = bal.select(
         pl.col("node").alias("origin"),
         "good",
-        (pl.col("production_units_per_year") + pl.col("output_raised_units_per_year")).alias(
-            "out"
-        ),
+        (pl.col("production_units_per_year") + pl.col("output_raised_units_per_year")).alias("out"),
     ).filter(pl.col("out") > 0)
     output = output.with_columns((pl.col("out") / pl.col("out").sum().over("good")).alias("w"))
     demand = bal.filter(pl.col("q0_units_per_year") > 0).select(
@@ -545,9 +544,7 @@ def study_market(
     traded = _trade(study, p0, None if trade is None else trade.lazy())
     production = _production(study, notes)
     every = dis.events(comp)
-    chosen, out_of_scope = _scope(
-        study, every, _export_shares(traded), goods, settings.scope_share
-    )
+    chosen, out_of_scope = _scope(study, every, _export_shares(traded), goods, settings.scope_share)
     for event, good, share in out_of_scope.iter_rows():
         notes.append(
             f"{event}: out of scope in {study.name}: its suppliers hold {share:.3%} of world "
@@ -578,6 +575,9 @@ def study_market(
     fixed = _fixed_links(observed, regions, goods, notes)
     arcs = _market_arcs(observed, bal, fixed, settings.new_arcs, notes)
     stocks, stock_table = member_stocks(study, regions, bal, notes)
+    if not settings.stocks:
+        notes.append("stocks: none (settings.stocks is False)")
+        stocks = empty("stocks")
     availability = dis.availability_rows(chosen, arcs, study.date, settings.months)
     scenarios = dis.scenario_table(chosen, str(study.catalogue.path))
     if not chosen:
@@ -744,4 +744,3 @@ def run_study_market(
     return StudyMarketResult(
         market, base, result, {"assemble": t1 - t0, "build": t2 - t1, "solve": t3 - t2}
     )
-

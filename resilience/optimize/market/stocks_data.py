@@ -32,15 +32,16 @@ not published for these stocks, so a stock can be drawn down in one month.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import polars as pl
 
+from resilience.optimize.market.regions import Regions
 from resilience.reference.alliances import bloc_ids, load_alliances
 from resilience.reference.alliances import members as bloc_members
 from resilience.reference.commodities import load_commodities
 from resilience.reference.market_parameters import load_strategic_stocks
-from resilience.optimize.market.regions import Regions
 from resilience.specs import StudySpec
 
 __all__ = ["SECTOR_ITEMS", "member_stocks"]
@@ -71,15 +72,16 @@ _STOCK_COLUMNS = {
 }
 
 
-def _holders_of(member: str, holders: list[str], on: object) -> list[str]:
-    blocs = set(bloc_ids(load_alliances()))
-    out = []
-    for h in holders:
-        if h == member:
-            out.append(h)
-        elif h in blocs and member in bloc_members(load_alliances(), [h], on):  # type: ignore[arg-type]
-            out.append(h)
-    return out
+def _holders_of(member: str, membership: dict[str, set[str]]) -> list[str]:
+    """Holders whose rows apply to ``member``: itself and the blocs it belongs to."""
+    return [h for h, who in membership.items() if member in who]
+
+
+def _membership(holders: list[str], on: dt.date) -> dict[str, set[str]]:
+    """``holder -> member countries`` on ``on`` (a country holds for itself)."""
+    alliances = load_alliances()
+    blocs = set(bloc_ids(alliances))
+    return {h: set(bloc_members(alliances, [h], on)) if h in blocs else {h} for h in holders}
 
 
 def member_stocks(
@@ -99,10 +101,11 @@ def member_stocks(
     table = load_strategic_stocks()
     sectors = dict(load_commodities().select("commodity", "sector").unique().iter_rows())
     units = {
-        f"{c}/{s}": u for c, s, u in load_commodities().select("commodity", "stage", "unit").iter_rows()
+        f"{c}/{s}": u
+        for c, s, u in load_commodities().select("commodity", "stage", "unit").iter_rows()
     }
     goods = balances["good"].unique().sort().to_list()
-    holders = table["holder"].unique().to_list()
+    membership = _membership(table["holder"].unique().to_list(), study.date)
     q = {
         (n, g): (q0, imp - exp)
         for n, g, q0, imp, exp in balances.select(
@@ -111,7 +114,7 @@ def member_stocks(
     }
     rows: list[dict[str, object]] = []
     for member in regions.members:
-        mine = _holders_of(member, holders, study.date)
+        mine = _holders_of(member, membership)
         for good in goods:
             commodity, stage = good.split("/", 1)
             sector = sectors.get(commodity)
@@ -124,7 +127,9 @@ def member_stocks(
                 )
             )
             for rec in apply.iter_rows(named=True):
-                units_, why = _units(rec, member, good, q0, net, table, balances, regions, units, study.date)
+                units_, why = _units(
+                    rec, member, good, q0, net, table, balances, regions, units, membership
+                )
                 rows.append(
                     {
                         "node": member,
@@ -175,7 +180,7 @@ def _units(
     balances: pl.DataFrame,
     regions: Regions,
     units: dict[str, str],
-    on: object,
+    membership: dict[str, set[str]],
 ) -> tuple[float | None, str]:
     """Initial units of one row for one member and good, and why (module doc)."""
     value = float(rec["value"])  # type: ignore[arg-type]
@@ -198,7 +203,7 @@ def _units(
             return None, f"capacity unit {cap['unit'][0]!r} does not convert to {units[good]!r}"
         total = value * float(cap["value"][0]) * factor
         holder = str(rec["holder"])
-        nodes = [m for m in regions.members if _holders_of(m, [holder], on)]
+        nodes = [m for m in regions.members if m in membership.get(holder, set())]
         share_q = balances.filter(pl.col("node").is_in(nodes) & (pl.col("good") == good))
         denom = float(share_q["q0_units_per_year"].sum())
         if denom <= 0:
@@ -209,4 +214,3 @@ def _units(
             f"{share:.1%} of it by {member}'s share of the {holder} members' consumption"
         )
     return None, f"basis {basis!r} does not say how many units of which good (not used)"
-
