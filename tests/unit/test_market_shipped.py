@@ -327,3 +327,44 @@ def test_bad_market_overrides_name_the_parameter_and_value() -> None:
             SMALL,
             overrides={"graphite": {"ramp_share_per_month": 2.0}},
         )
+
+
+def test_a_russian_gas_cutoff_costs_the_members_whose_cut_exceeds_their_stock() -> None:
+    """Russian gas to the EU stops (the study's base scenario, 4 months here).
+
+    Hand-derivable: a member whose Russian imports over the horizon exceed its storage
+    share plus its own exports cannot cover the cut from its stock or by exporting
+    less, and its neighbours' extra deliveries ramp up by at most 5 % of observed flow
+    a month (and pay the friction): it pays (loss and price above P0), and no more than
+    its whole consumption at VOLL. (A member whose stock exceeds its own Russian imports
+    can still pay: Finland's gas comes partly through Latvia and Estonia, cut too.)
+    """
+    r = run_study_market(study("eu_gas_2022"), None, SMALL)
+    name = "russian_gas_cutoff_2022"
+    inputs = r.market.inputs
+    russian = (
+        inputs.arcs.filter(pl.col("origin") == "RUS")
+        .select(pl.col("destination").alias("member"), "flow0_units_per_month")
+        .join(
+            inputs.stocks.select(pl.col("node").alias("member"), "initial_units"),
+            on="member",
+            how="left",
+        )
+        .with_columns(pl.col("initial_units").fill_null(0.0))
+    )
+    members = r.members().filter(pl.col("scenario") == name)
+    rows = members.join(russian, on="member").join(
+        inputs.demand.select(pl.col("node").alias("member"), "q0_units_per_month"), on="member"
+    )
+    voll = p0_and_voll(r).row(0, named=True)["voll"]
+    exports = r.market.balances.select(
+        pl.col("node").alias("member"), (pl.col("exports_units_per_year") / 12).alias("x")
+    )
+    rows = rows.join(exports, on="member")
+    short = rows.filter(
+        pl.col("flow0_units_per_month") * MONTHS > pl.col("initial_units") + pl.col("x") * MONTHS
+    )
+    assert short.height >= 3
+    assert (short["welfare_loss_usd"] > 0).all()
+    assert (short["price_rise_max_pct"] > 0).all()
+    assert (rows["consumer_loss_usd"] <= rows["q0_units_per_month"] * voll * MONTHS).all()
