@@ -319,7 +319,7 @@ def market(
     scenario: str | ScenarioSpec | Sequence[str | ScenarioSpec] | None = None,
     *,
     overrides: Mapping[object, object] | None = None,
-    months: int = 12,
+    settings: Any = None,
     options: SolverOptions | None = None,
 ) -> dict[str, pl.DataFrame]:
     """What a disruption costs on the market core (DESIGN §4), as Polars frames.
@@ -335,8 +335,9 @@ def market(
     overrides
         Market parameters replacing the cited ones (``{"graphite": {"demand_elasticity":
         -0.1}}``), validated like ``datasets/market_parameters.csv``.
-    months
-        Horizon in months.
+    settings
+        A :class:`resilience.optimize.market.StudyMarketSettings` (horizon, regions,
+        blocks); default 12 months, the top 10 other importers, producers above 1 %.
     options
         Solver options.
 
@@ -353,6 +354,8 @@ def market(
     """
     from resilience.optimize.market.from_data import StudyMarketSettings, run_study_market
 
+    if settings is not None and not isinstance(settings, StudyMarketSettings):
+        raise _refuse("market", "settings", settings, "a StudyMarketSettings, or None")
     _check_study("market", study)
     _check_scenarios("market", scenario)
     _check_mapping("market", "overrides", overrides, "{'graphite': {'demand_elasticity': -0.1}}")
@@ -360,7 +363,7 @@ def market(
     result = run_study_market(
         spec,
         expression,
-        StudyMarketSettings(months=months),
+        settings,
         overrides=overrides,
         options=options,
     )
