@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from resilience.specs import Composition, DisruptionSpec
+from resilience.specs import Composition, DisruptionSpec, SpecError
 
 __all__ = [
     "CALM",
@@ -177,8 +177,6 @@ def scenario_table(chosen: Sequence[Event], file: str) -> pl.DataFrame:
     resilience.specs.SpecError
         When the events' probabilities sum above 1.
     """
-    from resilience.specs import SpecError
-
     total = math.fsum(e.probability for e in chosen)
     if total > 1.0 + 1e-9:
         raise SpecError.single(
