@@ -1,7 +1,7 @@
 """resilience: exposure to the loss of foreign chips, energy and critical materials.
 
 The notebook API (:mod:`resilience.api`) is reached as ``import resilience as rs``:
-``rs.load_dataset``, ``rs.load_study``, ``rs.run``, ``rs.compare``, ``rs.scenario``,
+``rs.load_dataset``, ``rs.load_study``, ``rs.run``, ``rs.market``, ``rs.compare``, ``rs.scenario``,
 ``rs.sweep``, ``rs.frontier`` and ``rs.plots``; the errors a notebook catches are here too
 (``rs.SpecError``, ``rs.InfeasibleModelError``). They are imported on first use, so that
 ``import resilience`` stays cheap. The command-line interface lives in
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         load_catalogue,
         load_dataset,
         load_study,
+        market,
         run,
         scenario,
         sweep,
@@ -45,6 +46,7 @@ __all__ = [
     "load_catalogue",
     "load_dataset",
     "load_study",
+    "market",
     "plots",
     "run",
     "scenario",
@@ -61,6 +63,7 @@ _API = {
     "load_catalogue",
     "load_dataset",
     "load_study",
+    "market",
     "run",
     "scenario",
     "sweep",

@@ -7,6 +7,7 @@ Everything answers in Polars frames::
     ds = rs.load_dataset()                       # dependency and metrics (lazy)
     g7 = rs.load_study("models/g7_critical_minerals.yaml")
     base = rs.run(g7)
+    priced = rs.market(g7, "china_graphite_controls")  # welfare loss in USD, prices
     hit = rs.run(g7, "china_graphite_controls", policy={"min_stock_days": 30})
     rs.compare(base, hit)                        # per member, commodity and metric
     cut = rs.scenario(
@@ -63,6 +64,7 @@ __all__ = [
     "load_catalogue",
     "load_dataset",
     "load_study",
+    "market",
     "run",
     "scenario",
     "sweep",
@@ -310,6 +312,69 @@ def run(
         trade=trade,
         options=options,
     )
+
+
+def market(
+    study: StudySpec | str | Path,
+    scenario: str | ScenarioSpec | Sequence[str | ScenarioSpec] | None = None,
+    *,
+    overrides: Mapping[object, object] | None = None,
+    settings: Any = None,
+    options: SolverOptions | None = None,
+) -> dict[str, pl.DataFrame]:
+    """What a disruption costs on the market core (DESIGN §4), as Polars frames.
+
+    The study's members, top importers, producers and rest of world trade month by
+    month; the scenario's events cut arcs; prices are the market's
+    (:func:`resilience.optimize.market.run_study_market`).
+
+    Parameters
+    ----------
+    study, scenario
+        As in :func:`run` (the study's ``base_scenario`` is always in).
+    overrides
+        Market parameters replacing the cited ones (``{"graphite": {"demand_elasticity":
+        -0.1}}``), validated like ``datasets/market_parameters.csv``.
+    settings
+        A :class:`resilience.optimize.market.StudyMarketSettings` (horizon, regions,
+        blocks); default 12 months, the top 10 other importers, producers above 1 %.
+    options
+        Solver options.
+
+    Returns
+    -------
+    dict[str, polars.DataFrame]
+        ``"members"``: per member, scenario and good, ``welfare_loss_usd``,
+        ``consumer_loss_usd``, ``producer_gain_usd``, ``price_rise_max_pct``,
+        ``shed_units``, ``shed_pct``, ``stock_drawdown_max_units``; ``"shed"``: demand
+        shed per member, good, month and scenario; ``"prices"``: every node's price path
+        with ``rise_pct``; ``"gains"``: who gains (producer surplus up); ``"stocks"``:
+        which member holds which stock and why; ``"out_of_scope"``: events the market
+        cannot resolve.
+    """
+    from resilience.optimize.market.from_data import StudyMarketSettings, run_study_market
+
+    if settings is not None and not isinstance(settings, StudyMarketSettings):
+        raise _refuse("market", "settings", settings, "a StudyMarketSettings, or None")
+    _check_study("market", study)
+    _check_scenarios("market", scenario)
+    _check_mapping("market", "overrides", overrides, "{'graphite': {'demand_elasticity': -0.1}}")
+    spec, expression = _with_scenarios(as_study(study), scenario)
+    result = run_study_market(
+        spec,
+        expression,
+        settings,
+        overrides=overrides,
+        options=options,
+    )
+    return {
+        "members": result.members(),
+        "shed": result.shed(),
+        "prices": result.price_rise(),
+        "gains": result.gains(),
+        "stocks": result.market.stocks,
+        "out_of_scope": result.market.out_of_scope,
+    }
 
 
 def compare(a: StudyResult, b: StudyResult) -> pl.DataFrame:

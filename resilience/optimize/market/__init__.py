@@ -8,7 +8,10 @@
   :func:`solve_market`; :mod:`.first_stage` — the families' hook and an example;
 - :mod:`.results` — :class:`MarketResult` (prices, flows, shed, stocks, surpluses,
   welfare loss, marginal values); :mod:`.curves` — block arithmetic;
-  :mod:`.testing` — tiny worlds for tests and examples.
+  :mod:`.testing` — tiny worlds for tests and examples;
+- :mod:`.from_data` — a study on the shipped data -> :class:`MarketInputs`
+  (:func:`study_market`, :func:`run_study_market`), with :mod:`.regions`,
+  :mod:`.disruptions` and :mod:`.stocks_data`.
 """
 
 from collections.abc import Sequence
@@ -21,6 +24,13 @@ from resilience.optimize.market.core import (
     solve_market,
 )
 from resilience.optimize.market.first_stage import prebuilt_stock
+from resilience.optimize.market.from_data import (
+    StudyMarket,
+    StudyMarketResult,
+    StudyMarketSettings,
+    run_study_market,
+    study_market,
+)
 from resilience.optimize.market.inputs import ALL, PARAMETER_COLUMNS, MarketInputs, MarketSettings
 from resilience.optimize.market.results import (
     MarketResult,
@@ -38,12 +48,17 @@ __all__ = [
     "MarketModel",
     "MarketResult",
     "MarketSettings",
+    "StudyMarket",
+    "StudyMarketResult",
+    "StudyMarketSettings",
     "build_market",
     "expected_loss",
     "leak_free_share",
     "prebuilt_stock",
     "run_market",
+    "run_study_market",
     "solve_market",
+    "study_market",
     "welfare_loss",
 ]
 
