@@ -180,7 +180,7 @@ def bloc_bilateral(bilateral: pl.LazyFrame, membership: pl.DataFrame) -> pl.Lazy
         if has_content
         else []
     )
-    content_out = (
+    content_out: list[str | pl.Expr] = (
         [
             "import_quantity_content",
             "content_unit",
