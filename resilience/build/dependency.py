@@ -31,6 +31,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from resilience.build.bilateral import DEPENDENCY_KEY
+from resilience.build.hubs import trace_hubs
 
 __all__ = ["build_dependency", "country_attributes", "trade_shares"]
 
@@ -157,8 +158,11 @@ def build_dependency(
         Columns: ``year, importer_iso3, commodity, stage, supplier_iso3, basis,
         supply_share, import_value_usd, import_quantity_t, world_production_share,
         production_year, production_source, supplier_wgi_pv, supplier_wgi_mean,
-        supplier_ideal_point, importer_ideal_point, alignment_distance, supplier_blocs``.
+        supplier_ideal_point, importer_ideal_point, alignment_distance, supplier_blocs,
+        is_hub, is_hub_traced, hub_traced_value_usd`` (re-export hubs traced to origin by
+        :func:`resilience.build.hubs.trace_hubs`).
     """
+    bilateral = trace_hubs(bilateral, world)
     years = world.select("year").unique()
     pairs = commodities.lazy().select("commodity", "stage")
     grid = (
@@ -183,6 +187,9 @@ def build_dependency(
             "supply_share",
             pl.lit(None, pl.Float64).alias("import_value_usd"),
             pl.lit(None, pl.Float64).alias("import_quantity_t"),
+            pl.lit(False).alias("is_hub"),
+            pl.lit(False).alias("is_hub_traced"),
+            pl.lit(None, pl.Float64).alias("hub_traced_value_usd"),
         )
     )
     trade_rows = bilateral.select(
@@ -192,6 +199,9 @@ def build_dependency(
         pl.col("import_share").alias("supply_share"),
         "import_value_usd",
         "import_quantity_t",
+        "is_hub",
+        "is_hub_traced",
+        "hub_traced_value_usd",
     )
     rows = pl.concat([trade_rows, market], how="vertical_relaxed")
     world_cols = world.select(

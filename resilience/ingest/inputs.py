@@ -59,6 +59,7 @@ INPUTS: tuple[InputSpec, ...] = (
 TABLES = (
     "production.csv",
     "trade.parquet",
+    "trade_repairs.parquet",
     "governance.csv",
     "alignment.csv",
     "recycling.csv",
