@@ -117,6 +117,9 @@ def trace_hubs(
         ``hub_traced_value_usd``. Rows of hubs that import nothing stay as they are
         (``is_hub`` false: they cannot be traced).
     """
+    # Collected once: the plan below reads the rows five times, and the caller's query
+    # (a parquet scan, filters, shares) would otherwise run for each read.
+    bilateral, world = (f.lazy() for f in pl.collect_all([bilateral, world]))
     columns = bilateral.collect_schema().names()
     hubs = hub_suppliers(bilateral, world, same_basis=same_basis)
     hub_imports = (
@@ -192,4 +195,4 @@ def trace_hubs(
     n_round = round_trip.select(pl.len()).collect().item()
     if n_round:
         log.info("hub tracing: %d re-exports back to the importer's own country dropped", n_round)
-    return out.select(*columns, "is_hub", "is_hub_traced", "hub_traced_value_usd")
+    return out.select(*columns, "is_hub", "is_hub_traced", "hub_traced_value_usd").collect().lazy()

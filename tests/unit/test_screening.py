@@ -168,8 +168,9 @@ def _bilateral(rows: list[tuple[str, str, float, float]]) -> pl.LazyFrame:
         pl.lit("mining").alias("stage"),
     )
     return frame.lazy().with_columns(
-        (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over("importer_iso3"))
-        .alias("import_share")
+        (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over("importer_iso3")).alias(
+            "import_share"
+        )
     )
 
 
