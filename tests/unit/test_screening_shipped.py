@@ -115,9 +115,7 @@ def test_no_flow_100x_outside_its_band_is_unflagged(
     extreme = (
         flows.filter(pl.col("quantity_t") > 0, pl.col("value_usd") > 0)
         .join(bands, on=["year", "hs6_code"])
-        .filter(
-            (u > pl.col("log_median") + half + far) | (u < pl.col("log_median") - half - far)
-        )
+        .filter((u > pl.col("log_median") + half + far) | (u < pl.col("log_median") - half - far))
     )
     assert extreme.height > 0  # the check bites on the real data
     missed = extreme.select(KEY).join(repairs.select(KEY), on=KEY, how="anti")
