@@ -137,30 +137,34 @@ def trace_hubs(
             ).alias("_weight"),
         )
     )
-    traceable = hub_imports.select(*_CS, "hub_iso3").unique()
-    via = bilateral.join(
-        traceable.rename({"hub_iso3": "supplier_iso3"}), on=[*_CS, "supplier_iso3"], how="semi"
-    )
-    traced = (
-        via.select(*_GROUP, pl.col("supplier_iso3").alias("hub_iso3"), "import_value_usd")
+    hubs_with_imports = hub_imports.select(*_CS, pl.col("hub_iso3").alias("supplier_iso3"))
+    pairs = (
+        bilateral.filter(pl.col("import_value_usd") > 0)
+        .join(hubs_with_imports.unique(), on=[*_CS, "supplier_iso3"], how="semi")
+        .select(*_GROUP, pl.col("supplier_iso3").alias("hub_iso3"), "import_value_usd")
         .join(hub_imports, on=[*_CS, "hub_iso3"], how="inner")
-        .select(
-            *_GROUP,
-            pl.col("origin_iso3").alias("supplier_iso3"),
-            (pl.col("import_value_usd") * pl.col("_weight")).alias("hub_traced_value_usd"),
-        )
+        .with_columns((pl.col("origin_iso3") == pl.col("importer_iso3")).alias("_round"))
     )
-    round_trip = traced.filter(pl.col("supplier_iso3") == pl.col("importer_iso3"))
+    # An importer whose hub buys only from the importer itself has nothing foreign to
+    # trace to: that pair stays as recorded.
+    traceable = (
+        pairs.group_by(*_GROUP, "hub_iso3")
+        .agg((~pl.col("_round")).any().alias("_foreign"))
+        .filter(pl.col("_foreign"))
+        .select(*_GROUP, "hub_iso3")
+    )
+    pairs = pairs.join(traceable, on=[*_GROUP, "hub_iso3"], how="semi")
+    round_trip = pairs.filter(pl.col("_round"))
     traced = (
-        traced.filter(pl.col("supplier_iso3") != pl.col("importer_iso3"))
-        .group_by(*_GROUP, "supplier_iso3")
-        .agg(pl.col("hub_traced_value_usd").sum())
+        pairs.filter(~pl.col("_round"))
+        .group_by(*_GROUP, pl.col("origin_iso3").alias("supplier_iso3"))
+        .agg((pl.col("import_value_usd") * pl.col("_weight")).sum().alias("hub_traced_value_usd"))
     )
     flags = traceable.select(
-        *_CS, pl.col("hub_iso3").alias("supplier_iso3"), pl.lit(True).alias("is_hub")
+        *_GROUP, pl.col("hub_iso3").alias("supplier_iso3"), pl.lit(True).alias("is_hub")
     )
     direct = (
-        bilateral.join(flags, on=[*_CS, "supplier_iso3"], how="left")
+        bilateral.join(flags, on=[*_GROUP, "supplier_iso3"], how="left")
         .with_columns(pl.col("is_hub").fill_null(False))
         .with_columns(
             pl.when(pl.col("is_hub"))

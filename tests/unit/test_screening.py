@@ -138,7 +138,8 @@ def test_negative_value_is_an_error_naming_row_and_column() -> None:
     flows = pl.concat([_market(3), _flow("USA", -5.0, 1.0)])
     with pytest.raises(DataError) as err:
         screen_flows(flows, name="flows.csv")
-    assert "flows.csv" in str(err.value) and "row 4" in str(err.value)
+    assert "flows.csv" in str(err.value)
+    assert "row 4" in str(err.value)
 
 
 def test_mirror_fill_fills_only_missing_quantities_and_lists_them() -> None:
@@ -151,7 +152,8 @@ def test_mirror_fill_fills_only_missing_quantities_and_lists_them() -> None:
     assert repairs.height == 1
     rep = repairs.row(0, named=True)
     assert (rep["exporter_iso3"], rep["action"]) == ("BRA", "mirror_filled")
-    assert rep["quantity_t_original"] is None and rep["quantity_t_repaired"] == 2000.0
+    assert rep["quantity_t_original"] is None
+    assert rep["quantity_t_repaired"] == 2000.0
     assert repairs.schema == REPAIRS_SCHEMA
     with pytest.raises(DataError, match="duplicate flow"):
         mirror_fill(flows, pl.concat([mirror, mirror]), mirror_source="m")
@@ -201,15 +203,18 @@ def test_hub_exports_are_traced_to_the_hubs_suppliers() -> None:
     assert set(deu) == {"NLD", "CAN", "BRA"}
     assert deu["BRA"]["import_value_usd"] == pytest.approx(72.0)  # 80 x 0.9
     assert deu["CAN"]["import_value_usd"] == pytest.approx(28.0)  # 20 + 80 x 0.1
-    assert deu["NLD"]["import_value_usd"] == 0.0 and deu["NLD"]["is_hub"]
+    assert deu["NLD"]["import_value_usd"] == 0.0
+    assert deu["NLD"]["is_hub"]
     assert deu["NLD"]["import_quantity_t"] == 8.0  # tonnes stay with the exporter of record
-    assert deu["BRA"]["is_hub_traced"] and deu["BRA"]["hub_traced_value_usd"] == pytest.approx(72)
+    assert deu["BRA"]["is_hub_traced"]
+    assert deu["BRA"]["hub_traced_value_usd"] == pytest.approx(72)
     assert deu["BRA"]["import_share"] == pytest.approx(0.72)
     top = max(deu.values(), key=lambda r: r["import_share"])
     assert top["supplier_iso3"] == "BRA"
     # a producer is never a hub; the hub's own imports are untouched
     nld = out.filter(pl.col("importer_iso3") == "NLD")
-    assert not nld["is_hub"].any() and not nld["is_hub_traced"].any()
+    assert not nld["is_hub"].any()
+    assert not nld["is_hub_traced"].any()
 
 
 def test_hub_without_imports_is_left_alone() -> None:
@@ -242,3 +247,24 @@ def test_immaterial_flow_cannot_rank_first() -> None:
     )
     assert ranked["commodity"].to_list() == ["cobalt", "uranium"]
     assert MATERIAL_MIN_VALUE_USD > 4.0
+
+
+def test_round_trip_through_a_hub_is_dropped_and_a_pure_one_kept() -> None:
+    bilateral = _bilateral(
+        [
+            ("DEU", "NLD", 50.0, 5.0),
+            ("DEU", "BRA", 50.0, 5.0),
+            ("NLD", "DEU", 20.0, 2.0),  # a fifth of the hub's supply is German
+            ("NLD", "BRA", 80.0, 8.0),
+            ("USA", "BEL", 10.0, 1.0),  # BEL re-exports only what the USA sold it
+            ("BEL", "USA", 10.0, 1.0),
+        ]
+    )
+    out = trace_hubs(bilateral, _world({"BRA": 1.0})).collect()
+    deu = out.filter(pl.col("importer_iso3") == "DEU")
+    assert deu["import_value_usd"].sum() == pytest.approx(90.0)  # 50 + 40 traced
+    assert "DEU" not in deu["supplier_iso3"].to_list()
+    usa = out.filter(pl.col("importer_iso3") == "USA")
+    assert usa["supplier_iso3"].to_list() == ["BEL"]
+    assert usa["import_share"].item() == 1.0
+    assert not usa["is_hub"].item()
