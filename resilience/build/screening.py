@@ -50,6 +50,15 @@ A flow outside its band is
     median: the value itself is suspect (a value keyed in the wrong unit inflates a
     supplier's share) and the flow is excluded from the aggregation, shares and
     quantities alike.
+``kept``
+    flagged and listed, but left as recorded, when the flow is within
+    :data:`PAIR_TOLERANCE` (2x) of the same exporter-importer-HS6 pair's median unit
+    value in at least :data:`PAIR_MIN_OTHER_YEARS` other screened years and within
+    :data:`PAIR_MAX_FACTOR` (10x) of the band median: a price that a pair pays year
+    after year is a contract or regional price (Mozambique's pipeline gas to South
+    Africa, recorded as 271111, at USD 90-145/t against LNG's USD 360-1 200/t), not a
+    one-off quantity error. Beyond 10x no price difference is plausible and the rule
+    above applies.
 
 Mirror fill
 -----------
@@ -79,6 +88,9 @@ __all__ = [
     "K_MAD_MASS_BALANCE",
     "MASS_BALANCE_MARGIN",
     "MIN_BAND_FLOWS",
+    "PAIR_MAX_FACTOR",
+    "PAIR_MIN_OTHER_YEARS",
+    "PAIR_TOLERANCE",
     "QUARANTINE_FACTOR",
     "REPAIRS_SCHEMA",
     "ScreenResult",
@@ -105,6 +117,12 @@ BAND_MIN_VALUE_USD = 100_000.0
 MIN_BAND_FLOWS = 20
 #: A unit value this many times the band median makes the value itself suspect.
 QUARANTINE_FACTOR = 100.0
+#: A flagged flow within this factor of its own pair's unit value in other years ...
+PAIR_TOLERANCE = 2.0
+#: ... with at least this many other years of the pair ...
+PAIR_MIN_OTHER_YEARS = 2
+#: ... and within this factor of the band median is kept (a contract or regional price).
+PAIR_MAX_FACTOR = 10.0
 #: Exports above (1 + margin) x imports, with no production, fail the mass balance.
 MASS_BALANCE_MARGIN = 0.25
 
@@ -324,6 +342,14 @@ def _reason(action: str) -> pl.Expr:
         pl.col("band_basis"),
         pl.col("_k"),
     )
+    if action == "kept":
+        return pl.format(
+            "{}; kept: within {}x of the same exporter-importer pair's unit value in {} other "
+            "years (a contract or regional price, not a quantity error)",
+            base,
+            pl.lit(PAIR_TOLERANCE),
+            pl.col("_n_pair_other"),
+        )
     if action == "quarantined":
         return pl.format(
             "{}; above {}x the median the value itself is suspect",
@@ -338,13 +364,34 @@ def _reason(action: str) -> pl.Expr:
     )
 
 
+def _with_pair_history(flagged: pl.DataFrame, marked: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_pair_u`` (median log unit value of the pair's other years) and its count."""
+    pair = ["exporter_iso3", "importer_iso3", "hs6_code"]
+    history = marked.filter(pl.col("_u").is_not_null()).select(
+        *pair, pl.col("year").alias("_other_year"), pl.col("_u").alias("_other_u")
+    )
+    stats = (
+        flagged.select("_idx", "year", *pair)
+        .join(history, on=pair, how="inner")
+        .filter(pl.col("_other_year") != pl.col("year"))
+        .group_by("_idx")
+        .agg(
+            pl.col("_other_u").median().alias("_pair_u"),
+            pl.len().cast(pl.Int64).alias("_n_pair_other"),
+        )
+    )
+    return flagged.join(stats, on="_idx", how="left").with_columns(
+        pl.col("_n_pair_other").fill_null(0)
+    )
+
+
 def screen_flows(
     flows: pl.DataFrame,
     *,
     mass_balance: pl.DataFrame | None = None,
     name: str = "trade flows",
 ) -> ScreenResult:
-    """Flag flows outside their unit-value band; re-derive or quarantine each one.
+    """Flag flows outside their unit-value band; re-derive, quarantine or keep each one.
 
     Parameters
     ----------
@@ -395,21 +442,36 @@ def screen_flows(
     )
     z = (pl.col("_u") - pl.col("log_median")) / pl.col("log_mad")
     outside = (z.abs() > pl.col("_k")).fill_null(False)
-    quarantine = outside & (pl.col("_u") - pl.col("log_median") > math.log(QUARANTINE_FACTOR))
-    flagged = marked.filter(outside).with_columns(
-        pl.when(quarantine)
-        .then(pl.lit("quarantined"))
-        .otherwise(pl.lit("quantity_rederived"))
-        .alias("action")
+    off = pl.col("_u") - pl.col("log_median")
+    quarantine = off > math.log(QUARANTINE_FACTOR)
+    kept = (
+        (pl.col("_n_pair_other") >= PAIR_MIN_OTHER_YEARS)
+        & ((pl.col("_u") - pl.col("_pair_u")).abs() <= math.log(PAIR_TOLERANCE))
+        & (off.abs() <= math.log(PAIR_MAX_FACTOR))
     )
-    flagged = flagged.with_columns(
-        pl.when(pl.col("action") == "quarantined")
-        .then(_reason("quarantined"))
-        .otherwise(_reason("quantity_rederived"))
-        .alias("reason"),
-        pl.when(pl.col("action") == "quantity_rederived")
-        .then(pl.col("value_usd") / pl.col("log_median").exp())
-        .alias("quantity_t_repaired"),
+    flagged = (
+        _with_pair_history(marked.filter(outside), marked)
+        .with_columns(
+            pl.when(quarantine)
+            .then(pl.lit("quarantined"))
+            .when(kept.fill_null(False))
+            .then(pl.lit("kept"))
+            .otherwise(pl.lit("quantity_rederived"))
+            .alias("action")
+        )
+        .with_columns(
+            pl.when(pl.col("action") == "quarantined")
+            .then(_reason("quarantined"))
+            .when(pl.col("action") == "kept")
+            .then(_reason("kept"))
+            .otherwise(_reason("quantity_rederived"))
+            .alias("reason"),
+            pl.when(pl.col("action") == "quantity_rederived")
+            .then(pl.col("value_usd") / pl.col("log_median").exp())
+            .when(pl.col("action") == "kept")
+            .then(pl.col("quantity_t"))
+            .alias("quantity_t_repaired"),
+        )
     )
     repairs = _repairs_rows(flagged)
     no_band = marked.filter(pl.col("band_basis").is_null()).height
@@ -428,11 +490,12 @@ def screen_flows(
         .select(columns)
     )
     log.info(
-        "%s: %d flows screened, %d quantities re-derived, %d quarantined",
+        "%s: %d flows screened, %d quantities re-derived, %d quarantined, %d flagged and kept",
         name,
         flows.height,
         rederived.height,
         quarantined.height,
+        flagged.filter(pl.col("action") == "kept").height,
     )
     return ScreenResult(flows=screened, repairs=repairs, bands=bands)
 

@@ -268,3 +268,21 @@ def test_round_trip_through_a_hub_is_dropped_and_a_pure_one_kept() -> None:
     assert usa["supplier_iso3"].to_list() == ["BEL"]
     assert usa["import_share"].item() == 1.0
     assert not usa["is_hub"].item()
+
+
+def test_a_pair_paying_the_same_low_price_every_year_is_kept_not_repaired() -> None:
+    years = [2019, 2020, 2021, 2022]
+    flows = pl.concat(
+        [_market(year=y) for y in years] + [_flow("MOZ", 1e6, 8000.0, year=y) for y in years]
+    )
+    result = screen_flows(flows)  # USD 125/t: 8x below the median, outside k=3 x 0.593
+    moz = result.repairs.filter(pl.col("exporter_iso3") == "MOZ")
+    assert moz["action"].to_list() == ["kept"] * 4
+    assert moz["quantity_t_repaired"].to_list() == pytest.approx([8000.0] * 4)
+    assert "3 other years" in moz["reason"][0]
+    assert result.flows.filter(pl.col("exporter_iso3") == "MOZ")["quantity_t"].to_list() == (
+        pytest.approx([8000.0] * 4)
+    )
+    # the same price in one year only is a quantity error
+    once = screen_flows(pl.concat([_market(year=y) for y in years] + [_flow("MOZ", 1e6, 8000.0)]))
+    assert once.repairs["action"].to_list() == ["quantity_rederived"]

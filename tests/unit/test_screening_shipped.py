@@ -29,6 +29,7 @@ def test_shipped_repairs_table_is_well_formed(repairs: pl.DataFrame) -> None:
     assert set(repairs["action"].unique()) <= {
         "quantity_rederived",
         "quarantined",
+        "kept",
         "mirror_filled",
     }
     quarantined = repairs["action"] == "quarantined"
