@@ -6,7 +6,7 @@ orders of magnitude for others: kilograms keyed as tonnes, a product mis-coded).
 quantity passes straight into import reliance and content volumes, so every HS6 flow is
 screened on its unit value before it is aggregated. Nothing is changed in silence: every
 flagged flow becomes one row of the ``trade_repairs`` table (shipped as
-``datasets/trade_repairs.csv``) with the original and the repaired numbers.
+``datasets/trade_repairs.parquet``) with the original and the repaired numbers.
 
 The band
 --------
@@ -22,11 +22,11 @@ the median absolute deviation scaled to a normal standard deviation (Leys, Ley, 
 Bernard and Licata 2013, "Detecting outliers: Do not use standard deviation around the
 mean, use absolute deviation around the median", J. Exp. Soc. Psychol. 49(4): 764-766;
 also Rousseeuw and Croux 1993). ``k`` = :data:`K_MAD` = 3 is Leys et al.'s "very
-conservative" criterion; the band is computed per HS6 and year as unit-value checks on
-UN Comtrade and BACI data are (a unit value is only comparable within one product and
-period). An HS6-year with fewer than :data:`MIN_BAND_FLOWS` band flows uses the band of
-the HS6 pooled over all screened years (``band_basis = hs6_pooled``); with fewer still it
-has no band and its flows are not screened (logged with the count).
+conservative" criterion. The band is per HS6 and year because a unit value is only
+comparable within one product and period. An HS6-year with fewer than
+:data:`MIN_BAND_FLOWS` band flows uses the band of the HS6 pooled over all screened
+years (``band_basis = hs6_pooled``); with fewer still it has no band and its flows are
+not screened (logged with the count).
 
 Where the mass balance says the quantity cannot be right, a weaker statistical signal is
 enough: an exporter that produces none of a commodity-stage (no production row, or zero,
@@ -37,8 +37,8 @@ used only with this independent evidence). This is what catches the US "natural
 graphite" exports of 170 kt (2020) and 493 kt (2021) to the Dominican Republic at USD
 94 and 75 per tonne, in an HS code whose unit values are dispersed.
 
-The rule: re-derive or quarantine
----------------------------------
+The rule: re-derive, quarantine or keep
+---------------------------------------
 A flow outside its band is
 
 ``quantity_rederived``
@@ -67,8 +67,8 @@ figure built from the exporter's and the importer's declarations, and its quanti
 missing only where neither declared one. The shipped BACI extract therefore has no
 "partner figure" left to fill from. :func:`mirror_fill` fills a missing quantity from a
 second source that reports the same flow (e.g. UN Comtrade records, reporter and
-partner), counted as ``mirror_filled`` repairs; the refresh calls it with no second
-source today (see the data card).
+partner), counted as ``mirror_filled`` repairs. The refresh does not call it: the
+shipped inputs hold no second source at flow level (see the data card).
 """
 
 from __future__ import annotations
