@@ -78,7 +78,7 @@ def test_us_natural_graphite_import_reliance_2020_2021() -> None:
 
 
 def test_germany_top_risk_is_material_and_not_a_hub() -> None:
-    inputs = load_inputs()
+    inputs = load_inputs(years=[2022, 2023, 2024])
     for year in (2022, 2023, 2024):
         table = risk_table(RiskQuery(importer="DEU", bloc="EU", year=year), inputs)
         assert table["is_material"][0], year
@@ -87,9 +87,7 @@ def test_germany_top_risk_is_material_and_not_a_hub() -> None:
         tops = table.filter(pl.col("commodity").is_in(["niobium", "manganese"]))
         assert tops.height == 2
         assert "NLD" not in tops["top_supplier_iso3"].to_list(), year
-    uranium = risk_table(RiskQuery(importer="DEU", bloc="EU", year=2024), inputs).filter(
-        pl.col("commodity") == "uranium"
-    )
+    uranium = table.filter(pl.col("commodity") == "uranium")  # 2024
     assert not uranium["is_material"].item()  # one USD 4 flow from Colombia
 
 
@@ -121,3 +119,20 @@ def test_no_flow_100x_outside_its_band_is_unflagged(
     assert extreme.height > 0  # the check bites on the real data
     missed = extreme.select(KEY).join(repairs.select(KEY), on=KEY, how="anti")
     assert missed.height == 0, missed.head()
+    # and none of them reaches the tables as recorded: each is re-derived or quarantined
+    actions = extreme.select(KEY).join(repairs, on=KEY)["action"]
+    assert set(actions.unique()) <= {"quantity_rederived", "quarantined"}
+
+
+def test_weekly_report_top_risks_are_material() -> None:
+    from resilience.report.definition import load_definition
+    from resilience.report.page import top_risks
+    from resilience.report.tables import dependency_tables
+
+    definition = load_definition(Path(__file__).parents[2] / "reports" / "weekly.yaml")
+    _, _, metrics = dependency_tables(definition, 2026)
+    top = top_risks(metrics, definition.top_risks)
+    assert top.height == definition.top_risks
+    assert top["is_material"].all()
+    values = top["import_value_usd"].drop_nulls()
+    assert (values >= 100_000).all()  # not the USD 33 and 123 flows of before
