@@ -489,8 +489,10 @@ def screen_flows(
         .sort("_idx")
         .select(columns)
     )
-    log.info(
-        "%s: %d flows screened, %d quantities re-derived, %d quarantined, %d flagged and kept",
+    report = log.warning if flagged.height else log.info
+    report(
+        "%s: %d flows screened against unit-value bands: %d quantities re-derived, "
+        "%d quarantined, %d flagged and kept",
         name,
         flows.height,
         rederived.height,
