@@ -32,6 +32,7 @@ import polars as pl
 
 from resilience.build.bilateral import DEPENDENCY_KEY
 from resilience.build.hubs import trace_hubs
+from resilience.build.materiality import flow_is_material
 
 __all__ = ["build_dependency", "country_attributes", "trade_shares"]
 
@@ -160,7 +161,8 @@ def build_dependency(
         production_year, production_source, supplier_wgi_pv, supplier_wgi_mean,
         supplier_ideal_point, importer_ideal_point, alignment_distance, supplier_blocs,
         is_hub, is_hub_traced, hub_traced_value_usd`` (re-export hubs traced to origin by
-        :func:`resilience.build.hubs.trace_hubs`).
+        :func:`resilience.build.hubs.trace_hubs`), ``is_material``
+        (:func:`resilience.build.materiality.flow_is_material`).
     """
     bilateral = trace_hubs(bilateral, world)
     years = world.select("year").unique()
@@ -237,6 +239,7 @@ def build_dependency(
             .abs()
             .alias("alignment_distance"),
             pl.col("supplier_blocs").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            flow_is_material().alias("is_material"),
         )
         .sort(DEPENDENCY_KEY)
     )

@@ -47,5 +47,9 @@ def flow_is_material(
 
 
 def row_is_material(dependency: pl.LazyFrame) -> pl.LazyFrame:
-    """``year, importer_iso3, commodity, stage, is_material`` from dependency rows."""
+    """``year, importer_iso3, commodity, stage, is_material`` from dependency rows.
+
+    Each dependency row carries its own flow's ``is_material`` too
+    (:func:`resilience.build.dependency.build_dependency`); this is the row-level rule.
+    """
     return dependency.group_by(_GROUP).agg(flow_is_material().any().alias("is_material"))
