@@ -27,6 +27,7 @@ from resilience.build.dependency import (
     warn_missing_attributes,
     year_end,
 )
+from resilience.build.materiality import row_is_material
 from resilience.build.metrics_table import metrics_table
 from resilience.build.monthly import with_source_provenance
 from resilience.build.pipeline import Inputs, load_inputs
@@ -314,8 +315,9 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        One row per (commodity, stage), sorted by coercion exposure (when an adversary is
-        given), then non-allied share, then HHI, all descending. Shares are fractions;
+        One row per (commodity, stage), material rows first (``is_material``:
+        :mod:`resilience.build.materiality`), then sorted by coercion exposure (when an
+        adversary is given), then non-allied share, then HHI, all descending. Shares are fractions;
         ``hhi_10000`` is on the 0-10 000 scale. ``import_value_usd`` is the recorded
         trade value behind the shares; ``top1_value_usd``, ``non_allied_value_usd`` and
         ``max_non_allied_value_usd`` the value behind each share (null for
@@ -388,7 +390,11 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     out = with_source_provenance(out)
     out = with_source_spread(out, inputs.production)
     out = out.join(_governance_notes(mine_rows), on=_GROUP, how="left")
-    order = (["coercion_exposure"] if adversary else []) + ["non_allied_share", "hhi"]
+    out = out.join(row_is_material(mine_rows.lazy()).collect(), on=_GROUP, how="left")
+    # Material rows rank first: a commodity whose recorded imports are all tiny flows
+    # (resilience.build.materiality) is still listed, after them.
+    order = ["is_material"] + (["coercion_exposure"] if adversary else [])
+    order += ["non_allied_share", "hhi"]
     return out.sort(order, descending=True, nulls_last=True).with_columns(
         pl.lit(inputs.trade_source).alias("trade_source")
     )

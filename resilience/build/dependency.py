@@ -43,6 +43,8 @@ import polars as pl
 
 from resilience.build.bilateral import DEPENDENCY_KEY
 from resilience.build.content import unit_value_per_content
+from resilience.build.hubs import trace_hubs
+from resilience.build.materiality import flow_is_material
 from resilience.reference.countries import REST_OF_WORLD
 
 __all__ = [
@@ -219,9 +221,13 @@ def build_dependency(
         content_unit, content_basis, unit_value_usd_per_content_unit, world_production_share,
         production_year, production_source, supplier_wgi_pv, supplier_wgi_mean,
         supplier_ideal_point, importer_ideal_point, alignment_distance, supplier_blocs,
-        is_governance_imputed, is_ideal_point_missing, governance_note, importer_is_bloc``
-        (the flags are false for the rest of world, which is not a country).
+        is_governance_imputed, is_ideal_point_missing, governance_note, importer_is_bloc,
+        is_hub, is_hub_traced, hub_traced_value_usd, is_material`` (the governance flags
+        are false for the rest of world, which is not a country; re-export hubs traced to
+        origin by :func:`resilience.build.hubs.trace_hubs`; materiality by
+        :func:`resilience.build.materiality.flow_is_material`).
     """
+    bilateral = trace_hubs(bilateral, world)
     membership = (
         blocs.lazy().select("year", pl.col("bloc_iso3").alias("importer_iso3"), "member_iso3")
         if blocs is not None
@@ -267,6 +273,9 @@ def build_dependency(
             pl.lit(None, pl.String).alias("content_unit"),
             pl.lit(None, pl.String).alias("content_basis"),
             pl.lit(None, pl.Float64).alias("unit_value_usd_per_content_unit"),
+            pl.lit(False).alias("is_hub"),
+            pl.lit(False).alias("is_hub_traced"),
+            pl.lit(None, pl.Float64).alias("hub_traced_value_usd"),
         )
     )
     have_content = all(c in bilateral.collect_schema().names() for c in _CONTENT)
@@ -285,6 +294,9 @@ def build_dependency(
                 for c, dtype in zip(_CONTENT, _CONTENT_TYPES, strict=True)
             ]
         ),
+        "is_hub",
+        "is_hub_traced",
+        "hub_traced_value_usd",
     )
     rows = pl.concat([trade_rows, market], how="vertical_relaxed")
     world_cols = world.select(
@@ -323,6 +335,7 @@ def build_dependency(
             .alias("alignment_distance"),
             pl.col("supplier_blocs").fill_null(pl.lit([], dtype=pl.List(pl.String))),
             *_attribute_flags(),
+            flow_is_material().alias("is_material"),
         )
         .sort(DEPENDENCY_KEY)
     )

@@ -36,6 +36,7 @@ from resilience.build.dependency import (
 from resilience.build.metrics_table import metrics_table
 from resilience.build.monthly import with_source_tables
 from resilience.build.risk_indices import eu_crm_parameters
+from resilience.build.screening import screen_trade
 from resilience.build.sources import check_source, source_spread
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
@@ -125,7 +126,10 @@ def load_inputs(
         codes = baci.read_baci_country_codes(baci_codes)
         hs_map = content_map("hs92", commodities)
         flows = baci.scan_baci(baci_path, codes, hs_codes=hs_map["hs6_code"].unique().to_list())
-        bilateral = bilateral_shares(flows, hs_map)
+        # Screen the HS6 flows (unit-value bands; repairs counted in the log) before
+        # aggregating, as the refresh does for the shipped table.
+        screened = screen_trade(flows.collect(engine="streaming"), data.load_production(), hs_map)
+        bilateral = bilateral_shares(screened.flows.lazy(), hs_map)
         trade_source = f"CEPII BACI ({Path(baci_path).name})"
     else:
         bilateral = trade_shares(with_source_tables(data.scan_trade()))

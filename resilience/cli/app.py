@@ -309,6 +309,7 @@ RISK_COLUMNS = {
     "commodity": "commodity",
     "stage": "stage",
     "basis": "basis",
+    "is_material": "material",
     "import_value_usd": "imports USD m",
     "top_supplier": "top supplier",
     "top1_share": "top %",
@@ -478,7 +479,8 @@ def risk(
     title = (
         f"Supply risk for {who}, {year_shown}: bloc {bloc}"
         + (f", adversary {adversary}" if adversary else "")
-        + " — shares in % of supply; HHI 0–10 000; imports in USD million; sorted by "
+        + " — shares in % of supply; HHI 0–10 000; imports in USD million; material rows "
+        + "first (a flow of USD 100 000 and 1 % of imports), then sorted by "
         + ("coercion exposure, then " if adversary else "")
         + "non-allied share and HHI"
     )

@@ -63,6 +63,7 @@ INPUTS: tuple[InputSpec, ...] = (
 TABLES = (
     "production.csv",
     "trade.parquet",
+    "trade_repairs.parquet",
     "governance.csv",
     "alignment.csv",
     "recycling.csv",

@@ -10,8 +10,10 @@ table                  built from
 production.csv         USGS MCS 2023-2025, World Mining Data 2018-2024, IEA Critical
                        Minerals (2023), bp Statistical Review 2021 (to 2020), WNA uranium,
                        ``sources/compiled_shares.csv`` (chips, PV, batteries)
-trade.parquet          CEPII BACI (HS92) aggregated to importer x commodity x supplier,
-                       gross tonnes and content (``content_factors.csv``, per HS6)
+trade.parquet          CEPII BACI (HS92) aggregated to importer x commodity x supplier
+                       (HS6 flows screened first: :mod:`resilience.build.screening`), gross
+                       tonnes and content (``content_factors.csv``, per HS6)
+trade_repairs.parquet  every flow the screening re-derived or quarantined
 governance.csv         World Bank WGI (six indicators)
 alignment.csv          UNGA ideal points (Bailey, Strezhnev and Voeten)
 recycling.csv          EoL recycling input rates (SCRREEN via the WMD commodity map)
@@ -56,6 +58,7 @@ from pathlib import Path
 
 import polars as pl
 
+from resilience.build.screening import screen_trade
 from resilience.errors import DataError, DataProblem
 from resilience.ingest import baci, bp, iea, unga, usgs, wgi, wmd, wna
 from resilience.ingest.compiled import read_compiled_shares
@@ -95,6 +98,8 @@ log = logging.getLogger(__name__)
 
 #: Years of bilateral trade shipped by default (the BACI extract runs 1995-2024).
 TRADE_YEARS = tuple(range(2018, 2025))
+#: Tables that can legitimately be empty or shrink (no flow needed a repair).
+_MAY_BE_EMPTY = frozenset({"trade_repairs.parquet"})
 #: First year of governance and alignment shipped by default.
 GOVERNANCE_FROM = 2010
 ALIGNMENT_FROM = 1995
@@ -300,7 +305,10 @@ def preflight(inputs: Mapping[str, Sequence[Path]]) -> None:
                 check_csv_tail(path)
 
 
-def _build_trade(inputs: dict[str, list[Path]]) -> pl.DataFrame:
+def _build_trade(
+    inputs: dict[str, list[Path]], production: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Trade aggregated to commodity-stage, screened first; and the ``trade_repairs`` rows."""
     codes = baci.read_baci_country_codes(inputs["baci_codes"][0])
     hs_map = content_map("hs92")  # converts each HS6 flow to content before summing
     flows = pl.concat([baci.scan_baci(p, codes) for p in _baci_inputs(inputs["baci_flows"])])
@@ -315,11 +323,13 @@ def _build_trade(inputs: dict[str, list[Path]]) -> pl.DataFrame:
         .collect(engine="streaming")
         .sort("year", "importer_iso3", "exporter_iso3", "hs6_code")
     )
-    return (
-        baci.aggregate_baci(selected.lazy(), hs_map, list(TRADE_YEARS))
+    screened = screen_trade(selected, production, hs_map)
+    trade = (
+        baci.aggregate_baci(screened.flows.lazy(), hs_map, list(TRADE_YEARS))
         .sort("year", "importer_iso3", "commodity", "stage", "exporter_iso3")
         .collect(engine="in-memory")
     )
+    return trade, screened.repairs
 
 
 def build_tables(
@@ -332,7 +342,9 @@ def build_tables(
         inputs, datasets_dir() / "sources" / "compiled_shares.csv"
     )
     say("bilateral trade: CEPII BACI")
-    tables["trade.parquet"] = _build_trade(inputs)
+    tables["trade.parquet"], tables["trade_repairs.parquet"] = _build_trade(
+        inputs, tables["production.csv"]
+    )
     say("governance: World Bank WGI")
     governance = (
         wgi.read_wgi(inputs["wgi"][0]).filter(pl.col("year") >= GOVERNANCE_FROM).drop("source_row")
@@ -353,7 +365,7 @@ def build_tables(
     empty = [
         DataProblem(name, None, "(table)", 0, "the refresh built an empty table")
         for name, frame in tables.items()
-        if frame.height == 0
+        if frame.height == 0 and name not in _MAY_BE_EMPTY
     ]
     if empty:
         raise DataError(empty)
@@ -387,6 +399,8 @@ def check_shrink(tables: Mapping[str, pl.DataFrame], out: Path, *, allow_shrink:
     """
     problems: list[str] = []
     for name, frame in tables.items():
+        if name in _MAY_BE_EMPTY:
+            continue  # fewer repairs is not a loss of coverage
         old = _old_coverage(out / name)
         if old is not None:
             problems += shrink_problems(name, old, coverage(frame))

@@ -119,12 +119,17 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[in
 
 # ----------------------------------------------------------------------------- content
 def top_risks(metrics: pl.DataFrame, n: int) -> pl.DataFrame:
-    """The ``n`` importer-commodity-stage rows with the highest GeoPolRisk score."""
+    """The ``n`` importer-commodity-stage rows with the highest GeoPolRisk score.
+
+    Material rows first (``is_material``, :mod:`resilience.build.materiality`): a row
+    whose recorded imports are all tiny flows cannot top the list.
+    """
     return (
         metrics.filter(pl.col("geopolrisk_score").is_not_null())
         .sort(
-            ["geopolrisk_score", "importer_iso3", "commodity", "stage"],
-            descending=[True, False, False, False],
+            ["is_material", "geopolrisk_score", "importer_iso3", "commodity", "stage"],
+            descending=[True, True, False, False, False],
+            nulls_last=True,
         )
         .head(n)
     )

@@ -131,6 +131,7 @@ _METRICS = pl.Schema(
         "world_top1_share": _F,
         "production_year": _I32,
         "production_source": _S,
+        "is_material": pl.Boolean(),
     }
 )
 TOTALS: dict[str, pl.DataType] = {
@@ -213,7 +214,7 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "metrics",
-            1,
+            2,
             _METRICS,
             "concentration, import reliance, EU supply risk and GeoPolRisk per importer",
             ("year", "importer_iso3", "commodity", "stage", "basis"),

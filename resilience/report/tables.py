@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from resilience import data as shipped
+from resilience.build.materiality import row_is_material
 from resilience.build.pipeline import dependency_and_metrics, load_inputs
 from resilience.optimize.diagnostics import (
     InfeasibleModelError,
@@ -87,6 +88,8 @@ def dependency_tables(
     year = data_year(as_of_year, years)
     inputs = load_inputs(years=[year])
     dependency, metrics = dependency_and_metrics(inputs)
+    keys = ["year", "importer_iso3", "commodity", "stage"]
+    metrics = metrics.join(row_is_material(dependency), on=keys, how="left")
     if definition.importers is not None:
         keep = definition.importers.resolve(dt.date(year, 12, 31))
         dependency = dependency.filter(pl.col("importer_iso3").is_in(keep))

@@ -69,9 +69,11 @@ def test_risk_usa_g7_china(inputs):
     assert gallium["top_supplier_iso3"] == "CHN"
     assert gallium["coercion_direct_share"] > 0.9
     assert gallium["crma_65_breach"] is True
-    # ranked by coercion exposure
-    exposure = table["coercion_exposure"].drop_nulls().to_list()
-    assert exposure == sorted(exposure, reverse=True)
+    # material rows first, each part ranked by coercion exposure
+    assert table["is_material"].to_list() == sorted(table["is_material"], reverse=True)
+    for part in table.partition_by("is_material"):
+        exposure = part["coercion_exposure"].drop_nulls().to_list()
+        assert exposure == sorted(exposure, reverse=True)
     # a G7 member supplying is never counted as non-allied
     rows = table.filter(
         pl.col("max_non_allied_supplier_iso3").is_in(["CAN", "JPN", "DEU", "FRA", "GBR", "ITA"])
