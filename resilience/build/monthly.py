@@ -410,7 +410,16 @@ def with_china_exports(trade: pl.LazyFrame) -> pl.LazyFrame:
     extra = china_export_trade_rows(monthly, world_frame, skip=covered, years=years)
     if extra.height == 0:
         return trade
-    return pl.concat([trade, extra.lazy()], how="vertical_relaxed")
+    if "quantity_content" in trade.collect_schema().names():
+        # China's rows are already in content tonnes (maps/comtrade_china_monthly.csv).
+        extra = extra.with_columns(
+            pl.col("quantity_t").alias("quantity_content"),
+            pl.lit("t").alias("content_unit"),
+            pl.lit("content (UN Comtrade tariff lines, maps/comtrade_china_monthly.csv)").alias(
+                "content_basis"
+            ),
+        )
+    return pl.concat([trade, extra.lazy()], how="diagonal_relaxed")
 
 
 @cache
