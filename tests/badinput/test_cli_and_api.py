@@ -56,7 +56,8 @@ def unchanged(tmp_path: Path, restore_logging: None) -> Iterator[Path]:
 
 
 def _cli(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
+    # A wide terminal, so that rich's usage panel never splits a long temporary path.
+    result = runner.invoke(app, list(args), env={"COLUMNS": "400"})
     return result.exit_code, result.output
 
 
