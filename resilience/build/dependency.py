@@ -227,7 +227,6 @@ def build_dependency(
         origin by :func:`resilience.build.hubs.trace_hubs`; materiality by
         :func:`resilience.build.materiality.flow_is_material`).
     """
-    bilateral = trace_hubs(bilateral, world)
     membership = (
         blocs.lazy().select("year", pl.col("bloc_iso3").alias("importer_iso3"), "member_iso3")
         if blocs is not None
@@ -235,6 +234,7 @@ def build_dependency(
             schema={"year": pl.Int32, "importer_iso3": pl.String, "member_iso3": pl.String}
         )
     )
+    bilateral = trace_hubs(bilateral, world, membership=membership)
     bloc_codes = (
         membership.select("importer_iso3")
         .unique()

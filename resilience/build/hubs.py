@@ -95,7 +95,11 @@ def hub_suppliers(
 
 
 def trace_hubs(
-    bilateral: pl.LazyFrame, world: pl.LazyFrame, *, same_basis: bool = False
+    bilateral: pl.LazyFrame,
+    world: pl.LazyFrame,
+    *,
+    same_basis: bool = False,
+    membership: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Re-attribute hubs' export values to the hubs' own suppliers.
 
@@ -107,6 +111,10 @@ def trace_hubs(
         World production shares for the same years.
     same_basis
         As for :func:`hub_suppliers`.
+    membership
+        Bloc importers' members (``year, importer_iso3`` = the bloc, ``member_iso3``):
+        for a bloc, an origin inside the bloc is a round trip like the importer itself
+        (a bloc's imports are extra-bloc flows, also after tracing).
 
     Returns
     -------
@@ -145,6 +153,18 @@ def trace_hubs(
         .join(hub_imports, on=[*_CS, "hub_iso3"], how="inner")
         .with_columns((pl.col("origin_iso3") == pl.col("importer_iso3")).alias("_round"))
     )
+    if membership is not None:
+        inside = membership.select(
+            "year",
+            "importer_iso3",
+            pl.col("member_iso3").alias("origin_iso3"),
+            pl.lit(True).alias("_inside"),
+        ).unique()
+        pairs = (
+            pairs.join(inside, on=["year", "importer_iso3", "origin_iso3"], how="left")
+            .with_columns((pl.col("_round") | pl.col("_inside").fill_null(False)).alias("_round"))
+            .drop("_inside")
+        )
     # An importer whose hub buys only from the importer itself has nothing foreign to
     # trace to: that pair stays as recorded.
     traceable = (

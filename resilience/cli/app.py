@@ -266,6 +266,24 @@ def build_cmd(
         ),
     ] = None,
     source: Annotated[ProductionSource | None, typer.Option("--source", help=_SOURCE_HELP)] = None,
+    bloc: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bloc",
+            help="Add a bloc as an importer (EU27, G7, G7+EU or a bloc of --importer-file): "
+            "extra-bloc imports, the members' production; repeat for several.",
+        ),
+    ] = None,
+    importer_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--importer-file",
+            exists=True,
+            dir_okay=False,
+            help="A bloc file (CSV with an iso3 column, or YAML {BLOC: [ISO3, ...]}); every "
+            "bloc it defines is added as an importer.",
+        ),
+    ] = None,
 ) -> None:
     """Build the dependency dataset and metrics as Parquet partitioned by year."""
     from resilience.build.pipeline import build, load_inputs
@@ -289,6 +307,8 @@ def build_cmd(
             baci_path=baci_file,
             baci_codes=baci_codes,
             source=source.value if source else None,
+            blocs=bloc or (),
+            bloc_files=importer_file or (),
         )
         result = build(target, inputs)
     except (ResilienceError, ValueError) as exc:
