@@ -51,12 +51,12 @@ from pathlib import Path
 import polars as pl
 
 from resilience.build.blocs import intra_bloc_flows
+from resilience.build.risk_indices import content_reliance, reliance_used
 from resilience.errors import DataError, DataProblem
 from resilience.metrics.geopolrisk import geopolrisk_score, pv_normalized
 from resilience.metrics.supply_risk import (
     eu_supply_risk,
     hhi_wgi_t,
-    import_reliance,
     wgi_scaled_0_10,
 )
 from resilience.paths import datasets_dir
@@ -251,23 +251,9 @@ def bloc_risk_indices(
         _GROUP,
         missing="zero",
     ).select(*_GROUP, pl.col("hhi_wgi_t").alias("_hhi_value"))
-    reliance = volumes.join(blocs, on="importer_iso3", how="semi").select(
-        *_GROUP,
-        pl.when(pl.col("production_unit").is_null() | (pl.col("production_unit") == "t"))
-        .then(
-            import_reliance(
-                pl.col("domestic_production").fill_null(0.0),
-                pl.col("imports_content" if has_content else "imports_t"),
-                pl.col("exports_content" if has_content else "exports_t"),
-            )
-        )
-        .alias("import_reliance"),
-    )
+    reliance = content_reliance(volumes.join(blocs, on="importer_iso3", how="semi"))
     basis = mine.group_by(_GROUP).agg(pl.col("basis").first())
-    ir_used = pl.coalesce(
-        pl.col("import_reliance"),
-        pl.when(pl.col("basis") == "world_market").then(pl.lit(1.0)),
-    )
+    ir_used = reliance_used()
     sr = (
         by_value.join(jrc, on=_GROUP, how="left")
         .join(complete.select(*_GROUP, "n_sourcing_missing_quantity"), on=_GROUP, how="left")

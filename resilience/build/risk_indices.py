@@ -45,7 +45,7 @@ from resilience.metrics.supply_risk import (
 from resilience.paths import datasets_dir
 from resilience.reference.countries import REST_OF_WORLD
 
-__all__ = ["eu_crm_parameters", "risk_indices"]
+__all__ = ["content_reliance", "eu_crm_parameters", "reliance_used", "risk_indices"]
 
 _GROUP = ["year", "importer_iso3", "commodity", "stage"]
 _STAGE_TO_EU = {"mining": "extraction", "refining": "processing", "manufacturing": "processing"}
@@ -85,6 +85,42 @@ def eu_crm_parameters(commodities: pl.DataFrame, recycling: pl.DataFrame) -> pl.
             .otherwise(pl.lit("default 0 (no published value)"))
             .alias("eol_rir_source"),
         )
+    )
+
+
+def content_reliance(volumes: pl.LazyFrame) -> pl.LazyFrame:
+    r"""Import reliance per importer row on the content basis.
+
+    :math:`IR = (M - X) / (P + M - X)` with imports :math:`M` and exports :math:`X` in
+    the commodity's content unit (:func:`resilience.build.metrics_table.importer_volumes`)
+    and production :math:`P` (0 when unknown); null where production is in another unit
+    than the content (the two would not add up). Volumes without content columns (a
+    trade table written before content factors) use gross tonnes against production in t.
+    """
+    if "imports_content" in volumes.collect_schema().names():
+        unit, imports, exports = pl.col("content_unit"), "imports_content", "exports_content"
+    else:
+        unit, imports, exports = pl.lit("t"), "imports_t", "exports_t"
+    same_unit = pl.col("production_unit").is_null() | (pl.col("production_unit") == unit)
+    return volumes.select(
+        *_GROUP,
+        pl.when(same_unit)
+        .then(
+            import_reliance(
+                pl.col("domestic_production").fill_null(0.0),
+                pl.col(imports),
+                pl.col(exports),
+            )
+        )
+        .alias("import_reliance"),
+    )
+
+
+def reliance_used() -> pl.Expr:
+    """The IR that enters EU SR: measured, else 1 on the world-market basis (no trade)."""
+    return pl.coalesce(
+        pl.col("import_reliance"),
+        pl.when(pl.col("basis") == "world_market").then(pl.lit(1.0)),
     )
 
 
@@ -146,26 +182,9 @@ def risk_indices(
         trade_parameter=None,
         missing="zero",
     ).select(*_GROUP, pl.col("hhi_wgi_t").alias("hhi_wgi_t_sourcing"))
-    reliance = volumes.select(
-        *_GROUP,
-        pl.when(
-            pl.col("production_unit").is_null()
-            | (pl.col("production_unit") == pl.col("content_unit"))
-        )
-        .then(
-            import_reliance(
-                pl.col("domestic_production").fill_null(0.0),
-                pl.col("imports_content"),
-                pl.col("exports_content"),
-            )
-        )
-        .alias("import_reliance"),
-    )
+    reliance = content_reliance(volumes)
     basis = dependency.group_by(_GROUP).agg(pl.col("basis").first())
-    ir_used = pl.coalesce(
-        pl.col("import_reliance"),
-        pl.when(pl.col("basis") == "world_market").then(pl.lit(1.0)),
-    )
+    ir_used = reliance_used()
     sr = (
         sourcing.join(reliance, on=_GROUP, how="left")
         .join(basis, on=_GROUP, how="left")
