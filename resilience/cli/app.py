@@ -535,12 +535,12 @@ def _arrow(before: str, after: str, scale: float, fmt: str) -> pl.Expr:
 
 
 def _study_view(summary: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
-    """The study summary as a printable frame: shares in %, HHI 0-10 000, USD million."""
+    """The study summary as a printable frame: shares in %, HHI 0-10 000."""
     view = summary.select(
         pl.col("member_iso3").alias("member"),
         "commodity",
         "stage",
-        pl.col("demand_t").alias("demand t"),
+        pl.col("demand_units_per_year").alias("demand units/yr"),
         _arrow("non_allied_share_before", "non_allied_share_after", 100, ".1f").alias(
             "non-allied % before → after"
         ),
@@ -548,40 +548,41 @@ def _study_view(summary: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
             "largest supplier % before → after"
         ),
         _arrow("hhi_before", "hhi_after", 10_000, ".0f").alias("HHI (0–10 000) before → after"),
-        (pl.col("premium_usd") / 1e6).alias("premium USD m"),
-        pl.col("expected_shortfall_t").alias("exp. shortfall t"),
-        (pl.col("expected_shortfall_share") * 100).alias("exp. shortfall %"),
-        pl.col("days_of_cover").alias("stock days"),
-        pl.col("strike_shortfall_t").alias("strike shortfall t"),
-        (pl.col("strike_shortfall_share") * 100).alias("strike shortfall %"),
+        pl.col("price_rise_max_pct").alias("max price rise %"),
+        (pl.col("expected_shed_share") * 100).alias("exp. shed %"),
+        (pl.col("worst_shed_share") * 100).alias("worst shed %"),
+        pl.col("stock_days").alias("stock days"),
     )
-    view = view.select([c for c in view.columns if view[c].null_count() < view.height])
     formats = {
-        "demand t": ",.0f",
-        "premium USD m": ",.2f",
-        "exp. shortfall t": ",.0f",
-        "exp. shortfall %": ".1f",
+        "demand units/yr": ",.0f",
+        "max price rise %": ",.1f",
+        "exp. shed %": ".2f",
+        "worst shed %": ".1f",
         "stock days": ".0f",
-        "strike shortfall t": ",.0f",
-        "strike shortfall %": ".1f",
     }
     return view, formats
 
 
+def _members_view(members: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Welfare loss per member (rows) and scenario (columns), USD million."""
+    wide = (
+        members.with_columns((pl.col("welfare_loss_usd") / 1e6).alias("v"))
+        .pivot(on="scenario", index="member", values="v", sort_columns=False)
+        .sort("member")
+    )
+    return wide, {c: ",.2f" for c in wide.columns if c != "member"}
+
+
 TOTAL_LABELS = {
     "members": ("members", None, 1.0),
-    "window_days": ("disruption window (days)", ".0f", 1.0),
-    "cost_usd": ("contract cost (USD m)", ",.2f", 1e-6),
-    "least_cost_usd": ("least-cost plan (USD m)", ",.2f", 1e-6),
-    "premium_usd": ("premium (USD m)", ",.2f", 1e-6),
-    "holding_cost_usd": ("stock holding cost (USD m/yr)", ",.2f", 1e-6),
-    "objective_usd": ("objective (USD m)", ",.2f", 1e-6),
-    "expected_shortfall_t": ("expected shortfall (t)", ",.0f", 1.0),
-    "expected_shortfall_usd": ("expected shortfall value (USD m)", ",.2f", 1e-6),
-    "cvar_shortfall_usd": ("CVaR of shortfall value (USD m)", ",.2f", 1e-6),
+    "months": ("horizon (months)", "d", 1.0),
+    "expected_welfare_loss_usd": ("expected welfare loss of the members (USD m)", ",.2f", 1e-6),
+    "worst_scenario": ("worst scenario", None, 1.0),
+    "worst_welfare_loss_usd": ("its welfare loss (USD m)", ",.2f", 1e-6),
+    "stock_build_usd": ("stock built before the crisis (USD m)", ",.2f", 1e-6),
+    "policy_cost_usd": ("cost of the sourcing policy in calm (USD m)", ",.2f", 1e-6),
     "best_strike": ("adversary's best strike", None, 1.0),
-    "worst_case_shortfall_usd": ("its shortfall value (USD m)", ",.2f", 1e-6),
-    "pooling_gain_usd": ("gain of pooling over going alone (USD m)", ",.2f", 1e-6),
+    "pooling_gain_usd": ("expected gain of pooling over going alone (USD m)", ",.2f", 1e-6),
 }
 
 
@@ -636,10 +637,19 @@ def run_cmd(
     out.print(
         _frame_table(
             view,
-            "Per member and commodity — exposure of observed trade → the plan (shares in %, "
-            "HHI 0–10 000); premium over the least-cost plan; expected shortfall over the "
-            "disruption window",
+            "Per member and good — import exposure observed → the run's market (shares in %, "
+            "HHI 0–10 000); highest monthly price over the reference price; demand shed "
+            "(expected and in the worst scenario); stock cover",
             formats,
+        )
+    )
+    mview, mformats = _members_view(result.members)
+    out.print(
+        _frame_table(
+            mview,
+            "Welfare loss per member and scenario (USD m, against the calm market without "
+            "policy; negative: a gain)",
+            mformats,
         )
     )
     table = Table(title="Totals", title_justify="left", header_style="bold")
@@ -661,12 +671,10 @@ def run_cmd(
 
 
 SCENARIO_COLUMNS = {
-    "objective_usd": ("objective USD m", 1e-6),
-    "premium_usd": ("premium USD m", 1e-6),
-    "holding_cost_usd": ("holding USD m/yr", 1e-6),
-    "expected_shortfall_t": ("exp. shortfall t", 1.0),
-    "cvar_shortfall_usd": ("CVaR USD m", 1e-6),
-    "worst_case_shortfall_usd": ("best strike USD m", 1e-6),
+    "worst_welfare_loss_usd": ("loss if it happens USD m", 1e-6),
+    "expected_welfare_loss_usd": ("expected loss USD m", 1e-6),
+    "stock_build_usd": ("stock built USD m", 1e-6),
+    "policy_cost_usd": ("policy cost USD m", 1e-6),
     "pooling_gain_usd": ("pooling gain USD m", 1e-6),
 }
 
@@ -674,6 +682,8 @@ SCENARIO_COLUMNS = {
 def _scenarios_view(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
     """The ``run --all`` table: scenario, status and the totals that apply, scaled."""
     columns = [pl.col("scenario"), pl.col("status")]
+    if "worst_scenario" in frame.columns:
+        columns.append(pl.col("worst_scenario").alias("worst event"))
     for name, (label, scale) in SCENARIO_COLUMNS.items():
         if name in frame.columns and frame[name].null_count() < frame.height:
             columns.append((pl.col(name) * scale).alias(label))  # noise: frame_table
@@ -685,14 +695,20 @@ def _scenarios_view(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
 
 def _run_each(
     study: StudySpec, labels: list[str | None], out_dir: Path | None
-) -> tuple[list[dict[str, object]], int]:
-    """Run every label (progress bar on a terminal); rows of totals and the error count."""
+) -> tuple[list[dict[str, object]], list[pl.DataFrame], int]:
+    """Run every label (progress bar on a terminal).
+
+    Returns the rows of totals, per run the members' losses in its worst scenario
+    (``member, run, welfare_loss_usd``) and the error count.
+    """
     from rich.progress import Progress
 
     from resilience.optimize.diagnostics import OptimizationError, status_of
+    from resilience.optimize.market.from_data import OutOfScopeError
     from resilience.study import run_study, write_study
 
     rows: list[dict[str, object]] = []
+    losses: list[pl.DataFrame] = []
     failures = 0
     with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
         task = bar.add_task(f"{study.name}: {len(labels)} runs", total=len(labels))
@@ -702,6 +718,8 @@ def _run_each(
                 result = run_study(study, label)
             except OptimizationError as exc:  # a finding (infeasible...), not a failure
                 rows.append({"scenario": name, "status": status_of(exc), "note": str(exc)})
+            except OutOfScopeError as exc:  # a finding about the study, not a failure
+                rows.append({"scenario": name, "status": "out of scope", "note": str(exc)})
             except (ResilienceError, ValueError) as exc:
                 failures += 1
                 rows.append({"scenario": name, "status": "error", "note": str(exc)})
@@ -709,11 +727,16 @@ def _run_each(
                 totals = result.totals.row(0, named=True)
                 note = "; ".join(result.notes) or None
                 rows.append({"scenario": name, "status": result.status, **totals, "note": note})
+                losses.append(
+                    result.members.filter(pl.col("scenario") == totals["worst_scenario"]).select(
+                        "member", pl.lit(name).alias("run"), "welfare_loss_usd"
+                    )
+                )
                 if out_dir is not None:
                     with writing(out_dir / name):
                         write_study(result, out_dir / name)
             bar.advance(task)
-    return rows, failures
+    return rows, losses, failures
 
 
 def _run_all(study_file: Path, out_dir: Path | None) -> None:
@@ -725,14 +748,34 @@ def _run_all(study_file: Path, out_dir: Path | None) -> None:
         study = load_study(study_file)
     except (ResilienceError, ValueError, OSError) as exc:
         raise _fail(error_line(exc)) from exc
-    rows, failures = _run_each(study, [None, *study.scenarios], out_dir)
+    rows, losses, failures = _run_each(study, [None, *study.scenarios], out_dir)
     frame = pl.DataFrame(rows, infer_schema_length=None)
     title = f"{study.name} ({study.model} model, {study.year}): base case and scenarios"
     view, formats = _scenarios_view(frame)
     out.print(_frame_table(view, title, formats))
-    for row in rows:
-        if row["note"]:
-            out.print(f"[yellow]{row['scenario']}:[/] {row['note']}", highlight=False)
+    if losses:
+        wide = (
+            pl.concat(losses)
+            .with_columns(pl.col("welfare_loss_usd") / 1e6)
+            .pivot(on="run", index="member", values="welfare_loss_usd", sort_columns=False)
+            .sort("member")
+        )
+        out.print(
+            _frame_table(
+                wide,
+                "Welfare loss per member if the run's worst event happens (USD m; negative: "
+                "a gain)",
+                {c: ",.2f" for c in wide.columns if c != "member"},
+            )
+        )
+    split = [str(row["note"]).split("; ") if row["note"] else [] for row in rows]
+    common = set.intersection(*(set(s) for s in split)) if len(split) > 1 else set()
+    for note in (n for n in (split[0] if split else []) if n in common):
+        out.print(f"[yellow]every run:[/] {note}", highlight=False)
+    for row, parts in zip(rows, split, strict=True):
+        own = [n for n in parts if n not in common]
+        if own:
+            out.print(f"[yellow]{row['scenario']}:[/] {'; '.join(own)}", highlight=False)
     if out_dir is not None:
         with writing(out_dir / "scenarios.parquet"):
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ A definition is a YAML file in ``reports/`` (format in ``reports/README.md``)::
     name: weekly
     description: G7 and EU exposure, the catalogue's scenarios and the frontier.
     output: weekly                  # optional sub-folder of --out (inside it, always)
-    tables: [dependency, metrics, scenarios, scenario_summary, frontier]
+    tables: [dependency, metrics, scenarios, scenario_summary, scenario_members, frontier]
     dependency:                     # rows of the dependency and metrics tables
       importers: G7+EU              # bloc expression or list; default: every importer
       commodities: [cobalt, graphite/mining]   # default: every commodity
@@ -61,9 +61,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Tables a report can hold, in the order they are written.
-TABLE_NAMES = ("dependency", "metrics", "scenarios", "scenario_summary", "frontier")
+TABLE_NAMES = (
+    "dependency",
+    "metrics",
+    "scenarios",
+    "scenario_summary",
+    "scenario_members",
+    "frontier",
+)
 #: Tables computed from the studies (a definition holding one needs ``studies``).
-STUDY_TABLES = ("scenarios", "scenario_summary", "frontier")
+STUDY_TABLES = ("scenarios", "scenario_summary", "scenario_members", "frontier")
 #: The name of a study's base case in a definition and in the ``scenarios`` table.
 BASE = "base"
 #: The definition used when ``--definition`` is omitted.

@@ -131,9 +131,13 @@ def _compute(
     if definition.has("dependency") or definition.has("metrics"):
         year, dependency, metrics = dependency_tables(definition, as_of.year)
         tables |= {"dependency": dependency, "metrics": metrics}
-    if definition.has("scenarios") or definition.has("scenario_summary"):
+    if any(definition.has(t) for t in ("scenarios", "scenario_summary", "scenario_members")):
         runs = scenario_tables(definition.studies)
-        tables |= {"scenarios": runs.scenarios, "scenario_summary": runs.summary}
+        tables |= {
+            "scenarios": runs.scenarios,
+            "scenario_summary": runs.summary,
+            "scenario_members": runs.members,
+        }
     if definition.has("frontier"):
         tables["frontier"] = frontier_table(definition.studies)
     return year, {name: tables[name] for name in definition.tables}

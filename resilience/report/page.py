@@ -180,10 +180,10 @@ def _scenario_figure(scenarios: pl.DataFrame) -> str:
     for row, study in zip(axes, studies, strict=True):
         rows = scenarios.filter(pl.col("study") == study).reverse()
         labels, statuses = rows["scenario"].to_list(), rows["status"].to_list()
-        _bars(row[0], labels, rows["premium_usd"].to_list(), statuses)
-        _bars(row[1], labels, rows["expected_shortfall_usd"].to_list(), statuses)
-        row[0].set_title(f"{study}: cost premium", loc="left", fontsize=10)
-        row[1].set_title("expected shortfall (valued)", loc="left", fontsize=10)
+        _bars(row[0], labels, rows["worst_welfare_loss_usd"].to_list(), statuses)
+        _bars(row[1], labels, rows["expected_welfare_loss_usd"].to_list(), statuses)
+        row[0].set_title(f"{study}: members' loss if it happens", loc="left", fontsize=10)
+        row[1].set_title("expected welfare loss (probability-weighted)", loc="left", fontsize=10)
     return _png(fig)
 
 
@@ -195,7 +195,9 @@ def _frontier_figure(frontier: pl.DataFrame) -> str:
     for ax, (study, scenario) in zip(axes, keys, strict=False):
         rows = frontier.filter((pl.col("study") == study) & (pl.col("scenario") == scenario))
         plots.frontier(rows, ax=ax)  # its subtitle names the study, scenario and model
-        ax.set_title("Cost of friend-shoring", loc="left", fontsize=10, fontweight="bold", pad=16)
+        ax.set_title(
+            "Welfare cost of friend-shoring", loc="left", fontsize=10, fontweight="bold", pad=16
+        )
     for ax in axes[len(keys) :]:
         ax.set_visible(False)
     return _png(fig)
@@ -255,13 +257,21 @@ def _scenario_table(scenarios: pl.DataFrame) -> str:
                 _esc(r["study"]),
                 _esc(r["scenario"]),
                 f'<span style="color:{colour}">{_esc(r["status"])}</span>',
-                _money(r["cost_usd"]),
-                _money(r["premium_usd"]),
-                _money(r["expected_shortfall_usd"]),
+                _esc(r["worst_scenario"] or ""),
+                _money(r["worst_welfare_loss_usd"]),
+                _money(r["expected_welfare_loss_usd"]),
                 _reason(reason),
             ]
         )
-    header = ["study", "scenario", "status", "cost", "premium", "expected shortfall", "reason"]
+    header = [
+        "study",
+        "scenario",
+        "status",
+        "worst event",
+        "loss if it happens",
+        "expected loss",
+        "reason",
+    ]
     return _table(header, rows, {3, 4, 5})
 
 

@@ -10,17 +10,22 @@ table                  rows
                        EU supply risk, GeoPolRisk, ...)
 ``scenarios``          one row per study and scenario expression: ``status`` (``optimal``,
                        ``infeasible``, ``not_applicable``, ...), ``reason`` and the run's
-                       totals (null where the run found no plan)
-``scenario_summary``   per study, scenario, member and commodity: exposure before and after,
-                       cost, premium, expected shortfall (optimal runs only)
-``frontier``           the cost-exposure frontier of each study
+                       totals on the market core (welfare losses in USD; null where the run
+                       has no answer)
+``scenario_summary``   per study, scenario, member and good: exposure before and after,
+                       highest price rise, demand shed, stock cover (optimal runs only)
+``scenario_members``   per study, scenario, member and event (a scenario of the run's
+                       market, ``calm`` included): welfare loss in USD and its parts
+``frontier``           the welfare-exposure frontier of each study
                        (:func:`resilience.sweeps.frontier`)
 =====================  ===================================================================
 
-Schema evolution is additive: a new column is appended to a table's schema as a nullable
-column and the table's ``version`` goes up; readers (:func:`resilience.report.read_report`)
-read older partitions under the current schema with nulls in the new column. Columns are
-never removed, renamed or re-typed within a major format.
+Schema evolution is additive within a version: a new column is appended to a table's
+schema as a nullable column and the table's ``version`` goes up; readers
+(:func:`resilience.report.read_report`) read older partitions under the current schema
+with nulls in the new column. Version 2 of ``scenarios``, ``scenario_summary`` and
+``frontier`` is a new major format (the market core replaced the contract plans: welfare
+losses instead of contract costs and shortfall tonnes).
 
 The columns are written out here rather than taken from the producers, so that a change
 upstream (a column dropped or renamed in the build or the study runner) stops the report
@@ -37,6 +42,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from resilience.errors import ResilienceError
+from resilience.study import SUMMARY_COLUMNS, TOTALS_SCHEMA
+from resilience.sweeps.frontier import FRONTIER_COLUMNS
 
 __all__ = [
     "SCENARIOS",
@@ -134,21 +141,9 @@ _METRICS = pl.Schema(
         "is_material": pl.Boolean(),
     }
 )
+#: The run's totals (:data:`resilience.study.TOTALS_SCHEMA`) after its keys.
 TOTALS: dict[str, pl.DataType] = {
-    "members": _S,
-    "window_days": _F,
-    "cost_usd": _F,
-    "least_cost_usd": _F,
-    "premium_usd": _F,
-    "holding_cost_usd": _F,
-    "objective_usd": _F,
-    "expected_shortfall_t": _F,
-    "expected_shortfall_usd": _F,
-    "cvar_shortfall_usd": _F,
-    "cvar_level": _F,
-    "best_strike": _S,
-    "worst_case_shortfall_usd": _F,
-    "pooling_gain_usd": _F,
+    k: t for k, t in TOTALS_SCHEMA.items() if k not in ("model", "scenario", "year")
 }
 SCENARIOS = pl.Schema(
     {
@@ -169,35 +164,30 @@ _SCENARIO_SUMMARY = pl.Schema(
         "member_iso3": _S,
         "commodity": _S,
         "stage": _S,
-        "demand_t": _F,
-        "non_allied_share_before": _F,
-        "non_allied_share_after": _F,
-        "max_single_share_before": _F,
-        "max_single_share_after": _F,
-        "hhi_before": _F,
-        "hhi_after": _F,
-        "cost_usd": _F,
-        "least_cost_usd": _F,
-        "premium_usd": _F,
-        "expected_shortfall_t": _F,
-        "expected_shortfall_share": _F,
-        "days_of_cover": _F,
-        "strike_shortfall_t": _F,
-        "strike_shortfall_share": _F,
+        **dict.fromkeys(SUMMARY_COLUMNS, _F),
+    }
+)
+_SCENARIO_MEMBERS = pl.Schema(
+    {
+        "study": _S,
+        "scenario": _S,
+        "member": _S,
+        "event": _S,
+        "probability": _F,
+        "welfare_loss_usd": _F,
+        "consumer_loss_usd": _F,
+        "producer_gain_usd": _F,
+        "stock_build_usd": _F,
     }
 )
 _FRONTIER = pl.Schema(
     {
-        "study": _S,
-        "scenario": _S,
-        "model": _S,
-        "max_non_allied_share": _F,
-        "status": _S,
-        "objective_usd": _F,
-        "cost_usd": _F,
-        "non_allied_share": _F,
-        "expected_shortfall_t": _F,
-        "reason": _S,
+        c: (
+            _S
+            if c in ("study", "scenario", "model", "status", "reason")
+            else _F
+        )
+        for c in FRONTIER_COLUMNS
     }
 )
 
@@ -221,23 +211,32 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "scenarios",
-            1,
+            2,
             SCENARIOS,
-            "one row per study and scenario: solver status, reason and the run's totals",
+            "one row per study and scenario: solver status, reason and the run's totals "
+            "(welfare losses on the market core)",
             ("study", "scenario"),
         ),
         TableSpec(
             "scenario_summary",
-            1,
+            2,
             _SCENARIO_SUMMARY,
-            "per study, scenario, member and commodity: exposure, cost, shortfall",
+            "per study, scenario, member and good: exposure, price rise, demand shed, stock",
             ("study", "scenario", "member_iso3", "commodity", "stage"),
         ),
         TableSpec(
-            "frontier",
+            "scenario_members",
             1,
+            _SCENARIO_MEMBERS,
+            "per study, scenario, member and event: welfare loss (USD) and its parts",
+            ("study", "scenario", "member", "event"),
+        ),
+        TableSpec(
+            "frontier",
+            2,
             _FRONTIER,
-            "least cost against the cap on the non-allied share (epsilon constraint)",
+            "members' welfare loss against the cap on the non-allied share (epsilon "
+            "constraint on the market core)",
             ("study", "scenario", "max_non_allied_share"),
         ),
     )

@@ -112,6 +112,7 @@ class ScenarioTables:
 
     scenarios: pl.DataFrame
     summary: pl.DataFrame
+    members: pl.DataFrame
 
 
 def _finding(exc: Exception) -> str | None:
@@ -121,8 +122,10 @@ def _finding(exc: Exception) -> str | None:
     return None
 
 
-def _run(entry: StudyEntry, expr: str) -> tuple[dict[str, object], pl.DataFrame | None]:
-    """One scenario of one study: its ``scenarios`` row and summary (``None`` if no plan)."""
+def _run(
+    entry: StudyEntry, expr: str
+) -> tuple[dict[str, object], tuple[pl.DataFrame, pl.DataFrame] | None]:
+    """One scenario of one study: its ``scenarios`` row, summary and members (or ``None``)."""
     study = entry.study
     scenario = None if expr == BASE else expr
     composed = "+".join(study.compose(scenario).names) or BASE
@@ -139,10 +142,9 @@ def _run(entry: StudyEntry, expr: str) -> tuple[dict[str, object], pl.DataFrame 
         return row | {"status": status, "reason": str(exc)}, None
     totals = result.totals.row(0, named=True)
     row |= {k: totals[k] for k in TOTALS} | {"status": result.status}
-    summary = result.summary.with_columns(
-        pl.lit(study.name).alias("study"), pl.lit(expr).alias("scenario")
-    )
-    return row, summary
+    keys = (pl.lit(study.name).alias("study"), pl.lit(expr).alias("scenario"))
+    members = result.members.rename({"scenario": "event"}).with_columns(*keys)
+    return row, (result.summary.with_columns(*keys), members)
 
 
 def scenario_tables(entries: Iterable[StudyEntry]) -> ScenarioTables:
@@ -157,16 +159,21 @@ def scenario_tables(entries: Iterable[StudyEntry]) -> ScenarioTables:
     """
     rows: list[dict[str, object]] = []
     summaries: list[pl.DataFrame] = []
+    members: list[pl.DataFrame] = []
     for entry in entries:
         for expr in entry.scenarios:
-            row, summary = _run(entry, expr)
+            row, frames = _run(entry, expr)
             rows.append(row)
-            if summary is not None:
-                summaries.append(conform(summary, TABLES["scenario_summary"]))
+            if frames is not None:
+                summaries.append(conform(frames[0], TABLES["scenario_summary"]))
+                members.append(conform(frames[1], TABLES["scenario_members"]))
     scenarios = pl.DataFrame(rows, schema=SCENARIOS, orient="row")
     summary = pl.concat(summaries) if summaries else empty(TABLES["scenario_summary"])
+    member = pl.concat(members) if members else empty(TABLES["scenario_members"])
     return ScenarioTables(
-        conform(scenarios, TABLES["scenarios"]), conform(summary, TABLES["scenario_summary"])
+        conform(scenarios, TABLES["scenarios"]),
+        conform(summary, TABLES["scenario_summary"]),
+        conform(member, TABLES["scenario_members"]),
     )
 
 

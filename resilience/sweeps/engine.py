@@ -7,15 +7,16 @@ Pyomo model; each builds what it needs once and keeps it for the chunks that fol
 
 Methods
 -------
-``persistent``
-    One :class:`~resilience.sweeps.parametric.ParametricModel` per worker: the numbers of
-    each point written into one HiGHS instance and re-solved from the reference basis.
 ``rebuild``
-    Every point built and solved from scratch (diversify and stress: the same LP and
-    metrics as the persistent route; pooling and coercion: a full
-    :func:`~resilience.study.run_study`, metrics from its summary).
+    Every point is a full :func:`~resilience.study.run_study` on the market core, its
+    metrics (:data:`METRICS`) from the run's totals and summary.
+``persistent``
+    One built LP re-solved with each point's numbers: only for a family whose registry
+    entry says it re-solves parametrically
+    (:attr:`resilience.optimize.families.ModelFamily.parametric`); none of the market-core
+    families does yet, so asking for it is an error naming the family.
 ``auto`` (default)
-    ``persistent`` where the family and knobs allow it, otherwise ``rebuild``.
+    ``persistent`` where the family allows it, otherwise ``rebuild``.
 
 Backends
 --------
@@ -52,29 +53,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from resilience.errors import ResilienceError
 from resilience.optimize.diagnostics import OptimizationError, status_of
+from resilience.optimize.families import family
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import SpecError, SpecProblem, StudySpec, as_study
 from resilience.study import check_run, run_study
 from resilience.sweeps.knobs import (
     DEFAULT_MAX_POINTS,
     DISRUPTION_KNOBS,
-    PARAMETRIC_KNOBS,
     Point,
     grid_points,
     points_frame,
-)
-from resilience.sweeps.parametric import (
-    METRICS,
-    PARAMETRIC_FAMILIES,
-    NotParametricError,
-    ParametricModel,
-    build_point,
-    solve_built,
 )
 from resilience.sweeps.pool import SweepWorkerError, run_pool
 
 __all__ = [
     "DASK_TIMEOUT_S",
+    "METRICS",
+    "NotParametricError",
     "SWEEP_SCHEMA",
     "Backend",
     "Method",
@@ -91,6 +86,18 @@ DASK_TIMEOUT_S = 30.0
 
 Method = Literal["auto", "persistent", "rebuild"]
 Backend = Literal["sequential", "processes", "dask"]
+#: Metrics of every sweep point: the run's totals, and import shares and shedding
+#: weighted by the members' consumption (summary).
+METRICS = (
+    "expected_welfare_loss_usd",
+    "worst_welfare_loss_usd",
+    "stock_build_usd",
+    "policy_cost_usd",
+    "pooling_gain_usd",
+    "non_allied_share",
+    "expected_shed_share",
+    "price_rise_max_pct",
+)
 #: Columns of a sweep frame after ``point`` and the knob columns.
 SWEEP_SCHEMA = pl.Schema(
     {
@@ -105,6 +112,10 @@ SWEEP_SCHEMA = pl.Schema(
 )
 
 
+class NotParametricError(ResilienceError, ValueError):
+    """``method="persistent"`` asked of a family that does not re-solve parametrically."""
+
+
 @dataclass(frozen=True)
 class SweepTask:
     """What every worker of one sweep receives (picklable parameters only)."""
@@ -117,67 +128,21 @@ class SweepTask:
     trade: pl.DataFrame | None = None
     options: SolverOptions | None = None
     explain: bool = True
-    #: The learnt model itself (persistent method): workers start from it instead of
-    #: learning it again from the recipe above.
-    model: ParametricModel | None = None
 
 
 # ----------------------------------------------------------------------------- workers
-_MODELS: dict[str, ParametricModel] = {}
-
-
-def _model(task: SweepTask) -> ParametricModel:
-    """The learnt model ``task`` carries, cached per process by its token.
-
-    The chunks after a worker's first reuse the instance (and its HiGHS) they installed.
-    """
-    if task.model is None:
-        raise ValueError("a persistent sweep task carries its learnt model")
-    token = task.model.token
-    if token not in _MODELS:
-        _MODELS.clear()
-        _MODELS[token] = task.model
-    return _MODELS[token]
-
-
-def _learn(
-    spec: StudySpec,
-    scenario: str | None,
-    knobs: Sequence[str],
-    points: Sequence[Point],
-    reference: Point,
-    trade: pl.DataFrame | None,
-    options: SolverOptions | None,
-) -> ParametricModel:
-    """The parametric model of a sweep, probed inside the grid and checked at its edges.
-
-    Raises
-    ------
-    NotParametricError
-        The knobs do not enter the model multilinearly, an edge of the grid solves
-        differently from a rebuild, or a probe is a value a run rejects.
-    """
-    try:
-        model = ParametricModel(
-            spec,
-            scenario,
-            knobs,
-            reference=reference,
-            probes=_probes(knobs, points),
-            trade=trade,
-            options=options,
-        )
-        model.verify(_edges(reference, knobs, points))
-    except NotParametricError:
-        raise
-    except ResilienceError as exc:
-        raise NotParametricError(f"the model cannot be probed inside this grid: {exc}") from exc
-    log.info("persistent sweep: setup %.2f s in %d builds", model.setup_s, model.builds)
-    return model
+def _weighted(summary: pl.DataFrame, column: str) -> float | None:
+    """``column`` of the summary weighted by the members' consumption (value units)."""
+    s = summary.filter(pl.col(column).is_not_null())
+    if s.height == 0:
+        return None
+    w = s["demand_units_per_year"]
+    total = float(w.sum())
+    return float((s[column] * w).sum()) / total if total > 0 else None
 
 
 def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
-    """Rebuild route of the families without a single LP: a full run's summary."""
+    """One point: a full run on the market core, its metrics."""
     row: dict[str, Any] = {"status": "optimal", **dict.fromkeys(METRICS), "reason": None}
     try:
         r = run_study(
@@ -189,51 +154,23 @@ def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
             options=task.options,
         )
     except OptimizationError as exc:
-        return row | {"status": status_of(exc), "reason": str(exc)}
+        return row | {"status": status_of(exc), "reason": str(exc) if task.explain else None}
     t, s = r.totals.row(0, named=True), r.summary
-    demand = float(s["demand_t"].sum())
+    row |= {k: t[k] for k in METRICS if k in t}
     row |= {
         "status": r.status,
-        "objective_usd": t["objective_usd"],
-        "cost_usd": t["cost_usd"],
-        "holding_cost_usd": t["holding_cost_usd"],
-        "expected_shortfall_t": t["expected_shortfall_t"],
-        "expected_shortfall_usd": t["expected_shortfall_usd"],
-        "non_allied_share": float((s["non_allied_share_after"] * s["demand_t"]).sum()) / demand,
+        "non_allied_share": _weighted(s, "non_allied_share_after"),
+        "expected_shed_share": _weighted(s, "expected_shed_share"),
+        "price_rise_max_pct": s["price_rise_max_pct"].max(),
     }
-    if s["days_of_cover"].null_count() < s.height:
-        row["stock_days"] = float((s["days_of_cover"].fill_null(0) * s["demand_t"]).sum()) / demand
     return row
 
 
 def _solve(task: SweepTask, point: Point) -> dict[str, Any]:
     try:
-        return _solve_point(task, point)
+        return _from_study(task, point)
     except SpecError as exc:  # found only with the data (e.g. the scenario cuts nothing)
         return {"status": "invalid", **dict.fromkeys(METRICS), "reason": str(exc)}
-
-
-def _solve_point(task: SweepTask, point: Point) -> dict[str, Any]:
-    if task.method == "persistent":
-        row = _model(task).solve(point)
-    elif task.study.model in PARAMETRIC_FAMILIES:
-        row = solve_built(build_point(task.study, task.scenario, point, task.trade), task.options)
-    else:
-        return _from_study(task, point)
-    if task.explain and row["status"].startswith("infeasible"):
-        # the run's own explanation: which member, commodity and policy conflict
-        explained = _from_study(task, point)
-        if explained["status"].startswith("infeasible"):
-            row["reason"] = explained["reason"]
-        else:  # never seen; were it to happen, the full run is the reference
-            log.warning(
-                "point %s: the sweep's model says %s, a full run says %s; keeping the run's",
-                point.values(),
-                row["status"],
-                explained["status"],
-            )
-            row = explained
-    return row
 
 
 def run_chunk(
@@ -244,30 +181,17 @@ def run_chunk(
 
 
 # ----------------------------------------------------------------------------- planning
-def _resolve_method(
-    study: StudySpec, knobs: Sequence[str], points: Sequence[Point], method: Method
-) -> Literal["persistent", "rebuild"]:
-    numeric = all(
-        isinstance(v, int | float) and not isinstance(v, bool)
-        for p in points
-        for v in p.values().values()
-    )
-    parametric = (
-        numeric and study.model in PARAMETRIC_FAMILIES and all(k in PARAMETRIC_KNOBS for k in knobs)
-    )
+def _resolve_method(study: StudySpec, method: Method) -> Literal["persistent", "rebuild"]:
+    if method not in ("auto", "persistent", "rebuild"):
+        raise ValueError(f"method must be 'auto', 'persistent' or 'rebuild', not {method!r}")
+    parametric = family(study.model).parametric
     if method == "persistent" and not parametric:
-        others = [k for k in knobs if k not in PARAMETRIC_KNOBS]
-        if study.model not in PARAMETRIC_FAMILIES:
-            why = f"the {study.model} family solves several models per run"
-        elif others:
-            why = f"{', '.join(others)} change the model's structure or enter it non-linearly"
-        else:
-            why = "a knob takes a value that is not a number (e.g. null: no limit)"
-        raise NotParametricError(f"method='persistent' is not possible here: {why}")
+        raise NotParametricError(
+            f"method='persistent' is not possible here: the {study.model} family on the "
+            "market core rebuilds every point (use method='rebuild' or 'auto')"
+        )
     if method == "auto":
         return "persistent" if parametric else "rebuild"
-    if method not in ("persistent", "rebuild"):
-        raise ValueError(f"method must be 'auto', 'persistent' or 'rebuild', not {method!r}")
     return method
 
 
@@ -318,57 +242,6 @@ def _check_points(study: StudySpec, scenario: str | None, points: Sequence[Point
             ]
     if problems:
         raise SpecError(problems)
-
-
-def _reference(
-    study: StudySpec, scenario: str | None, knobs: Sequence[str], points: Sequence[Point]
-) -> Point:
-    """The warm-start point: every knob at the middle of its grid values.
-
-    Every point's solve starts from this point's optimal basis; from the middle of the
-    grid, few simplex iterations reach any point (from a corner, hundreds). Falls back to
-    the first point when that combination is one a run would reject.
-    """
-    middle: dict[str, Any] = {}
-    for k in knobs:
-        values = sorted({p.values()[k] for p in points})
-        middle[k] = values[(len(values) - 1) // 2]
-    centre = Point(
-        {k: v for k, v in middle.items() if k in points[0].policy},
-        {k: v for k, v in middle.items() if k in points[0].disruption},
-    )
-    try:
-        check_run(study, scenario, policy=centre.policy, disruption=centre.disruption)
-    except SpecError:
-        return points[0]
-    return centre
-
-
-def _probes(knobs: Sequence[str], points: Sequence[Point]) -> dict[str, tuple[float, float]]:
-    """Two probe values per knob inside the grid's range (the defaults for one value)."""
-    out: dict[str, tuple[float, float]] = {}
-    for k in knobs:
-        values = [float(p.values()[k]) for p in points]
-        low, high = min(values), max(values)
-        out[k] = (
-            (low + 0.37 * (high - low), low + 0.71 * (high - low))
-            if high > low
-            else (PARAMETRIC_KNOBS[k])
-        )
-    return out
-
-
-def _edges(reference: Point, knobs: Sequence[str], points: Sequence[Point]) -> list[Point]:
-    """The reference point with one knob at a time at its lowest and highest grid value."""
-    out: list[Point] = []
-    for k in knobs:
-        values = sorted({p.values()[k] for p in points})
-        for v in {values[0], values[-1]}:
-            if k in reference.policy:
-                out.append(Point({**reference.policy, k: v}, reference.disruption))
-            else:
-                out.append(Point(reference.policy, {**reference.disruption, k: v}))
-    return out
 
 
 def _chunks(
@@ -465,7 +338,7 @@ def _dask(
         raise ValueError("backend='dask' needs scheduler= a scheduler address or a Client")
     client, own = _dask_client(distributed, scheduler)
     try:
-        shared = client.scatter(task, broadcast=True)  # the learnt model travels once
+        shared = client.scatter(task, broadcast=True)  # the task travels once
         futures = client.map(run_chunk, [shared] * len(chunks), chunks, pure=False)
         sizes = {f.key: len(c) for f, c in zip(futures, chunks, strict=True)}
         out: list[tuple[int, dict[str, Any]]] = []
@@ -530,9 +403,7 @@ def sweep(
     progress
         Show a rich progress bar (the CLI turns it on when writing to a terminal).
     explain
-        Give every infeasible point the run's explanation in ``reason`` (which member,
-        commodity and policy conflict) — one full run per infeasible point; turn off for
-        large sweeps that are mostly infeasible.
+        Give every point without an answer the run's explanation in ``reason``.
     trade, options
         Trade table (default: shipped) and solver options.
     max_points
@@ -543,10 +414,11 @@ def sweep(
     -------
     polars.DataFrame
         One row per point in grid order: ``point``, the knob columns, then
-        :data:`SWEEP_SCHEMA` — ``status`` (``optimal``, ``infeasible``...), ``objective_usd``,
-        ``cost_usd`` (contracts), ``holding_cost_usd``, ``expected_shortfall_t`` and
-        ``_usd``, ``non_allied_share`` (of contracted tonnes), ``stock_days`` (stock over
-        annual demand, days) and ``reason`` for a point without a plan.
+        :data:`SWEEP_SCHEMA` — ``status`` (``optimal``, ``infeasible``...), the
+        :data:`METRICS` (welfare losses and stock builds in USD; ``non_allied_share`` and
+        ``expected_shed_share`` weighted by the members' consumption;
+        ``price_rise_max_pct`` the highest monthly price rise of any member and good) and
+        ``reason`` for a point without an answer.
 
     Raises
     ------
@@ -558,7 +430,7 @@ def sweep(
         ``processes``/``dask``: a worker could not start, died, or the scheduler cannot
         be reached (within seconds, never a hang; the message names the fix).
     NotParametricError
-        ``method="persistent"`` where the family or knobs do not allow it.
+        ``method="persistent"`` where the family does not allow it.
     """
     if backend not in ("sequential", "processes", "dask"):
         raise ValueError(f"backend must be sequential, processes or dask, not {backend!r}")
@@ -566,42 +438,18 @@ def sweep(
     knobs, points = grid_points(grid, max_points=max_points)
     _check_effect(spec, scenario, knobs)
     _check_points(spec, scenario, points)
-    chosen = _resolve_method(spec, knobs, points, method)
+    chosen = _resolve_method(spec, method)
     workers = workers or os.cpu_count() or 1
-    reference = points[0]
-    model: ParametricModel | None = None
-    if chosen == "persistent":
-        reference = _reference(spec, scenario, knobs, points)
-        try:
-            model = _learn(spec, scenario, knobs, points, reference, trade, options)
-        except NotParametricError as exc:
-            if method == "persistent":
-                raise
-            log.warning("rebuilding every point: %s", exc)
-            chosen = "rebuild"
-    task = SweepTask(
-        spec,
-        scenario,
-        tuple(knobs),
-        chosen,
-        reference,
-        trade,
-        options,
-        explain,
-        model,
-    )
+    task = SweepTask(spec, scenario, tuple(knobs), chosen, points[0], trade, options, explain)
     chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
     label = f"{spec.name} {scenario or 'base'}: {len(points)} points ({task.method})"
-    try:
-        with _progress(progress, len(points), label) as advance:
-            if backend == "sequential":
-                results = _sequential(task, chunks, advance)
-            elif backend == "processes":
-                results = _processes(task, chunks, workers, advance)
-            else:
-                results = _dask(task, chunks, scheduler, advance)
-    finally:
-        _MODELS.clear()  # the learnt model (and its HiGHS) goes with the sweep
+    with _progress(progress, len(points), label) as advance:
+        if backend == "sequential":
+            results = _sequential(task, chunks, advance)
+        elif backend == "processes":
+            results = _processes(task, chunks, workers, advance)
+        else:
+            results = _dask(task, chunks, scheduler, advance)
     rows = [row for _, row in sorted(results, key=lambda r: r[0])]
     label_scenario = scenario or "base"
     meta = {"study": spec.name, "scenario": label_scenario, "model": spec.model}

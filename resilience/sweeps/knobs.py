@@ -14,14 +14,6 @@ persistent re-solves or four hours of rebuilds on one core) *before* a single po
 built; a larger grid is refused with its size, the limit and how to raise it
 (``max_points=`` in Python, ``--max-points`` on the command line).
 
-Knobs that enter the linear programme as numbers (:data:`PARAMETRIC_KNOBS`) can be
-re-solved persistently (:mod:`resilience.sweeps.parametric`); the others change the
-model's structure (allies, spot, pooling, burden rule, coercion gamma) or enter it
-non-linearly (CVaR level as :math:`1/(1-\beta)`; the window days through
-:math:`a_\text{eff}`; spare capacity through
-:math:`\max(0, \text{exports}\,(1+s) - \text{others})`, which drops a supplier whose
-capacity runs out and so moves the median unit value), and a sweep over them rebuilds
-every point.
 """
 
 from __future__ import annotations
@@ -40,7 +32,6 @@ from resilience.scenarios import KNOBS, SpecError, SpecReader
 __all__ = [
     "DEFAULT_MAX_POINTS",
     "DISRUPTION_KNOBS",
-    "PARAMETRIC_KNOBS",
     "Point",
     "check_grid_size",
     "grid_points",
@@ -55,21 +46,6 @@ DEFAULT_MAX_POINTS = 100_000
 DISRUPTION_KNOBS: dict[str, tuple[str, str]] = {
     "availability": ("unit", "a number in [0, 1] (share of deliveries that still arrive)"),
     "probability": ("prob", "a number in (0, 1] (probability of each event in a year)"),
-}
-
-#: Knobs that enter the LP as numbers (bounds, right-hand sides, costs, coefficients),
-#: with two interior probe values each (:mod:`resilience.sweeps.parametric`).
-PARAMETRIC_KNOBS: dict[str, tuple[float, float]] = {
-    "max_non_allied_share": (0.37, 0.71),
-    "max_single_supplier_share": (0.41, 0.83),
-    "min_stock_days": (1.3, 2.9),
-    "max_stock_days": (97.0, 151.0),
-    "spot_premium": (0.37, 0.71),
-    "value_of_lost_supply_multiple": (3.7, 6.1),
-    "holding_cost_share": (0.07, 0.13),
-    "cvar_weight": (0.37, 0.71),
-    "availability": (0.37, 0.71),
-    "probability": (0.013, 0.029),
 }
 
 

@@ -6,13 +6,14 @@ written the content columns into ``trade.parquet``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 from resilience import data
 from resilience.build.dependency import trade_shares
 from resilience.build.pipeline import dependency_and_metrics, load_inputs
-from resilience.optimize.inputs import model_data
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +57,15 @@ def test_drc_hydroxide_and_canadian_cobalt_within_a_factor_two(shares: pl.DataFr
 
 
 def test_japan_nickel_demand_is_nickel_not_ore(shares: pl.DataFrame) -> None:
-    data_2023 = model_data(shares, ["JPN"], 2023, allies=[], commodities=[("nickel", "mining")])
-    demand = data_2023.demand.row(0, named=True)
+    import dataclasses
+
+    from resilience.optimize.market.from_data import StudyMarketSettings, study_market
+    from resilience.scenarios import load_study
+
+    spec = load_study(Path(__file__).resolve().parents[2] / "models" / "g7_critical_minerals.yaml")
+    spec = dataclasses.replace(spec, commodities=(("nickel", "mining"),))
+    market = study_market(spec, None, StudyMarketSettings(months=2))
+    japan = market.balances.filter(pl.col("node") == "JPN").row(0, named=True)
     gross = shares.filter(
         (pl.col("year") == 2023)
         & (pl.col("importer_iso3") == "JPN")
@@ -65,10 +73,10 @@ def test_japan_nickel_demand_is_nickel_not_ore(shares: pl.DataFrame) -> None:
         & (pl.col("stage") == "mining")
     )["import_quantity_t"].sum()
     assert gross > 1_000_000  # 1.12 Mt of ore, gross
-    assert demand["content_unit"] == "t"
-    assert demand["demand_t"] < 50_000  # tonnes of Ni content
-    assert demand["demand_t"] == pytest.approx(gross * 0.015, rel=1e-6)
-    assert data_2023.arcs["unit_value_usd_per_content_unit"].drop_nulls().min() > 1_000
+    into = market.arcs.filter(pl.col("destination") == "JPN")
+    assert set(into["quantity_basis"].to_list()) == {"content"}
+    assert japan["imports_units_per_year"] < 50_000  # tonnes of Ni content
+    assert japan["imports_units_per_year"] == pytest.approx(gross * 0.015, rel=1e-6)
 
 
 def test_gas_import_reliance_is_no_longer_blank(metrics_2023: pl.DataFrame) -> None:

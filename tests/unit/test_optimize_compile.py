@@ -20,10 +20,7 @@ import pytest
 
 from resilience.optimize import compile as compile_mod
 from resilience.optimize import lp
-from resilience.optimize import scenarios_data as sd
 from resilience.optimize.compile import CompiledModel, compile_model, data_objects
-from resilience.optimize.diversify import DiversifyPolicy, build_diversify
-from resilience.optimize.inputs import ModelData
 from resilience.optimize.lp import (
     _key_list,
     add_constraints,
@@ -35,7 +32,6 @@ from resilience.optimize.lp import (
     linear_expression,
 )
 from resilience.optimize.solve import SolverOptions, solve
-from resilience.optimize.stress import StressSettings, build_stress
 
 QUIET = SolverOptions(log_to="off")
 
@@ -90,62 +86,33 @@ def assert_same(model: Any, monkeypatch: pytest.MonkeyPatch, *, fast: bool) -> C
 
 
 # ----------------------------------------------------------------------------- models
-def world() -> ModelData:
-    """Two members, lithium and cobalt, five suppliers (allies AUS, CAN, COD)."""
-    demand = {("USA", "lithium"): 100.0, ("JPN", "lithium"): 60.0, ("USA", "cobalt"): 30.0}
-    suppliers = {  # (supplier, commodity) -> (USD/t, capacity t)
-        ("CHN", "lithium"): (10.0, 200.0),
-        ("AUS", "lithium"): (12.0, 50.0),
-        ("CAN", "lithium"): (14.0, 30.0),
-        ("CHN", "cobalt"): (20.0, 40.0),
-        ("COD", "cobalt"): (18.0, 25.0),
-    }
-    allies = {"AUS", "CAN", "COD"}
-    stage = "refining"
-    dem = pl.DataFrame(
-        [(m, c, stage, d) for (m, c), d in demand.items()],
-        schema=["member_iso3", "commodity", "stage", "demand_t"],
-        orient="row",
-    ).sort("member_iso3", "commodity")
-    cap = pl.DataFrame(
-        [(s, c, stage, k, k) for (s, c), (_, k) in suppliers.items()],
-        schema=["supplier_iso3", "commodity", "stage", "capacity_t", "observed_exports_t"],
-        orient="row",
-    )
-    arcs = pl.DataFrame(
-        [
-            (m, s, c, stage, p, 0.0, s in allies)
-            for (m, c) in demand
-            for (s, c2), (p, _) in suppliers.items()
-            if c2 == c
-        ],
-        schema=[
-            "member_iso3",
-            "supplier_iso3",
-            "commodity",
-            "stage",
-            "unit_cost_usd_per_t",
-            "observed_t",
-            "is_ally",
-        ],
-        orient="row",
-    )
-    return ModelData(year=2023, members=("JPN", "USA"), demand=dem, capacity=cap, arcs=arcs)
+def market_model(*, caps: bool = True) -> Any:
+    """A small market-core LP with every kind of row: trade, stocks, a cut, policy hooks."""
+    from resilience.optimize.market import build_market
+    from resilience.optimize.market.policies import pooled_stocks, sourcing_cap, stock_build
+    from resilience.optimize.market.testing import GOOD, cut, world
 
-
-def stress_model() -> Any:
-    scen = sd.scenario_set(
-        sd.blockade("CHN", probability=0.05),
-        sd.outage(["AUS", "COD"], availability=0.4, probability=0.1),
-        sd.embargo("CHN", "JPN", availability=0.3, probability=0.05),
-        baseline_name="calm",
+    inputs = world(
+        {("USA", GOOD): 100.0, ("JPN", GOOD): 60.0},
+        {("CHN", GOOD): 120.0, ("AUS", GOOD): 50.0},
+        {("CHN", "USA", GOOD): 70.0, ("CHN", "JPN", GOOD): 50.0, ("AUS", "USA", GOOD): 30.0,
+         ("AUS", "JPN", GOOD): 10.0},
+        stocks={("USA", GOOD): (20.0, 200.0, 50.0), ("JPN", GOOD): (0.0, 200.0, 50.0)},
+        scenarios={"cut": 0.2, "calm": 0.8},
+        availability=cut("CHN", 0.0, [1, 2], scenario="cut"),
+        months=3,
     )
-    settings = StressSettings(
-        policy=DiversifyPolicy(max_non_allied_share=0.8, max_single_supplier_share=0.9),
-        cvar_weight=0.5,
+    builds = pl.DataFrame(
+        {"node": ["USA", "JPN"], "good": [GOOD, GOOD], "min_units": [5.0, 0.0],
+         "max_units": [50.0, None]}
     )
-    model, _ = build_stress(world(), scen, settings)
-    return model
+    hooks = [stock_build(builds), pooled_stocks(["USA", "JPN"])]
+    if caps:
+        hooks += [
+            sourcing_cap(["USA", "JPN"], ["AUS", "USA", "JPN"], 0.8, "non_allied"),
+            sourcing_cap(["USA", "JPN"], (), 0.9, "single"),
+        ]
+    return build_market(inputs, extensions=hooks).model  # fmt: skip
 
 
 def messy_model() -> Any:
@@ -175,15 +142,14 @@ def messy_model() -> Any:
 
 
 # ----------------------------------------------------------------------------- same arrays
-def test_stress_model_compiles_identically(monkeypatch: pytest.MonkeyPatch) -> None:
-    c = assert_same(stress_model(), monkeypatch, fast=True)
+def test_market_model_compiles_identically(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = assert_same(market_model(), monkeypatch, fast=True)
     assert c.num_rows > 20
     assert c.num_cols > 50
 
 
-def test_diversify_model_compiles_identically(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = build_diversify(world(), DiversifyPolicy(max_non_allied_share=0.5))
-    assert_same(model, monkeypatch, fast=True)
+def test_market_model_without_caps_compiles_identically(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(market_model(caps=False), monkeypatch, fast=True)
 
 
 def test_repeats_zeros_and_empty_rows_compile_identically(
@@ -268,7 +234,7 @@ def test_linear_expression_of_loose_variables_is_not_pre_compiled(
 
 
 def test_pre_compiled_solve_gives_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    m = stress_model()
+    m = market_model()
     got = solve(m, QUIET)
     with monkeypatch.context() as mp:
         mp.setattr(compile_mod, "_fast", lambda model: None)
@@ -298,7 +264,7 @@ def test_data_objects_is_values(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_index_frame_from_registered_keys_matches_the_slow_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    m = stress_model()
+    m = market_model()
     comps = [*m.component_objects(pyo.Var), *m.component_objects(pyo.Constraint)]
     fast = {c.name: index_frame(c) for c in comps}
     with monkeypatch.context() as mp:
@@ -306,10 +272,10 @@ def test_index_frame_from_registered_keys_matches_the_slow_path(
         for c in comps:
             assert fast[c.name].equals(index_frame(c)), c.name
             assert fast[c.name].schema == index_frame(c).schema
-    first = next(iter(m.x.keys()))
-    del m.x[first]
-    assert lp._registered_frame(m.x) is None  # no longer describes m.x
-    assert index_frame(m.x).height == len(m.x)
+    first = next(iter(m.served.keys()))
+    del m.served[first]
+    assert lp._registered_frame(m.served) is None  # no longer describes m.served
+    assert index_frame(m.served).height == len(m.served)
 
 
 def test_key_lists_share_values_but_equal_rows() -> None:

@@ -45,7 +45,7 @@ demand shed per month, stock drawdown, who gains).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -66,10 +66,11 @@ from resilience.optimize.market.schema import empty
 from resilience.optimize.market.stocks_data import member_stocks
 from resilience.optimize.solve import SolverOptions
 from resilience.reference.market_parameters import load_gas_infrastructure, resolve_parameters
-from resilience.specs import SpecError, SpecProblem, StudySpec
+from resilience.specs import Composition, SpecError, SpecProblem, StudySpec
 
 __all__ = [
     "QUANTITY_BASES",
+    "OutOfScopeError",
     "StudyMarket",
     "StudyMarketResult",
     "StudyMarketSettings",
@@ -84,6 +85,10 @@ QUANTITY_BASES = ("content", "value_at_reference_price")
 _MONTHS_PER_YEAR = 12.0
 _GAS = "natural_gas/mining"
 _BCM_TO_MILLION_M3 = 1000.0
+
+
+class OutOfScopeError(SpecError):
+    """Every event of a run is out of the market's scope (a finding about the study)."""
 
 
 @dataclass(frozen=True)
@@ -369,7 +374,7 @@ def _balances(
         .select("node", "good", "output_raised_units_per_year")
         .iter_rows()
     ):
-        log.warning(
+        log.info(
             "%s at %s: exports exceed production plus imports; output raised by %.6g units a "
             "year to the net exports (q0 = 0)",
             g,
@@ -509,6 +514,8 @@ def study_market(
     *,
     overrides: Mapping[object, object] | None = None,
     trade: pl.LazyFrame | pl.DataFrame | None = None,
+    composition: Composition | None = None,
+    events: Sequence[dis.Event] | None = None,
 ) -> StudyMarket:
     """The market of ``study`` under the events of ``scenario`` (module doc).
 
@@ -526,6 +533,13 @@ def study_market(
         ``{parameter: value}``, ``{commodity: {...}}`` or ``{"commodity/stage": {...}}``.
     trade
         Another bilateral trade table (default the shipped one).
+    composition
+        The run's composition with overrides already applied (default
+        ``study.compose(scenario)``).
+    events
+        The market's scenarios (default the composition's events,
+        :func:`~resilience.optimize.market.disruptions.events`): the coercion family
+        passes the adversary's strikes.
 
     Raises
     ------
@@ -537,13 +551,13 @@ def study_market(
     """
     settings = settings or StudyMarketSettings()
     notes: list[str] = []
-    comp = study.compose(scenario)
+    comp = composition if composition is not None else study.compose(scenario)
     label = "+".join(comp.names) or "base"
     goods = [good_name(c, s) for c, s in study.commodities]
     params, p0 = _parameters(study, overrides)
     traded = _trade(study, p0, None if trade is None else trade.lazy())
     production = _production(study, notes)
-    every = dis.events(comp)
+    every = list(events) if events is not None else dis.events(comp)
     chosen, out_of_scope = _scope(study, every, _export_shares(traded), goods, settings.scope_share)
     for event, good, share in out_of_scope.iter_rows():
         notes.append(
@@ -551,7 +565,7 @@ def study_market(
             f"exports of {good} (below {settings.scope_share:.1%})"
         )
     if every and not chosen:
-        raise SpecError.single(
+        raise OutOfScopeError.single(
             str(study.catalogue.path),
             "disruptions",
             label,
@@ -572,6 +586,13 @@ def study_market(
         keep=_forced(study, chosen),
     )
     bal, observed = _balances(regions, traded, production, goods)
+    raised = bal.filter(pl.col("output_raised_units_per_year") > 0)
+    if raised.height:
+        notes.append(
+            f"output raised to net exports at {raised.height} node-goods where exports exceed "
+            "production plus imports (re-exporters, or production the tables miss); listed in "
+            "StudyMarket.balances['output_raised_units_per_year']"
+        )
     fixed = _fixed_links(observed, regions, goods, notes)
     arcs = _market_arcs(observed, bal, fixed, settings.new_arcs, notes)
     stocks, stock_table = member_stocks(study, regions, bal, notes)

@@ -1,0 +1,428 @@
+r"""What every model family shares: the study's market, the policy hooks, the answer.
+
+A family run (:class:`FamilyContext`) is a study, its composition (scenarios and
+policy, overrides applied) and the market settings. :func:`assemble` turns it into the
+market core's inputs (:func:`~resilience.optimize.market.from_data.study_market`),
+with the policy knobs that are market parameters mapped onto the cited table
+(:data:`KNOB_PARAMETERS`); :func:`policy_hooks` adds the knobs that are decisions or
+limits (stock builds, sourcing caps, pooling: :mod:`resilience.optimize.market.policies`);
+:func:`solve_pair` solves the calm reference (no disruption, no policy) and the run;
+:func:`answer` turns the pair into the tables every family reports:
+
+- ``members``: per member and scenario, ``welfare_loss_usd`` (node welfare lost against
+  the calm reference: consumer value lost plus extra expenditure, net of producer gains,
+  plus the pre-crisis stock build paid at :math:`P_0`), ``consumer_loss_usd``,
+  ``producer_gain_usd``, ``stock_build_usd``, with the scenario's ``probability``;
+- ``goods``: per member, good and scenario, ``price_rise_max_pct`` (highest monthly price
+  over :math:`P_0`), ``shed_units`` and ``shed_share`` (demand shed over the horizon),
+  ``stock_released_units``;
+- ``exposure`` (:func:`exposure`): per member and good, import shares before (observed
+  flows) and after (the run's flows, probability-weighted over scenarios and months).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import polars as pl
+
+from resilience.metrics.concentration import concentration
+from resilience.optimize.market import disruptions as dis
+from resilience.optimize.market.core import Extension, build_market, solve_market
+from resilience.optimize.market.from_data import StudyMarket, StudyMarketSettings, study_market
+from resilience.optimize.market.inputs import MarketInputs
+from resilience.optimize.market.policies import pooled_stocks, sourcing_cap, stock_build
+from resilience.optimize.market.results import MarketResult, welfare_loss
+from resilience.optimize.solve import SolverOptions
+from resilience.specs import Composition, SpecError, StudySpec
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "KNOB_PARAMETERS",
+    "FamilyContext",
+    "FamilyRun",
+    "PolicyRun",
+    "answer",
+    "built_stocks",
+    "assemble",
+    "exposure",
+    "policy_hooks",
+    "solve_pair",
+]
+
+log = logging.getLogger(__name__)
+
+DAYS_PER_MONTH = 365.0 / 12.0
+#: Stock ceiling of a member without ``max_stock_days`` (days of its consumption).
+UNCAPPED_STOCK_DAYS = 365.0
+
+#: Policy knobs that are market parameters: knob -> (parameter, factor). Applied to every
+#: good only when the knob was set (study, scenario or override); otherwise the cited
+#: value of ``datasets/market_parameters.csv`` stands.
+KNOB_PARAMETERS: dict[str, tuple[str, float]] = {
+    "value_of_lost_supply_multiple": ("voll_multiple", 1.0),
+    "holding_cost_share": ("holding_cost_share_per_month", 1.0 / 12.0),
+    "spare_capacity": ("spare_capacity_share", 1.0),
+    "spot_premium": ("friction_share", 1.0),
+}
+
+
+@dataclass(frozen=True)
+class FamilyContext:
+    """One run of a family: the study, its composition and how to solve."""
+
+    study: StudySpec
+    comp: Composition
+    label: str
+    settings: StudyMarketSettings = field(default_factory=StudyMarketSettings)
+    options: SolverOptions | None = None
+    trade: pl.DataFrame | pl.LazyFrame | None = None
+
+    @property
+    def members(self) -> list[str]:
+        """ISO3 of the study's members on its date."""
+        return self.study.members.resolve(self.study.date)
+
+    @property
+    def allies(self) -> list[str]:
+        """ISO3 of the allies in force (the policy's, else the study's), members included."""
+        chosen = self.comp.policy.allies or self.study.allies
+        return sorted(set(chosen.resolve(self.study.date)) | set(self.members))
+
+
+@dataclass(frozen=True)
+class FamilyRun:
+    """What a family answers (see the module doc for the tables)."""
+
+    members: pl.DataFrame
+    goods: pl.DataFrame
+    exposure: pl.DataFrame
+    totals: Mapping[str, Any]
+    tables: Mapping[str, pl.DataFrame]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """A solved pair: the calm reference and the run, on one assembled market."""
+
+    market: StudyMarket
+    base: MarketResult
+    result: MarketResult
+    builds: pl.DataFrame
+
+
+# ----------------------------------------------------------------------------- assembly
+def _market_overrides(ctx: FamilyContext) -> dict[object, object]:
+    p, set_by = ctx.comp.policy, ctx.comp.set_by
+    if p.cvar_weight > 0:
+        raise SpecError.single(
+            str(ctx.study.path),
+            "policy.cvar_weight",
+            p.cvar_weight,
+            "the market-core families weigh scenarios by probability (expected welfare); a "
+            "CVaR term is not part of the market core",
+            "0 (read the worst scenario in the members table instead)",
+        )
+    out: dict[object, object] = {
+        parameter: float(getattr(p, knob)) * factor
+        for knob, (parameter, factor) in KNOB_PARAMETERS.items()
+        if knob in set_by
+    }
+    if "spot" in set_by and not p.spot:
+        out["ramp_share_per_month"] = 0.0
+    return out
+
+
+def assemble(ctx: FamilyContext, events: Sequence[dis.Event] | None = None) -> StudyMarket:
+    """The study's market under the run's composition (or ``events``), knobs mapped."""
+    return study_market(
+        ctx.study,
+        settings=ctx.settings,
+        overrides=_market_overrides(ctx) or None,
+        trade=ctx.trade,
+        composition=ctx.comp,
+        events=events,
+    )
+
+
+def _member_demand(market: StudyMarket, members: Sequence[str]) -> pl.DataFrame:
+    return market.inputs.demand.filter(pl.col("node").is_in(list(members)))
+
+
+def policy_stocks(market: StudyMarket, ctx: FamilyContext) -> tuple[MarketInputs, pl.DataFrame]:
+    r"""Stock rows for every member and good with demand, and the build bounds.
+
+    The stock a member may hold after its pre-crisis build is
+    :math:`\text{days} \times q_0 / (365/12)` for ``max_stock_days`` (365 days when
+    unset); the build must lift it to ``min_stock_days`` (the published strategic stock
+    counts towards both). A member without a published stock gets one starting empty,
+    drawable at its monthly consumption.
+    """
+    p = ctx.comp.policy
+    max_days = UNCAPPED_STOCK_DAYS if p.max_stock_days is None else p.max_stock_days
+    demand = _member_demand(market, ctx.members).with_columns(
+        (pl.col("q0_units_per_month") / DAYS_PER_MONTH).alias("daily")
+    )
+    have = market.inputs.stocks
+    rows = demand.join(have, on=["node", "good"], how="left").with_columns(
+        pl.col("initial_units").fill_null(0.0),
+        pl.max_horizontal(
+            pl.col("capacity_units").fill_null(0.0),
+            pl.col("initial_units").fill_null(0.0) + max_days * pl.col("daily"),
+        ).alias("capacity_units"),
+        pl.col("draw_units_per_month").fill_null(pl.col("q0_units_per_month")),
+    )
+    builds = rows.select(
+        "node",
+        "good",
+        (p.min_stock_days * pl.col("daily") - pl.col("initial_units"))
+        .clip(lower_bound=0.0)
+        .alias("min_units"),
+        (max_days * pl.col("daily") - pl.col("initial_units"))
+        .clip(lower_bound=0.0)
+        .alias("max_units"),
+    )
+    others = have.join(rows.select("node", "good"), on=["node", "good"], how="anti")
+    stocks = pl.concat(
+        [
+            others,
+            rows.select("node", "good", "initial_units", "capacity_units", "draw_units_per_month"),
+        ]
+    ).sort("node", "good")
+    return market.inputs.with_changes(stocks=stocks), builds
+
+
+def policy_hooks(
+    ctx: FamilyContext, builds: pl.DataFrame | None, *, pooling: bool | None = None
+) -> list[Extension]:
+    """The hooks of the composition's policy: stock builds, sourcing caps, pooling."""
+    p = ctx.comp.policy
+    hooks: list[Extension] = []
+    if builds is not None and builds.height:
+        hooks.append(stock_build(builds))
+    if p.max_non_allied_share < 1.0:
+        hooks.append(sourcing_cap(ctx.members, ctx.allies, p.max_non_allied_share, "non_allied"))
+    if p.max_single_supplier_share < 1.0:
+        hooks.append(sourcing_cap(ctx.members, (), p.max_single_supplier_share, "single"))
+    if p.pooling if pooling is None else pooling:
+        hooks.append(pooled_stocks(ctx.members))
+    return hooks
+
+
+def solve_pair(
+    ctx: FamilyContext,
+    market: StudyMarket,
+    *,
+    with_stocks: bool = True,
+    pooling: bool | None = None,
+    base: MarketResult | None = None,
+) -> PolicyRun:
+    """Solve the calm reference (unless given) and the run with the policy's hooks."""
+    ms = market.settings.market_settings()
+    if base is None:
+        calm = build_market(market.inputs.without_disruption(), ms)
+        base = MarketResult(calm, solve_market(calm, ctx.options))
+    inputs, builds = market.inputs, pl.DataFrame()
+    if with_stocks:
+        inputs, builds = policy_stocks(market, ctx)
+    model = build_market(inputs, ms, policy_hooks(ctx, builds, pooling=pooling))
+    result = MarketResult(model, solve_market(model, ctx.options))
+    return PolicyRun(market, base, result, builds)
+
+
+# ----------------------------------------------------------------------------- answers
+def built_stocks(run: PolicyRun) -> pl.DataFrame:
+    """``node, good, built_units, stock_build_usd`` of the first-stage builds."""
+    var = run.result.market.variables.get("prebuilt_stock")
+    schema = {
+        "node": pl.String,
+        "good": pl.String,
+        "built_units": pl.Float64,
+        "stock_build_usd": pl.Float64,
+    }
+    if var is None:
+        return pl.DataFrame(schema=schema)
+    p0 = run.result.market.inputs.parameter_frame().select("good", "p0_usd_per_unit")
+    return (
+        run.result.solved.values(var)
+        .rename({"value": "built_units"})
+        .join(p0, on="good")
+        .select(
+            "node",
+            "good",
+            "built_units",
+            (pl.col("built_units") * pl.col("p0_usd_per_unit")).alias("stock_build_usd"),
+        )
+    )
+
+
+def member_losses(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
+    """``members`` table (module doc) of one solved pair."""
+    built = built_stocks(run).group_by("node").agg(pl.col("stock_build_usd").sum())
+    loss = welfare_loss(run.base, run.result).filter(pl.col("node").is_in(list(members)))
+    return (
+        loss.join(built, on="node", how="left")
+        .join(run.result.market.inputs.scenarios, on="scenario")
+        .with_columns(pl.col("stock_build_usd").fill_null(0.0))
+        .select(
+            pl.col("node").alias("member"),
+            "scenario",
+            "probability",
+            (pl.col("net_loss_usd") + pl.col("stock_build_usd")).alias("welfare_loss_usd"),
+            "consumer_loss_usd",
+            "producer_gain_usd",
+            "stock_build_usd",
+        )
+        .sort("member", "scenario")
+    )
+
+
+def member_goods(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
+    """``goods`` table (module doc) of one solved pair."""
+    r = run.result
+    p0 = r.market.inputs.parameter_frame().select("good", "p0_usd_per_unit")
+    price = (
+        r.prices()
+        .filter(pl.col("node").is_in(list(members)))
+        .join(p0, on="good")
+        .group_by("node", "good", "scenario")
+        .agg(
+            (100.0 * (pl.col("price_usd_per_unit") / pl.col("p0_usd_per_unit") - 1.0))
+            .max()
+            .alias("price_rise_max_pct")
+        )
+    )
+    shed = (
+        r.demand()
+        .filter(pl.col("node").is_in(list(members)))
+        .group_by("node", "good", "scenario")
+        .agg(
+            pl.col("shed_units").sum(),
+            (pl.col("shed_units").sum() / pl.col("q0_units").sum()).alias("shed_share"),
+        )
+    )
+    out = price.join(shed, on=["node", "good", "scenario"], how="left")
+    stocks = r.stocks()
+    if stocks.is_empty():
+        out = out.with_columns(pl.lit(0.0).alias("stock_released_units"))
+    else:
+        released = stocks.group_by("node", "good", "scenario").agg(
+            pl.col("release_units").sum().alias("stock_released_units")
+        )
+        out = out.join(released, on=["node", "good", "scenario"], how="left")
+    return (
+        out.with_columns(pl.col("shed_units", "shed_share", "stock_released_units").fill_null(0.0))
+        .rename({"node": "member"})
+        .sort("member", "good", "scenario")
+    )
+
+
+def exposure(run: PolicyRun, members: Sequence[str], allies: Sequence[str]) -> pl.DataFrame:
+    r"""Per member and good: import shares before (observed) and after (the run).
+
+    Shares are of the member's imports :math:`s_o = f_{o \to m} / \sum_{o'} f_{o' \to m}`;
+    ``non_allied_share`` sums :math:`s_o` over non-allied origins (the rest-of-world node
+    counts as non-allied); ``max_single_share`` and ``hhi`` come from
+    :func:`resilience.metrics.concentration.concentration` (rest of world in the total,
+    not a supplier). "After" weighs the run's flows by scenario probability and averages
+    the months.
+    """
+    inputs = run.result.market.inputs
+    before = inputs.arcs.select(
+        "origin", "destination", "good", pl.col("flow0_units_per_month").alias("q")
+    )
+    after = (
+        run.result.flows()
+        .join(inputs.scenarios, on="scenario")
+        .group_by("origin", "destination", "good")
+        .agg((pl.col("flow_units") * pl.col("probability")).sum().alias("q"))
+        .with_columns(pl.col("q") / inputs.months)
+    )
+    parts = []
+    for suffix, flows in (("before", before), ("after", after)):
+        into = flows.filter(
+            pl.col("destination").is_in(list(members)) & (pl.col("q") > 0)
+        ).with_columns(
+            (pl.col("q") / pl.col("q").sum().over("destination", "good")).alias("share"),
+            pl.col("origin").is_in(list(allies)).alias("_ally"),
+        )
+        non_allied = into.group_by("destination", "good").agg(
+            pl.col("share").filter(~pl.col("_ally")).sum().alias(f"non_allied_share_{suffix}"),
+            pl.col("q").sum().alias(f"imports_units_per_month_{suffix}"),
+        )
+        conc = (
+            concentration(into, ["destination", "good"], country="origin")
+            .select(
+                "destination",
+                "good",
+                pl.col("top1_share").alias(f"max_single_share_{suffix}"),
+                pl.col("hhi").alias(f"hhi_{suffix}"),
+            )
+            .collect()
+        )
+        parts.append(non_allied.join(conc, on=["destination", "good"], how="left"))
+    grid = inputs.demand.filter(pl.col("node").is_in(list(members))).select(
+        pl.col("node").alias("destination"), "good", "q0_units_per_month"
+    )
+    out = grid
+    for part in parts:
+        out = out.join(part, on=["destination", "good"], how="left")
+    return out.rename({"destination": "member"}).sort("member", "good")
+
+
+def answer(
+    run: PolicyRun,
+    ctx: FamilyContext,
+    totals: Mapping[str, Any] | None = None,
+    tables: Mapping[str, pl.DataFrame] | None = None,
+    notes: Sequence[str] = (),
+) -> FamilyRun:
+    """The tables of one solved pair, with the family's totals and extra tables."""
+    members = member_losses(run, ctx.members)
+    expected = float((members["welfare_loss_usd"] * members["probability"]).sum())
+    events = members.filter(pl.col("scenario") != dis.CALM)
+    worst = (
+        (events if events.height else members)
+        .group_by("scenario")
+        .agg(pl.col("welfare_loss_usd").sum())
+        .sort("welfare_loss_usd", "scenario", descending=[True, False])
+    )
+    base_totals: dict[str, Any] = {
+        "expected_welfare_loss_usd": expected,
+        "worst_scenario": worst["scenario"][0] if worst.height else None,
+        "worst_welfare_loss_usd": float(worst["welfare_loss_usd"][0]) if worst.height else None,
+        "stock_build_usd": float(built_stocks(run)["stock_build_usd"].sum()),
+    }
+    extra = {
+        "prices": run.result.prices(),
+        "shed": run.result.demand().filter(pl.col("node").is_in(ctx.members)),
+        "stock_builds": built_stocks(run),
+        "gains": welfare_loss(run.base, run.result)
+        .filter(pl.col("producer_gain_usd") > 0)
+        .sort(["scenario", "producer_gain_usd"], descending=[False, True]),
+        "capacity_values": run.result.capacity_values(),
+        "stock_values": run.result.stock_values(),
+        "stock_sources": run.market.stocks,
+        "stock_rows": run.result.market.inputs.stocks,
+        "out_of_scope": run.market.out_of_scope,
+    }
+    return FamilyRun(
+        members=members,
+        goods=member_goods(run, ctx.members),
+        exposure=exposure(run, ctx.members, ctx.allies),
+        totals={**base_totals, **(totals or {})},
+        tables={**extra, **(tables or {})},
+        notes=(*run.market.notes, *notes),
+    )
+
+
+def with_policy(ctx: FamilyContext, **knobs: Any) -> FamilyContext:
+    """``ctx`` with policy knobs replaced (``set_by = "family"``)."""
+    comp = ctx.comp
+    policy = replace(comp.policy, **knobs)
+    set_by = {**comp.set_by, **dict.fromkeys(knobs, "family")}
+    return replace(ctx, comp=Composition(comp.names, comp.events, policy, set_by))

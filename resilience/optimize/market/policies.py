@@ -1,0 +1,263 @@
+r"""Alliance policies as hooks on the market core: stock builds, sourcing caps, pooling.
+
+Each function returns an :data:`~resilience.optimize.market.core.Extension` for
+:func:`~resilience.optimize.market.core.build_market`; each row family it declares
+carries the sentence that explains it when it makes a run infeasible (:data:`EXPLANATIONS`).
+
+**Stock build** (:func:`stock_build`, first stage): a member's pre-crisis build
+:math:`z_{n,g}` with :math:`z^{min}_{n,g} \le z_{n,g} \le z^{max}_{n,g}`, bought at
+:math:`P_0` before month 1 (objective :math:`-P_0 z`, unweighted: paid in every
+scenario) and then held like the rest of the stock: in the month-1 ``stock_flow`` row
+
+.. math:: k_{1,w} - b_{1,w} + r_{1,w} - z_{n,g} = k_0 \quad \forall w,
+
+and the floor as a row ``stock_floor``: :math:`z_{n,g} \ge z^{min}_{n,g}`.
+
+**Sourcing caps** (:func:`sourcing_cap`, every month and scenario): for a member
+:math:`m`, good :math:`g`, with :math:`S` the capped origins (non-allied nodes for
+``non_allied``; each single foreign node for ``single``),
+
+.. math:: \sum_{o \in S} (\text{flow\_base} + \text{flow\_growth})_{o \to m} -
+   s \sum_b \text{served}_{m,g,b} \le 0,
+
+i.e. imports from :math:`S` at most a share :math:`s` of what the member consumes (rows
+``sourcing_cap_non_allied`` keyed ``rule = "all"``, ``sourcing_cap_single`` keyed by the
+origin). A
+cap never makes the run infeasible on its own (consumption may fall to what the
+allowed sources give): its cost shows as welfare lost and prices up.
+
+**Pooling** (:func:`pooled_stocks`): members of a pool may ship stock releases to each
+other without friction or ramp: transfer :math:`p_{o \to d,g,t,w} \ge 0` between pool
+members, a use at :math:`o` and a source at :math:`d` in the balance, and
+
+.. math:: \sum_d p_{o \to d,g,t,w} - r_{o,g,t,w} \le 0 \quad(\text{row ``pool\_release``}),
+
+so only released stock is pooled, not imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from resilience.optimize.market.builder import MarketBuilder
+from resilience.optimize.market.core import Extension
+from resilience.optimize.market.inputs import MarketInputs
+
+__all__ = ["EXPLANATIONS", "pooled_stocks", "sourcing_cap", "stock_build"]
+
+#: constraint family -> sentence shown when it makes a run infeasible (fields: row keys)
+EXPLANATIONS: dict[str, str] = {
+    "stock_floor": (
+        "{good} at {node}: the policy's minimum stock build (min_stock_days) does not fit "
+        "the stock's capacity (max_stock_days); lower min_stock_days or raise max_stock_days"
+    ),
+    "sourcing_cap_non_allied": (
+        "{good} at {node} in month {month} of scenario {scenario}: imports from non-allied "
+        "suppliers must stay within max_non_allied_share of consumption"
+    ),
+    "sourcing_cap_single": (
+        "{good} at {node} in month {month} of scenario {scenario}: imports from {rule} "
+        "must stay within max_single_supplier_share of consumption"
+    ),
+    "pool_release": (
+        "{good} at {node} in month {month} of scenario {scenario}: stock shipped to other "
+        "pool members cannot exceed the stock the member releases"
+    ),
+}
+_TGW = ["good", "month", "scenario"]
+_ARC = ["origin", "destination", "good", "month", "scenario"]
+
+
+def stock_build(builds: pl.DataFrame, table: str = "stock policy") -> Extension:
+    """Pre-crisis stock builds with a floor and a ceiling (module doc).
+
+    Parameters
+    ----------
+    builds
+        ``node, good, min_units, max_units`` (``max_units`` null: only the stock's
+        capacity limits it). Each ``(node, good)`` must have a row in ``inputs.stocks``.
+    table
+        Name used for ``builds`` in error messages.
+
+    Returns
+    -------
+    Extension
+        Adds the variable ``prebuilt_stock[node, good]`` and rows ``stock_floor``.
+    """
+    from resilience.optimize.market.first_stage import prebuilt_stock
+
+    add_build = prebuilt_stock(builds.select("node", "good", "max_units"), table)
+
+    def extend(builder: MarketBuilder, inputs: MarketInputs) -> None:
+        add_build(builder, inputs)
+        floor = builds.filter(pl.col("min_units") > 0)
+        if floor.height == 0:
+            return
+        rows = floor.select(
+            "node",
+            "good",
+            pl.col("min_units").cast(pl.Float64).alias("lb"),
+            pl.lit(None, dtype=pl.Float64).alias("ub"),
+        )
+        builder.add_rows("stock_floor", rows, ["node", "good"], EXPLANATIONS["stock_floor"])
+        builder.add_terms(
+            "stock_floor",
+            builder.variables["prebuilt_stock"],
+            floor.select("node", "good", pl.lit(1.0).alias("coef")),
+            ["node", "good"],
+        )
+
+    return extend
+
+
+def sourcing_cap(
+    members: Sequence[str], allies: Sequence[str], share: float, rule: str
+) -> Extension:
+    """Cap imports from non-allied nodes, or from any single foreign node (module doc).
+
+    Parameters
+    ----------
+    members
+        Member nodes the cap binds.
+    allies
+        Allied nodes (ISO3). An aggregate node (rest of world) is never allied.
+    share
+        The cap :math:`s` in [0, 1] (1: no cap, nothing added).
+    rule
+        ``"non_allied"`` (the sum over non-allied origins) or ``"single"`` (every
+        foreign origin on its own, the CRMA benchmark).
+    """
+    if rule not in ("non_allied", "single"):
+        raise ValueError(f"rule must be 'non_allied' or 'single', not {rule!r}")
+    allied = set(allies)
+
+    def extend(builder: MarketBuilder, inputs: MarketInputs) -> None:
+        if share >= 1.0:
+            return
+        flows = [
+            (name, builder.index(name))
+            for name in ("flow_base", "flow_growth")
+            if name in builder.variables
+        ]
+        capped = [
+            (
+                name,
+                idx.filter(
+                    pl.col("destination").is_in(list(members))
+                    & (pl.col("origin") != pl.col("destination"))
+                    & (
+                        ~pl.col("origin").is_in(list(allied))
+                        if rule == "non_allied"
+                        else pl.lit(value=True)
+                    )
+                ),
+            )
+            for name, idx in flows
+        ]
+        group = "all" if rule == "non_allied" else "origin"  # the row key ``rule``
+        keyed = [
+            (
+                name,
+                idx.with_columns(
+                    pl.col("destination").alias("node"),
+                    (pl.lit("all") if group == "all" else pl.col("origin")).alias("rule"),
+                ),
+            )
+            for name, idx in capped
+        ]
+        rows = (
+            pl.concat([k.select("node", "rule", *_TGW) for _, k in keyed])
+            .unique()
+            .sort("node", "rule", *_TGW)
+        )
+        if rows.height == 0:
+            return
+        keys = ["node", "rule", *_TGW]
+        family = f"sourcing_cap_{rule}"
+        builder.add_rows(
+            family,
+            rows.with_columns(pl.lit(None, dtype=pl.Float64).alias("lb"), pl.lit(0.0).alias("ub")),
+            keys,
+            EXPLANATIONS[family],
+        )
+        for name, k in keyed:
+            builder.add_terms(
+                family,
+                builder.variables[name],
+                k.select(*dict.fromkeys([*keys, *_ARC]), pl.lit(1.0).alias("coef")),
+                _ARC,
+            )
+        served = builder.index("served").join(
+            rows.select("node", "rule", "good", "month", "scenario"),
+            on=["node", "good", "month", "scenario"],
+        )
+        builder.add_terms(
+            family,
+            builder.variables["served"],
+            served.with_columns(pl.lit(-share).alias("coef")),
+            ["node", "good", "block", "month", "scenario"],
+        )
+
+    return extend
+
+
+def pooled_stocks(pool: Sequence[str]) -> Extension:
+    """Stock releases shipped among ``pool`` members without friction (module doc).
+
+    Adds the variable ``pool_transfer[origin, destination, good, month, scenario]`` and
+    rows ``pool_release``; nothing when fewer than two pool members hold stock.
+    """
+
+    def extend(builder: MarketBuilder, inputs: MarketInputs) -> None:
+        if "release" not in builder.variables:
+            return
+        release = builder.index("release").filter(pl.col("node").is_in(list(pool)))
+        holders = release.select("node", "good").unique()
+        balance = builder.families["balance"].rows.select("node", *_TGW)
+        receivers = balance.filter(pl.col("node").is_in(list(pool)))
+        pairs = (
+            release.rename({"node": "origin"})
+            .join(receivers.rename({"node": "destination"}), on=_TGW)
+            .filter(pl.col("origin") != pl.col("destination"))
+            .select(_ARC)
+            .sort(_ARC)
+        )
+        if holders.height == 0 or pairs.height == 0:
+            return
+        var = builder.add_variables("pool_transfer", pairs, _ARC)
+        builder.add_terms(
+            "balance",
+            var,
+            pairs.select(*_ARC, pl.col("origin").alias("node"), pl.lit(1.0).alias("coef")),
+            _ARC,
+        )
+        builder.add_terms(
+            "balance",
+            var,
+            pairs.select(*_ARC, pl.col("destination").alias("node"), pl.lit(-1.0).alias("coef")),
+            _ARC,
+        )
+        rows = release.select(
+            "node",
+            *_TGW,
+            pl.lit(None, dtype=pl.Float64).alias("lb"),
+            pl.lit(0.0).alias("ub"),
+        )
+        keys = ["node", *_TGW]
+        builder.add_rows("pool_release", rows, keys, EXPLANATIONS["pool_release"])
+        builder.add_terms(
+            "pool_release",
+            var,
+            pairs.select(*_ARC, pl.col("origin").alias("node"), pl.lit(1.0).alias("coef")),
+            _ARC,
+        )
+        builder.add_terms(
+            "pool_release",
+            builder.variables["release"],
+            release.select(*keys, pl.lit(-1.0).alias("coef")),
+            keys,
+        )
+
+    return extend
