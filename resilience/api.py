@@ -276,8 +276,9 @@ def run(
     policy: Mapping[str, Any] | None = None,
     trade: pl.LazyFrame | pl.DataFrame | None = None,
     options: SolverOptions | None = None,
+    settings: Any = None,
 ) -> StudyResult:
-    """Run a study (spec or file) under catalogue and/or in-code scenarios.
+    """Run a study (spec or file) under catalogue and/or in-code scenarios, on the market core.
 
     Parameters
     ----------
@@ -291,6 +292,9 @@ def run(
         ``availability`` and ``probability`` of every disruption event.
     trade, options
         Trade table (default: shipped) and solver options.
+    settings
+        A :class:`resilience.optimize.market.StudyMarketSettings` (horizon, regions,
+        blocks); default 12 months, the top 10 other importers, producers above 1 %.
 
     Raises
     ------
@@ -298,6 +302,10 @@ def run(
         If an argument is of the wrong kind (naming it, the value and what is allowed),
         or the study, scenarios or policy are invalid.
     """
+    from resilience.optimize.market.from_data import StudyMarketSettings
+
+    if settings is not None and not isinstance(settings, StudyMarketSettings):
+        raise _refuse("run", "settings", settings, "a StudyMarketSettings, or None")
     _check_study("run", study)
     _check_scenarios("run", scenario)
     _check_mapping("run", "policy", policy, "{'min_stock_days': 30}")
@@ -311,6 +319,7 @@ def run(
         disruption=point.disruption,
         trade=trade,
         options=options,
+        settings=settings,
     )
 
 

@@ -49,7 +49,6 @@ from resilience.specs import (
     DISRUPTION_NUMBERS,
     INTERVALS,
     KNOBS,
-    MODELS,
     SAME_EVENT,
     SCENARIO_NAME,
     Catalogue,
@@ -71,7 +70,6 @@ from resilience.yaml_io import read_yaml
 __all__ = [
     "BURDEN_RULES",
     "KNOBS",
-    "MODELS",
     "Catalogue",
     "Composition",
     "CountrySet",
@@ -493,9 +491,11 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
     adversary = r.countries(d["adversary"], "adversary", user) if d.get("adversary") else None
     commodities = r.commodities(d.get("commodities", []), "commodities", need_stage=True)
     model = d.get("model")
-    if "model" in d and model not in MODELS:
-        hint = "".join(f" (did you mean {h}?)" for h in close_matches(str(model), MODELS, n=1))
-        r.fail("model", model, "unknown model family" + hint, ", ".join(MODELS))
+    from resilience.optimize.families import FAMILIES  # the registry (imports the core)
+
+    if "model" in d and model not in FAMILIES:
+        hint = "".join(f" (did you mean {h}?)" for h in close_matches(str(model), list(FAMILIES), n=1))
+        r.fail("model", model, "unknown model family" + hint, ", ".join(FAMILIES))
     policy = r.knobs(d["policy"], "policy", allow_allies=False) if d.get("policy") else {}
     scenarios = r.texts(d, "scenarios", "")
     base = r.text(d, "base_scenario", "", required=False)

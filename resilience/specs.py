@@ -29,8 +29,6 @@ from resilience.reference.countries import CountryResolver
 
 log = logging.getLogger(__name__)
 
-#: Model families a study can run.
-MODELS = ("diversify", "stress", "coercion", "pooling")
 #: Burden-sharing rules of pooled stocks: IEA style by consumption, or equal shares.
 BURDEN_RULES = ("consumption", "equal")
 SCENARIO_NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -137,7 +137,8 @@ def sweep_cmd(
         str | None, typer.Option("--scenario", "-s", help="Catalogue scenarios, e.g. a+b.")
     ] = None,
     method: Annotated[
-        SweepMethod, typer.Option(help="auto, persistent (re-solve one model) or rebuild.")
+        SweepMethod,
+        typer.Option(help="auto, persistent (families that re-solve one model) or rebuild."),
     ] = SweepMethod.auto,
     backend: Annotated[
         SweepBackend, typer.Option(help="sequential, processes or dask.")
@@ -201,7 +202,10 @@ def frontier_cmd(
     scenario: Annotated[
         str | None, typer.Option("--scenario", "-s", help="Catalogue scenarios, e.g. a+b.")
     ] = None,
-    points: Annotated[int, typer.Option(min=2, help="Caps from 1 to the tightest feasible.")] = 11,
+    points: Annotated[int, typer.Option(min=2, help="Caps from 1 down to --lowest.")] = 11,
+    lowest: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="The tightest cap of the grid.")
+    ] = 0.0,
     max_points: Annotated[
         int | None,
         typer.Option(
@@ -215,7 +219,7 @@ def frontier_cmd(
         Path | None, typer.Option(dir_okay=False, help="Save the frontier plot (png/svg/pdf).")
     ] = None,
 ) -> None:
-    """Cost against exposure: the optimum for caps on every member's non-allied share."""
+    """Welfare loss against exposure: the study run for caps on the non-allied share."""
     from resilience.sweeps import frontier
     from resilience.sweeps.knobs import DEFAULT_MAX_POINTS
 
@@ -226,6 +230,7 @@ def frontier_cmd(
                 study_file,
                 scenario,
                 points=points,
+                lowest=lowest,
                 max_points=DEFAULT_MAX_POINTS if max_points is None else max_points,
             )
         if out_file is not None:
@@ -240,17 +245,19 @@ def frontier_cmd(
     shown = frame.select(
         (pl.col("max_non_allied_share") * 100).alias("cap on non-allied share %"),
         "status",
-        (pl.col("objective_usd") / 1e6).alias("cost USD m"),
+        (pl.col("expected_welfare_loss_usd") / 1e6).alias("expected welfare loss USD m"),
         (pl.col("non_allied_share") * 100).alias("achieved non-allied share %"),
-        pl.col("expected_shortfall_t").alias("expected shortfall t"),
+        (pl.col("expected_shed_share") * 100).alias("expected demand shed %"),
+        pl.col("price_rise_max_pct").alias("max price rise %"),
     )
     formats = {
         "cap on non-allied share %": ".1f",
-        "cost USD m": ",.2f",
+        "expected welfare loss USD m": ",.2f",
         "achieved non-allied share %": ".1f",
-        "expected shortfall t": ",.0f",
+        "expected demand shed %": ".2f",
+        "max price rise %": ",.1f",
     }
-    title = f"{frame['study'][0]} — scenario {frame['scenario'][0]}: cost–exposure frontier"
+    title = f"{frame['study'][0]} — scenario {frame['scenario'][0]}: welfare–exposure frontier"
     out.print(_frame_table(shown, title, formats))
     for target in (out_file, plot):
         if target is not None:

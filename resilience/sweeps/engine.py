@@ -54,6 +54,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from resilience.errors import ResilienceError
 from resilience.optimize.diagnostics import OptimizationError, status_of
 from resilience.optimize.families import family
+from resilience.optimize.market.from_data import StudyMarketSettings
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import SpecError, SpecProblem, StudySpec, as_study
 from resilience.study import check_run, run_study
@@ -128,6 +129,7 @@ class SweepTask:
     trade: pl.DataFrame | None = None
     options: SolverOptions | None = None
     explain: bool = True
+    settings: StudyMarketSettings | None = None
 
 
 # ----------------------------------------------------------------------------- workers
@@ -152,6 +154,7 @@ def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
             disruption=point.disruption,
             trade=task.trade,
             options=task.options,
+            settings=task.settings,
         )
     except OptimizationError as exc:
         return row | {"status": status_of(exc), "reason": str(exc) if task.explain else None}
@@ -381,6 +384,7 @@ def sweep(
     trade: pl.DataFrame | None = None,
     options: SolverOptions | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
+    settings: StudyMarketSettings | None = None,
 ) -> pl.DataFrame:
     """Solve ``study`` under ``scenario`` at every point of ``grid``.
 
@@ -409,6 +413,9 @@ def sweep(
     max_points
         Refuse a grid of more points (checked before any point is built; default
         :data:`~resilience.sweeps.knobs.DEFAULT_MAX_POINTS`, 100,000).
+    settings
+        The market's horizon, regions and blocks for every point (default
+        :class:`~resilience.optimize.market.StudyMarketSettings`).
 
     Returns
     -------
@@ -440,7 +447,9 @@ def sweep(
     _check_points(spec, scenario, points)
     chosen = _resolve_method(spec, method)
     workers = workers or os.cpu_count() or 1
-    task = SweepTask(spec, scenario, tuple(knobs), chosen, points[0], trade, options, explain)
+    task = SweepTask(
+        spec, scenario, tuple(knobs), chosen, points[0], trade, options, explain, settings
+    )
     chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
     label = f"{spec.name} {scenario or 'base'}: {len(points)} points ({task.method})"
     with _progress(progress, len(points), label) as advance:

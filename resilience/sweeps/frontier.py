@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from resilience.optimize.market.from_data import StudyMarketSettings
 from resilience.optimize.solve import SolverOptions
-from resilience.scenarios import StudySpec, as_study
+from resilience.scenarios import SpecError, StudySpec, as_study
 from resilience.sweeps.engine import Backend, sweep
 from resilience.sweeps.knobs import DEFAULT_MAX_POINTS, check_grid_size
 
@@ -60,6 +61,7 @@ def frontier(
     backend: Backend = "sequential",
     options: SolverOptions | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
+    settings: StudyMarketSettings | None = None,
 ) -> pl.DataFrame:
     r"""Welfare loss against exposure: the study's run for each cap on the non-allied share.
 
@@ -72,7 +74,7 @@ def frontier(
         to ``lowest``).
     points, lowest
         The default grid.
-    backend, options, max_points
+    backend, options, max_points, settings
         As for :func:`~resilience.sweeps.engine.sweep` (the number of caps is checked
         against ``max_points`` before anything is solved).
 
@@ -90,6 +92,8 @@ def frontier(
     count, key = (max(points, 2), "points") if shares is None else (len(shares), "shares")
     check_grid_size(count, max_points, source="frontier", key=key)
     spec = as_study(study)
+    if not 0.0 <= lowest <= 1.0:
+        raise SpecError.single("frontier", "lowest", lowest, "outside [0, 1]", "a share in [0, 1]")
     if shares is None:
         shares = [float(x) for x in np.linspace(1.0, lowest, max(points, 2))]
     frame = sweep(
@@ -99,5 +103,6 @@ def frontier(
         backend=backend,
         options=options,
         max_points=max_points,
+        settings=settings,
     )
     return frame.select(FRONTIER_COLUMNS)

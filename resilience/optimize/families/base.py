@@ -3,8 +3,9 @@
 Adding a family is one entry in :data:`FAMILIES`: its name (the study's ``model:``), a
 one-line description, the policy knobs it reads, whether a sweep may re-solve it
 parametrically, and the function running it on the market core. Studies
-(:data:`resilience.specs.MODELS`), the run (:func:`resilience.study.run_study`), the CLI
-and the sweeps read this table; nothing else lists the families.
+(:func:`resilience.scenarios.load_study` checks ``model:`` against it), the run
+(:func:`resilience.study.run_study`), the CLI and the sweeps read this table; nothing
+else lists the families.
 """
 
 from __future__ import annotations

@@ -56,8 +56,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DAYS_PER_MONTH = 365.0 / 12.0
-#: Stock ceiling of a member without ``max_stock_days`` (days of its consumption).
-UNCAPPED_STOCK_DAYS = 365.0
+#: Stock ceiling of a member without ``max_stock_days`` (days of its consumption): the
+#: IEA's 90 days of net imports, the benchmark of strategic stock policy ("no less than
+#: 90 days of net imports", IEA, Oil Stocks of IEA Countries, 2024: the first row of
+#: ``datasets/strategic_stocks.csv``).
+DEFAULT_MAX_STOCK_DAYS = 90.0
 
 #: Policy knobs that are market parameters: knob -> (parameter, factor). Applied to every
 #: good only when the knob was set (study, scenario or override); otherwise the cited
@@ -157,13 +160,14 @@ def policy_stocks(market: StudyMarket, ctx: FamilyContext) -> tuple[MarketInputs
     r"""Stock rows for every member and good with demand, and the build bounds.
 
     The stock a member may hold after its pre-crisis build is
-    :math:`\text{days} \times q_0 / (365/12)` for ``max_stock_days`` (365 days when
-    unset); the build must lift it to ``min_stock_days`` (the published strategic stock
+    :math:`\text{days} \times q_0 / (365/12)` for ``max_stock_days``
+    (:data:`DEFAULT_MAX_STOCK_DAYS` when unset); the build must lift it to
+    ``min_stock_days`` (the published strategic stock
     counts towards both). A member without a published stock gets one starting empty,
     drawable at its monthly consumption.
     """
     p = ctx.comp.policy
-    max_days = UNCAPPED_STOCK_DAYS if p.max_stock_days is None else p.max_stock_days
+    max_days = DEFAULT_MAX_STOCK_DAYS if p.max_stock_days is None else p.max_stock_days
     demand = _member_demand(market, ctx.members).with_columns(
         (pl.col("q0_units_per_month") / DAYS_PER_MONTH).alias("daily")
     )
@@ -236,7 +240,12 @@ def solve_pair(
 
 # ----------------------------------------------------------------------------- answers
 def built_stocks(run: PolicyRun) -> pl.DataFrame:
-    """``node, good, built_units, stock_build_usd`` of the first-stage builds."""
+    """``node, good, built_units, stock_build_usd`` of the first-stage builds.
+
+    ``stock_build_usd`` is what the build costs whatever happens: the purchase at
+    :math:`P_0` and the holding cost over the horizon (:mod:`~resilience.optimize.market.
+    first_stage`); the stock left at the end is valued in the market's stock surplus.
+    """
     var = run.result.market.variables.get("prebuilt_stock")
     schema = {
         "node": pl.String,
@@ -246,16 +255,17 @@ def built_stocks(run: PolicyRun) -> pl.DataFrame:
     }
     if var is None:
         return pl.DataFrame(schema=schema)
-    p0 = run.result.market.inputs.parameter_frame().select("good", "p0_usd_per_unit")
+    inputs = run.result.market.inputs
+    p0 = inputs.parameter_frame().select("good", "p0_usd_per_unit", "holding_cost_share_per_month")
+    unit = pl.col("p0_usd_per_unit") * (
+        1.0 + pl.col("holding_cost_share_per_month") * inputs.months
+    )
     return (
         run.result.solved.values(var)
         .rename({"value": "built_units"})
         .join(p0, on="good")
         .select(
-            "node",
-            "good",
-            "built_units",
-            (pl.col("built_units") * pl.col("p0_usd_per_unit")).alias("stock_build_usd"),
+            "node", "good", "built_units", (pl.col("built_units") * unit).alias("stock_build_usd")
         )
     )
 

@@ -8,11 +8,18 @@ like the rest of the stock:
 .. math:: k_{1,w} - b_{1,w} + r_{1,w} - z_{n,g} = k_0 \quad \forall w
    \qquad(\text{the month-1 ``stock_flow`` row}),
 
-objective :math:`-P_0\,z` (unweighted: paid in every scenario). While held, :math:`z`
-is stock above the initial level and pays the holding cost
-:math:`h P_0` per unit and month (``stock_excess``); what is left at the end is worth
-:math:`P_0` per unit. So a unit is built when the expected gain of drawing it in a
-crisis, :math:`\sum_w \pi_w (P_{t,w} - P_0)`, exceeds its expected holding cost.
+objective :math:`-(1 + h T) P_0\,z` (unweighted: paid in every scenario): the purchase
+and its holding cost :math:`h P_0` per unit and month over the horizon, paid whether or
+not the stock is drawn (the reference level of ``stock_excess`` becomes
+:math:`k_0 + z`, so the build pays no second holding cost):
+
+.. math:: e_{t,w} - k_{t,w} + z_{n,g} \ge -k_0 \quad \forall t, w.
+
+What is left at the end is worth :math:`P_0` per unit, so a unit drawn in month
+:math:`t` earns :math:`P_{t,w} - P_0`: it is never sold in a calm month at the
+reference price (the stock cannot flood the market it was bought from), and it is built
+when the expected gain of drawing it in a crisis, :math:`\sum_w \pi_w \sum_t
+(P_{t,w} - P_0)^+`, exceeds :math:`h T P_0`.
 """
 
 from __future__ import annotations
@@ -64,9 +71,25 @@ def prebuilt_stock(builds: pl.DataFrame, table: str = "prebuilt stock") -> Exten
             "node", "good", "month", "scenario", pl.lit(-1.0).alias("coef")
         )
         builder.add_terms("stock_flow", var, terms, ["node", "good"])
-        p0 = inputs.parameter_frame().select("good", "p0_usd_per_unit")
+        excess = builder.families["stock_excess"].rows.join(
+            index.select("node", "good"), on=["node", "good"]
+        )
+        builder.add_terms(
+            "stock_excess",
+            var,
+            excess.select("node", "good", "month", "scenario", pl.lit(1.0).alias("coef")),
+            ["node", "good"],
+        )
+        p0 = inputs.parameter_frame().select(
+            "good", "p0_usd_per_unit", "holding_cost_share_per_month"
+        )
         cost = index.join(p0, on="good").select(
-            "node", "good", (-pl.col("p0_usd_per_unit")).alias("coef")
+            "node",
+            "good",
+            (
+                -pl.col("p0_usd_per_unit")
+                * (1.0 + pl.col("holding_cost_share_per_month") * inputs.months)
+            ).alias("coef"),
         )
         builder.add_objective(var, cost, ["node", "good"])
 

@@ -17,14 +17,17 @@ and the floor as a row ``stock_floor``: :math:`z_{n,g} \ge z^{min}_{n,g}`.
 :math:`m`, good :math:`g`, with :math:`S` the capped origins (non-allied nodes for
 ``non_allied``; each single foreign node for ``single``),
 
-.. math:: \sum_{o \in S} (\text{flow\_base} + \text{flow\_growth})_{o \to m} -
-   s \sum_b \text{served}_{m,g,b} \le 0,
+.. math:: \sum_{o \in S} (\text{flow\_base} + \text{flow\_growth})_{o \to m}
+   \le s\, q_{0,m,g},
 
-i.e. imports from :math:`S` at most a share :math:`s` of what the member consumes (rows
+i.e. imports from :math:`S` at most a share :math:`s` of the member's observed monthly
+consumption — a quota (a share of what it consumes in the run would let the balance
+dual carry the quota's rent, a price above what consumers pay) (rows
 ``sourcing_cap_non_allied`` keyed ``rule = "all"``, ``sourcing_cap_single`` keyed by the
 origin). A
 cap never makes the run infeasible on its own (consumption may fall to what the
-allowed sources give): its cost shows as welfare lost and prices up.
+allowed sources give): its cost shows as welfare lost and prices up. A node without
+observed consumption (a re-exporter) may import nothing from capped origins.
 
 **Pooling** (:func:`pooled_stocks`): members of a pool may ship stock releases to each
 other without friction or ramp: transfer :math:`p_{o \to d,g,t,w} \ge 0` between pool
@@ -55,11 +58,11 @@ EXPLANATIONS: dict[str, str] = {
     ),
     "sourcing_cap_non_allied": (
         "{good} at {node} in month {month} of scenario {scenario}: imports from non-allied "
-        "suppliers must stay within max_non_allied_share of consumption"
+        "suppliers must stay within max_non_allied_share of its observed consumption"
     ),
     "sourcing_cap_single": (
         "{good} at {node} in month {month} of scenario {scenario}: imports from {rule} "
-        "must stay within max_single_supplier_share of consumption"
+        "must stay within max_single_supplier_share of its observed consumption"
     ),
     "pool_release": (
         "{good} at {node} in month {month} of scenario {scenario}: stock shipped to other "
@@ -176,12 +179,13 @@ def sourcing_cap(
             return
         keys = ["node", "rule", *_TGW]
         family = f"sourcing_cap_{rule}"
-        builder.add_rows(
-            family,
-            rows.with_columns(pl.lit(None, dtype=pl.Float64).alias("lb"), pl.lit(0.0).alias("ub")),
-            keys,
-            EXPLANATIONS[family],
+        q0 = inputs.demand.select(
+            "node", "good", (share * pl.col("q0_units_per_month")).alias("ub")
         )
+        rows = rows.join(q0, on=["node", "good"], how="left").with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("lb"), pl.col("ub").fill_null(0.0)
+        )
+        builder.add_rows(family, rows, keys, EXPLANATIONS[family])
         for name, k in keyed:
             builder.add_terms(
                 family,
@@ -189,16 +193,6 @@ def sourcing_cap(
                 k.select(*dict.fromkeys([*keys, *_ARC]), pl.lit(1.0).alias("coef")),
                 _ARC,
             )
-        served = builder.index("served").join(
-            rows.select("node", "rule", "good", "month", "scenario"),
-            on=["node", "good", "month", "scenario"],
-        )
-        builder.add_terms(
-            family,
-            builder.variables["served"],
-            served.with_columns(pl.lit(-share).alias("coef")),
-            ["node", "good", "block", "month", "scenario"],
-        )
 
     return extend
 
