@@ -1,6 +1,6 @@
 """Market parameters as data: cited elasticities, VOLL, frictions, ramps, prices and stocks.
 
-The market core (DESIGN.md section 4) reads eight parameters per commodity and stage from
+The market core (DESIGN.md section 4) reads nine parameters per commodity and stage from
 ``datasets/market_parameters.csv`` and a reference price P0 from
 ``datasets/reference_prices.csv``. Every row carries its ``source`` and ``vintage``; the
 data card in ``datasets/README.md`` says which numbers are published estimates and which
@@ -16,7 +16,8 @@ Resolution order, per (commodity, stage) and parameter, first match wins:
 
 A good for which none of these gives a value is an error naming the parameter, never a
 silent zero. Bad values (a negative supply elasticity, a positive demand elasticity, a
-VOLL multiple below 1, a ramp outside (0, 1], a share outside 0..1), unknown commodities or
+VOLL multiple below 1, a ramp outside (0, 1], a share outside 0..1, negative working-stock
+days), unknown commodities or
 stages, unknown parameter names and duplicate keys are :class:`~resilience.errors.DataError`
 naming file, row, column and value, whether they come from the table or from an override.
 """
@@ -117,6 +118,11 @@ PARAMETER_RULES: dict[str, ParameterRule] = {
     ),
     "holding_cost_share_per_month": ParameterRule(
         "cost of holding one unit for a month, x reference price",
+        lambda v: v >= 0,
+        "must be >= 0",
+    ),
+    "working_stock_days": ParameterRule(
+        "working (commercial) inventory every consumer holds, days of its consumption",
         lambda v: v >= 0,
         "must be >= 0",
     ),

@@ -197,6 +197,7 @@ MARKET_PARAMETERS = (
     "ramp_share_per_month",
     "spare_capacity_share",
     "holding_cost_share_per_month",
+    "working_stock_days",
 )
 #: A commodity id, or ``*`` for a sector default.
 _COMMODITY_OR_STAR = r"^([a-z][a-z0-9_]*|\*)$"

@@ -124,9 +124,35 @@ def test_published_stocks_and_gas_capacities():
     assert capacity["eu_uk_lng_regas_2021"] == pytest.approx(20.2 * 365 / 35.315, abs=0.05)
 
 
+def test_working_stock_days_are_cited_per_commodity_then_sector():
+    wide = resolve_parameters(
+        [("cobalt", "refining"), ("rare_earths", "mining"), ("graphite", "mining")], year=2023
+    )
+    days = dict(wide.select("commodity", "working_stock_days").iter_rows())
+    # Cobalt Institute: end-2024 world stocks ~four months; Japan Times 2011: ~three months;
+    # Argus 2020: Japan's private rare-metal stocks 18 days (sector default)
+    assert days == pytest.approx(
+        {"cobalt": 4 * 30.4375, "rare_earths": 3 * 30.4375, "graphite": 18}
+    )
+    source = dict(wide.select("commodity", "working_stock_days_source").iter_rows())
+    assert source["graphite"].endswith("[resolved from critical_materials sector default]")
+    gas = resolve_parameters([("natural_gas", "mining")], year=2021).row(0, named=True)
+    # EU storage = one third of annual demand; midpoint of empty and the 90 % target
+    assert gas["working_stock_days"] == pytest.approx(0.5 * 0.9 * 365 / 3)
+
+
+def test_materials_have_no_separate_essential_tranche_and_a_squeeze_bounded_voll():
+    wide = resolve_parameters([("cobalt", "refining")], year=2023).row(0, named=True)
+    assert wide["essential_share"] == 0.0
+    # midpoint of the settled LME close (48,078) and the cancelled print (100,000) / 25,400
+    assert wide["voll_multiple"] == pytest.approx((48078 / 25400 + 100000 / 25400) / 2, abs=1e-3)
+    high = resolve_parameters([("cobalt", "refining")], year=2023, bound="high").row(0, named=True)
+    assert high["essential_share"] == pytest.approx(0.955)  # the EU SI reading, for sensitivity
+
+
 def test_parameter_rules_name_exactly_the_market_parameters():
     assert set(PARAMETER_RULES) == set(MARKET_PARAMETERS)
-    assert len(MARKET_PARAMETERS) == 8
+    assert len(MARKET_PARAMETERS) == 9
 
 
 # --------------------------------------------------------------------------- resolution
@@ -149,6 +175,7 @@ def _sector_defaults(value_of: dict[str, float] | None = None) -> list[str]:
         "ramp_share_per_month": 0.1,
         "spare_capacity_share": 0.1,
         "holding_cost_share_per_month": 0.01,
+        "working_stock_days": 20.0,
     }
     defaults.update(value_of)
     return [
@@ -244,6 +271,7 @@ def test_unknown_good_suggests_close_names():
             "positive",
         ),
         ({"voll_multiple": 0.5}, "voll_multiple", 0.5, ">= 1"),
+        ({"cobalt": {"working_stock_days": -1}}, "cobalt/*.working_stock_days", -1, ">= 0"),
         ({"ramp_share_per_month": 1.5}, "ramp_share_per_month", 1.5, "(0, 1]"),
         ({"graphyte": {"essential_share": 0.5}}, "graphyte", "graphyte", "did you mean 'graphite'"),
         ({"essential_share": "high"}, "essential_share", "high", "must be a number"),
@@ -299,6 +327,13 @@ BAD_ROWS = [
         "value",
         0.0,
         "(0, 1]",
+    ),
+    (
+        "negative working-stock days",
+        "cobalt,*,critical_materials,working_stock_days,-5,,,days,S,2020,https://x,q,",
+        "value",
+        -5.0,
+        ">= 0",
     ),
     (
         "share above one",
@@ -460,30 +495,21 @@ def test_stock_and_gas_quotes_are_verbatim_in_the_cited_figures(shared_data):
             assert any(quote in q for q in quotes[url]), (url, quote)
 
 
-def test_essential_shares_equal_the_eu_substitution_index_they_cite():
+def test_materials_essential_share_is_zero_with_the_eu_substitution_index_as_upper_bound():
     eu = pl.read_csv(datasets_dir() / "sources" / "eu_crm_2023_parameters.csv")
     materials = pl.read_csv(datasets_dir() / "maps" / "eu_crm_materials.csv")
-    si = materials.join(eu.unique("material"), on="material").select("commodity", "si_sr").unique()
-    shipped = load_market_parameters().filter(
-        (pl.col("parameter") == "essential_share")
-        & (pl.col("stage") == "*")
-        & pl.col("source").str.contains("Grohol & Veeh")
-        & (pl.col("commodity") != "*")
-        & (pl.col("commodity") != "rare_earths")
+    table = load_market_parameters()
+    essential = table.filter(
+        (pl.col("parameter") == "essential_share") & (pl.col("sector") == "critical_materials")
     )
-    joined = shipped.join(si, on="commodity", how="left")
-    assert joined.height >= 35
-    assert joined["si_sr"].null_count() == 0
-    assert joined["value"].to_list() == pytest.approx(joined["si_sr"].to_list())
-    median = load_market_parameters().filter(
-        (pl.col("commodity") == "*")
-        & (pl.col("sector") == "critical_materials")
-        & (pl.col("parameter") == "essential_share")
-    )["value"][0]
-    # median over the EU materials mapped (aluminium counts once, though it maps twice)
+    # one sector row: the SI is not read as a tonnage share any more (datasets/README.md)
+    assert essential["commodity"].to_list() == ["*"]
+    row = essential.row(0, named=True)
+    assert row["value"] == 0.0
+    # the SI reading survives as the upper end: median over the 40 EU materials mapped
     mapped = eu.unique("material").join(materials.unique("material"), on="material")
     assert mapped.height == 40
-    assert median == pytest.approx(mapped["si_sr"].median())
+    assert row["high"] == pytest.approx(mapped["si_sr"].median())
 
 
 @pytest.mark.integration
@@ -514,9 +540,10 @@ def test_published_range_ends_for_sensitivity_runs():
     assert low["demand_elasticity"][0] == pytest.approx(-0.35)
     assert high["demand_elasticity"][0] == pytest.approx(-0.13)
     assert "{low end of the published range}" in low["demand_elasticity_source"][0]
-    # graphite's essential share (EU SI_SR 0.98) has no published range: the value stays
-    assert low["essential_share"][1] == high["essential_share"][1] == pytest.approx(0.98)
-    assert "{no published high: value kept}" in high["essential_share_source"][1]
+    # graphite's essential share: 0, no low end (the value stays), high = the EU SI median
+    assert low["essential_share"][1] == 0.0
+    assert "{no published low: value kept}" in low["essential_share_source"][1]
+    assert high["essential_share"][1] == pytest.approx(0.955)
     # overrides win whatever the bound
     pinned = resolve_parameters(goods, {"demand_elasticity": -0.5}, year=2021, bound="low")
     assert pinned["demand_elasticity"].to_list() == [-0.5, -0.5]

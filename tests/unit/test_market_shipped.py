@@ -18,6 +18,7 @@ import pytest
 
 from resilience.errors import DataError
 from resilience.optimize.market import run_market
+from resilience.optimize.market.curves import CALIBRATION_TIE
 from resilience.optimize.market.disruptions import covered_months
 from resilience.optimize.market.from_data import (
     QUANTITY_BASES,
@@ -45,6 +46,9 @@ def small(months: int) -> StudyMarketSettings:
 
 
 SMALL = small(MONTHS)
+#: strategic stocks only: the hand bounds below assume no working stocks (those are
+#: tested in tests/unit/test_stocks_data.py)
+NO_WORKING_STOCKS = {"working_stock_days": 0.0}
 #: calibration: observed quantities to 1e-6 of the flow, prices to 1e-5 of P0
 FLOW_TOL, PRICE_TOL = 1e-6, 1e-5
 
@@ -182,7 +186,9 @@ def test_a_disruption_of_180_days_covers_months_one_to_six() -> None:
 def test_catalogue_disruptions_cost_the_members_they_hit_within_hand_bounds(
     scenario, good, supplier, availability
 ) -> None:
-    r = run_study_market(study("g7_critical_minerals", good), scenario, SMALL)
+    r = run_study_market(
+        study("g7_critical_minerals", good), scenario, SMALL, overrides=NO_WORKING_STOCKS
+    )
     g = f"{good[0]}/{good[1]}"
     members = r.members().filter(pl.col("scenario") == scenario)
     hit = [m for m in members["member"].to_list() if m != "JPN"]  # JPN: stock, below
@@ -229,7 +235,7 @@ def test_catalogue_disruptions_cost_the_members_they_hit_within_hand_bounds(
 def test_a_stock_above_the_cut_protects_the_member_and_without_it_the_member_pays() -> None:
     spec = study("g7_critical_minerals", ("rare_earths", "mining"))
     name = "china_rare_earth_embargo_2010"
-    with_stock = run_study_market(spec, name, SMALL)
+    with_stock = run_study_market(spec, name, SMALL, overrides=NO_WORKING_STOCKS)
     jpn = with_stock.members().filter((pl.col("member") == "JPN") & (pl.col("scenario") == name))
     stock = with_stock.market.stocks.filter(pl.col("chosen") & (pl.col("node") == "JPN"))
     # JOGMEC: 60 days of consumption >= 60 days of the Chinese share of it
@@ -300,7 +306,8 @@ def test_a_targeted_embargo_leaks_through_third_countries() -> None:
                 & (pl.col("scenario") == name)
             )
             assert float(into["growth_units"].sum()) > 0.0  # third countries step in
-    assert 0.0 < loss["aimed"] <= loss["full"] * (1 + 1e-6)
+    # up to the calibration tie (prices are unique to 2 x CALIBRATION_TIE of P0)
+    assert 0.0 < loss["aimed"] <= loss["full"] * (1 + 2 * CALIBRATION_TIE)
     friction_pct = 100 * r.market.inputs.parameter_frame()["friction_share"][0]
     assert rise["aimed"] > 0.0
     assert rise["full"] > 0.0
@@ -361,7 +368,7 @@ def test_pruning_small_producers_moves_member_prices_and_losses_little() -> None
 
 
 def test_eu_gas_stocks_share_the_eu_storage_target_by_consumption() -> None:
-    market = study_market(study("eu_gas_2022"), None, SMALL)
+    market = study_market(study("eu_gas_2022"), None, SMALL, overrides=NO_WORKING_STOCKS)
     chosen = market.stocks.filter(pl.col("chosen"))
     assert set(chosen["item"]) == {"storage_filling_target_nov1"}
     # 90 % of 105 bcm = 94 500 million m3 over the EU members that consume gas
@@ -425,7 +432,7 @@ def test_rs_market_answers_in_frames_and_refuses_bad_arguments() -> None:
     import resilience as rs
 
     spec = study("g7_critical_minerals", ("cobalt", "refining"))
-    out = rs.market(spec, "drc_cobalt_suspension", settings=SMALL)
+    out = rs.market(spec, "drc_cobalt_suspension", settings=SMALL, overrides=NO_WORKING_STOCKS)
     members = out["members"].filter(pl.col("scenario") == "drc_cobalt_suspension")
     assert set(members["member"]) == {"CAN", "DEU", "FRA", "GBR", "ITA", "JPN", "USA"}
     usa = members.filter((pl.col("member") == "USA") & (pl.col("good") == "cobalt/refining"))

@@ -30,7 +30,8 @@ commodity-stages) and a scenario expression:
    node with demand, with a ramp base of the destination's :math:`q_0` times the
    origin's share of world output (so that all new arcs into a node together grow at
    most by the ramp share of its demand a month).
-6. **Stocks** of members from ``datasets/strategic_stocks.csv`` (:mod:`.stocks_data`).
+6. **Stocks**: every consuming node's working stock (``working_stock_days``) and members'
+   strategic stocks from ``datasets/strategic_stocks.csv`` (:mod:`.stocks_data`).
 7. **Scenarios**: the composition's events (:mod:`.disruptions`). An event whose
    suppliers hold less than ``scope_share`` of world exports of every good it names is
    out of scope: the market cannot resolve it (it would be a zero dressed as a result);
@@ -595,7 +596,7 @@ def study_market(
         )
     fixed = _fixed_links(observed, regions, goods, notes)
     arcs = _market_arcs(observed, bal, fixed, settings.new_arcs, notes)
-    stocks, stock_table = member_stocks(study, regions, bal, notes)
+    stocks, stock_table = member_stocks(study, regions, bal, notes, overrides=overrides)
     if not settings.stocks:
         notes.append("stocks: none (settings.stocks is False)")
         stocks = empty("stocks")

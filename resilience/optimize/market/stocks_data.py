@@ -1,6 +1,15 @@
-r"""Members' initial stocks from ``datasets/strategic_stocks.csv``, in content units.
+r"""Initial stocks of every consuming node, in content units: working and strategic.
 
-Which rows apply to a member node :math:`m` and good :math:`g` (commodity :math:`c`,
+**Working (commercial) stocks.** Every node with demand (members, other importers,
+producers, rest of world) holds ``working_stock_days`` of its own consumption of each good
+(``datasets/market_parameters.csv``, cited per commodity or sector, overridable like every
+market parameter): :math:`k_0 = d / 365 \times q_0`. Real consumers hold pipeline and
+commercial inventories (metals: weeks to months; gas: storage; chips: days), and they
+buffer a cut of a few months. No rebuild obligation is imposed (no source found for one):
+the core values a unit left at the end at :math:`P_0` (:mod:`.stocks`).
+
+**Strategic stocks** of members from ``datasets/strategic_stocks.csv``. Which rows apply
+to a member node :math:`m` and good :math:`g` (commodity :math:`c`,
 stage :math:`s`, sector :math:`k`):
 
 - the holder is :math:`m` or a bloc :math:`m` belongs to on the study's date (IEA, EU);
@@ -25,15 +34,19 @@ Rows in USD, as bare quantities or as shares of annual consumption are not used 
 total does not say which goods; a share "for members without storage" does not say
 which members have none); every unused row that would apply is listed with its reason.
 
-Several rows for one member and good describe the same stock in different ways: the
-largest applies (no double counting). Capacity = the initial level; the draw rate is
-not published for these stocks, so a stock can be drawn down in one month.
+Several rows for one node and good describe the same stock in different ways, and the
+working stock is one of them: the largest applies (no double counting; e.g. the JOGMEC
+60 days include 18 days of private stocks, IEA oil obligations may be held by industry,
+EU gas storage is the commercial storage). Taking the largest rather than the sum is a
+lower bound on the stock. Capacity = the initial level; the draw rate is not published
+for these stocks, so a stock can be drawn down in one month.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 
 import polars as pl
 
@@ -41,10 +54,16 @@ from resilience.optimize.market.regions import Regions
 from resilience.reference.alliances import bloc_ids, load_alliances
 from resilience.reference.alliances import members as bloc_members
 from resilience.reference.commodities import load_commodities
-from resilience.reference.market_parameters import load_strategic_stocks
+from resilience.reference.market_parameters import load_strategic_stocks, resolve_parameters
 from resilience.specs import StudySpec
 
-__all__ = ["SECTOR_ITEMS", "member_stocks"]
+__all__ = [
+    "SECTOR_ITEMS",
+    "WORKING_ITEM",
+    "member_stocks",
+    "working_stock_days",
+    "working_stocks",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +76,8 @@ SECTOR_ITEMS: dict[str, str] = {
     "chip_consumer_inventory_2021": "chips",
 }
 _DAYS = 365.0
+#: ``item`` of the stock rows made from ``working_stock_days``.
+WORKING_ITEM = "working_stock"
 #: content unit of the good -> {unit of a quantity row: factor}
 _UNIT_FACTORS = {"million m3": {"bcm": 1000.0}}
 _STOCK_COLUMNS = {
@@ -84,8 +105,87 @@ def _membership(holders: list[str], on: dt.date) -> dict[str, set[str]]:
     return {h: set(bloc_members(alliances, [h], on)) if h in blocs else {h} for h in holders}
 
 
+def working_stock_days(
+    study: StudySpec, overrides: Mapping[object, object] | None = None
+) -> dict[str, tuple[float, str]]:
+    """``good -> (working_stock_days, source)`` of the study's goods, overrides applied.
+
+    Resolved like every market parameter
+    (:func:`resilience.reference.market_parameters.resolve_parameters`).
+    """
+    resolved = resolve_parameters(list(study.commodities), overrides, year=study.year)
+    return {
+        f"{c}/{s}": (float(d), str(src))
+        for c, s, d, src in resolved.select(
+            "commodity", "stage", "working_stock_days", "working_stock_days_source"
+        ).iter_rows()
+    }
+
+
+def _working_rows(
+    balances: pl.DataFrame, working: Mapping[str, tuple[float, str]]
+) -> list[dict[str, object]]:
+    """One ``working_stock`` row per node with demand and good (module doc)."""
+    rows: list[dict[str, object]] = []
+    for node, good, q0 in (
+        balances.filter(pl.col("q0_units_per_year") > 0)
+        .select("node", "good", "q0_units_per_year")
+        .iter_rows()
+    ):
+        days, source = working[good]
+        units = days / _DAYS * q0
+        rows.append(
+            {
+                "node": node,
+                "good": good,
+                "item": WORKING_ITEM,
+                "basis": "days_of_consumption",
+                "value": days,
+                "initial_units": units,
+                "used": units > 0,
+                "why": f"{days:g} days of consumption (working stock)",
+                "source": source,
+            }
+        )
+    return rows
+
+
+def working_stocks(
+    balances: pl.DataFrame, working: Mapping[str, tuple[float, str]]
+) -> pl.DataFrame:
+    """The working stocks alone, as the core's ``stocks`` table.
+
+    Parameters
+    ----------
+    balances
+        ``node, good, q0_units_per_year`` (other columns ignored).
+    working
+        ``good -> (working_stock_days, source)`` (:func:`working_stock_days`).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``node, good, initial_units, capacity_units, draw_units_per_month`` of every node
+        with demand and a positive stock: ``days / 365 x q0``, drawable in one month.
+    """
+    rows = [r for r in _working_rows(balances, working) if r["used"]]
+    frame = pl.DataFrame(rows, schema=_STOCK_COLUMNS)
+    return frame.select(
+        "node",
+        "good",
+        "initial_units",
+        pl.col("initial_units").alias("capacity_units"),
+        pl.col("initial_units").alias("draw_units_per_month"),
+    )
+
+
 def member_stocks(
-    study: StudySpec, regions: Regions, balances: pl.DataFrame, notes: list[str]
+    study: StudySpec,
+    regions: Regions,
+    balances: pl.DataFrame,
+    notes: list[str],
+    *,
+    overrides: Mapping[object, object] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The core's ``stocks`` table and the table of which row gave which stock and why.
 
@@ -97,7 +197,20 @@ def member_stocks(
         ``node, good, q0_units_per_year, imports_units_per_year, exports_units_per_year``.
     notes
         Sentences appended here.
+    overrides
+        Market-parameter overrides (as for
+        :func:`~resilience.reference.market_parameters.resolve_parameters`); they may set
+        ``working_stock_days`` per good, commodity or for every good.
+
+    Returns
+    -------
+    tuple of polars.DataFrame
+        The ``stocks`` table of the core (every node with demand holds its working stock;
+        members also their strategic stocks; the largest row applies) and the detail
+        table (``node, good, item, basis, value, initial_units, used, why, source,
+        chosen``).
     """
+    working = working_stock_days(study, overrides)
     table = load_strategic_stocks()
     sectors = dict(load_commodities().select("commodity", "sector").unique().iter_rows())
     units = {
@@ -143,6 +256,7 @@ def member_stocks(
                         "source": f"{rec['source']} ({rec['vintage']}), row {rec['source_row']}",
                     }
                 )
+    rows += _working_rows(balances, working)
     detail = pl.DataFrame(rows, schema=_STOCK_COLUMNS)
     used = detail.filter(pl.col("used"))
     best = (
