@@ -494,7 +494,8 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
     from resilience.optimize.families import FAMILIES  # the registry (imports the core)
 
     if "model" in d and model not in FAMILIES:
-        hint = "".join(f" (did you mean {h}?)" for h in close_matches(str(model), list(FAMILIES), n=1))
+        near = close_matches(str(model), list(FAMILIES), n=1)
+        hint = "".join(f" (did you mean {h}?)" for h in near)
         r.fail("model", model, "unknown model family" + hint, ", ".join(FAMILIES))
     policy = r.knobs(d["policy"], "policy", allow_allies=False) if d.get("policy") else {}
     scenarios = r.texts(d, "scenarios", "")

@@ -129,13 +129,13 @@ def test_working_stock_days_are_cited_per_commodity_then_sector():
         [("cobalt", "refining"), ("rare_earths", "mining"), ("graphite", "mining")], year=2023
     )
     days = dict(wide.select("commodity", "working_stock_days").iter_rows())
-    # Cobalt Institute: end-2024 world stocks ~four months; Japan Times 2011: ~three months;
-    # Argus 2020: Japan's private rare-metal stocks 18 days (sector default)
-    assert days == pytest.approx(
-        {"cobalt": 4 * 30.4375, "rare_earths": 3 * 30.4375, "graphite": 18}
-    )
+    # Japan Times 2011: Japanese consumers' rare earths ~three months; Argus 2020: Japan's
+    # private rare-metal stocks 18 days (sector default, cobalt included: the Cobalt
+    # Institute's four months are world stocks, mostly at producers and traders)
+    assert days == pytest.approx({"cobalt": 18, "rare_earths": 3 * 30.4375, "graphite": 18})
     source = dict(wide.select("commodity", "working_stock_days_source").iter_rows())
     assert source["graphite"].endswith("[resolved from critical_materials sector default]")
+    assert source["cobalt"].endswith("[resolved from critical_materials sector default]")
     gas = resolve_parameters([("natural_gas", "mining")], year=2021).row(0, named=True)
     # EU storage = one third of annual demand; midpoint of empty and the 90 % target
     assert gas["working_stock_days"] == pytest.approx(0.5 * 0.9 * 365 / 3)
