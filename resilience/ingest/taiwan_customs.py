@@ -205,6 +205,7 @@ def read_taiwan_exports(path: Path, *, resolver: CountryResolver | None = None) 
     )
     names = {"year": "Year", "importer_iso3": "Country", "ccc_code": "HS Code"}
     names |= {"value_usd": "Export Value (USD)", "ccc_description": "Description"}
+    names["year, importer_iso3, ccc_code"] = "Year, Country, HS Code"  # the key, for duplicates
     return validate_frame(TaiwanCustomsExports, out, file=path, column_names=names)
 
 
