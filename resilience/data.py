@@ -26,13 +26,16 @@ from resilience.schemas.validate import ROW_COLUMN as ROW
 from resilience.schemas.validate import validate_frame
 
 __all__ = [
+    "eto_chip_supply_chain_available",
     "load_alignment",
     "load_china_exports_monthly",
+    "load_eto_chip_supply_chain",
     "load_eu_gas_imports_by_origin",
     "load_governance",
     "load_production",
     "load_published_hhi",
     "load_recycling",
+    "load_taiwan_chip_exports",
     "load_trade",
     "scan_trade",
 ]
@@ -124,3 +127,58 @@ def load_china_exports_monthly(path: Path | None = None) -> pl.DataFrame:
     verify_table(path)
     raw = pl.read_parquet(path).with_row_index(ROW, offset=1)
     return validate_frame(ChinaExportsMonthly, raw, file=path.name).drop(ROW)
+
+
+def load_taiwan_chip_exports(path: Path | None = None) -> pl.DataFrame:
+    """Taiwan's exports of HS 8542 by (year, destination, CCC code), FOB USD.
+
+    Taiwan customs (``datasets/sources/taiwan_customs.md``); ``importer_iso3`` ``ROW`` is
+    customs' "other countries"; ``is_partial_year`` marks the year the extract was taken.
+    """
+    from resilience.ingest.taiwan_customs import TAIWAN_CHIP_EXPORTS
+    from resilience.schemas.chip_trade import TaiwanChipExports
+
+    path = path or datasets_dir() / TAIWAN_CHIP_EXPORTS
+    verify_table(path)
+    raw = pl.read_parquet(path).with_row_index(ROW, offset=1)
+    return validate_frame(TaiwanChipExports, raw, file=path.name).drop(ROW)
+
+
+def load_eto_chip_supply_chain(path: Path | None = None) -> pl.DataFrame:
+    """The CSET/ETO chip supply-chain shares (a local table, never shipped).
+
+    One row per ETO ``provision.csv`` row (``datasets/sources/eto.md``), with its line
+    there in ``source_row``. Callers for whom ETO is optional catch the error (or test
+    ``eto_chip_supply_chain_available()``) and go on without it.
+
+    Raises
+    ------
+    resilience.errors.DataError
+        The table is absent: the ETO dataset is CC BY-NC 4.0 and is not shipped; a user
+        who has it builds the table with ``resilience data refresh --eto DIR``.
+    """
+    from resilience.ingest.eto import ETO_CHIP_SUPPLY_CHAIN
+    from resilience.schemas.chip_trade import EtoChipSupplyChain
+
+    path = path or datasets_dir() / ETO_CHIP_SUPPLY_CHAIN
+    if not path.exists():
+        raise DataError.single(
+            str(path),
+            None,
+            "(table)",
+            None,
+            "the ETO chip supply-chain table is not shipped (CC BY-NC 4.0); build it from "
+            "your copy of georgetown-cset/eto-chip-explorer data/ with `resilience data "
+            "refresh --from DIR --eto ETO_DIR` (ETO_DIR holds stages.csv, inputs.csv, "
+            "providers.csv, provision.csv, sequence.csv)",
+        )
+    verify_table(path)
+    raw = pl.read_parquet(path)
+    return validate_frame(EtoChipSupplyChain, raw, file=path.name)
+
+
+def eto_chip_supply_chain_available(path: Path | None = None) -> bool:
+    """Whether the local ETO table has been built (see :func:`load_eto_chip_supply_chain`)."""
+    from resilience.ingest.eto import ETO_CHIP_SUPPLY_CHAIN
+
+    return (path or datasets_dir() / ETO_CHIP_SUPPLY_CHAIN).exists()

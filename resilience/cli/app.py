@@ -224,6 +224,16 @@ def data_refresh(
             help="Read this file for source KEY (e.g. wgi=PATH) instead of searching; repeatable.",
         ),
     ] = None,
+    eto_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--eto",
+            exists=True,
+            file_okay=False,
+            help="Folder with the ETO chip-supply-chain CSVs (CC BY-NC 4.0): builds the "
+            "local, never-shipped eto_chip_supply_chain.parquet.",
+        ),
+    ] = None,
 ) -> None:
     """Rebuild the shipped tables; the help text is :func:`refresh_help`."""
     from resilience.ingest.refresh import refresh
@@ -235,6 +245,7 @@ def data_refresh(
             progress=lambda msg: err.print(f"[cyan]•[/] {msg}"),
             allow_shrink=allow_shrink,
             use=parse_use(use or []),
+            eto_dir=eto_dir,
         )
     except (ResilienceError, ValueError, OSError) as exc:
         raise _fail(exc) from exc

@@ -56,6 +56,7 @@ INPUTS: tuple[InputSpec, ...] = (
     InputSpec("china_monthly", ("china_exports_by_partner_hs6_monthly_*.csv",), required=False),
     InputSpec("china_tariff_lines", ("hs_map_china_tariff_lines.csv",), required=False),
     InputSpec("eurostat_gas", ("nrg_ti_gas_*_tidy.csv",)),
+    InputSpec("taiwan_customs", ("taiwan_exports_8542_by_destination_*.csv",)),
 )
 
 #: The tables a refresh writes into ``datasets/`` (besides ``manifest.json``); every
@@ -69,10 +70,11 @@ TABLES = (
     "recycling.csv",
     "published_hhi.csv",
     "eu_gas_imports_by_origin.csv",
+    "taiwan_chip_exports.parquet",
 )
 #: Tables a refresh writes only when their inputs are present (never shipped: see
 #: ``datasets/README.md``).
-OPTIONAL_TABLES = ("china_exports_monthly.parquet",)
+OPTIONAL_TABLES = ("china_exports_monthly.parquet", "eto_chip_supply_chain.parquet")
 MANIFEST = "manifest.json"
 
 
@@ -92,7 +94,8 @@ def refresh_help() -> str:
         "Reads, from --from DIR (searched recursively), one file per source matching:\n\n"
         f"{patterns}\n\n"
         f"Writes {', '.join(TABLES)} (and {', '.join(OPTIONAL_TABLES)} when its inputs "
-        "are there) and manifest.json (SHA-256 of every input and table) "
+        "are there; the ETO table only with --eto DIR) and manifest.json (SHA-256 of "
+        "every input and table) "
         "into datasets/ (or $RESILIENCE_DATASETS, or --out), all or nothing: built and "
         "checked first, staged beside the tables, then swapped in; any error leaves the "
         "folder as it was. Other files there (commodities.csv, maps/, sources/ ...) are "

@@ -22,6 +22,10 @@ eu_gas_imports_by_     Eurostat nrg_ti_gas, imports from Russia and in total
 origin.csv
 china_exports_         China's monthly exports by partner, UN Comtrade (when present; a
 monthly.parquet        local table: not redistributable, see datasets/README.md)
+taiwan_chip_           Taiwan customs: exports of HS 8542 by destination and CCC code
+exports.parquet        (``datasets/sources/taiwan_customs.md``)
+eto_chip_supply_       CSET/ETO chip supply chain, only with ``--eto DIR`` (a local table:
+chain.parquet          CC BY-NC 4.0, never shipped; ``datasets/sources/eto.md``)
 manifest.json          input files (name, SHA-256, bytes), row counts per table and each
                        table's SHA-256 and size (checked by every table load)
 =====================  ====================================================================
@@ -60,7 +64,7 @@ import polars as pl
 
 from resilience.build.screening import screen_trade
 from resilience.errors import DataError, DataProblem
-from resilience.ingest import baci, bp, iea, unga, usgs, wgi, wmd, wna
+from resilience.ingest import baci, bp, eto, iea, taiwan_customs, unga, usgs, wgi, wmd, wna
 from resilience.ingest.compiled import read_compiled_shares
 from resilience.ingest.completeness import check_csv_complete, check_csv_tail
 from resilience.ingest.coverage import (
@@ -362,6 +366,10 @@ def build_tables(
     hhi = pl.concat([wmd.read_wmd_published_hhi(p) for p in inputs["wmd_shares"]])
     tables["published_hhi.csv"] = hhi.drop("source_row", strict=False)
     tables.update(monthly_tables(inputs, say))
+    say("Taiwan's IC exports by destination: Taiwan customs")
+    tables[taiwan_customs.TAIWAN_CHIP_EXPORTS] = taiwan_customs.build_taiwan_chip_exports(
+        taiwan_customs.read_taiwan_exports(inputs["taiwan_customs"][0])
+    )
     empty = [
         DataProblem(name, None, "(table)", 0, "the refresh built an empty table")
         for name, frame in tables.items()
@@ -431,6 +439,7 @@ def refresh(
     *,
     allow_shrink: bool = False,
     use: Mapping[str, Sequence[Path]] | None = None,
+    eto_dir: Path | None = None,
 ) -> RefreshReport:
     """Rebuild every shipped table from the downloads under ``root`` into ``out``.
 
@@ -452,6 +461,10 @@ def refresh(
         (:mod:`resilience.ingest.coverage`).
     use
         ``{source key: [paths]}``: files chosen by the user instead of searched for.
+    eto_dir
+        Folder holding the ETO chip-supply-chain files (CC BY-NC 4.0): builds the local,
+        never-shipped ``eto_chip_supply_chain.parquet`` (:mod:`resilience.ingest.eto`).
+        Without it a local ETO table in ``out`` is left as it is.
 
     Raises
     ------
@@ -465,9 +478,14 @@ def refresh(
     out = out or datasets_dir()
     say = progress or (lambda msg: log.info("%s", msg))
     inputs = find_inputs(root, use)
+    if eto_dir is not None:
+        inputs["eto"] = eto.eto_files(eto_dir).all()
     preflight(inputs)
     report = RefreshReport(inputs=inputs)
     tables = build_tables(inputs, say)
+    if eto_dir is not None:
+        say("chip supply chain (local, not shipped): CSET/ETO")
+        tables[eto.ETO_CHIP_SUPPLY_CHAIN] = eto.read_eto(eto_dir)
     report.rows = {name: frame.height for name, frame in tables.items()}
     with transaction(out) as txn:
         report.shrinks = check_shrink(tables, out, allow_shrink=allow_shrink)

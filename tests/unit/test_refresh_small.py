@@ -73,6 +73,7 @@ def test_allow_shrink_writes_every_table_and_a_matching_manifest(datasets, downl
         "recycling.csv": 4,
         "published_hhi.csv": 2,
         "eu_gas_imports_by_origin.csv": 10,
+        "taiwan_chip_exports.parquet": 14,
     }
     assert any(s.startswith("governance.csv: rows 17,976 -> 10") for s in report.shrinks)
     manifest = json.loads((datasets / "manifest.json").read_text())
