@@ -797,10 +797,11 @@ def _run_all(study_file: Path, out_dir: Path | None) -> None:
 
 
 def _register_commands() -> None:
-    from resilience.cli import report_cmd, sweep_cmd
+    from resilience.cli import rank_cmd, report_cmd, sweep_cmd
 
     sweep_cmd.register(app)
     report_cmd.register(app)
+    rank_cmd.register(app)
 
 
 _register_commands()

@@ -1,0 +1,182 @@
+r"""Rank an importer's commodities by probability-weighted welfare loss (the USGS way).
+
+For an importer (a country or a bloc) and each commodity-stage, the catalogue's
+disruption scenarios that touch it (not the certain replays of history) become the
+scenarios of one market (the ``stress``
+family on the market core, with no policy: the importer holds its published and working
+stocks and builds none), each with its annual probability and ``calm`` with the rest.
+The importer's welfare loss in each scenario against the calm market, weighted by the
+probabilities, is the commodity's **expected annual welfare loss**:
+
+.. math:: \mathbb{E}[L_c] = \sum_w \pi_w\, L_{c,w},
+
+and the commodities are ranked by it (ties by the loss if the worst event happens). This
+is how the US critical-minerals list (USGS Open-File Report 2025-1047) ranks minerals:
+post-disruption equilibrium prices and quantities from elasticities over many one-year
+scenarios, weighted by their likelihood; here the scenarios are the catalogue's events and
+the market has regions, months and stocks. A commodity that no catalogue event touches,
+or whose events are all out of the market's scope, is listed with its status and no loss
+(it is not ranked as riskless).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import polars as pl
+
+from resilience.errors import DataError
+from resilience.optimize.market.disruptions import goods_hit
+from resilience.optimize.market.from_data import OutOfScopeError, StudyMarketSettings
+from resilience.optimize.solve import SolverOptions
+from resilience.specs import Catalogue, CountrySet, SpecError, StudySpec
+from resilience.study import run_study
+
+__all__ = ["RANK_SCHEMA", "rank_commodities"]
+
+log = logging.getLogger(__name__)
+
+#: Columns of a ranking.
+RANK_SCHEMA = pl.Schema(
+    {
+        "rank": pl.Int64,
+        "importer": pl.String,
+        "commodity": pl.String,
+        "stage": pl.String,
+        "status": pl.String,
+        "scenarios": pl.String,
+        "probability": pl.Float64,
+        "expected_welfare_loss_usd": pl.Float64,
+        "worst_scenario": pl.String,
+        "worst_welfare_loss_usd": pl.Float64,
+        "price_rise_max_pct": pl.Float64,
+        "worst_shed_share": pl.Float64,
+        "reason": pl.String,
+    }
+)
+
+
+def _events_touching(catalogue: Catalogue, good: tuple[str, str]) -> list[str]:
+    """Catalogue scenarios with disruptions and no policy that name ``good`` (or all).
+
+    Scenarios whose disruptions are certain (probability 1) are left out: they replay
+    history (the back-test episodes), they are not risks of a year to come.
+    """
+    name = f"{good[0]}/{good[1]}"
+    out = []
+    for scenario in catalogue.scenarios.values():
+        if not scenario.disruptions or scenario.policy:
+            continue
+        if all(d.probability >= 1.0 for d in scenario.disruptions):
+            continue
+        if any(goods_hit(d, [name]) for d in scenario.disruptions):
+            out.append(scenario.name)
+    return sorted(out)
+
+
+def rank_commodities(
+    importer: CountrySet,
+    commodities: Sequence[tuple[str, str]],
+    *,
+    year: int,
+    catalogue: Catalogue,
+    allies: CountrySet | None = None,
+    label: str | None = None,
+    settings: StudyMarketSettings | None = None,
+    options: SolverOptions | None = None,
+) -> pl.DataFrame:
+    """Rank ``commodities`` for ``importer`` by expected annual welfare loss (module doc).
+
+    Parameters
+    ----------
+    importer
+        A country or bloc (its members are the market's member nodes; their losses add).
+    commodities
+        ``(commodity, stage)`` pairs with bilateral trade in ``year``.
+    year
+        Trade year.
+    catalogue
+        The scenario catalogue (disruptions with probabilities).
+    allies
+        Allies of the importer (only labels; no policy is applied). Default: the importer.
+    label
+        The importer's name in the output (default: ``str(importer)``).
+    settings, options
+        Market settings and solver options.
+
+    Returns
+    -------
+    polars.DataFrame
+        :data:`RANK_SCHEMA`, ranked rows first (``status`` ``ranked``), then commodities
+        without a priced answer: ``no_event`` (no catalogue event names it),
+        ``out_of_scope`` (its events' suppliers hold too little of world exports),
+        ``no_data`` (no reference price or parameters), ``invalid`` (no bilateral trade
+        that year, or its events' probabilities sum above one), each with the reason.
+    """
+    who = label or str(importer)
+    rows: list[dict[str, object]] = []
+    for good in commodities:
+        base = {"importer": who, "commodity": good[0], "stage": good[1]}
+        events = _events_touching(catalogue, good)
+        if not events:
+            rows.append(base | {"status": "no_event", "reason": "no catalogue event names it"})
+            continue
+        spec = StudySpec(
+            path=catalogue.path,
+            name=f"rank_{who}_{good[0]}_{good[1]}",
+            description="ranking run",
+            year=year,
+            members=importer,
+            allies=allies or importer,
+            commodities=(good,),
+            model="stress",
+            catalogue=catalogue,
+            policy={"max_stock_days": 0.0},
+        )
+        expression = "+".join(events)
+        try:
+            result = run_study(spec, expression, settings=settings, options=options)
+        except OutOfScopeError as exc:
+            rows.append(
+                base | {"status": "out_of_scope", "scenarios": expression, "reason": str(exc)}
+            )
+            continue
+        except DataError as exc:  # no reference price, no parameters: no market to solve
+            rows.append(base | {"status": "no_data", "scenarios": expression, "reason": str(exc)})
+            continue
+        except SpecError as exc:  # e.g. no trade that year; probabilities summing above one
+            rows.append(base | {"status": "invalid", "scenarios": expression, "reason": str(exc)})
+            continue
+        loss = result.members.group_by("scenario", "probability").agg(
+            pl.col("welfare_loss_usd").sum()
+        )
+        events_only = loss.filter(pl.col("scenario") != "calm").sort(
+            "welfare_loss_usd", descending=True
+        )
+        summary = result.summary
+        rows.append(
+            base
+            | {
+                "status": "ranked",
+                "scenarios": ", ".join(events_only["scenario"].to_list()),
+                "probability": float(events_only["probability"].sum()),
+                "expected_welfare_loss_usd": float(
+                    (loss["welfare_loss_usd"] * loss["probability"]).sum()
+                ),
+                "worst_scenario": events_only["scenario"][0] if events_only.height else None,
+                "worst_welfare_loss_usd": (
+                    float(events_only["welfare_loss_usd"][0]) if events_only.height else None
+                ),
+                "price_rise_max_pct": summary["price_rise_max_pct"].max(),
+                "worst_shed_share": summary["worst_shed_share"].max(),
+            }
+        )
+    frame = pl.DataFrame(rows, schema={k: v for k, v in RANK_SCHEMA.items() if k != "rank"})
+    ranked = frame.filter(pl.col("status") == "ranked").sort(
+        ["expected_welfare_loss_usd", "worst_welfare_loss_usd"], descending=True
+    )
+    rest = frame.filter(pl.col("status") != "ranked").sort("commodity", "stage")
+    ranked = ranked.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+    rest = rest.with_columns(pl.lit(None, dtype=pl.Int64).alias("rank")).select(ranked.columns)
+    return pl.concat([ranked, rest]).select(list(RANK_SCHEMA))
