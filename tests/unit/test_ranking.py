@@ -16,13 +16,10 @@ from resilience.scenarios import load_catalogue
 from resilience.specs import CountrySet
 
 REPO = Path(__file__).resolve().parents[2]
+#: The default horizon and regions (pruning to 3 importers and 5 % producers leaves the
+#: graphite cut to countries outside the US's market); coarse blocks.
 SMALL = StudyMarketSettings(
-    months=3,
-    top_importers=3,
-    producer_share_threshold=0.05,
-    market=MarketSettings(
-        months=3, demand_blocks=4, demand_blocks_above=2, supply_blocks=2, spare_blocks=2
-    ),
+    market=MarketSettings(demand_blocks=6, demand_blocks_above=2, supply_blocks=2, spare_blocks=2),
 )
 
 
