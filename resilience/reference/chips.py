@@ -47,6 +47,7 @@ __all__ = [
     "load_chip_capacity",
     "read_bools",
     "supply_world_shares",
+    "with_capacity_shares",
 ]
 
 CHIP_FILE = "chip_capacity.csv"
@@ -82,6 +83,10 @@ def read_bools(raw: pl.DataFrame, column: str, file: str) -> pl.DataFrame:
     return raw.with_columns((text == "true").alias(column))
 
 
+def _describe(key: list[object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in zip(GROUP, key, strict=True))
+
+
 def check_chip_capacity(
     table: pl.DataFrame, commodities: pl.DataFrame, *, file: str = CHIP_FILE
 ) -> None:
@@ -102,9 +107,9 @@ def check_chip_capacity(
     file
         File name used in the messages.
     """
-    chip_ids = set(
-        commodities.filter(pl.col("sector") == "chips")["commodity"].to_list()
-    ) | set(EXTRA_SEGMENTS)
+    chip_ids = set(commodities.filter(pl.col("sector") == "chips")["commodity"].to_list()) | set(
+        EXTRA_SEGMENTS
+    )
     problems = [
         DataProblem(file, row, "segment", seg, "not a chips commodity nor a known segment")
         for row, seg in table.select("source_row", "segment").iter_rows()
@@ -132,8 +137,8 @@ def check_chip_capacity(
             row,
             "share_pct",
             total,
-            f"shares of the group ({', '.join(f'{k}={v}' for k, v in zip(GROUP, key, strict=True))})"
-            f" sum to {total:g}, not 100 (tolerance {SUM_TOLERANCE_PCT:g})",
+            f"shares of the group ({_describe(key)}) sum to {total:g}, not 100"
+            f" (tolerance {SUM_TOLERANCE_PCT:g})",
         )
         for *key, row, total in groups.select(*GROUP, "first_row", "total_pct").iter_rows()
         if abs(total - 100.0) > SUM_TOLERANCE_PCT
@@ -195,9 +200,7 @@ def _usable_groups(table: pl.DataFrame, years: Iterable[int], basis: pl.Expr) ->
     named = (
         rows.group_by(GROUP)
         .agg(
-            (
-                pl.col("region").str.contains(r"^[A-Z]{3}$") | (pl.col("region") == _ROW_REGION)
-            )
+            (pl.col("region").str.contains(r"^[A-Z]{3}$") | (pl.col("region") == _ROW_REGION))
             .all()
             .alias("_countries"),
             pl.col("share_pct").filter(pl.col("region") == _ROW_REGION).sum().alias("_rest"),
@@ -250,9 +253,7 @@ def supply_world_shares(
         pl.col("commodity").alias("segment"), "stage", "unit"
     )
     supply = table.join(stages.select("segment"), on="segment", how="semi")
-    chosen = _usable_groups(
-        supply, years, pl.col("basis") != "consumption_by_region"
-    )
+    chosen = _usable_groups(supply, years, pl.col("basis") != "consumption_by_region")
     return (
         chosen.join(supply, on=GROUP, how="inner", nulls_equal=True)
         .join(stages, on="segment", how="inner")
@@ -266,8 +267,9 @@ def supply_world_shares(
             .alias("country_iso3"),
             pl.col("share_pct").alias("production_quantity"),
             "unit",
-            (pl.col("share_pct") / pl.col("share_pct").sum().over("target_year", "segment"))
-            .alias("world_share"),
+            (pl.col("share_pct") / pl.col("share_pct").sum().over("target_year", "segment")).alias(
+                "world_share"
+            ),
             pl.col("year").alias("production_year"),
             pl.col("source").alias("production_source"),
             pl.col("share_pct").sum().over("target_year", "segment").alias("world_total_quantity"),
@@ -279,6 +281,55 @@ def supply_world_shares(
         )
         .sort("year", "commodity", "country_iso3")
     )
+
+
+#: The columns of :func:`resilience.build.world_market.world_shares`.
+WORLD_COLUMNS = (
+    "year",
+    "commodity",
+    "stage",
+    "country_iso3",
+    "production_quantity",
+    "unit",
+    "world_share",
+    "production_year",
+    "production_source",
+    "world_total_quantity",
+    "world_total_basis",
+)
+
+
+def with_capacity_shares(
+    world: pl.LazyFrame,
+    years: Iterable[int],
+    commodities: pl.DataFrame | None = None,
+    table: pl.DataFrame | None = None,
+) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """World shares with each chip segment's rows replaced by its capacity-basis group.
+
+    Parameters
+    ----------
+    world
+        :func:`resilience.build.world_market.world_shares` output.
+    years
+        The target years of ``world``.
+    commodities, table
+        The commodity and chip-capacity tables (the shipped ones by default).
+
+    Returns
+    -------
+    tuple of polars.LazyFrame and polars.DataFrame
+        The world shares (same columns, chip segments from ``chip_capacity.csv`` where
+        a usable group exists, production rows kept for the others) and the chip rows
+        used (:func:`supply_world_shares`), whose ``commodity, stage, basis`` go to
+        :func:`resilience.build.dependency.build_dependency` as ``capacity_basis``.
+    """
+    chips = supply_world_shares(years, table=table, commodities=commodities)
+    replaced = chips.select("year", "commodity", "stage").unique().lazy()
+    world_cols = world.collect_schema()
+    ours = chips.lazy().select(pl.col(c).cast(world_cols[c]) for c in WORLD_COLUMNS)
+    kept = world.join(replaced, on=["year", "commodity", "stage"], how="anti").select(WORLD_COLUMNS)
+    return pl.concat([kept, ours]), chips
 
 
 def consumption_shares(years: Iterable[int], table: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -310,4 +361,3 @@ def consumption_shares(years: Iterable[int], table: pl.DataFrame | None = None) 
         )
         .sort("year", "country_iso3")
     )
-

@@ -66,6 +66,8 @@ class ChipCapacity(dy.Schema):
     A *group* is (``segment``, ``node_band``, ``year``, ``basis``, ``source``): the shares
     one publisher gives for one segment and year, with an explicit ``rest_of_world`` row,
     summing to 100 (checked by :func:`resilience.reference.chips.check_chip_capacity`).
+    ``source`` is the publisher, as in ``datasets/sources/compiled_shares.csv``; ``title``
+    the report or release and, where it was read second-hand, through whom.
     ``value``/``unit`` hold the published level where the figure is a level (the share is
     then derived from it, said in ``note``).
     """
@@ -83,6 +85,7 @@ class ChipCapacity(dy.Schema):
     is_projection = dy.Bool(nullable=False)
     basis = dy.String(nullable=False, regex=_one_of(CHIP_BASES))
     source = dy.String(nullable=False)
+    title = dy.String(nullable=False)
     vintage = dy.String(nullable=False)
     url = dy.String(nullable=False, regex=r"^https?://")
     quote = dy.String(nullable=False)
