@@ -108,7 +108,10 @@ class InputCoefficients(dy.Schema):
     ``input_commodity``/``input_stage`` and ``output_commodity``/``output_stage`` are
     (commodity, stage) pairs of ``datasets/commodities.csv``; ``coefficient`` is in
     ``unit`` (e.g. ``kg per kWh``: kilograms of input per kWh of output), with
-    ``low``/``high`` bounding it where the source gives a range.
+    ``low``/``high`` bounding it where the source gives a range. ``input_basis`` and
+    ``output_basis`` say what is counted (``t of Ga``, ``kWh of cell capacity``).
+    ``year`` and ``vintage`` are empty for constants (a compound's composition) and for
+    pages that carry no date.
     """
 
     input_commodity = dy.String(nullable=False, primary_key=True, regex=r"^[a-z][a-z0-9_]*$")
@@ -119,9 +122,11 @@ class InputCoefficients(dy.Schema):
     unit = dy.String(nullable=False, regex=r"^\S+ per \S+$")
     low = dy.Float64(nullable=True, min_exclusive=0)
     high = dy.Float64(nullable=True, min_exclusive=0)
-    year = dy.Int32(nullable=False, min=1990, max=2100)
+    input_basis = dy.String(nullable=False)
+    output_basis = dy.String(nullable=False)
+    year = dy.Int32(nullable=True, min=1990, max=2100)
     source = dy.String(nullable=False)
-    vintage = dy.String(nullable=False)
+    vintage = dy.String(nullable=True)
     url = dy.String(nullable=False, regex=r"^https?://")
     quote = dy.String(nullable=False)
     note = dy.String(nullable=True)

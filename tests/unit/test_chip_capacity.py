@@ -260,5 +260,11 @@ def test_risk_table_shows_taiwan_below_10nm_with_its_source(usa):
     assert lead["hhi"] == pytest.approx(0.69**2 + 0.31**2)
     # import reliance is not computable from trade on a capacity basis
     assert lead["import_reliance"] is None
-    assert set(usa["basis"]) <= {"capacity_by_location", "market_by_headquarters"}
+    assert set(usa["basis"]) == {
+        "capacity_by_location",
+        "market_by_headquarters",
+        "supply_by_location",  # semiconductor-grade neon (Ukraine 2021)
+    }
+    neon = usa.filter(pl.col("commodity") == "neon").row(0, named=True)
+    assert (neon["top_supplier_iso3"], neon["top1_share"]) == ("UKR", pytest.approx(0.45))
     assert usa["is_material"].all()
