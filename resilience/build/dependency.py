@@ -1,6 +1,6 @@
 r"""The dependency dataset: for each importer, commodity and stage, who supplies it.
 
-One row per (year, importer, commodity, stage, supplier), on one of two bases, recorded in
+One row per (year, importer, commodity, stage, supplier), on one of these bases, recorded in
 ``basis``:
 
 ``bilateral``
@@ -12,6 +12,11 @@ One row per (year, importer, commodity, stage, supplier), on one of two bases, r
     production excluded:
 
     .. math:: s_{m,c,p} = w_{c,p} / \sum_{p' \ne m} w_{c,p'} \quad (p \ne m)
+
+``capacity_by_location``, ``market_by_headquarters``, ``supply_by_location``
+    chip segments (``capacity_basis``, :mod:`resilience.reference.chips`): every holder's
+    share of world capacity or of the market by headquarters, the importer's own share
+    included, since design, EDA and capacity are not imports; trade is not used for them.
 
 Stages chain through the commodity table: refining-stage rows come from refined-product
 HS codes (the exporter is the refiner) or refining-stage production shares (the refiner's
