@@ -243,14 +243,14 @@ def supply_world_shares(
         commodity, stage, country_iso3, production_quantity, unit, world_share,
         production_year, production_source, world_total_quantity, world_total_basis``;
         ``world_share`` a fraction, ``country_iso3`` ``ROW`` for the rest of the world,
-        ``production_quantity`` the share in % of world) plus ``basis``, ``vintage``,
-        ``url`` and ``quote`` of the group. Only segments that are chip commodities and
-        only the supply bases (not ``consumption_by_region``).
+        ``production_quantity`` the share in % of world, ``unit`` ``pct_of_world``) plus
+        ``basis``, ``vintage``, ``url`` and ``quote`` of the group. Only segments that
+        are chip commodities and only the supply bases (not ``consumption_by_region``).
     """
     commodities = commodities if commodities is not None else load_commodities()
     table = table if table is not None else load_chip_capacity(commodities=commodities)
     stages = commodities.filter(pl.col("sector") == "chips").select(
-        pl.col("commodity").alias("segment"), "stage", "unit"
+        pl.col("commodity").alias("segment"), "stage"
     )
     supply = table.join(stages.select("segment"), on="segment", how="semi")
     chosen = _usable_groups(supply, years, pl.col("basis") != "consumption_by_region")
@@ -266,7 +266,7 @@ def supply_world_shares(
             .otherwise(pl.col("region"))
             .alias("country_iso3"),
             pl.col("share_pct").alias("production_quantity"),
-            "unit",
+            pl.lit("pct_of_world").alias("unit"),
             (pl.col("share_pct") / pl.col("share_pct").sum().over("target_year", "segment")).alias(
                 "world_share"
             ),
