@@ -234,7 +234,8 @@ def supply_world_shares(
     years
         Target years; each gets the latest observed group at or before it.
     table, commodities
-        The chip-capacity and commodity tables (the shipped ones by default).
+        The chip-capacity and commodity tables (the shipped ones by default); only the
+        chip commodities of ``commodities`` get rows.
 
     Returns
     -------
@@ -248,7 +249,8 @@ def supply_world_shares(
         are chip commodities and only the supply bases (not ``consumption_by_region``).
     """
     commodities = commodities if commodities is not None else load_commodities()
-    table = table if table is not None else load_chip_capacity(commodities=commodities)
+    # checked against the shipped commodity table: ``commodities`` may be a subset
+    table = table if table is not None else load_chip_capacity()
     stages = commodities.filter(pl.col("sector") == "chips").select(
         pl.col("commodity").alias("segment"), "stage"
     )

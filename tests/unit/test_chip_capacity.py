@@ -16,6 +16,7 @@ from resilience.reference.chips import (
     load_chip_capacity,
     supply_world_shares,
 )
+from resilience.reference.commodities import load_commodities
 from resilience.risk import RiskQuery, risk_table
 
 SHIPPED = datasets_dir() / "chip_capacity.csv"
@@ -268,3 +269,9 @@ def test_risk_table_shows_taiwan_below_10nm_with_its_source(usa):
     neon = usa.filter(pl.col("commodity") == "neon").row(0, named=True)
     assert (neon["top_supplier_iso3"], neon["top1_share"]) == ("UKR", pytest.approx(0.45))
     assert usa["is_material"].all()
+
+
+def test_a_subset_of_commodities_gets_only_its_chip_rows():
+    subset = load_commodities().filter(pl.col("commodity").is_in(["chip_design", "cobalt"]))
+    shares = supply_world_shares([2024], commodities=subset)
+    assert shares["commodity"].unique().to_list() == ["chip_design"]
