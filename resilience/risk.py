@@ -41,6 +41,7 @@ from resilience.metrics.alliance import (
     coercion_exposure,
 )
 from resilience.reference.alliances import bloc_ids, members
+from resilience.reference.chips import with_capacity_shares
 from resilience.reference.commodities import check_commodities
 from resilience.reference.countries import CountryResolver
 
@@ -275,6 +276,29 @@ def _with_provenance(
     )
 
 
+def _with_chip_provenance(table: pl.DataFrame, chip_rows: pl.DataFrame) -> pl.DataFrame:
+    """``source`` and ``vintage`` of chip rows from ``datasets/chip_capacity.csv``.
+
+    Rows on a capacity or headquarters basis take the publisher and vintage of the
+    group they come from (:func:`resilience.reference.chips.supply_world_shares`), not
+    a production release.
+    """
+    groups = chip_rows.select(
+        "commodity",
+        "stage",
+        pl.col("production_source").alias("_chip_source"),
+        pl.col("vintage").alias("_chip_vintage"),
+    ).unique(["commodity", "stage"])
+    return (
+        table.join(groups, on=["commodity", "stage"], how="left")
+        .with_columns(
+            pl.coalesce("_chip_source", "source").alias("source"),
+            pl.coalesce("_chip_vintage", "vintage").alias("vintage"),
+        )
+        .drop("_chip_source", "_chip_vintage")
+    )
+
+
 def _governance_notes(mine: pl.DataFrame) -> pl.DataFrame:
     """Per commodity-stage: the suppliers' missing-score notes, joined (null if none)."""
     return (
@@ -359,11 +383,19 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     if bloc_members is not None:
         check_bloc_adversary(importer, bloc_members, adversary, query)
 
-    world = world_shares(inputs.production, [year], source)
+    world, chip_rows = with_capacity_shares(
+        world_shares(inputs.production, [year], source), [year], inputs.commodities
+    )
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
     bilateral = inputs.bilateral.filter(pl.col("year") == year)
     dependency = build_dependency(
-        bilateral, world, attributes, inputs.importers, inputs.commodities, inputs.blocs
+        bilateral,
+        world,
+        attributes,
+        inputs.importers,
+        inputs.commodities,
+        inputs.blocs,
+        capacity_basis=chip_rows.select("commodity", "stage", "basis").unique(),
     )
     if query.commodities:
         dependency = dependency.filter(pl.col("commodity").is_in(list(query.commodities)))
@@ -387,6 +419,7 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     warn_missing_attributes(mine_rows, level=logging.INFO)
     out = _with_values(out, mine_rows, allies)
     out = _with_provenance(out, inputs.production, inputs.trade_source, year)
+    out = _with_chip_provenance(out, chip_rows)
     out = with_source_provenance(out)
     out = with_source_spread(out, inputs.production)
     out = out.join(_governance_notes(mine_rows), on=_GROUP, how="left")

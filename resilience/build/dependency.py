@@ -1,6 +1,6 @@
 r"""The dependency dataset: for each importer, commodity and stage, who supplies it.
 
-One row per (year, importer, commodity, stage, supplier), on one of two bases, recorded in
+One row per (year, importer, commodity, stage, supplier), on one of these bases, recorded in
 ``basis``:
 
 ``bilateral``
@@ -12,6 +12,11 @@ One row per (year, importer, commodity, stage, supplier), on one of two bases, r
     production excluded:
 
     .. math:: s_{m,c,p} = w_{c,p} / \sum_{p' \ne m} w_{c,p'} \quad (p \ne m)
+
+``capacity_by_location``, ``market_by_headquarters``, ``supply_by_location``
+    chip segments (``capacity_basis``, :mod:`resilience.reference.chips`): every holder's
+    share of world capacity or of the market by headquarters, the importer's own share
+    included, since design, EDA and capacity are not imports; trade is not used for them.
 
 Stages chain through the commodity table: refining-stage rows come from refined-product
 HS codes (the exporter is the refiner) or refining-stage production shares (the refiner's
@@ -190,6 +195,7 @@ def build_dependency(
     importers: Iterable[str],
     commodities: pl.DataFrame,
     blocs: pl.DataFrame | None = None,
+    capacity_basis: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """Combine bilateral and world-market rows and attach supplier attributes.
 
@@ -212,6 +218,12 @@ def build_dependency(
         importers are in ``bilateral`` and ``importers``: a bloc's world-market rows
         leave out its members (not only itself), and ``importer_is_bloc`` is true on its
         rows. A bloc has no UNGA ideal point (``importer_ideal_point`` is null).
+    capacity_basis
+        ``commodity, stage, basis``: segments whose supply is a share of world capacity
+        or of a market by headquarters (chip segments,
+        :func:`resilience.reference.chips.supply_world_shares`), not imports. Their
+        bilateral rows are not used; their rows are every holder's share of the world,
+        the importer's own share (and its members') included, labelled ``basis``.
 
     Returns
     -------
@@ -234,6 +246,14 @@ def build_dependency(
             schema={"year": pl.Int32, "importer_iso3": pl.String, "member_iso3": pl.String}
         )
     )
+    held = (
+        capacity_basis.lazy().select("commodity", "stage", pl.col("basis").alias("_held_basis"))
+        if capacity_basis is not None
+        else pl.LazyFrame(
+            schema={"commodity": pl.String, "stage": pl.String, "_held_basis": pl.String}
+        )
+    )
+    bilateral = bilateral.join(held, on=["commodity", "stage"], how="anti")
     bilateral = trace_hubs(bilateral, world, membership=membership)
     bloc_codes = (
         membership.select("importer_iso3")
@@ -249,14 +269,20 @@ def build_dependency(
     )
     have = bilateral.select(_GROUP).unique()
     missing = grid.join(have, on=_GROUP, how="anti")
-    market = (
-        missing.join(world, on=["year", "commodity", "stage"], how="inner")
+    on_market = missing.join(world, on=["year", "commodity", "stage"], how="inner").join(
+        held, on=["commodity", "stage"], how="left"
+    )
+    bought = (
+        on_market.filter(pl.col("_held_basis").is_null())
         .filter(pl.col("country_iso3") != pl.col("importer_iso3"))
         .join(
             membership.rename({"member_iso3": "country_iso3"}),
             on=["year", "importer_iso3", "country_iso3"],
             how="anti",
         )
+    )
+    market = (
+        pl.concat([bought, on_market.filter(pl.col("_held_basis").is_not_null())])
         .with_columns(
             (pl.col("world_share") / pl.col("world_share").sum().over(_GROUP)).alias(
                 "supply_share"
@@ -265,7 +291,7 @@ def build_dependency(
         .select(
             *_GROUP,
             pl.col("country_iso3").alias("supplier_iso3"),
-            pl.lit("world_market").alias("basis"),
+            pl.coalesce("_held_basis", pl.lit("world_market")).alias("basis"),
             "supply_share",
             pl.lit(None, pl.Float64).alias("import_value_usd"),
             pl.lit(None, pl.Float64).alias("import_quantity_t"),

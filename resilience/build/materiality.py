@@ -12,9 +12,9 @@ when both
   that commodity-stage.
 
 An importer's commodity-stage row is material when at least one of its flows is (or when
-it rests on world production shares, ``basis = world_market``, which no single flow
-drives). Rankings put material rows first; immaterial rows are still shown, with
-``is_material`` false.
+it rests on world shares — ``basis = world_market``, or a chip segment's capacity or
+headquarters basis — which no single flow drives). Rankings put material rows first;
+immaterial rows are still shown, with ``is_material`` false.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ _GROUP = ["year", "importer_iso3", "commodity", "stage"]
 def flow_is_material(
     value: str = "import_value_usd", share: str = "supply_share", basis: str = "basis"
 ) -> pl.Expr:
-    """True for a material flow (or a world-market row); see the module docstring."""
-    return (pl.col(basis) == "world_market") | (
+    """True for a material flow (or a row on world shares); see the module docstring."""
+    return (pl.col(basis) != "bilateral") | (
         (pl.col(value).fill_null(0.0) >= MATERIAL_MIN_VALUE_USD)
         & (pl.col(share).fill_null(0.0) >= MATERIAL_MIN_SHARE)
     )

@@ -41,6 +41,7 @@ from resilience.build.sources import check_source, source_spread
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
 from resilience.reference.alliances import load_alliances
+from resilience.reference.chips import with_capacity_shares
 from resilience.reference.commodities import load_commodities
 from resilience.reference.content import content_map
 
@@ -174,10 +175,18 @@ def dependency_and_metrics(
     bilateral = inputs.bilateral
     if years is not None:
         bilateral = bilateral.filter(pl.col("year").is_in(chosen))
-    world = world_shares(inputs.production, chosen, inputs.source)
+    world, chips = with_capacity_shares(
+        world_shares(inputs.production, chosen, inputs.source), chosen, inputs.commodities
+    )
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, chosen)
     dependency = build_dependency(
-        bilateral, world, attributes, inputs.importers, inputs.commodities, inputs.blocs
+        bilateral,
+        world,
+        attributes,
+        inputs.importers,
+        inputs.commodities,
+        inputs.blocs,
+        capacity_basis=chips.select("commodity", "stage", "basis").unique(),
     )
     metrics = metrics_table(
         dependency, world, inputs.commodities, inputs.parameters, inputs.blocs, attributes
@@ -193,11 +202,20 @@ def collect_year(inputs: Inputs, year: int) -> tuple[pl.DataFrame, pl.DataFrame]
     the metrics query reads the dependency rows about ten times, and a lazy plan would
     compute them again for each (about 3x slower).
     """
-    world = world_shares(inputs.production, [year], inputs.source).collect()
+    shares, chips = with_capacity_shares(
+        world_shares(inputs.production, [year], inputs.source), [year], inputs.commodities
+    )
+    world = shares.collect()
     attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
     bilateral = inputs.bilateral.filter(pl.col("year") == year)
     dependency = build_dependency(
-        bilateral, world.lazy(), attributes, inputs.importers, inputs.commodities, inputs.blocs
+        bilateral,
+        world.lazy(),
+        attributes,
+        inputs.importers,
+        inputs.commodities,
+        inputs.blocs,
+        capacity_basis=chips.select("commodity", "stage", "basis").unique(),
     ).collect(engine="streaming")
     metrics = metrics_table(
         dependency.lazy(),

@@ -33,7 +33,14 @@ def test_build_writes_year_partitions_readable_back(built):
     assert sorted(p.name for p in (out / "dependency").iterdir()) == ["year=2022", "year=2023"]
     dep = scan_built(out, "dependency").collect()
     assert dep.height == result.rows["dependency"]
-    assert set(dep["basis"].unique()) == {"bilateral", "world_market"}
+    assert set(dep["basis"].unique()) == {
+        "bilateral",
+        "world_market",
+        # chip segments (datasets/chip_capacity.csv)
+        "capacity_by_location",
+        "market_by_headquarters",
+        "supply_by_location",
+    }
 
 
 def test_supply_shares_sum_to_one_per_importer_commodity_stage(built):

@@ -9,6 +9,7 @@ from resilience.ingest.compiled import read_compiled_shares
 from resilience.paths import datasets_dir
 from resilience.reference.alliances import load_alliances, members
 from resilience.reference.commodities import check_commodities, hs_to_commodity, load_commodities
+from resilience.reference.input_coefficients import load_input_coefficients
 
 
 def test_commodity_table_covers_three_sectors_and_required_materials():
@@ -158,8 +159,14 @@ def test_bad_user_bloc_rows_are_named(tmp_path, body, expected):
 def test_compiled_shares_are_cited_and_cover_chips_and_pv():
     frame = read_compiled_shares(datasets_dir() / "sources" / "compiled_shares.csv")
     pairs = set(frame.select("source_commodity", "source_stage").unique().iter_rows())
+    made = load_input_coefficients().select(
+        pl.col("output_commodity").alias("commodity"), pl.col("output_stage").alias("stage")
+    )
     chips_pv = (
-        load_commodities().filter(pl.col("unit") == "pct_of_world").select("commodity", "stage")
+        load_commodities()
+        .filter(pl.col("unit") == "pct_of_world")
+        .select("commodity", "stage")
+        .join(made, on=["commodity", "stage"], how="anti")  # made by a process, no shares
     )
     assert set(chips_pv.iter_rows()) <= pairs
     leading = frame.filter(pl.col("source_commodity") == "wafer_fab_leading_edge")
