@@ -586,7 +586,7 @@ def _members_view(members: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
 
 TOTAL_LABELS = {
     "members": ("members", None, 1.0),
-    "months": ("horizon (months)", "d", 1.0),
+    "months": ("horizon (months)", ",.0f", 1.0),
     "expected_welfare_loss_usd": ("expected welfare loss of the members (USD m)", ",.2f", 1e-6),
     "worst_scenario": ("worst scenario", None, 1.0),
     "worst_welfare_loss_usd": ("its welfare loss (USD m)", ",.2f", 1e-6),

@@ -17,7 +17,9 @@ limits (stock builds, sourcing caps, pooling: :mod:`resilience.optimize.market.p
   over :math:`P_0`), ``shed_units`` and ``shed_share`` (demand shed over the horizon),
   ``stock_released_units``;
 - ``exposure`` (:func:`exposure`): per member and good, import shares before (observed
-  flows) and after (the run's flows, probability-weighted over scenarios and months).
+  flows) and after (the run's flows, probability-weighted over scenarios and months);
+- and the market's own tables: ``prices`` and ``flows`` per node or arc, month and
+  scenario (``flows`` with the arc's observed ``flow0_units_per_month``), ``shed``, ``stock_builds``, ``gains``, ``capacity_values``, ``stock_values``.
 """
 
 from __future__ import annotations
@@ -409,6 +411,13 @@ def answer(
     }
     extra = {
         "prices": run.result.prices(),
+        "flows": run.result.flows().join(
+            run.result.market.inputs.arcs.select(
+                "origin", "destination", "good", "flow0_units_per_month"
+            ),
+            on=["origin", "destination", "good"],
+            how="left",
+        ),
         "shed": run.result.demand().filter(pl.col("node").is_in(ctx.members)),
         "stock_builds": built_stocks(run),
         "gains": welfare_loss(run.base, run.result)
