@@ -19,7 +19,8 @@ limits (stock builds, sourcing caps, pooling: :mod:`resilience.optimize.market.p
 - ``exposure`` (:func:`exposure`): per member and good, import shares before (observed
   flows) and after (the run's flows, probability-weighted over scenarios and months);
 - and the market's own tables: ``prices`` and ``flows`` per node or arc, month and
-  scenario (``flows`` with the arc's observed ``flow0_units_per_month``), ``shed``, ``stock_builds``, ``gains``, ``capacity_values``, ``stock_values``.
+  scenario (``flows`` with the arc's observed ``flow0_units_per_month``), ``shed``,
+  ``stock_builds``, ``gains``, ``capacity_values``, ``stock_values``.
 """
 
 from __future__ import annotations

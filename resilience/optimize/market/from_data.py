@@ -297,7 +297,9 @@ def _scope(
         if any(s >= threshold for s in seen.values()):
             keep.append(event)
         else:
-            out += [(event.label, g, s) for g, s in seen.items()] or [(event.label, None, 0.0)]
+            out += [(event.label, g, s) for g, s in seen.items()] or [
+                (event.label, "none of the study's goods", 0.0)
+            ]
     frame = pl.DataFrame(
         out,
         schema={"event": pl.String, "good": pl.String, "supplier_export_share": pl.Float64},

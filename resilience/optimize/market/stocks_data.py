@@ -269,10 +269,17 @@ def member_stocks(
         on=["node", "good", "item"],
         how="left",
     ).with_columns(pl.col("chosen").fill_null(False))
-    for rec in detail.filter(pl.col("chosen")).iter_rows(named=True):
+    chosen = detail.filter(pl.col("chosen"))
+    for rec in chosen.filter(pl.col("item") != WORKING_ITEM).iter_rows(named=True):
         notes.append(
             f"stock: {rec['node']} holds {rec['initial_units']:.6g} units of {rec['good']} "
             f"({rec['item']}: {rec['why']})"
+        )
+    working = chosen.filter(pl.col("item") == WORKING_ITEM)
+    for (good, why), rows in working.group_by("good", "why", maintain_order=True):
+        notes.append(
+            f"stock: {rows.height} nodes hold a working stock of {good} ({why}); listed in "
+            "StudyMarket.stocks"
         )
     stocks = best.select(
         "node",
