@@ -117,7 +117,7 @@ def rank_commodities(
     who = label or str(importer)
     rows: list[dict[str, object]] = []
     for good in commodities:
-        base = {"importer": who, "commodity": good[0], "stage": good[1]}
+        base: dict[str, object] = {"importer": who, "commodity": good[0], "stage": good[1]}
         events = _events_touching(catalogue, good)
         if not events:
             rows.append(base | {"status": "no_event", "reason": "no catalogue event names it"})

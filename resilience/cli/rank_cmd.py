@@ -80,7 +80,7 @@ def rank_cmd(
                 for g in goods_hit(d, names)
                 if d.commodities is not None
             }
-            goods = [tuple(g.split("/", 1)) for g in sorted(named)]
+            goods = [(g.partition("/")[0], g.partition("/")[2]) for g in sorted(named)]
         with err.status(f"ranking {len(goods)} goods for {importer} ..."):
             frame = rank_commodities(
                 who,

@@ -275,10 +275,10 @@ def member_stocks(
             f"stock: {rec['node']} holds {rec['initial_units']:.6g} units of {rec['good']} "
             f"({rec['item']}: {rec['why']})"
         )
-    working = chosen.filter(pl.col("item") == WORKING_ITEM)
-    for (good, why), rows in working.group_by("good", "why", maintain_order=True):
+    held = chosen.filter(pl.col("item") == WORKING_ITEM)
+    for (good, why), group in held.group_by("good", "why", maintain_order=True):
         notes.append(
-            f"stock: {rows.height} nodes hold a working stock of {good} ({why}); listed in "
+            f"stock: {group.height} nodes hold a working stock of {good} ({why}); listed in "
             "StudyMarket.stocks"
         )
     stocks = best.select(
