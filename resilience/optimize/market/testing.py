@@ -296,11 +296,14 @@ def synthetic_world(
     Each commodity (from :data:`SYNTHETIC_COMMODITIES`, in order) has two goods: ore
     (``<c>/mining``) mined by about a sixth of the nodes, and metal (``<c>/refining``)
     made from it by refineries at about a fifth of the nodes (Leontief input 1/yield)
-    and consumed everywhere. Sizes are log-normal (a few large producers, a long tail).
-    Every consumer buys metal from ``suppliers`` refiners and every refiner ore from
-    ``suppliers`` miners (chosen by size; own production is used at home), and has
-    ``new_arcs`` arcs of observed flow 0 from other producers. The observed flows
-    balance exactly. A fifth of the nodes hold one to three months of metal in stock.
+    and consumed everywhere. Refining costs the margin of metal over ore at reference
+    prices (treatment charges); refineries have 5-30 % spare capacity. Sizes are
+    log-normal (a few large producers, a long tail). Every consumer buys metal from
+    ``suppliers`` refiners and every refiner ore from ``suppliers`` miners (chosen by
+    size; own production is used at home), and has ``new_arcs`` arcs of observed flow 0
+    from other producers. The observed flows balance exactly, so with no disruption
+    every consumer is served ``q0`` at ``P0``. A fifth of the nodes hold one to three
+    months of metal in stock.
 
     Parameters are drawn per good in the ranges published for critical materials
     (short-run demand elasticity -0.1 to -0.6, supply 0.1 to 0.6, VOLL 5-20 times
@@ -324,6 +327,7 @@ def synthetic_world(
     processes: dict[tuple[str, str], tuple[str, float, Mapping[str, float]]] = {}
     stocks: dict[tuple[str, str], tuple[float, float, float]] = {}
     largest: dict[str, tuple[str, str]] = {}  # commodity -> (largest miner, largest refiner)
+    refining_cost: dict[str, float] = {}  # metal -> USD per unit of output
     holders = [names[i] for i in _pick(rng, nodes, max(1, nodes // 5), np.ones(nodes))]
     for name, p0, ore_share, yield_ in SYNTHETIC_COMMODITIES[:commodities]:
         ore, metal = f"{name}/mining", f"{name}/refining"
@@ -354,6 +358,7 @@ def synthetic_world(
         for r in refiners:
             headroom = float(rng.uniform(1.05, 1.3))
             processes[(r, f"refine_{name}")] = (metal, made[r] * headroom, {ore: 1.0 / yield_})
+        refining_cost[metal] = p0 * (1.0 - ore_share / yield_)  # the margin over the ore
         for m in miners:
             supply[(m, ore)] = mined[m]
         for h in holders:
@@ -378,7 +383,13 @@ def synthetic_world(
         ),
         processes=pl.DataFrame(
             [
-                {"node": n, "process": p, "good_out": out, "capacity_units_per_month": cap}
+                {
+                    "node": n,
+                    "process": p,
+                    "good_out": out,
+                    "capacity_units_per_month": cap,
+                    "cost_usd_per_unit": refining_cost[out],
+                }
                 for (n, p), (out, cap, _) in processes.items()
             ]
         ),
