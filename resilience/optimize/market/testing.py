@@ -29,6 +29,7 @@ __all__ = [
     "cut",
     "highspy_twin",
     "parameters",
+    "read_twin",
     "solve_twin",
     "synthetic_world",
     "world",
@@ -833,6 +834,13 @@ def solve_twin(twin: TwinLp, highs: Any | None = None) -> TwinSolution:
         h.setOptionValue("output_flag", False)
     h.passModel(twin.lp)
     h.run()
+    return read_twin(twin, h)
+
+
+def read_twin(twin: TwinLp, h: Any) -> TwinSolution:
+    """The :class:`TwinSolution` of ``twin`` from ``h``, a ``highspy.Highs`` that solved it."""
+    import highspy
+
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"the highspy twin did not solve to optimality: {status}")
