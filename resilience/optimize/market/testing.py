@@ -1,4 +1,4 @@
-r"""Tiny market worlds for tests and examples, built from dictionaries.
+r"""Market worlds for tests, examples and benchmarks, and a second build of the LP.
 
 - :func:`parameters` — a parameter table (columns of
   :data:`~resilience.optimize.market.inputs.PARAMETER_COLUMNS`) from
@@ -6,7 +6,15 @@ r"""Tiny market worlds for tests and examples, built from dictionaries.
 - :func:`world` — a :class:`~resilience.optimize.market.inputs.MarketInputs` from
   ``{(node, good): quantity}`` dictionaries;
 - :func:`cut` — availability rows for a cut (production when ``destination`` is
-  :data:`~resilience.optimize.market.inputs.ALL`, else one arc) over some months.
+  :data:`~resilience.optimize.market.inputs.ALL`, else one arc) over some months;
+- :func:`synthetic_world` — a made-up world of any size (nodes x commodities x months x
+  scenarios) with refineries, stocks, cuts and embargoes, calibrated to its observed
+  flows;
+- :func:`highspy_twin`, :func:`solve_twin`, :func:`read_twin` — the market LP built a
+  second time from the inputs with Polars/NumPy straight into a ``highspy.HighsLp``
+  (no Pyomo): the cross-check of the Pyomo model
+  (``tests/unit/test_market_highspy_twin.py``) and the floor of
+  ``benchmarks/bench_core_scale.py``.
 """
 
 from __future__ import annotations
@@ -15,10 +23,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import highspy
 import numpy as np
 import polars as pl
 
+from resilience.optimize.market.demand import demand_blocks
 from resilience.optimize.market.inputs import ALL, MarketInputs, MarketSettings
+from resilience.optimize.market.supply import supply_blocks
 
 __all__ = [
     "DEFAULT_PARAMETERS",
@@ -520,7 +531,7 @@ class TwinSolution:
 
 
 class _Columns:
-    """Columns (upper bound, objective coefficient) and matrix entries, collected."""
+    """Columns (upper bound, objective coefficient) and their balance terms, collected."""
 
     def __init__(self) -> None:
         self.n = 0
@@ -528,18 +539,17 @@ class _Columns:
         self.cost: list[np.ndarray] = []
         self.frames: dict[str, pl.DataFrame] = {}
         self.balance_terms: list[pl.DataFrame] = []  # node, good, month, scenario, _col, coef
-        self.entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # row, col, coef
 
     def add(self, name: str, frame: pl.DataFrame, ub: pl.Expr, cost: pl.Expr) -> pl.DataFrame:
         """Columns for the rows of ``frame``; returns it with ``_col``."""
         frame = frame.with_row_index("_col", offset=self.n).with_columns(
             pl.col("_col").cast(pl.Int64)
         )
-        values = frame.select(ub.cast(pl.Float64).alias("ub"), cost.cast(pl.Float64).alias("c"))
-        if values.height != frame.height:  # both literal: one row
-            values = values.select(pl.all().repeat_by(frame.height).explode())
-        self.ub.append(values["ub"].to_numpy())
-        self.cost.append(values["c"].to_numpy())
+        values = frame.with_columns(  # with_columns broadcasts literals to every row
+            ub.cast(pl.Float64).alias("_ub"), cost.cast(pl.Float64).alias("_cost")
+        )
+        self.ub.append(values["_ub"].to_numpy())
+        self.cost.append(values["_cost"].to_numpy())
         self.n += frame.height
         self.frames[name] = frame
         return frame
@@ -567,9 +577,6 @@ def highspy_twin(inputs: MarketInputs, settings: MarketSettings | None = None) -
     by the tests (same prices and flows as the Pyomo model) and by
     ``benchmarks/bench_core_scale.py`` (the floor: the same LP straight into highspy).
     """
-    from resilience.optimize.market.demand import demand_blocks
-    from resilience.optimize.market.supply import supply_blocks
-
     settings = settings or MarketSettings(months=inputs.months)
     params = inputs.parameter_frame()
     periods = inputs.periods()
@@ -801,8 +808,6 @@ def _highs_lp(
     val: np.ndarray,
 ) -> Any:
     """``max cost'x, row_lb <= A x <= row_ub, 0 <= x <= col_ub`` as a column-wise HighsLp."""
-    import highspy
-
     n, m = cost.size, row_lb.size
     order = np.lexsort((row, col))
     lp = highspy.HighsLp()
@@ -827,8 +832,6 @@ def solve_twin(twin: TwinLp, highs: Any | None = None) -> TwinSolution:
 
     Prices are balance duals over the scenario probability, as in :mod:`.results`.
     """
-    import highspy
-
     h = highs if highs is not None else highspy.Highs()
     if highs is None:
         h.setOptionValue("output_flag", False)
@@ -839,8 +842,6 @@ def solve_twin(twin: TwinLp, highs: Any | None = None) -> TwinSolution:
 
 def read_twin(twin: TwinLp, h: Any) -> TwinSolution:
     """The :class:`TwinSolution` of ``twin`` from ``h``, a ``highspy.Highs`` that solved it."""
-    import highspy
-
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"the highspy twin did not solve to optimality: {status}")
