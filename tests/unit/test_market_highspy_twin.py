@@ -13,9 +13,11 @@ from __future__ import annotations
 import highspy
 import numpy as np
 import polars as pl
+import pyomo.environ as pyo
 import pytest
 
 from resilience.optimize.compile import compile_model
+from resilience.optimize.lp import add_variables
 from resilience.optimize.market import MarketInputs, MarketSettings, build_market, run_market
 from resilience.optimize.market.testing import (
     GOOD,
@@ -210,3 +212,20 @@ def test_a_synthetic_world_has_the_asked_shape_and_is_reproducible() -> None:
 def test_a_synthetic_world_refuses_impossible_sizes(args: tuple[int, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         synthetic_world(*args)
+
+
+# ----------------------------------------------------------------------------- the fast bounds
+def test_column_bounds_stored_directly_read_back_through_pyomo() -> None:
+    """``lp.add_variables`` stores per-column bounds past Pyomo's setter (see ``_set_bounds``)."""
+    frame = pl.DataFrame(
+        {"k": ["a", "b", "c"], "lo": [1.5, None, -2.0], "hi": [3.0, 4.0, None]},
+        schema={"k": pl.String, "lo": pl.Float64, "hi": pl.Float64},
+    )
+    m = pyo.ConcreteModel()
+    x = add_variables(m, "x", frame, keys=["k"], lb="lo", ub="hi")
+    assert [(x[k].lb, x[k].ub) for k in "abc"] == [(1.5, 3.0), (None, 4.0), (-2.0, None)]
+    y = add_variables(m, "y", frame, keys=["k"], lb=0.0, ub="hi")
+    assert [(y[k].lb, y[k].ub) for k in "abc"] == [(0.0, 3.0), (0.0, 4.0), (0.0, None)]
+    assert list(x.index_set()) == ["a", "b", "c"]  # the keys, in frame order
+    with pytest.raises(KeyError):
+        x["d"]
