@@ -354,24 +354,54 @@ def add_variables(
     keys = list(keys) if keys is not None else [c for c in index.columns if c not in bound_cols]
     what = f"variable {name!r}"
     _check_keys(index, keys, what)
-    idx = _key_list(index, keys)
-    lbs = _bounds(index, lb, index.height, True, what)
-    ubs = _bounds(index, ub, index.height, False, what)
     scalar_bounds = not isinstance(lb, str) and not isinstance(ub, str)
+    scalar_lb = not isinstance(lb, str)
     with PauseGC():  # millions of new objects: no use looking for cycles among them
+        idx = _key_list(index, keys)
+        lbs = _bounds(index, lb, index.height, True, what)
+        ubs = _bounds(index, ub, index.height, False, what)
         var = pyo.Var(
-            idx,
+            pyo.SetOf(idx),  # the checked keys as they are: no per-key Set insertion
             domain=_DOMAINS[domain],
             dense=True,
-            bounds=(lbs[0], ubs[0]) if scalar_bounds and idx else None,
+            bounds=(
+                lbs[0] if scalar_lb and idx else None,
+                ubs[0] if scalar_bounds and idx else None,
+            ),
         )
         block.add_component(name, var)
         if not scalar_bounds:
-            for vd, lo, hi in zip(data_objects(var), lbs, ubs, strict=True):
-                vd.setlb(lo)
-                vd.setub(hi)
+            datas = data_objects(var)
+            if not scalar_lb:
+                _set_bounds(datas, lbs, "lower")
+            if isinstance(ub, str):
+                _set_bounds(datas, ubs, "upper")
         _register(var, index.select(keys))
     return var
+
+
+def _set_bounds(datas: Sequence[Any], values: Sequence[float | None], side: str) -> None:
+    """``vd.lower = value`` (or ``upper``) for every variable, fast.
+
+    The values are Python floats or ``None`` (from :func:`_bounds`), which Pyomo's
+    setter stores unchanged in ``_lb``/``_ub`` after a type check; the first variable
+    goes through the public setter, and if Pyomo stored the value there as expected the
+    rest are stored directly (4 µs -> 0.3 µs a variable), else through the setter too.
+    """
+    if not datas:
+        return
+    attr = "_lb" if side == "lower" else "_ub"
+    setattr(datas[0], side, values[0])
+    if getattr(datas[0], attr, object()) is not values[0]:
+        for vd, value in zip(datas, values, strict=True):
+            setattr(vd, side, value)
+        return
+    if side == "lower":
+        for vd, value in zip(datas, values, strict=True):
+            vd._lb = value
+    else:
+        for vd, value in zip(datas, values, strict=True):
+            vd._ub = value
 
 
 # ----------------------------------------------------------------------------- expressions

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from resilience.optimize.compile import data_objects
 from resilience.optimize.lp import (
@@ -129,8 +130,9 @@ class MarketBuilder:
     def finish(self) -> dict[str, Any]:
         """Build every constraint family and the objective; return ``{family: component}``."""
         self._open()
-        built = {name: self._build_family(fam) for name, fam in self.families.items()}
-        self._build_objective()
+        with PauseGC():  # millions of new objects: no use looking for cycles among them
+            built = {name: self._build_family(fam) for name, fam in self.families.items()}
+            self._build_objective()
         self._finished = True
         return built
 
