@@ -22,17 +22,14 @@ import polars as pl
 from resilience import data
 from resilience.build.blocs import EU27, add_blocs, is_bloc_name
 from resilience.build.dependency import (
-    build_dependency,
-    country_attributes,
     warn_missing_attributes,
     year_end,
 )
 from resilience.build.materiality import row_is_material
 from resilience.build.metrics_table import metrics_table
 from resilience.build.monthly import with_source_provenance
-from resilience.build.pipeline import Inputs, load_inputs
+from resilience.build.pipeline import Inputs, load_inputs, world_and_dependency
 from resilience.build.sources import check_source, with_source_spread
-from resilience.build.world_market import world_shares
 from resilience.errors import ArgumentError, UnknownNameError
 from resilience.metrics.alliance import (
     DEFAULT_SPARE_CAPACITY_FRAC,
@@ -41,7 +38,6 @@ from resilience.metrics.alliance import (
     coercion_exposure,
 )
 from resilience.reference.alliances import bloc_ids, members
-from resilience.reference.chips import with_capacity_shares
 from resilience.reference.commodities import check_commodities
 from resilience.reference.countries import CountryResolver
 
@@ -383,20 +379,7 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     if bloc_members is not None:
         check_bloc_adversary(importer, bloc_members, adversary, query)
 
-    world, chip_rows = with_capacity_shares(
-        world_shares(inputs.production, [year], source), [year], inputs.commodities
-    )
-    attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, [year])
-    bilateral = inputs.bilateral.filter(pl.col("year") == year)
-    dependency = build_dependency(
-        bilateral,
-        world,
-        attributes,
-        inputs.importers,
-        inputs.commodities,
-        inputs.blocs,
-        capacity_basis=chip_rows.select("commodity", "stage", "basis").unique(),
-    )
+    world, chip_rows, attributes, dependency = world_and_dependency(inputs, [year], source)
     if query.commodities:
         dependency = dependency.filter(pl.col("commodity").is_in(list(query.commodities)))
     metrics = metrics_table(

@@ -45,7 +45,7 @@ from resilience.reference.chips import with_capacity_shares
 from resilience.reference.commodities import load_commodities
 from resilience.reference.content import content_map
 
-__all__ = ["BuildResult", "Inputs", "build", "collect_year", "load_inputs"]
+__all__ = ["BuildResult", "Inputs", "build", "collect_year", "load_inputs", "world_and_dependency"]
 
 log = logging.getLogger(__name__)
 
@@ -172,13 +172,27 @@ def dependency_and_metrics(
     ``years`` restricts both to those years (default: ``inputs.years``).
     """
     chosen = sorted(set(years)) if years is not None else inputs.years
-    bilateral = inputs.bilateral
-    if years is not None:
-        bilateral = bilateral.filter(pl.col("year").is_in(chosen))
-    world, chips = with_capacity_shares(
-        world_shares(inputs.production, chosen, inputs.source), chosen, inputs.commodities
+    world, _chips, attributes, dependency = world_and_dependency(inputs, chosen, inputs.source)
+    metrics = metrics_table(
+        dependency, world, inputs.commodities, inputs.parameters, inputs.blocs, attributes
     )
-    attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, chosen)
+    return dependency, metrics
+
+
+def world_and_dependency(
+    inputs: Inputs, years: list[int], source: str | None
+) -> tuple[pl.LazyFrame, pl.DataFrame, pl.LazyFrame, pl.LazyFrame]:
+    """World shares, the chip capacity rows, country attributes and the dependency rows.
+
+    The bilateral flows of ``years`` and the world shares of the production ``source``
+    (chip segments on their capacity or market basis:
+    :func:`resilience.reference.chips.with_capacity_shares`).
+    """
+    bilateral = inputs.bilateral.filter(pl.col("year").is_in(years))
+    world, chips = with_capacity_shares(
+        world_shares(inputs.production, years, source), years, inputs.commodities
+    )
+    attributes = country_attributes(inputs.governance, inputs.alignment, inputs.alliances, years)
     dependency = build_dependency(
         bilateral,
         world,
@@ -188,10 +202,7 @@ def dependency_and_metrics(
         inputs.blocs,
         capacity_basis=chips.select("commodity", "stage", "basis").unique(),
     )
-    metrics = metrics_table(
-        dependency, world, inputs.commodities, inputs.parameters, inputs.blocs, attributes
-    )
-    return dependency, metrics
+    return world, chips, attributes, dependency
 
 
 def collect_year(inputs: Inputs, year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
