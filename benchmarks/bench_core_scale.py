@@ -14,7 +14,7 @@ over ``--repeat`` runs reported:
     ``solve`` = HiGHS's ``run``;
 ``floor``
     the SAME LP built straight from the inputs with Polars/NumPy
-    (:func:`~resilience.optimize.market.testing.highspy_twin`: no Pyomo) as one
+    (:func:`~resilience.optimize.market.twin.highspy_twin`: no Pyomo) as one
     ``HighsLp``: ``build`` = the arrays, ``handoff`` = ``passModel`` + ``getSolution``,
     ``solve`` = ``run``, with the same HiGHS options;
 ``linopy``
@@ -69,7 +69,8 @@ from _machine import machine, reset_peak_rss, status_kib  # benchmarks/ is on sy
 from resilience.optimize.compile import compile_model
 from resilience.optimize.market import MarketResult, MarketSettings, build_market, solve_market
 from resilience.optimize.market.inputs import MarketInputs
-from resilience.optimize.market.testing import TwinLp, highspy_twin, read_twin, synthetic_world
+from resilience.optimize.market.testing import synthetic_world
+from resilience.optimize.market.twin import TwinLp, highspy_twin, read_twin
 from resilience.optimize.solve import SolverOptions
 
 HERE = Path(__file__).resolve().parent

@@ -1,6 +1,6 @@
 """The market LP built a second time with Polars/NumPy straight into highspy (the twin).
 
-:func:`resilience.optimize.market.testing.highspy_twin` builds the LP of
+:func:`resilience.optimize.market.twin.highspy_twin` builds the LP of
 :mod:`resilience.optimize.market` from the documented math (no Pyomo, no builder); it is
 the floor of ``benchmarks/bench_core_scale.py``. Here it must be the *same* LP as the
 Pyomo model handed to HiGHS (entry for entry), and give the same objective, prices and
@@ -19,15 +19,8 @@ import pytest
 from resilience.optimize.compile import compile_model
 from resilience.optimize.lp import add_variables
 from resilience.optimize.market import MarketInputs, MarketSettings, build_market, run_market
-from resilience.optimize.market.testing import (
-    GOOD,
-    cut,
-    highspy_twin,
-    parameters,
-    solve_twin,
-    synthetic_world,
-    world,
-)
+from resilience.optimize.market.testing import GOOD, cut, parameters, synthetic_world, world
+from resilience.optimize.market.twin import highspy_twin, solve_twin
 from resilience.optimize.solve import SolverOptions
 
 QUIET = SolverOptions(log_to="off")
