@@ -681,7 +681,10 @@ def _loss_frame(
     if per_member:
         frame = _only_member(frame, member, func, "members table", column="member")
         frame = frame.group_by("scenario", maintain_order=True).agg(
-            pl.when(pl.col(column).is_null().all()).then(None).otherwise(pl.col(column).sum())
+            pl.when(pl.col(column).is_null().all())
+            .then(None)
+            .otherwise(pl.col(column).sum())
+            .alias(column)
         )
         subtitle = _subtitle(subtitle, f"member {member}" if member else "all members")
     elif member is not None:
@@ -788,6 +791,8 @@ def loss_by_scenario(
 
 # ----------------------------------------------------------------------------- prices
 _LINESTYLES = ("-", "--", ":", "-.")
+#: Price paths moving less than this share of their level get a y range of that share.
+_FLAT = 0.02
 
 
 def _unit_of(good: str) -> str:
@@ -796,6 +801,38 @@ def _unit_of(good: str) -> str:
     table = load_commodities()
     found = table.filter((pl.col("commodity") == commodity) & (pl.col("stage") == stage))
     return str(found["unit"][0]) if found.height else "unit"
+
+
+def _price_panel(panel: Axes, part: pl.DataFrame, good: str) -> None:
+    """Lines of one good's prices: a colour per node, a line style per scenario."""
+    scenarios = sorted(part["scenario"].unique().to_list(), key=lambda s: (s != "calm", s))
+    for i, node in enumerate(sorted(part["node"].unique().to_list())):
+        for j, scenario in enumerate(scenarios):
+            line = part.filter((pl.col("node") == node) & (pl.col("scenario") == scenario))
+            if not line.height:
+                continue
+            line = line.sort("month")
+            panel.plot(
+                line["month"].to_list(),
+                line["price_usd_per_unit"].to_list(),
+                color=SUPPLIER_COLOURS[i % len(SUPPLIER_COLOURS)],
+                linestyle=_LINESTYLES[j % len(_LINESTYLES)],
+                marker="o",
+                markersize=3,
+                linewidth=1.5,
+                label=f"{node}, {scenario}",
+            )
+    values = part["price_usd_per_unit"].to_list()
+    lo, hi = min(values, default=0.0), max(values, default=1.0)
+    if hi - lo < _FLAT * abs(hi):  # a flat path is drawn flat, not magnified noise
+        pad = _FLAT * max(abs(hi), 1.0)
+        panel.set_ylim(lo - pad, hi + pad)
+    panel.set_ylabel(f"price (USD per {_unit_of(good)})")
+    panel.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _number(v, 0)))
+    panel.set_xlabel("month of the horizon")
+    panel.xaxis.set_major_locator(MaxNLocator(integer=True))
+    panel.grid(True, alpha=0.3)
+    panel.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
 
 
 def price_paths(
@@ -865,34 +902,9 @@ def price_paths(
     else:
         fig, only = _axes(ax, (8.0, 3.4))
         axes = [only]
-    scenarios = sorted(prices["scenario"].unique().to_list(), key=lambda s: (s != "calm", s))
-    shown = sorted(prices["node"].unique().to_list())
+    who = f"member {member}" if member else "members"
     for panel, g in zip(axes, goods, strict=True):
-        part = prices.filter(pl.col("good") == g)
-        for i, node in enumerate(shown):
-            for j, scenario in enumerate(scenarios):
-                line = part.filter(
-                    (pl.col("node") == node) & (pl.col("scenario") == scenario)
-                ).sort("month")
-                if not line.height:
-                    continue
-                panel.plot(
-                    line["month"].to_list(),
-                    line["price_usd_per_unit"].to_list(),
-                    color=SUPPLIER_COLOURS[i % len(SUPPLIER_COLOURS)],
-                    linestyle=_LINESTYLES[j % len(_LINESTYLES)],
-                    marker="o",
-                    markersize=3,
-                    linewidth=1.5,
-                    label=f"{node}, {scenario}",
-                )
-        panel.set_ylabel(f"price (USD per {_unit_of(g)})")
-        panel.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _number(v, 0)))
-        panel.set_xlabel("month of the horizon")
-        panel.xaxis.set_major_locator(MaxNLocator(integer=True))
-        panel.grid(True, alpha=0.3)
-        panel.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-        who = f"member {member}" if member else "members"
+        _price_panel(panel, prices.filter(pl.col("good") == g), g)
         _title(
             panel,
             f"Monthly price of {_good_label(g)}",
