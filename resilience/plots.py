@@ -401,8 +401,7 @@ def frontier(
     ax.legend(loc="best", fontsize=9, frameon=False)
     subtitle = _subtitle(_one(frame, "study"), _one(frame, "scenario"), _one(frame, "model"))
     against = "non-allied share cap" if x == _CAP else "achieved non-allied share"
-    name = LABELS.get(y, y.replace("_", " "))
-    _title(ax, f"{name[0].upper()}{name[1:]} against the {against}", subtitle)
+    _title(ax, f"Friend-shoring frontier against the {against}", subtitle)
     _credit(fig)
     return fig
 
@@ -674,7 +673,7 @@ def _loss_frame(
         if not results:
             raise ValueError(f"{func}: no results given")
         frame = pl.concat([r.totals for r in results], how="diagonal_relaxed")
-        subtitle = _subtitle(*(sorted({r.study for r in results}) if len(results) else []))
+        subtitle = _subtitle(*sorted({r.study for r in results}))
     per_member = "member" in frame.columns
     column = value or ("welfare_loss_usd" if per_member else "expected_welfare_loss_usd")
     _require(frame, ["scenario", column], func)
