@@ -394,13 +394,14 @@ def supplier_flows(run: PolicyRun, members: Sequence[str], allies: Sequence[str]
     """
     inputs = run.result.market.inputs
     keys = ["origin", "destination", "good"]
-    observed = inputs.arcs.group_by(keys).agg(
+    observed = inputs.arcs.group_by(keys, maintain_order=True).agg(
         pl.col("flow0_units_per_month").sum().alias("observed_units_per_month")
     )
     after = (
         run.result.flows()
         .join(inputs.scenarios, on="scenario")
-        .group_by(keys)
+        .sort([*keys, "month", "scenario"])  # sums in one order: the same bits every run
+        .group_by(keys, maintain_order=True)
         .agg((pl.col("flow_units") * pl.col("probability")).sum().alias("after_units_per_month"))
         .with_columns(pl.col("after_units_per_month") / inputs.months)
     )
