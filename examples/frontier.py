@@ -110,6 +110,9 @@ gap = (
 print(gap)
 extra = gap.filter(pl.col("max_non_allied_share") == 1.0)["extra_usd"][0]
 print(f"expected loss the controls add without a cap: USD {extra / 1e6:.3f} m")
+late = gap.filter(pl.col("max_non_allied_share") == 0.5)["extra_usd"][0]
+late = round(late / 1e6, 3) + 0.0  # no "-0.000"
+print(f"expected loss the controls add at a cap of 50%: USD {late:.3f} m")
 rs.plots.frontier(both)
 
 # %% [markdown]
@@ -125,6 +128,6 @@ rs.plots.frontier(both, x="non_allied_share")
 rs.plots.frontier(both, y="expected_shed_share")
 
 # %% [markdown]
-# **What it does not show.** The market holds allied capacity at its observed output
-# plus the cited spare capacity, with no new mines over the year; the frontier is the
-# price of friend-shoring *now*, not after investment.
+# **What it does not show.** Supply in the market is 2023 output plus the cited spare
+# capacity; new mines, which take years, are not in it. The frontier is the price of
+# friend-shoring *now*, not after investment.

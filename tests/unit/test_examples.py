@@ -149,5 +149,9 @@ def test_frontier_notebook(executed: dict[str, Any]) -> None:
     assert abs(nil) < 0.01  # the reference is the calm market without policy
     assert tight > 10
     assert _number(text, r"price rise up to ([\d.]+)%") > 20
-    assert _number(text, r"the controls add without a cap: USD ([\d.]+) m") > 0
+    without_cap = _number(text, r"the controls add without a cap: USD ([\d.]+) m")
+    assert without_cap > 0
+    # A tight cap leaves the controls little to cut (the markdown says so).
+    at_half = _number(text, r"the controls add at a cap of 50%: USD (-?[\d.]+) m")
+    assert abs(at_half) < 0.1 * without_cap
     assert len(_images(nb)) >= 4
