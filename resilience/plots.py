@@ -9,21 +9,26 @@ chosen from the file's suffix.
 Every figure carries a sources-and-licences line at its foot
 (:func:`resilience.credits.credits`).
 
-The plotted data keep the units of the frames (USD, tonnes, shares in 0-1): only the tick
-labels are scaled (``USD m``, ``USD bn``, per cent, HHI on 0-10 000), so that what is drawn
-can be checked against the frames it came from.
+The plotted data keep the units of the frames (USD, units of the good, shares in 0-1,
+per cent where the column ends in ``_pct``): only the tick labels are scaled (``USD m``,
+``USD bn``, per cent, HHI on 0-10 000), so that what is drawn can be checked against the
+frames it came from.
 
 ==========================  ==============================================================
 function                    shows
 ==========================  ==============================================================
-:func:`frontier`            cost against the non-allied share cap ε (friend-shoring
-                            frontier), infeasible caps as hollow markers on a shaded band
-:func:`exposure`            non-allied share, largest-supplier share or HHI before
-                            (observed trade) and after (the plan), per commodity
+:func:`frontier`            the members' expected welfare loss against the cap ε on the
+                            non-allied share (or the share achieved); runs that did not
+                            solve to optimality as hollow markers
+:func:`exposure`            non-allied share, largest-supplier share or HHI of imports
+                            before (observed trade) and after (the run), per commodity
                             (demand-weighted over members) or per member and commodity
-:func:`supplier_shares`     stacked supplier shares per commodity, observed and planned:
-                            the top suppliers by name (allies marked), the rest as "other"
-:func:`shortfall_by_scenario`  expected shortfall (t, USD or share) per scenario, sorted
+:func:`supplier_shares`     stacked shares of each origin in the members' imports per
+                            good, observed and in the run: the top origins by name (allies
+                            marked), the rest as "other"
+:func:`loss_by_scenario`    welfare loss (USD) per scenario: of one run's scenarios (its
+                            ``members`` table) or of several runs (their ``totals``)
+:func:`price_paths`         monthly price per member, good and scenario, as lines
 ==========================  ==============================================================
 """
 
@@ -39,18 +44,21 @@ from typing import Literal
 import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from resilience.credits import credits
 from resilience.plot_files import save
+from resilience.reference.commodities import load_commodities
 from resilience.study import StudyResult
 
 __all__ = [
+    "LABELS",
     "PALETTE",
     "exposure",
     "frontier",
+    "loss_by_scenario",
+    "price_paths",
     "save",
-    "shortfall_by_scenario",
     "supplier_shares",
 ]
 
@@ -92,19 +100,21 @@ SUPPLIER_COLOURS = (
 
 #: Readable names of the numeric columns the plots draw.
 LABELS: dict[str, str] = {
-    "cost_usd": "contract cost",
-    "objective_usd": "total expected cost (objective)",
-    "holding_cost_usd": "stock holding cost",
-    "premium_usd": "premium over the least-cost plan",
-    "least_cost_usd": "least-cost plan",
-    "expected_shortfall_t": "expected shortfall",
-    "expected_shortfall_usd": "expected shortfall value",
-    "expected_shortfall_share": "expected shortfall, share of the window's demand",
-    "cvar_shortfall_usd": "CVaR of the shortfall value",
-    "worst_case_shortfall_usd": "shortfall value under the best strike",
-    "non_allied_share": "achieved non-allied share of supply",
-    "max_non_allied_share": "cap on the non-allied share of supply, ε",
-    "stock_days": "stock (days of demand)",
+    "expected_welfare_loss_usd": "members' expected welfare loss",
+    "worst_welfare_loss_usd": "members' welfare loss in the worst scenario",
+    "welfare_loss_usd": "welfare loss",
+    "consumer_loss_usd": "consumer loss",
+    "producer_gain_usd": "producer gain",
+    "stock_build_usd": "stock build (purchase and holding)",
+    "policy_cost_usd": "cost of the policy in calm",
+    "pooling_gain_usd": "gain from pooling stocks",
+    "non_allied_share": "achieved non-allied share of imports",
+    "max_non_allied_share": "cap on the non-allied share of consumption, ε",
+    "expected_shed_share": "expected demand shed, share of demand",
+    "worst_shed_share": "demand shed in the worst scenario, share of demand",
+    "price_rise_max_pct": "highest monthly price rise over the reference price",
+    "price_usd_per_unit": "price",
+    "stock_days": "stock (days of consumption)",
 }
 
 _EXPOSURE_METRICS = {
@@ -114,6 +124,7 @@ _EXPOSURE_METRICS = {
 }
 _KEY = ["member_iso3", "commodity", "stage"]
 _CAP = "max_non_allied_share"
+_DEMAND = "demand_units_per_year"
 #: Values closer to zero than this are solver round-off, drawn as zero.
 _ROUND_OFF = 1e-6
 
@@ -181,8 +192,9 @@ def _unit_formatter(
 ) -> tuple[str, Callable[[float], str]]:
     """Unit shown in the axis label and a tick/value formatter for ``column``.
 
-    ``*_usd`` columns scale to USD thousand/m/bn, ``*_share`` columns show per cent,
-    ``*_t`` tonnes, ``*_days`` days; values stay in the frame's units.
+    ``*_usd`` columns scale to USD thousand/m/bn, ``*_share`` columns show per cent of
+    their 0-1 values, ``*_pct`` columns are per cent already, ``*_t`` tonnes, ``*_days``
+    days; values stay in the frame's units.
     """
     if column.endswith("_usd"):
         divisor, unit = _money(values)
@@ -191,6 +203,8 @@ def _unit_formatter(
         return unit, lambda v: _number(v / divisor, decimals)
     if column.endswith("_share"):
         return "%", lambda v: _number(100 * v, 1).rstrip("0").rstrip(".") + "%"
+    if column.endswith("_pct"):
+        return "%", lambda v: _number(v, 1).rstrip("0").rstrip(".") + "%"
     if column.endswith("_t"):
         return "t", lambda v: _number(v, 0 if abs(v) >= 10 or v == 0 else 2)
     if column.endswith("_days"):
@@ -240,13 +254,15 @@ def _check_choice(func: str, name: str, value: object, allowed: Sequence[str]) -
         )
 
 
-def _only_member(frame: pl.DataFrame, member: str | None, func: str, what: str) -> pl.DataFrame:
+def _only_member(
+    frame: pl.DataFrame, member: str | None, func: str, what: str, column: str = "member_iso3"
+) -> pl.DataFrame:
     """``frame`` restricted to ``member`` (all rows when None); unknown member: ValueError."""
     if member is None:
         return frame
-    out = frame.filter(pl.col("member_iso3") == member)
+    out = frame.filter(pl.col(column) == member)
     if not out.height:
-        present = ", ".join(sorted(frame["member_iso3"].unique().to_list()))
+        present = ", ".join(sorted(frame[column].unique().to_list()))
         raise ValueError(f"{func}: member {member!r} is not in the {what}; members: {present}")
     return out
 
@@ -260,8 +276,8 @@ def _exposure_rows(summary: pl.DataFrame, metric: str, by: str) -> tuple[pl.Data
         return rows, labels
 
     def weighted(col: str) -> pl.Expr:
-        w = pl.when(pl.col(col).is_not_null()).then(pl.col("demand_t"))
-        return (pl.col(col) * pl.col("demand_t")).sum() / w.sum()
+        w = pl.when(pl.col(col).is_not_null()).then(pl.col(_DEMAND))
+        return (pl.col(col) * pl.col(_DEMAND)).sum() / w.sum()
 
     rows = (
         summary.group_by("commodity", "stage")
@@ -271,53 +287,24 @@ def _exposure_rows(summary: pl.DataFrame, metric: str, by: str) -> tuple[pl.Data
     return rows, [_commodity_label(c, s) for c, s in rows.select("commodity", "stage").rows()]
 
 
-def _shade_infeasible(ax: Axes, frame: pl.DataFrame, caps: list[float]) -> None:
-    """Shade the caps where every row is infeasible, half-way to the neighbouring caps."""
-    cells = (
-        frame.group_by("max_non_allied_share")
-        .agg((pl.col("status") == "infeasible").all().alias("all_infeasible"))
-        .filter("all_infeasible")["max_non_allied_share"]
-        .sort()
-        .to_list()
-    )
-    for j, cap in enumerate(cells):
-        k = caps.index(cap)
-        lo = (caps[k - 1] + cap) / 2 if k > 0 else cap
-        hi = (caps[k + 1] + cap) / 2 if k + 1 < len(caps) else cap
-        if hi - lo <= 0:
-            lo, hi = cap - 0.005, cap + 0.005
-        ax.axvspan(
-            lo,
-            hi,
-            color=PALETTE["infeasible"],
-            alpha=0.10,
-            linewidth=0,
-            label="no feasible plan" if j == 0 else None,
-        )
-
-
-def _mark_without_plan(
+def _mark_not_optimal(
     ax: Axes, bad: pl.DataFrame, *, height: float, colour: str, suffix: str
 ) -> None:
-    """Hollow markers at the bottom of the axes for grid points without a plan.
-
-    Circles for ``infeasible``, squares (grey) for any other status; x is the cap.
-    """
+    """Hollow squares at the bottom of the axes, at their cap, for runs not proven optimal."""
     for status in bad["status"].unique(maintain_order=True).to_list():
         rows = bad.filter(pl.col("status") == status)
-        infeasible = status == "infeasible"
         ax.plot(
-            rows["max_non_allied_share"].to_list(),
+            rows[_CAP].to_list(),
             [height] * rows.height,
             transform=ax.get_xaxis_transform(),
             linestyle="none",
-            marker="o" if infeasible else "s",
+            marker="s",
             markersize=7,
             markerfacecolor="none",
             markeredgewidth=1.6,
-            markeredgecolor=colour if infeasible else PALETTE["muted"],
+            markeredgecolor=colour,
             clip_on=False,
-            label=(f"infeasible{suffix}" if infeasible else f"no plan ({status}){suffix}"),
+            label=f"not optimal ({status}){suffix}",
         )
 
 
@@ -326,27 +313,28 @@ def frontier(
     frame: pl.DataFrame,
     *,
     x: Literal["max_non_allied_share", "non_allied_share"] = "max_non_allied_share",
-    y: str = "cost_usd",
+    y: str = "expected_welfare_loss_usd",
     ax: Axes | None = None,
 ) -> Figure:
-    """Friend-shoring frontier: cost against the non-allied share cap ε.
+    """Friend-shoring frontier: the members' welfare loss against the non-allied share cap ε.
 
-    Optimal points are joined by a line (one per ``scenario`` when the frame holds
-    several). Grid points without a plan are drawn as hollow markers along the bottom of
-    the axes at their cap — circles for ``infeasible``, squares for any other status —
-    and the caps found infeasible are shaded.
+    Points proven optimal are joined by a line (one per ``scenario`` when the frame holds
+    several). A cap never makes the market infeasible (members consume less instead), but
+    a run can still stop short of optimality (a time limit...): such points are drawn as
+    hollow squares along the bottom of the axes at their cap, labelled with their status.
 
     Parameters
     ----------
     frame
-        :func:`resilience.sweeps.frontier` output: ``max_non_allied_share``, ``status``
-        (``"optimal"``, ``"infeasible"``...), the ``y`` column, optionally ``scenario``,
-        ``study``, ``model`` and ``non_allied_share``.
+        :func:`resilience.sweeps.frontier` output (:data:`~resilience.sweeps.frontier.
+        FRONTIER_COLUMNS`): ``max_non_allied_share``, ``status``, the ``y`` column,
+        optionally ``scenario``, ``study``, ``model`` and ``non_allied_share``.
     x
         ``"max_non_allied_share"`` (the cap ε, default) or ``"non_allied_share"`` (the
-        share the plan achieves; points without a plan stay at their cap).
+        share the run achieves; points not optimal stay at their cap).
     y
-        The cost column (USD): ``cost_usd`` (contract cost, default), ``objective_usd``...
+        The column on the y axis: ``expected_welfare_loss_usd`` (default),
+        ``worst_welfare_loss_usd``, ``expected_shed_share``, ``price_rise_max_pct``...
     ax
         Axes to draw into; a new figure when omitted.
 
@@ -360,14 +348,11 @@ def frontier(
         A needed column is missing, or ``x`` is not one of the two choices.
     """
     frame = _as_frame(frame, "frontier")
-    if x not in ("max_non_allied_share", "non_allied_share"):
-        raise ValueError(
-            f"frontier: x={x!r} is not allowed; use 'max_non_allied_share' or 'non_allied_share'"
-        )
-    _require(frame, list(dict.fromkeys(["max_non_allied_share", "status", y, x])), "frontier")
+    _check_choice("frontier", "x", x, [_CAP, "non_allied_share"])
+    _require(frame, list(dict.fromkeys([_CAP, "status", y, x])), "frontier")
     fig, ax = _axes(ax, (7.5, 4.5))
     ok = (pl.col("status") == "optimal") & pl.col(y).is_not_null() & pl.col(x).is_not_null()
-    frame = frame.with_columns(_ok=ok).sort("max_non_allied_share")
+    frame = frame.with_columns(_ok=ok).sort(_CAP)
     unit, fmt = _unit_formatter(y, frame.filter("_ok")[y].to_list())
 
     groups = (
@@ -375,9 +360,6 @@ def frontier(
         if "scenario" in frame.columns and frame["scenario"].n_unique() > 1
         else [None]
     )
-    caps = sorted(set(frame["max_non_allied_share"].drop_nulls().to_list()))
-    if x == "max_non_allied_share":
-        _shade_infeasible(ax, frame, caps)
     for i, group in enumerate(groups):
         part = frame if group is None else frame.filter(pl.col("scenario") == group)
         good = part.filter("_ok").sort(x)
@@ -389,13 +371,13 @@ def frontier(
             markersize=5,
             linewidth=1.8,
             color=colour,
-            label="optimal plan" if group is None else str(group),
+            label="optimal run" if group is None else str(group),
         )
-        _mark_without_plan(
+        _mark_not_optimal(
             ax,
             part.filter(~pl.col("_ok")),
             height=0.04 + 0.05 * i,
-            colour=PALETTE["infeasible"] if group is None else colour,
+            colour=PALETTE["muted"] if group is None else colour,
             suffix="" if group is None else f": {group}",
         )
 
@@ -410,7 +392,7 @@ def frontier(
         ax.text(
             0.5,
             0.5,
-            "no feasible plan on this grid",
+            "no optimal run on this grid",
             transform=ax.transAxes,
             ha="center",
             color=PALETTE["infeasible"],
@@ -419,7 +401,7 @@ def frontier(
     ax.legend(loc="best", fontsize=9, frameon=False)
     subtitle = _subtitle(_one(frame, "study"), _one(frame, "scenario"), _one(frame, "model"))
     against = "non-allied share cap" if x == _CAP else "achieved non-allied share"
-    _title(ax, f"Cost of friend-shoring against the {against}", subtitle)
+    _title(ax, f"Friend-shoring frontier against the {against}", subtitle)
     _credit(fig)
     return fig
 
@@ -439,20 +421,21 @@ def exposure(
     member: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Exposure before (observed trade) and after (the plan), as paired horizontal bars.
+    """Import exposure before (observed trade) and after (the run), as paired bars.
 
     Parameters
     ----------
     source
         A :class:`~resilience.study.StudyResult` or its ``summary`` frame
-        (``member_iso3, commodity, stage, demand_t`` and ``<metric>_before/_after``).
+        (``member_iso3, commodity, stage, demand_units_per_year`` and
+        ``<metric>_before/_after``).
     metric
         ``non_allied_share`` (default), ``max_single_share`` or ``hhi`` (ticks on the
         0-10 000 scale; the bars keep the summary's 0-1 values).
     by
         ``"commodity"``: one pair per commodity, the members' values weighted by their
-        demand (members with a null value left out); ``"member"``: one pair per member
-        and commodity.
+        demand (``demand_units_per_year``; members with a null value left out);
+        ``"member"``: one pair per member and commodity.
     member
         Only this member (ISO3).
     ax
@@ -461,7 +444,7 @@ def exposure(
     Returns
     -------
     matplotlib.figure.Figure
-        Two bar containers, labelled ``before (observed trade)`` and ``after (plan)``.
+        Two bar containers, labelled ``before (observed trade)`` and ``after (the run)``.
 
     Raises
     ------
@@ -472,7 +455,7 @@ def exposure(
     summary, subtitle = _summary_of(source, "exposure")
     _check_choice("exposure", "metric", metric, list(_EXPOSURE_METRICS))
     _check_choice("exposure", "by", by, ["commodity", "member"])
-    _require(summary, [*_KEY, "demand_t", f"{metric}_before", f"{metric}_after"], "exposure")
+    _require(summary, [*_KEY, _DEMAND, f"{metric}_before", f"{metric}_after"], "exposure")
     summary = _only_member(summary, member, "exposure", "summary")
     rows, labels = _exposure_rows(summary, metric, by)
     if by == "commodity":
@@ -497,7 +480,7 @@ def exposure(
 
     for offset, key, name in (
         (-h / 2, "before", "before (observed trade)"),
-        (h / 2, "after", "after (plan)"),
+        (h / 2, "after", "after (the run)"),
     ):
         bars = ax.barh(
             [p + offset for p in pos],
@@ -512,39 +495,47 @@ def exposure(
     ax.set_xlim(0, 1.12)
     if is_hhi:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v * 10_000:,.0f}"))
-        ax.set_xlabel("supplier concentration, HHI (0–10 000)")
+        ax.set_xlabel("supplier concentration of imports, HHI (0–10 000)")
     else:
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-        ax.set_xlabel(f"{_EXPOSURE_METRICS[metric]} (%)")
+        ax.set_xlabel(f"{_EXPOSURE_METRICS[metric]} (% of imports)")
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     name = _EXPOSURE_METRICS[metric]
-    title = f"{name[0].upper()}{name[1:]}: before and after the plan"
+    title = f"{name[0].upper()}{name[1:]}: observed and in the run"
     _title(ax, title, _subtitle(subtitle, how))
     _credit(fig)
     return fig
 
 
-_BASES = {"observed": "observed_t", "plan": "quantity_t"}
-_BAR = ["commodity", "stage", "basis"]
-_PLAN_COLUMNS = ["member_iso3", "supplier_iso3", "commodity", "stage"]
+# ----------------------------------------------------------------------------- suppliers
+_BASES = {"observed": "observed_units_per_month", "after": "after_units_per_month"}
+_BAR = ["good", "basis"]
+_FLOW_COLUMNS = ["member", "origin", "good"]
 
 
-def _plan_of(source: StudyResult | pl.DataFrame) -> tuple[pl.DataFrame, str]:
+def _flows_of(source: StudyResult | pl.DataFrame) -> tuple[pl.DataFrame, str]:
     if not isinstance(source, StudyResult):
         return _as_frame(source, "supplier_shares"), ""
-    if "plan" not in source.tables:
+    if "supplier_flows" not in source.tables:
         raise ValueError(
-            f"supplier_shares: the result has no 'plan' table; tables: {', '.join(source.tables)}"
+            "supplier_shares: the result has no 'supplier_flows' table; tables: "
+            f"{', '.join(source.tables)}"
         )
-    return source.tables["plan"], _subtitle(source.study, source.scenario)
+    return source.tables["supplier_flows"], _subtitle(source.study, source.scenario)
 
 
-def _supplier_long(plan: pl.DataFrame, bases: Sequence[str]) -> pl.DataFrame:
-    """Per commodity, stage, basis and supplier: the supplier's positive share of tonnes."""
+def _good_label(good: str) -> str:
+    """``graphite/mining`` -> ``graphite (mining)``."""
+    commodity, _, stage = good.partition("/")
+    return _commodity_label(commodity, stage) if stage else commodity
+
+
+def _supplier_long(flows: pl.DataFrame, bases: Sequence[str]) -> pl.DataFrame:
+    """Per good, basis and origin: the origin's positive share of the imports."""
     long = pl.concat(
         [
-            plan.group_by("commodity", "stage", "supplier_iso3")
+            flows.group_by("good", "origin")
             .agg(pl.col(_BASES[b]).sum().alias("q"))
             .with_columns(basis=pl.lit(b))
             for b in bases
@@ -555,42 +546,41 @@ def _supplier_long(plan: pl.DataFrame, bases: Sequence[str]) -> pl.DataFrame:
     return long.with_columns(share=share).filter(pl.col("share") > 0)
 
 
-# ----------------------------------------------------------------------------- suppliers
 def supplier_shares(
     source: StudyResult | pl.DataFrame,
     member: str | None = None,
     *,
     top: int = 5,
-    basis: Literal["both", "observed", "plan"] = "both",
+    basis: Literal["both", "observed", "after"] = "both",
     ax: Axes | None = None,
 ) -> Figure:
-    """Stacked supplier shares per commodity, observed trade and the plan.
+    """Stacked shares of each origin in the imports per good, observed and in the run.
 
-    Each bar splits one commodity's supply (all members' summed, or ``member``'s) among
-    suppliers. A supplier is named — in every bar — when it is among the ``top`` largest
-    of any bar; the suppliers never among them are summed as ``other``. Colours follow
-    the suppliers across bars; allied suppliers carry ``(ally)`` in the legend.
+    Each bar splits one good's imports (all members' summed, or ``member``'s) among
+    origins. An origin is named — in every bar — when it is among the ``top`` largest of
+    any bar; the others are summed as ``other``. Colours follow the origins across bars;
+    allied origins carry ``(ally)`` in the legend.
 
     Parameters
     ----------
     source
-        A :class:`~resilience.study.StudyResult` (its ``plan`` table) or a plan frame:
-        ``member_iso3, supplier_iso3, commodity, stage, quantity_t, observed_t`` and
-        optionally ``is_ally``.
+        A :class:`~resilience.study.StudyResult` (its ``supplier_flows`` table) or such a
+        frame: ``member, origin, good, observed_units_per_month, after_units_per_month``
+        and optionally ``is_ally``.
     member
-        Only this member's supply (ISO3); all members when omitted.
+        Only this member's imports (ISO3); all members when omitted.
     top
-        Suppliers named per bar (at least 1).
+        Origins named per bar (at least 1).
     basis
-        ``"both"`` (observed and planned bar per commodity, default), ``"observed"`` or
-        ``"plan"``.
+        ``"both"`` (observed and after bar per good, default), ``"observed"`` or
+        ``"after"``.
     ax
         Axes to draw into; a new figure when omitted.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One bar container per named supplier (labelled with its ISO3 code) and one
+        One bar container per named origin (labelled with its ISO3 code) and one
         ``other``, each with one bar per row.
 
     Raises
@@ -598,43 +588,37 @@ def supplier_shares(
     ValueError
         A needed column is missing, ``top < 1``, an unknown basis or member.
     """
-    plan, subtitle = _plan_of(source)
+    flows, subtitle = _flows_of(source)
     if top < 1:
         raise ValueError(f"supplier_shares: top={top} must be at least 1")
-    _check_choice("supplier_shares", "basis", basis, ["both", "observed", "plan"])
-    chosen = ["observed", "plan"] if basis == "both" else [basis]
-    _require(plan, [*_PLAN_COLUMNS, *_BASES.values()], "supplier_shares")
-    plan = _only_member(plan, member, "supplier_shares", "plan")
-    long = _supplier_long(plan, chosen)
+    _check_choice("supplier_shares", "basis", basis, ["both", "observed", "after"])
+    chosen = ["observed", "after"] if basis == "both" else [basis]
+    _require(flows, [*_FLOW_COLUMNS, *_BASES.values()], "supplier_shares")
+    flows = _only_member(flows, member, "supplier_shares", "supplier flows", column="member")
+    long = _supplier_long(flows, chosen)
     rank = pl.col("share").rank("ordinal", descending=True).over(_BAR)
     named = (
         long.filter(rank <= top)
-        .group_by("supplier_iso3")
+        .group_by("origin")
         .agg(pl.col("share").sum())
-        .sort(["share", "supplier_iso3"], descending=[True, False])["supplier_iso3"]
+        .sort(["share", "origin"], descending=[True, False])["origin"]
         .to_list()
     )
     allies: set[str] = set()
-    if "is_ally" in plan.columns:
-        allies = set(plan.filter(pl.col("is_ally"))["supplier_iso3"].unique().to_list())
+    if "is_ally" in flows.columns:
+        allies = set(flows.filter(pl.col("is_ally"))["origin"].unique().to_list())
 
-    commodities = plan.select("commodity", "stage").unique().sort("commodity", "stage").rows()
-    rows = [(c, s, b) for c, s in commodities for b in chosen]
-    labels = [
-        f"{_commodity_label(c, s)}, {b}" if len(chosen) > 1 else _commodity_label(c, s)
-        for c, s, b in rows
-    ]
+    goods = sorted(flows["good"].unique().to_list())
+    rows = [(g, b) for g in goods for b in chosen]
+    labels = [f"{_good_label(g)}, {b}" if len(chosen) > 1 else _good_label(g) for g, b in rows]
     gap = 0.6 if len(chosen) > 1 else 0.0
     positions = [i + gap * (i // len(chosen)) for i in range(len(rows))]
-    shares = {
-        (c, s, b, sup): v
-        for c, s, b, sup, v in long.select(*_BAR, "supplier_iso3", "share").iter_rows()
-    }
+    shares = {(g, b, o): v for g, b, o, v in long.select(*_BAR, "origin", "share").iter_rows()}
 
     fig, ax = _axes(ax, (9.0, 1.4 + 0.42 * len(rows)))
     left = [0.0] * len(rows)
-    for i, sup in enumerate(named):
-        widths = [shares.get((c, s, b, sup), 0.0) for c, s, b in rows]
+    for i, origin in enumerate(named):
+        widths = [shares.get((g, b, origin), 0.0) for g, b in rows]
         ax.barh(
             positions,
             widths,
@@ -643,7 +627,7 @@ def supplier_shares(
             color=SUPPLIER_COLOURS[i % len(SUPPLIER_COLOURS)],
             edgecolor="white",
             linewidth=0.5,
-            label=f"{sup} (ally)" if sup in allies else sup,
+            label=f"{origin} (ally)" if origin in allies else origin,
         )
         left = [a + w for a, w in zip(left, widths, strict=True)]
     rest = [max(0.0, 1.0 - a) if a > 0 else 0.0 for a in left]
@@ -661,38 +645,85 @@ def supplier_shares(
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-    ax.set_xlabel("share of supply (%, by tonnes)")
+    ax.set_xlabel("share of imports (%, by units of the good)")
     ax.legend(
-        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title="supplier"
+        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, title="origin"
     )
     who = f"member {member}" if member else "all members"
-    what = {"both": "observed trade and the plan", "observed": "observed trade", "plan": "the plan"}
-    _title(ax, f"Supplier shares by commodity: {what[basis]}", _subtitle(subtitle, who))
+    what = {"both": "observed and in the run", "observed": "observed", "after": "in the run"}
+    _title(ax, f"Origins of the imports by good: {what[basis]}", _subtitle(subtitle, who))
     _credit(fig)
     return fig
 
 
-# ----------------------------------------------------------------------------- shortfall
-def shortfall_by_scenario(
-    source: pl.DataFrame | Sequence[StudyResult],
+# ----------------------------------------------------------------------------- losses
+def _loss_frame(
+    source: StudyResult | pl.DataFrame | Sequence[StudyResult],
+    value: str | None,
+    member: str | None,
+) -> tuple[pl.DataFrame, str, str]:
+    """One row per scenario (``scenario``, ``value``), the value column and a subtitle."""
+    func = "loss_by_scenario"
+    if isinstance(source, StudyResult):
+        frame, subtitle = source.members, _subtitle(source.study, source.scenario, source.model)
+    elif isinstance(source, pl.DataFrame | pl.LazyFrame):
+        frame, subtitle = _as_frame(source, func), ""
+    else:
+        results = list(source)
+        if not results:
+            raise ValueError(f"{func}: no results given")
+        frame = pl.concat([r.totals for r in results], how="diagonal_relaxed")
+        subtitle = _subtitle(*sorted({r.study for r in results}))
+    per_member = "member" in frame.columns
+    column = value or ("welfare_loss_usd" if per_member else "expected_welfare_loss_usd")
+    _require(frame, ["scenario", column], func)
+    if per_member:
+        frame = _only_member(frame, member, func, "members table", column="member")
+        frame = frame.group_by("scenario", maintain_order=True).agg(
+            pl.when(pl.col(column).is_null().all())
+            .then(None)
+            .otherwise(pl.col(column).sum())
+            .alias(column)
+        )
+        subtitle = _subtitle(subtitle, f"member {member}" if member else "all members")
+    elif member is not None:
+        raise ValueError(
+            f"{func}: member={member!r} needs a per-member frame (a 'member' column, as in "
+            f"StudyResult.members); columns present: {', '.join(frame.columns)}"
+        )
+    dupes = frame.filter(pl.col("scenario").is_duplicated())["scenario"].unique().to_list()
+    if dupes:
+        raise ValueError(
+            f"{func}: one row per scenario expected; repeated: {', '.join(map(str, sorted(dupes)))}"
+        )
+    return frame.select("scenario", pl.col(column).cast(pl.Float64)), column, subtitle
+
+
+def loss_by_scenario(
+    source: StudyResult | pl.DataFrame | Sequence[StudyResult],
     *,
-    value: str = "expected_shortfall_t",
+    value: str | None = None,
+    member: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Expected shortfall per scenario as horizontal bars, largest on top.
+    """Welfare loss (USD) per scenario as horizontal bars, largest on top.
 
     Parameters
     ----------
     source
-        A frame with one row per ``scenario`` and the ``value`` column — e.g. the
-        ``totals`` of several runs, ``pl.concat([r.totals for r in results])`` — or the
-        results themselves.
+        - a :class:`~resilience.study.StudyResult`, or its ``members`` frame (a ``member``
+          column): the loss in each scenario of the run (``calm`` included), summed over
+          the members (or ``member``'s);
+        - several results, or a frame with one row per ``scenario`` (their ``totals``,
+          ``pl.concat([r.totals for r in results])``): one bar per run.
     value
-        ``expected_shortfall_t`` (default), ``expected_shortfall_usd``,
-        ``expected_shortfall_share`` or any numeric column (unit from its suffix:
-        ``_t``, ``_usd``, ``_share``). Null values (a model that does not estimate
-        shortfall) are drawn as empty bars labelled ``n/a``; values within ``1e-6`` of
-        zero (solver round-off such as ``-1e-14`` t) as zero.
+        The column drawn: default ``welfare_loss_usd`` for a members frame and
+        ``expected_welfare_loss_usd`` for totals; any numeric column otherwise (unit
+        from its suffix: ``_usd``, ``_share``, ``_pct``...). Null values are drawn as
+        empty bars labelled ``n/a``; values within ``1e-6`` of zero (solver round-off)
+        as zero. Negative values (the members gain) are drawn to the left of zero.
+    member
+        Only this member's loss (ISO3; a members frame only).
     ax
         Axes to draw into; a new figure when omitted.
 
@@ -703,25 +734,11 @@ def shortfall_by_scenario(
     Raises
     ------
     ValueError
-        A needed column is missing, or a scenario appears more than once.
+        A needed column is missing, a scenario appears more than once in a totals
+        frame, ``member`` is not in the members table (or the frame has no members).
     """
-    if isinstance(source, pl.DataFrame | pl.LazyFrame):
-        frame = _as_frame(source, "shortfall_by_scenario")
-    else:
-        results = list(source)
-        if not results:
-            raise ValueError("shortfall_by_scenario: no results given")
-        frame = pl.concat([r.totals for r in results], how="diagonal_relaxed")
-    _require(frame, ["scenario", value], "shortfall_by_scenario")
-    dupes = frame.filter(pl.col("scenario").is_duplicated())["scenario"].unique().to_list()
-    if dupes:
-        raise ValueError(
-            f"shortfall_by_scenario: one row per scenario expected; repeated: "
-            f"{', '.join(map(str, sorted(dupes)))}"
-        )
-    frame = frame.select("scenario", pl.col(value).cast(pl.Float64)).sort(
-        value, descending=True, nulls_last=True
-    )
+    frame, value, subtitle = _loss_frame(source, value, member)
+    frame = frame.sort(value, descending=True, nulls_last=True)
     names = frame["scenario"].to_list()
     raw = [None if v is None else 0.0 if abs(v) < _ROUND_OFF else v for v in frame[value]]
     unit, fmt = _unit_formatter(value, raw)
@@ -745,23 +762,152 @@ def shortfall_by_scenario(
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt(v)))
     ax.set_xlabel(_label(value, unit))
-    top = max((v for v in raw if v is not None), default=0.0)
-    ax.set_xlim(0, top * 1.18 if top > 0 else 1.0)
-    ax.grid(True, axis="x", alpha=0.3)
-    if top <= 0:
+    finite = [v for v in raw if v is not None]
+    top, bottom = max(finite, default=0.0), min(finite, default=0.0)
+    if top <= 0 and bottom >= 0:
+        ax.set_xlim(0, 1.0)
         ax.set_xticks([0.0])
         ax.text(
             0.98,
             0.02,
-            "no shortfall in any scenario",
+            "no loss in any scenario",
             transform=ax.transAxes,
             ha="right",
             va="bottom",
             fontsize=9,
             color=PALETTE["muted"],
         )
-    subtitle = _subtitle(_one(frame, "study"), _one(frame, "model"))
+    else:
+        span = top - min(bottom, 0.0)
+        ax.set_xlim(min(bottom, 0.0) - 0.18 * span * (bottom < 0), max(top, 0.0) + 0.18 * span)
+        ax.axvline(0.0, color=PALETTE["muted"], linewidth=0.8)
+    ax.grid(True, axis="x", alpha=0.3)
     name = LABELS.get(value, value)
     _title(ax, f"{name[0].upper()}{name[1:]} by scenario", subtitle)
+    _credit(fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------- prices
+_LINESTYLES = ("-", "--", ":", "-.")
+#: Price paths moving less than this share of their level get a y range of that share.
+_FLAT = 0.02
+
+
+def _unit_of(good: str) -> str:
+    """The content unit of ``good`` (``commodity/stage``) in ``datasets/commodities.csv``."""
+    commodity, _, stage = good.partition("/")
+    table = load_commodities()
+    found = table.filter((pl.col("commodity") == commodity) & (pl.col("stage") == stage))
+    return str(found["unit"][0]) if found.height else "unit"
+
+
+def _price_panel(panel: Axes, part: pl.DataFrame, good: str) -> None:
+    """Lines of one good's prices: a colour per node, a line style per scenario."""
+    scenarios = sorted(part["scenario"].unique().to_list(), key=lambda s: (s != "calm", s))
+    for i, node in enumerate(sorted(part["node"].unique().to_list())):
+        for j, scenario in enumerate(scenarios):
+            line = part.filter((pl.col("node") == node) & (pl.col("scenario") == scenario))
+            if not line.height:
+                continue
+            line = line.sort("month")
+            panel.plot(
+                line["month"].to_list(),
+                line["price_usd_per_unit"].to_list(),
+                color=SUPPLIER_COLOURS[i % len(SUPPLIER_COLOURS)],
+                linestyle=_LINESTYLES[j % len(_LINESTYLES)],
+                marker="o",
+                markersize=3,
+                linewidth=1.5,
+                label=f"{node}, {scenario}",
+            )
+    values = part["price_usd_per_unit"].to_list()
+    lo, hi = min(values, default=0.0), max(values, default=1.0)
+    if hi - lo < _FLAT * abs(hi):  # a flat path is drawn flat, not magnified noise
+        pad = _FLAT * max(abs(hi), 1.0)
+        panel.set_ylim(lo - pad, hi + pad)
+    panel.set_ylabel(f"price (USD per {_unit_of(good)})")
+    panel.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _number(v, 0)))
+    panel.set_xlabel("month of the horizon")
+    panel.xaxis.set_major_locator(MaxNLocator(integer=True))
+    panel.grid(True, alpha=0.3)
+    panel.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+
+
+def price_paths(
+    result: StudyResult,
+    member: str | None = None,
+    *,
+    good: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Monthly price per member, good and scenario as lines (``tables["prices"]``).
+
+    One panel per good (prices of different goods differ by orders of magnitude and are
+    in their own content units); within a panel, a colour per member and a line style
+    per scenario of the run (``calm`` included).
+
+    Parameters
+    ----------
+    result
+        A study run with a ``prices`` table (``node, good, month, scenario,
+        price_usd_per_unit``); only the run's members are drawn.
+    member
+        Only this member (ISO3).
+    good
+        Only this good (``commodity/stage``, e.g. ``graphite/mining``); needed when
+        ``ax`` is given and the run has several goods.
+    ax
+        Axes to draw into (one good only); a new figure when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line per member and scenario in each good's axes, labelled
+        ``"<member>, <scenario>"``.
+
+    Raises
+    ------
+    ValueError
+        The result has no ``prices`` table, an unknown member or good, or ``ax`` given
+        for several goods.
+    """
+    func = "price_paths"
+    if "prices" not in result.tables:
+        raise ValueError(
+            f"{func}: the result has no 'prices' table; tables: {', '.join(result.tables)}"
+        )
+    prices = result.tables["prices"]
+    _require(prices, ["node", "good", "month", "scenario", "price_usd_per_unit"], func)
+    members = sorted(result.members["member"].unique().to_list())
+    prices = prices.filter(pl.col("node").is_in(members))
+    prices = _only_member(prices, member, func, "run's prices", column="node")
+    if good is not None:
+        known = sorted(prices["good"].unique().to_list())
+        if good not in known:
+            raise ValueError(
+                f"{func}: good {good!r} is not in the run's prices; goods: {', '.join(known)}"
+            )
+        prices = prices.filter(pl.col("good") == good)
+    goods = sorted(prices["good"].unique().to_list())
+    if ax is not None and len(goods) > 1:
+        raise ValueError(
+            f"{func}: one axes cannot hold {len(goods)} goods ({', '.join(goods)}); "
+            "pass good= or no ax"
+        )
+    if ax is None:
+        fig = Figure(figsize=(8.0, 0.6 + 2.8 * len(goods)), layout="constrained")
+        axes = list(fig.subplots(len(goods), 1, squeeze=False)[:, 0])
+    else:
+        fig, only = _axes(ax, (8.0, 3.4))
+        axes = [only]
+    who = f"member {member}" if member else "members"
+    for panel, g in zip(axes, goods, strict=True):
+        _price_panel(panel, prices.filter(pl.col("good") == g), g)
+        _title(
+            panel,
+            f"Monthly price of {_good_label(g)}",
+            _subtitle(result.study, result.scenario, who),
+        )
     _credit(fig)
     return fig

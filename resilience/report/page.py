@@ -1,12 +1,13 @@
 """``summary.html``: a one-page, self-contained summary of a report partition.
 
 For people who would rather look than read: the top risks of the metrics table, the
-scenario findings (including the infeasible ones, with the reason's first line), and
-three pictures — the top risks, the expected shortfall per scenario and the
-cost-exposure frontier — as PNG embedded in the page (base64), so the file can be mailed
-or opened from any folder. Figures are drawn with :class:`matplotlib.figure.Figure`
-(no pyplot, no display); PNGs are written without a timestamp or software tag and the
-page holds no clock time, so the same tables give the same bytes.
+scenario findings (including the runs that did not solve, with the reason's first line),
+and three pictures — the top risks, the members' welfare loss per scenario and the
+welfare-loss frontier of friend-shoring — as PNG embedded in the page (base64), so the
+file can be mailed or opened from any folder. Figures are drawn with
+:class:`matplotlib.figure.Figure` (no pyplot, no display); PNGs are written without a
+timestamp or software tag and the page holds no clock time, so the same tables give the
+same bytes.
 
 Top risks are ranked by the GeoPolRisk score (Koyamparambath et al. 2024: concentration
 times governance-weighted import shares), highest first.
@@ -309,7 +310,8 @@ def render_page(ctx: PageContext, tables: Mapping[str, pl.DataFrame]) -> bytes:
     if frontier is not None and frontier.height:
         parts.append("<h2>Cost–exposure frontier</h2>")
         parts.append(
-            '<p class="note">Least cost of the plan as the cap on the share bought outside '
+            '<p class="note">Members\' expected welfare loss (USD, against the calm market '
+            "without policy) as the cap on the share of consumption imported from outside "
             "the alliance tightens (right to left).</p>"
         )
         parts.append(_frontier_figure(frontier))

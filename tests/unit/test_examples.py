@@ -88,7 +88,7 @@ def _number(text: str, pattern: str) -> float:
 
 
 def test_the_expected_examples_exist() -> None:
-    assert {p.stem for p in EXAMPLES} >= {"whatif_taiwan_g7", "frontier"}
+    assert {p.stem for p in EXAMPLES} >= {"disruption_g7", "frontier"}
     for path in EXAMPLES:
         assert path.read_text().startswith("# ---\n# jupyter:\n#   jupytext:"), path
 
@@ -106,46 +106,52 @@ def test_every_cell_runs_without_error(executed: dict[str, Any], name: str) -> N
     assert any(cell.source.startswith("%matplotlib inline") for cell in code)
 
 
-def test_whatif_notebook(executed: dict[str, Any]) -> None:
-    nb = executed["whatif_taiwan_g7"]
+def test_disruption_notebook(executed: dict[str, Any]) -> None:
+    nb = executed["disruption_g7"]
     text = _text(nb)
-    # Taiwan's part of the G7's imports of the four minerals is tiny. The plan buys refined
-    # cobalt from Taiwan, so the blockade costs something, but only the re-sourcing of the
-    # expected lost tonnes (2 % x 180/365 of what the plan buys there): each at a positive
-    # premium below twice the cobalt reference price (USD 34 k/t in 2023) and no shortfall.
-    assert _number(text, r"a share of ([\d.]+)%") < 1.0
-    assert _number(text, r"base plan buys ([\d,]+) t from Taiwan") > 0
-    extra = _number(text, r"on these minerals: USD (-?[\d,]+)")
-    lost = _number(text, r"Taiwanese tonnes to re-source: ([\d,.]+) t")
-    per_t = _number(text, r"USD ([\d,]+) per tonne re-sourced")
-    assert extra > 0
-    assert 0 < per_t < 2 * 34_128
-    assert extra == pytest.approx(per_t * lost, rel=1e-3)
-    # Friend-shoring at 50 % is infeasible, explained in words.
-    assert "No plan can meet all" in text
-    assert "may come from outside the alliance" in text
-    # The sweep finds the edge; more allies make lower caps feasible.
-    g7 = _number(text, r"smallest feasible cap, allies G7: ([\d.]+)")
-    g7_eu = _number(text, r"smallest feasible cap, allies G7\+EU: ([\d.]+)")
-    assert 0.5 < g7_eu <= g7 <= 1.0
-    assert _number(text, r"allies G7: .*\(\+(\d+)%\)") > 0
-    # Frontier, exposure, supplier shares and shortfall figures.
+    assert "run status: optimal" in text
+    # China's graphite controls cost the G7 money: far more if they strike than expected.
+    expected = _number(text, r"expected welfare loss of the members: USD (-?[\d.]+) m")
+    worst = _number(text, r"welfare loss USD (-?[\d.]+) m")
+    assert 0 < expected < worst
+    assert "worst scenario: china_graphite_controls" in text
+    # The US price rises by about a fifth (the markdown says so); the US sheds most.
+    assert 10 < _number(text, r"highest US price rise: ([\d.]+)%") < 50
+    assert "largest share of demand shed: USA" in text
+    assert 0 < _number(text, r"largest share of demand shed: USA, ([\d.]+)%") < 5
+    # Stocks are insurance: the worst case falls below the no-policy one, at a price.
+    stock_worst = _number(text, r"30 days of stock: worst-case loss USD ([\d.]+) m")
+    no_policy = _number(text, r"\(no policy: USD ([\d.]+) m\)")
+    assert no_policy == pytest.approx(worst, abs=1e-3)
+    assert stock_worst < no_policy
+    assert _number(text, r"stock bought for USD ([\d.]+) m") > 0
+    # Pooling lowers both the worst case and the expected loss, buying nothing.
+    assert _number(text, r"pooling: worst-case loss USD ([\d.]+) m") < no_policy
+    assert _number(text, r"pooling: .* expected USD ([\d.]+) m") < expected
+    # Friend-shoring at 50 % costs far more than the disruption and sheds demand.
+    cap = _number(text, r"friend-shoring cap 50 %: expected welfare loss USD ([\d.]+) m")
+    assert cap > 10 * worst
+    assert _number(text, r"friend-shoring cap 50 %: .* demand shed ([\d.]+)%") > 5
+    # Loss by scenario, price paths, policies, exposure and supplier shares.
     images = _images(nb)
-    assert len(images) >= 4
+    assert len(images) >= 5
     assert all(img.strip() for img in images)
 
 
 def test_frontier_notebook(executed: dict[str, Any]) -> None:
     nb = executed["frontier"]
     text = _text(nb)
-    eps = _number(text, r"smallest feasible cap: ([\d.]+)")
-    assert 0.5 < eps < 1.0
-    assert _number(text, r"under the controls: ([\d.]+)") == pytest.approx(eps, abs=0.01)
-    cheapest = _number(text, r"without a cap: USD ([\d.]+) bn")
-    at_edge = _number(text, r"at the smallest cap: USD ([\d.]+) bn")
-    assert at_edge > cheapest > 0.1
-    assert _number(text, r"premium ([\d.]+)%") == pytest.approx(
-        100 * (at_edge / cheapest - 1), abs=0.2
-    )
-    assert "No plan can meet all" in text  # just below the edge
-    assert len(_images(nb)) >= 2
+    assert "caps solved to optimality: 6 of 6" in text
+    edge = _number(text, r"tightest cap without shedding demand: ([\d.]+)")
+    assert 0.5 < edge < 1.0
+    nil = _number(text, r"loss without a cap: USD (-?[\d.]+) m")
+    tight = _number(text, r"loss at a cap of 50%: USD ([\d.]+) m")
+    assert abs(nil) < 0.01  # the reference is the calm market without policy
+    assert tight > 10
+    assert _number(text, r"price rise up to ([\d.]+)%") > 20
+    without_cap = _number(text, r"the controls add without a cap: USD ([\d.]+) m")
+    assert without_cap > 0
+    # A tight cap leaves the controls little to cut (the markdown says so).
+    at_half = _number(text, r"the controls add at a cap of 50%: USD (-?[\d.]+) m")
+    assert abs(at_half) < 0.1 * without_cap
+    assert len(_images(nb)) >= 4

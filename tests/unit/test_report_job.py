@@ -24,7 +24,7 @@ AS_OF = "2026-11-20"
 FULL = f"""
 name: small
 description: One study, two scenarios, a three-point frontier.
-tables: [dependency, metrics, scenarios, scenario_summary, frontier]
+tables: [dependency, metrics, scenarios, scenario_summary, scenario_members, frontier]
 dependency:
   importers: [USA, JPN]
   commodities: [cobalt, graphite/mining]
@@ -85,27 +85,36 @@ def test_layout_and_manifest(published: tuple[Path, Path, dict]) -> None:
     assert json.loads((partition / MANIFEST).read_text()) == manifest
 
 
-def test_infeasible_scenario_is_a_finding(published: tuple[Path, Path, dict]) -> None:
+def test_every_scenario_is_an_answer_with_its_welfare_loss(
+    published: tuple[Path, Path, dict],
+) -> None:
+    """On the market core a friend-shoring cap is never infeasible: members shed demand."""
     _, out, manifest = published
     scenarios = read_report(out, "scenarios").collect()
     status = dict(zip(scenarios["scenario"], scenarios["status"], strict=True))
     assert status == {
         "base": "optimal",
         "china_graphite_controls": "optimal",
-        "g7_friendshoring": "infeasible",
+        "g7_friendshoring": "optimal",
     }
-    row = scenarios.filter(pl.col("status") == "infeasible").row(0, named=True)
-    assert "no plan" in row["reason"]
-    assert row["cost_usd"] is None
+    loss = dict(zip(scenarios["scenario"], scenarios["expected_welfare_loss_usd"], strict=True))
+    # Capping non-G7 supply at half costs the members more than China's graphite controls.
+    assert loss["g7_friendshoring"] > loss["china_graphite_controls"] > 0
+    members = read_report(out, "scenario_members").collect()
+    for scenario, expected in loss.items():
+        mine = members.filter(pl.col("scenario") == scenario)
+        weighted = float((mine["welfare_loss_usd"] * mine["probability"]).sum())
+        assert weighted == pytest.approx(expected, rel=1e-9, abs=1e-3), scenario
     frontier = read_report(out, "frontier").collect()
     assert frontier["max_non_allied_share"].to_list() == [0.5, 0.95, 1.0]
+    assert frontier["expected_welfare_loss_usd"].null_count() == 0
     by_table = manifest["solver_status_counts_by_table"]
-    assert by_table["scenarios"] == {"infeasible": 1, "optimal": 2}
+    assert by_table["scenarios"] == {"optimal": 3}
     assert sum(by_table["frontier"].values()) == 3
     total = manifest["solver_status_counts"]
-    assert total["optimal"] == 2 + by_table["frontier"].get("optimal", 0)
+    assert total["optimal"] == 3 + by_table["frontier"].get("optimal", 0)
     summary = read_report(out, "scenario_summary").collect()
-    assert set(summary["scenario"]) == {"base", "china_graphite_controls"}
+    assert set(summary["scenario"]) == set(status)
 
 
 def test_polars_duckdb_and_pandas_read_the_output_as_is(
@@ -131,7 +140,7 @@ def test_summary_page(published: tuple[Path, Path, dict]) -> None:
     page = (out / f"as_of={AS_OF}" / "summary.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("data:image/png;base64,") == 3  # top risks, scenarios, frontier
-    assert "infeasible" in page
+    assert "Members' expected welfare loss (USD" in page  # the frontier's note
     assert "g7_friendshoring" in page
     assert "<script" not in page
 
@@ -199,7 +208,7 @@ def test_other_as_of_untouched_and_schema_evolution(
         finally:
             TABLES["scenarios"] = v2
         noted = runs.scenarios.with_columns(pl.lit("checked").alias("analyst_note"))
-        return ScenarioTables(conform(noted, v2), runs.summary)
+        return ScenarioTables(conform(noted, v2), runs.summary, runs.members)
 
     monkeypatch.setattr(producers, "scenario_tables", with_note)
     new = run_report(AS_OF, out, definition).manifest

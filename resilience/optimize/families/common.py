@@ -54,6 +54,7 @@ __all__ = [
     "exposure",
     "policy_hooks",
     "solve_pair",
+    "supplier_flows",
 ]
 
 log = logging.getLogger(__name__)
@@ -387,6 +388,43 @@ def exposure(run: PolicyRun, members: Sequence[str], allies: Sequence[str]) -> p
     return out.rename({"destination": "member"}).sort("member", "good")
 
 
+def supplier_flows(run: PolicyRun, members: Sequence[str], allies: Sequence[str]) -> pl.DataFrame:
+    """``member, origin, good, observed_units_per_month, after_units_per_month, is_ally``.
+
+    Every origin shipping to a member, observed (the reference flows) or in the run
+    (probability-weighted over scenarios, averaged over the months), as :func:`exposure`
+    weighs them; ``is_ally`` marks the allied origins.
+    """
+    inputs = run.result.market.inputs
+    keys = ["origin", "destination", "good"]
+    observed = inputs.arcs.group_by(keys, maintain_order=True).agg(
+        pl.col("flow0_units_per_month").sum().alias("observed_units_per_month")
+    )
+    after = (
+        run.result.flows()
+        .join(inputs.scenarios, on="scenario")
+        .sort([*keys, "month", "scenario"])  # sums in one order: the same bits every run
+        .group_by(keys, maintain_order=True)
+        .agg((pl.col("flow_units") * pl.col("probability")).sum().alias("after_units_per_month"))
+        .with_columns(pl.col("after_units_per_month") / inputs.months)
+    )
+    return (
+        observed.join(after, on=keys, how="full", coalesce=True)
+        .filter(pl.col("destination").is_in(list(members)))
+        .with_columns(pl.col("observed_units_per_month", "after_units_per_month").fill_null(0.0))
+        .filter((pl.col("observed_units_per_month") > 0) | (pl.col("after_units_per_month") > 0))
+        .select(
+            pl.col("destination").alias("member"),
+            "origin",
+            "good",
+            "observed_units_per_month",
+            "after_units_per_month",
+            pl.col("origin").is_in(list(allies)).alias("is_ally"),
+        )
+        .sort("member", "good", "origin")
+    )
+
+
 def answer(
     run: PolicyRun,
     ctx: FamilyContext,
@@ -429,6 +467,7 @@ def answer(
         "stock_sources": run.market.stocks,
         "stock_rows": run.result.market.inputs.stocks,
         "out_of_scope": run.market.out_of_scope,
+        "supplier_flows": supplier_flows(run, ctx.members, ctx.allies),
     }
     return FamilyRun(
         members=members,
