@@ -349,22 +349,26 @@ def exposure(run: PolicyRun, members: Sequence[str], allies: Sequence[str]) -> p
     before = inputs.arcs.select(
         "origin", "destination", "good", pl.col("flow0_units_per_month").alias("q")
     )
+    # sums in a fixed row order: the same run gives the same bits (report byte identity)
     after = (
         run.result.flows()
         .join(inputs.scenarios, on="scenario")
-        .group_by("origin", "destination", "good")
+        .sort("origin", "destination", "good", "month", "scenario")
+        .group_by("origin", "destination", "good", maintain_order=True)
         .agg((pl.col("flow_units") * pl.col("probability")).sum().alias("q"))
         .with_columns(pl.col("q") / inputs.months)
     )
     parts = []
     for suffix, flows in (("before", before), ("after", after)):
-        into = flows.filter(
-            pl.col("destination").is_in(list(members)) & (pl.col("q") > 0)
+        into = (
+            flows.filter(pl.col("destination").is_in(list(members)) & (pl.col("q") > 0)).sort(
+                "destination", "good", "origin"
+            )
         ).with_columns(
             (pl.col("q") / pl.col("q").sum().over("destination", "good")).alias("share"),
             pl.col("origin").is_in(list(allies)).alias("_ally"),
         )
-        non_allied = into.group_by("destination", "good").agg(
+        non_allied = into.group_by("destination", "good", maintain_order=True).agg(
             pl.col("share").filter(~pl.col("_ally")).sum().alias(f"non_allied_share_{suffix}"),
             pl.col("q").sum().alias(f"imports_units_per_month_{suffix}"),
         )
