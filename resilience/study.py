@@ -202,10 +202,14 @@ def _summary(run: FamilyRun, builds: pl.DataFrame, stocks: pl.DataFrame) -> pl.D
     goods = run.goods.join(
         run.members.select("member", "scenario", "probability"), on=["member", "scenario"]
     )
-    per_good = goods.group_by("member", "good").agg(
-        pl.col("price_rise_max_pct").max(),
-        (pl.col("shed_share") * pl.col("probability")).sum().alias("expected_shed_share"),
-        pl.col("shed_share").max().alias("worst_shed_share"),
+    per_good = (
+        goods.sort(pl.all())
+        .group_by("member", "good", maintain_order=True)
+        .agg(
+            pl.col("price_rise_max_pct").max(),
+            (pl.col("shed_share") * pl.col("probability")).sum().alias("expected_shed_share"),
+            pl.col("shed_share").max().alias("worst_shed_share"),
+        )
     )
     held = stocks.select(pl.col("node").alias("member"), "good", "initial_units")
     built = builds.select(pl.col("node").alias("member"), "good", "built_units")

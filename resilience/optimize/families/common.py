@@ -276,7 +276,12 @@ def built_stocks(run: PolicyRun) -> pl.DataFrame:
 
 def member_losses(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
     """``members`` table (module doc) of one solved pair."""
-    built = built_stocks(run).group_by("node").agg(pl.col("stock_build_usd").sum())
+    built = (
+        built_stocks(run)
+        .sort(pl.all())
+        .group_by("node", maintain_order=True)
+        .agg(pl.col("stock_build_usd").sum())
+    )
     loss = welfare_loss(run.base, run.result).filter(pl.col("node").is_in(list(members)))
     return (
         loss.join(built, on="node", how="left")
@@ -303,7 +308,8 @@ def member_goods(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
         r.prices()
         .filter(pl.col("node").is_in(list(members)))
         .join(p0, on="good")
-        .group_by("node", "good", "scenario")
+        .sort(pl.all())
+        .group_by("node", "good", "scenario", maintain_order=True)
         .agg(
             (100.0 * (pl.col("price_usd_per_unit") / pl.col("p0_usd_per_unit") - 1.0))
             .max()
@@ -313,7 +319,8 @@ def member_goods(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
     shed = (
         r.demand()
         .filter(pl.col("node").is_in(list(members)))
-        .group_by("node", "good", "scenario")
+        .sort(pl.all())
+        .group_by("node", "good", "scenario", maintain_order=True)
         .agg(
             pl.col("shed_units").sum(),
             (pl.col("shed_units").sum() / pl.col("q0_units").sum()).alias("shed_share"),
@@ -324,8 +331,10 @@ def member_goods(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
     if stocks.is_empty():
         out = out.with_columns(pl.lit(0.0).alias("stock_released_units"))
     else:
-        released = stocks.group_by("node", "good", "scenario").agg(
-            pl.col("release_units").sum().alias("stock_released_units")
+        released = (
+            stocks.sort(pl.all())
+            .group_by("node", "good", "scenario", maintain_order=True)
+            .agg(pl.col("release_units").sum().alias("stock_released_units"))
         )
         out = out.join(released, on=["node", "good", "scenario"], how="left")
     return (
@@ -442,7 +451,8 @@ def answer(
     events = members.filter(pl.col("scenario") != dis.CALM)
     worst = (
         (events if events.height else members)
-        .group_by("scenario")
+        .sort(pl.all())
+        .group_by("scenario", maintain_order=True)
         .agg(pl.col("welfare_loss_usd").sum())
         .sort("welfare_loss_usd", "scenario", descending=[True, False])
     )

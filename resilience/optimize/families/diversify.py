@@ -70,9 +70,7 @@ def _curve(ctx: FamilyContext) -> pl.DataFrame:
                 "world_welfare_loss_usd": float(world["net_loss_usd"].sum()),
                 "shed_share": float(goods["shed_share"].fill_null(0.0).sum())
                 / max(goods.height, 1),
-                "non_allied_share_after": float(
-                    exp["non_allied_share_after"].fill_null(0.0).sum()
-                )
+                "non_allied_share_after": float(exp["non_allied_share_after"].fill_null(0.0).sum())
                 / max(exp.height, 1),
             }
         )

@@ -32,9 +32,15 @@ __all__ = ["run_pooling"]
 def _burden(ctx: FamilyContext, builds: pl.DataFrame, demand: pl.DataFrame) -> pl.DataFrame:
     """``member, burden_transfer_usd`` under the policy's rule."""
     members = ctx.members
-    cost = builds.group_by("good").agg(pl.col("stock_build_usd").sum().alias("pool_usd"))
-    own = builds.group_by(pl.col("node").alias("member")).agg(
-        pl.col("stock_build_usd").sum().alias("own_usd")
+    cost = (
+        builds.sort(pl.all())
+        .group_by("good", maintain_order=True)
+        .agg(pl.col("stock_build_usd").sum().alias("pool_usd"))
+    )
+    own = (
+        builds.sort(pl.all())
+        .group_by(pl.col("node").alias("member"), maintain_order=True)
+        .agg(pl.col("stock_build_usd").sum().alias("own_usd"))
     )
     d = demand.filter(pl.col("node").is_in(members)).select(
         pl.col("node").alias("member"), "good", "q0_units_per_month"
@@ -49,7 +55,8 @@ def _burden(ctx: FamilyContext, builds: pl.DataFrame, demand: pl.DataFrame) -> p
         )
     pays = (
         d.join(cost, on="good")
-        .group_by("member")
+        .sort(pl.all())
+        .group_by("member", maintain_order=True)
         .agg((pl.col("burden_share") * pl.col("pool_usd")).sum().alias("pays_usd"))
     )
     return (

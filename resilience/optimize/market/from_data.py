@@ -220,6 +220,8 @@ def _trade(study: StudySpec, p0: pl.DataFrame, trade: pl.LazyFrame | None) -> pl
                 for i, g in missing
             ]
         )
+    # a fixed row order: every sum below adds in the same order, run after run, so the
+    # same study gives the same LP to the last bit (a degenerate LP's flows depend on it)
     return frame.select(
         "exporter_iso3",
         "importer_iso3",
@@ -227,7 +229,7 @@ def _trade(study: StudySpec, p0: pl.DataFrame, trade: pl.LazyFrame | None) -> pl
         "value_usd",
         "quantity_units_per_year",
         "quantity_basis",
-    )
+    ).sort("exporter_iso3", "importer_iso3", "good", "value_usd", "quantity_units_per_year")
 
 
 def _production(study: StudySpec, notes: list[str]) -> pl.DataFrame:
@@ -266,7 +268,7 @@ def _production(study: StudySpec, notes: list[str]) -> pl.DataFrame:
 def _export_shares(trade: pl.DataFrame) -> pl.DataFrame:
     """``country_iso3, good, share`` of world exports (content quantities)."""
     return (
-        trade.group_by(pl.col("exporter_iso3").alias("country_iso3"), "good")
+        trade.group_by(pl.col("exporter_iso3").alias("country_iso3"), "good", maintain_order=True)
         .agg(pl.col("quantity_units_per_year").sum().alias("q"))
         .with_columns((pl.col("q") / pl.col("q").sum().over("good")).alias("share"))
         .drop("q")
@@ -330,7 +332,7 @@ def _balances(
     )
     arcs = (
         flows.filter(pl.col("origin") != pl.col("destination"))
-        .group_by("origin", "destination", "good")
+        .group_by("origin", "destination", "good", maintain_order=True)
         .agg(
             pl.col("value_usd").sum(),
             pl.col("quantity_units_per_year").sum(),
@@ -338,15 +340,19 @@ def _balances(
         )
         .sort("origin", "destination", "good")
     )
-    out = production.group_by(node(pl.col("country_iso3")).alias("node"), "good").agg(
-        pl.col("production_units_per_year").sum(),
-        pl.col("production_year").first(),
-        pl.col("production_source").first(),
+    out = (
+        production.sort("country_iso3", "good")
+        .group_by(node(pl.col("country_iso3")).alias("node"), "good", maintain_order=True)
+        .agg(
+            pl.col("production_units_per_year").sum(),
+            pl.col("production_year").first(),
+            pl.col("production_source").first(),
+        )
     )
-    imports = arcs.group_by(pl.col("destination").alias("node"), "good").agg(
+    imports = arcs.group_by(pl.col("destination").alias("node"), "good", maintain_order=True).agg(
         pl.col("quantity_units_per_year").sum().alias("imports_units_per_year")
     )
-    exports = arcs.group_by(pl.col("origin").alias("node"), "good").agg(
+    exports = arcs.group_by(pl.col("origin").alias("node"), "good", maintain_order=True).agg(
         pl.col("quantity_units_per_year").sum().alias("exports_units_per_year")
     )
     grid = pl.DataFrame({"node": regions.nodes}).join(pl.DataFrame({"good": goods}), how="cross")

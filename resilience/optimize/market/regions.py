@@ -113,7 +113,7 @@ def choose_regions(
     )
     importers = [c for c in by_value["importer_iso3"].to_list() if c != REST_OF_WORLD]
     importers = importers[:top_importers]
-    exports = trade.group_by("exporter_iso3", "good").agg(
+    exports = trade.group_by("exporter_iso3", "good", maintain_order=True).agg(
         pl.col("quantity_units_per_year").sum().alias("q")
     )
     exports = exports.rename({"exporter_iso3": "country_iso3"})

@@ -89,7 +89,10 @@ class MarketResult:
         fall shows in ``served_units``.
         """
         served = (
-            self._values("served", "served_units").group_by(_NGTW).agg(pl.col("served_units").sum())
+            self._values("served", "served_units")
+            .sort(pl.all())
+            .group_by(_NGTW, maintain_order=True)
+            .agg(pl.col("served_units").sum())
         )
         q0 = self.market.inputs.demand.rename({"q0_units_per_month": "q0_units"})
         return (
@@ -108,7 +111,12 @@ class MarketResult:
     def supply(self) -> pl.DataFrame:
         """``node, good, month, scenario, output_units`` (primary supply)."""
         s = self._values("supply", "output_units")
-        return s.group_by(_NGTW).agg(pl.col("output_units").sum()).sort(_NGTW)
+        return (
+            s.sort(pl.all())
+            .group_by(_NGTW, maintain_order=True)
+            .agg(pl.col("output_units").sum())
+            .sort(_NGTW)
+        )
 
     def conversion(self) -> pl.DataFrame:
         """``node, process, month, scenario, output_units`` of each process."""
@@ -155,9 +163,13 @@ class MarketResult:
             )
             .join(price, on=_NGTW)
         )
-        consumer = served.group_by("node", "scenario").agg(
-            (pl.col("q") * pl.col("value_usd_per_unit")).sum().alias("consumer_value_usd"),
-            (pl.col("q") * pl.col("price_usd_per_unit")).sum().alias("expenditure_usd"),
+        consumer = (
+            served.sort(pl.all())
+            .group_by("node", "scenario", maintain_order=True)
+            .agg(
+                (pl.col("q") * pl.col("value_usd_per_unit")).sum().alias("consumer_value_usd"),
+                (pl.col("q") * pl.col("price_usd_per_unit")).sum().alias("expenditure_usd"),
+            )
         )
         parts = [
             consumer,
@@ -208,7 +220,8 @@ class MarketResult:
         s = s.join(cost.select("good", "block", "cost_usd_per_unit"), on=["good", "block"])
         return (
             s.join(price, on=_NGTW)
-            .group_by("node", "scenario")
+            .sort(pl.all())
+            .group_by("node", "scenario", maintain_order=True)
             .agg(
                 (pl.col("q") * (pl.col("price_usd_per_unit") - pl.col("cost_usd_per_unit")))
                 .sum()
@@ -246,7 +259,8 @@ class MarketResult:
         )
         return (
             pl.concat([out, used])
-            .group_by("node", "scenario")
+            .sort(pl.all())
+            .group_by("node", "scenario", maintain_order=True)
             .agg(pl.col("v").sum().alias("processor_surplus_usd"))
         )
 
@@ -258,18 +272,22 @@ class MarketResult:
         excess = self._values("excess", "excess_units")
         last = self.market.inputs.months
         st = st.join(excess, on=_NGTW).join(price, on=_NGTW).join(params, on="good")
-        return st.group_by("node", "scenario").agg(
-            (
-                pl.col("price_usd_per_unit") * (pl.col("release_units") - pl.col("build_units"))
-                - pl.col("holding_cost_share_per_month")
-                * pl.col("p0_usd_per_unit")
-                * pl.col("excess_units")
-                + pl.when(pl.col("month") == last)
-                .then(pl.col("p0_usd_per_unit") * pl.col("stock_units"))
-                .otherwise(0.0)
+        return (
+            st.sort(pl.all())
+            .group_by("node", "scenario", maintain_order=True)
+            .agg(
+                (
+                    pl.col("price_usd_per_unit") * (pl.col("release_units") - pl.col("build_units"))
+                    - pl.col("holding_cost_share_per_month")
+                    * pl.col("p0_usd_per_unit")
+                    * pl.col("excess_units")
+                    + pl.when(pl.col("month") == last)
+                    .then(pl.col("p0_usd_per_unit") * pl.col("stock_units"))
+                    .otherwise(0.0)
+                )
+                .sum()
+                .alias("stock_surplus_usd")
             )
-            .sum()
-            .alias("stock_surplus_usd")
         )
 
     def trade_rent(self) -> pl.DataFrame:
@@ -289,7 +307,8 @@ class MarketResult:
             .join(params, on="good")
         )
         return (
-            f.group_by("scenario")
+            f.sort(pl.all())
+            .group_by("scenario", maintain_order=True)
             .agg(
                 (
                     (pl.col("p_d") - pl.col("p_o")) * pl.col("flow_units")
@@ -310,7 +329,11 @@ class MarketResult:
         link capacity). Reduced cost of the variable / :math:`\pi_w`.
         """
         rc = self._reduced("supply")
-        top = rc.group_by("node", "good").agg(pl.col("block").max())
+        top = (
+            rc.sort(pl.all())
+            .group_by("node", "good", maintain_order=True)
+            .agg(pl.col("block").max())
+        )
         sup = rc.join(top, on=["node", "good", "block"]).select(
             pl.lit("supply").alias("kind"),
             pl.col("node").alias("origin"),
@@ -357,7 +380,8 @@ class MarketResult:
         excess = (
             self.market.rows["stock_excess"]
             .with_columns(self.solved.duals(self.market.constraints["stock_excess"])["dual"])
-            .group_by("node", "good", "scenario")
+            .sort(pl.all())
+            .group_by("node", "good", "scenario", maintain_order=True)
             .agg(pl.col("dual").sum().alias("ex"))
         )
         return (
@@ -417,7 +441,8 @@ def expected_loss(loss: pl.DataFrame, scenarios: pl.DataFrame) -> pl.DataFrame:
     cols = ["consumer_loss_usd", "producer_gain_usd", "net_loss_usd"]
     return (
         loss.join(scenarios, on="scenario")
-        .group_by("node")
+        .sort(pl.all())
+        .group_by("node", maintain_order=True)
         .agg((pl.col(c) * pl.col("probability")).sum() for c in cols)
         .sort("node")
     )
@@ -452,8 +477,16 @@ def leak_free_share(
     into = flows.filter((pl.col("destination") == target) & (pl.col("origin") != origin))
     third = into["origin"].unique().to_list()
     out = flows.filter((pl.col("origin") == origin) & pl.col("destination").is_in(third))
-    a = into.group_by("month").agg(pl.col("growth_units").sum().alias("a"))
-    b = out.group_by("month").agg(pl.col("growth_units").sum().alias("b"))
+    a = (
+        into.sort(pl.all())
+        .group_by("month", maintain_order=True)
+        .agg(pl.col("growth_units").sum().alias("a"))
+    )
+    b = (
+        out.sort(pl.all())
+        .group_by("month", maintain_order=True)
+        .agg(pl.col("growth_units").sum().alias("b"))
+    )
     both = a.join(b, on="month", how="left").with_columns(pl.col("b").fill_null(0.0))
     leaked = float(both.select(pl.min_horizontal("a", "b")).to_series().sum())
     if embargoed <= 0:
