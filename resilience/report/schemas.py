@@ -182,11 +182,7 @@ _SCENARIO_MEMBERS = pl.Schema(
 )
 _FRONTIER = pl.Schema(
     {
-        c: (
-            _S
-            if c in ("study", "scenario", "model", "status", "reason")
-            else _F
-        )
+        c: (_S if c in ("study", "scenario", "model", "status", "reason") else _F)
         for c in FRONTIER_COLUMNS
     }
 )

@@ -20,43 +20,14 @@ import pytest
 from resilience.optimize.market import MarketInputs, MarketSettings, run_market
 from resilience.optimize.market.demand import demand_blocks
 from resilience.optimize.market.supply import supply_blocks
-from resilience.optimize.market.testing import GOOD, cut, parameters, world
+from resilience.optimize.market.testing import linked_world as shared_linked_world
 from resilience.optimize.solve import SolverOptions
-
-ORE = "cobalt/mining"
 
 
 def tiny_world() -> MarketInputs:
-    avail = [
-        *[
-            {**r, "availability": a}
-            for r, a in zip(cut("A", 1, [1, 2, 3]), (0.55, 0.7, 0.85), strict=True)
-        ],
-        *cut("A", 0.35, [1, 2, 3], destination="M", scenario="arc"),
-        *cut("X", 0.6, [1, 2, 3], good=ORE, scenario="arc"),
-    ]
-    return world(
-        {("M", GOOD): 100.0, ("N", GOOD): 50.0},
-        {("A", GOOD): 90.0, ("B", GOOD): 60.0, ("X", ORE): 50.0},
-        {
-            ("A", "M", GOOD): 60.0,
-            ("B", "M", GOOD): 20.0,
-            ("B", "N", GOOD): 40.0,
-            ("X", "B", ORE): 50.0,
-            ("M", "N", GOOD): 0.0,
-        },
-        fixed={("A", "N", GOOD): (30.0, 35.0)},
-        params=parameters(
-            {
-                GOOD: {"spare_capacity_share": 0.25, "ramp_share_per_month": 0.3},
-                ORE: {"p0_usd_per_unit": 400.0, "demand_elasticity": -0.3},
-            }
-        ),
-        processes={("B", "refine"): (GOOD, 60.0, {ORE: 0.8})},
-        stocks={("M", GOOD): (30.0, 60.0, 12.0)},
-        scenarios={"cut": 0.7, "arc": 0.3},
-        availability=avail,
-        months=3,
+    """The shared linked world (``resilience.optimize.market.testing.linked_world``)."""
+    return shared_linked_world(
+        production=(0.55, 0.7, 0.85), embargo=0.35, embargo_months=(1, 2, 3), ore=0.6
     )
 
 

@@ -19,49 +19,20 @@ import pytest
 from resilience.optimize.compile import compile_model
 from resilience.optimize.lp import add_variables
 from resilience.optimize.market import MarketInputs, MarketSettings, build_market, run_market
-from resilience.optimize.market.testing import GOOD, cut, parameters, synthetic_world, world
+from resilience.optimize.market.testing import GOOD, cut, synthetic_world, world
+from resilience.optimize.market.testing import linked_world as shared_linked_world
 from resilience.optimize.market.twin import highspy_twin, solve_twin
 from resilience.optimize.solve import SolverOptions
 
 QUIET = SolverOptions(log_to="off")
-ORE = "cobalt/mining"
+
 NGTW = ["node", "good", "month", "scenario"]
 ARC = ["origin", "destination", "good", "month", "scenario"]
 
 
 def linked_world() -> MarketInputs:
-    """Two scenarios, a fixed link, a new arc, a refinery, a stock, cuts and an embargo."""
-    avail = [
-        *[
-            {**r, "availability": a}
-            for r, a in zip(cut("A", 1, [1, 2, 3]), (0.5, 0.7, 0.9), strict=True)
-        ],
-        *cut("A", 0.3, [1, 2], destination="M", scenario="arc"),
-        *cut("X", 0.5, [1, 2, 3], good=ORE, scenario="arc"),
-    ]
-    return world(
-        {("M", GOOD): 100.0, ("N", GOOD): 50.0},
-        {("A", GOOD): 90.0, ("B", GOOD): 60.0, ("X", ORE): 50.0},
-        {
-            ("A", "M", GOOD): 60.0,
-            ("B", "M", GOOD): 20.0,
-            ("B", "N", GOOD): 40.0,
-            ("X", "B", ORE): 50.0,
-            ("M", "N", GOOD): 0.0,
-        },
-        fixed={("A", "N", GOOD): (30.0, 35.0)},
-        params=parameters(
-            {
-                GOOD: {"spare_capacity_share": 0.25, "ramp_share_per_month": 0.3},
-                ORE: {"p0_usd_per_unit": 400.0, "demand_elasticity": -0.3},
-            }
-        ),
-        processes={("B", "refine"): (GOOD, 60.0, {ORE: 0.8})},
-        stocks={("M", GOOD): (30.0, 60.0, 12.0)},
-        scenarios={"cut": 0.7, "arc": 0.3},
-        availability=avail,
-        months=3,
-    )
+    """The shared linked world (``resilience.optimize.market.testing.linked_world``)."""
+    return shared_linked_world()
 
 
 def single_supplier() -> MarketInputs:

@@ -26,6 +26,8 @@ from resilience.optimize.market.inputs import ALL, MarketInputs
 __all__ = [
     "DEFAULT_PARAMETERS",
     "GOOD",
+    "ORE",
+    "linked_world",
     "SYNTHETIC_COMMODITIES",
     "cut",
     "parameters",
@@ -35,6 +37,8 @@ __all__ = [
 
 #: The good of one-good worlds.
 GOOD = "metal/refining"
+#: The feedstock of :func:`linked_world`'s refinery.
+ORE = "cobalt/mining"
 #: Parameters of a made-up good: round numbers, not calibrated to anything.
 DEFAULT_PARAMETERS: dict[str, float] = {
     "p0_usd_per_unit": 1000.0,
@@ -482,3 +486,50 @@ def _avail(
         "scenario": scenario,
         "availability": level,
     }
+
+
+def linked_world(
+    production: tuple[float, float, float] = (0.5, 0.7, 0.9),
+    embargo: float = 0.3,
+    embargo_months: tuple[int, ...] = (1, 2),
+    ore: float = 0.5,
+) -> MarketInputs:
+    """Every piece of the core in one small world (cross-checks and the twin's tests).
+
+    Two consumers (M, N) of ``GOOD``; producers A and B; B refines ``ORE`` from X
+    (0.8 ore a unit, capacity 60); a fixed link A -> N (30 observed, capacity 35); a new
+    arc M -> N; M's stock (30, capacity 60, draw 12). Scenario ``cut`` (0.7): A produces
+    at ``production`` in months 1-3; scenario ``arc`` (0.3): A -> M embargoed to
+    ``embargo`` in ``embargo_months`` and X's ore at ``ore`` in months 1-3.
+    """
+    avail = [
+        *[
+            {**r, "availability": a}
+            for r, a in zip(cut("A", 1, [1, 2, 3]), production, strict=True)
+        ],
+        *cut("A", embargo, list(embargo_months), destination="M", scenario="arc"),
+        *cut("X", ore, [1, 2, 3], good=ORE, scenario="arc"),
+    ]
+    return world(
+        {("M", GOOD): 100.0, ("N", GOOD): 50.0},
+        {("A", GOOD): 90.0, ("B", GOOD): 60.0, ("X", ORE): 50.0},
+        {
+            ("A", "M", GOOD): 60.0,
+            ("B", "M", GOOD): 20.0,
+            ("B", "N", GOOD): 40.0,
+            ("X", "B", ORE): 50.0,
+            ("M", "N", GOOD): 0.0,
+        },
+        fixed={("A", "N", GOOD): (30.0, 35.0)},
+        params=parameters(
+            {
+                GOOD: {"spare_capacity_share": 0.25, "ramp_share_per_month": 0.3},
+                ORE: {"p0_usd_per_unit": 400.0, "demand_elasticity": -0.3},
+            }
+        ),
+        processes={("B", "refine"): (GOOD, 60.0, {ORE: 0.8})},
+        stocks={("M", GOOD): (30.0, 60.0, 12.0)},
+        scenarios={"cut": 0.7, "arc": 0.3},
+        availability=avail,
+        months=3,
+    )
