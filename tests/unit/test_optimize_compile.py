@@ -95,16 +95,24 @@ def market_model(*, caps: bool = True) -> Any:
     inputs = world(
         {("USA", GOOD): 100.0, ("JPN", GOOD): 60.0},
         {("CHN", GOOD): 120.0, ("AUS", GOOD): 50.0},
-        {("CHN", "USA", GOOD): 70.0, ("CHN", "JPN", GOOD): 50.0, ("AUS", "USA", GOOD): 30.0,
-         ("AUS", "JPN", GOOD): 10.0},
+        {
+            ("CHN", "USA", GOOD): 70.0,
+            ("CHN", "JPN", GOOD): 50.0,
+            ("AUS", "USA", GOOD): 30.0,
+            ("AUS", "JPN", GOOD): 10.0,
+        },
         stocks={("USA", GOOD): (20.0, 200.0, 50.0), ("JPN", GOOD): (0.0, 200.0, 50.0)},
         scenarios={"cut": 0.2, "calm": 0.8},
         availability=cut("CHN", 0.0, [1, 2], scenario="cut"),
         months=3,
     )
     builds = pl.DataFrame(
-        {"node": ["USA", "JPN"], "good": [GOOD, GOOD], "min_units": [5.0, 0.0],
-         "max_units": [50.0, None]}
+        {
+            "node": ["USA", "JPN"],
+            "good": [GOOD, GOOD],
+            "min_units": [5.0, 0.0],
+            "max_units": [50.0, None],
+        }
     )
     hooks = [stock_build(builds), pooled_stocks(["USA", "JPN"])]
     if caps:
