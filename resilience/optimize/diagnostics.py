@@ -221,10 +221,10 @@ class DualsUnavailableError(OptimizationError):
 #: What to change, in the terms of a study, a scenario and the command line. Study runs
 #: (``resilience run``, ``rs.run``) always list the conflicting requirements.
 _RELAX = (
-    "in the study's or scenario's policy, loosen a limit (raise max_non_allied_share or "
-    "max_single_supplier_share, lower min_stock_days), widen allies:, or drop a scenario "
-    "from --scenario; `resilience sweep STUDY -g max_non_allied_share=0.5,0.75,1` shows "
-    "where a plan becomes possible"
+    "in the study's or scenario's policy, loosen a limit (lower min_stock_days or raise "
+    "max_stock_days: a stock floor above the stock's capacity has no answer), or drop a "
+    "scenario from --scenario; `resilience sweep STUDY -g min_stock_days=0,30,60` shows "
+    "where an answer becomes possible"
 )
 _HINTS: dict[str, str] = {
     "provenInfeasible": (
@@ -233,16 +233,16 @@ _HINTS: dict[str, str] = {
         + ". (Solved with explain=, as study runs are, the error lists a conflicting set.)"
     ),
     "unbounded": (
-        "the objective can improve without limit: a quantity lacks a bound or a cost. Check the "
-        "scenario's policy numbers (spot_premium, holding_cost_share, "
-        "value_of_lost_supply_multiple must be positive) and that every commodity has demand "
-        "and suppliers in the trade year."
+        "the objective can improve without limit: a quantity lacks a bound or a cost. Check "
+        "the market parameters you overrode (friction, holding cost and VOLL multiples must "
+        "be positive; datasets/market_parameters.csv) and that every good has demand and "
+        "suppliers in the trade year."
     ),
     "infeasibleOrUnbounded": (
         "HiGHS could not tell whether no plan is possible or the cost has no floor: "
         + _RELAX
-        + "; and check that spot_premium, holding_cost_share and "
-        "value_of_lost_supply_multiple are positive."
+        + "; and check that the friction, holding cost and VOLL multiples you overrode are "
+        "positive."
     ),
     "maxTimeLimit": (
         "the model is too hard for the time allowed: run fewer members, commodities or "
