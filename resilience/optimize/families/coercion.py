@@ -21,6 +21,7 @@ world exports of every good they name are out of scope (listed, not solved).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 
@@ -29,6 +30,7 @@ import polars as pl
 from resilience.optimize.families.common import (
     FamilyContext,
     FamilyRun,
+    PolicyRun,
     answer,
     assemble,
     solve_pair,
@@ -94,11 +96,8 @@ def strikes(ctx: FamilyContext) -> list[dis.Event]:
     return [dis.Event(label, weight, rules) for label, rules in plan]
 
 
-def _leakage(ctx: FamilyContext, run: object, events: list[dis.Event]) -> pl.DataFrame:
+def _leakage(ctx: FamilyContext, run: PolicyRun, events: list[dis.Event]) -> pl.DataFrame:
     """Leak-free share of every targeted strike, member and good with an observed arc."""
-    from resilience.optimize.families.common import PolicyRun
-
-    assert isinstance(run, PolicyRun)
     rows = []
     arcs = run.result.market.inputs.arcs
     solved = set(run.result.market.inputs.scenarios["scenario"].to_list())
@@ -142,11 +141,6 @@ def run_coercion(ctx: FamilyContext) -> FamilyRun:
     market = assemble(ctx, events)
     run = solve_pair(ctx, market)
     out = answer(run, ctx, tables={"leakage": _leakage(ctx, run, events)})
-    return out.__class__(
-        members=out.members,
-        goods=out.goods,
-        exposure=out.exposure,
-        totals={**out.totals, "best_strike": out.totals["worst_scenario"]},
-        tables=out.tables,
-        notes=out.notes,
+    return dataclasses.replace(
+        out, totals={**out.totals, "best_strike": out.totals["worst_scenario"]}
     )
