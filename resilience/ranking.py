@@ -30,10 +30,10 @@ from resilience.errors import DataError
 from resilience.optimize.market.disruptions import goods_hit
 from resilience.optimize.market.from_data import OutOfScopeError, StudyMarketSettings
 from resilience.optimize.solve import SolverOptions
-from resilience.specs import Catalogue, CountrySet, SpecError, StudySpec
+from resilience.specs import Catalogue, CountrySet, ScenarioSpec, SpecError, StudySpec
 from resilience.study import run_study
 
-__all__ = ["RANK_SCHEMA", "rank_commodities"]
+__all__ = ["RANK_SCHEMA", "named_goods", "rank_commodities", "risk_scenarios"]
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +57,45 @@ RANK_SCHEMA = pl.Schema(
 )
 
 
-def _events_touching(catalogue: Catalogue, good: tuple[str, str]) -> list[str]:
-    """Catalogue scenarios with disruptions and no policy that name ``good`` (or all).
+def risk_scenarios(catalogue: Catalogue) -> list[ScenarioSpec]:
+    """Catalogue scenarios a ranking weighs: disruptions, no policy, not certain.
 
     Scenarios whose disruptions are certain (probability 1) are left out: they replay
     history (the back-test episodes), they are not risks of a year to come.
     """
+    return [
+        sc
+        for sc in catalogue.scenarios.values()
+        if sc.disruptions
+        and not sc.policy
+        and not all(d.probability >= 1.0 for d in sc.disruptions)
+    ]
+
+
+def named_goods(catalogue: Catalogue, goods: Sequence[str]) -> list[str]:
+    """The ``goods`` (``commodity/stage``) a risk scenario names explicitly, sorted.
+
+    A disruption of every commodity (``commodities: null``, e.g. a blockade) names none.
+    """
+    return sorted(
+        {
+            g
+            for sc in risk_scenarios(catalogue)
+            for d in sc.disruptions
+            if d.commodities is not None
+            for g in goods_hit(d, goods)
+        }
+    )
+
+
+def _events_touching(catalogue: Catalogue, good: tuple[str, str]) -> list[str]:
+    """Risk scenarios (:func:`risk_scenarios`) that name ``good``, or every good."""
     name = f"{good[0]}/{good[1]}"
-    out = []
-    for scenario in catalogue.scenarios.values():
-        if not scenario.disruptions or scenario.policy:
-            continue
-        if all(d.probability >= 1.0 for d in scenario.disruptions):
-            continue
-        if any(goods_hit(d, [name]) for d in scenario.disruptions):
-            out.append(scenario.name)
-    return sorted(out)
+    return sorted(
+        sc.name
+        for sc in risk_scenarios(catalogue)
+        if any(goods_hit(d, [name]) for d in sc.disruptions)
+    )
 
 
 def rank_commodities(

@@ -34,7 +34,7 @@ def rank_cmd(
         typer.Option(
             "--commodity",
             "-c",
-            help="commodity/stage to rank (repeat); default: every good a catalogue event names.",
+            help="commodity/stage to rank (repeat); default: every good a risk event names.",
         ),
     ] = None,
     catalogue: Annotated[
@@ -47,9 +47,8 @@ def rank_cmd(
 ) -> None:
     """Rank an importer's commodities by expected annual welfare loss over the catalogue."""
     from resilience.credits import credits
-    from resilience.optimize.market.disruptions import goods_hit
     from resilience.optimize.market.from_data import StudyMarketSettings
-    from resilience.ranking import rank_commodities
+    from resilience.ranking import named_goods, rank_commodities
     from resilience.reference.commodities import load_commodities
     from resilience.scenarios import SpecReader, load_catalogue
 
@@ -71,16 +70,8 @@ def rank_cmd(
                     )
                 goods.append((c, s))
         else:
-            names = [f"{c}/{s}" for c, s in known]
-            named = {
-                g
-                for sc in cat.scenarios.values()
-                if not sc.policy
-                for d in sc.disruptions
-                for g in goods_hit(d, names)
-                if d.commodities is not None
-            }
-            goods = [(g.partition("/")[0], g.partition("/")[2]) for g in sorted(named)]
+            named = named_goods(cat, [f"{c}/{s}" for c, s in known])
+            goods = [(g.partition("/")[0], g.partition("/")[2]) for g in named]
         with err.status(f"ranking {len(goods)} goods for {importer} ..."):
             frame = rank_commodities(
                 who,

@@ -125,7 +125,6 @@ class SweepTask:
     scenario: str | None
     knobs: tuple[str, ...]
     method: Literal["persistent", "rebuild"]
-    reference: Point
     trade: pl.DataFrame | None = None
     options: SolverOptions | None = None
     explain: bool = True
@@ -447,9 +446,7 @@ def sweep(
     _check_points(spec, scenario, points)
     chosen = _resolve_method(spec, method)
     workers = workers or os.cpu_count() or 1
-    task = SweepTask(
-        spec, scenario, tuple(knobs), chosen, points[0], trade, options, explain, settings
-    )
+    task = SweepTask(spec, scenario, tuple(knobs), chosen, trade, options, explain, settings)
     chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
     label = f"{spec.name} {scenario or 'base'}: {len(points)} points ({task.method})"
     with _progress(progress, len(points), label) as advance:
