@@ -11,7 +11,7 @@ import enum
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -25,9 +25,6 @@ from resilience.cli.console import frame_table as _frame_table
 from resilience.errors import ResilienceError
 from resilience.ingest.inputs import parse_use, refresh_help
 from resilience.outputs import check_writable_dir, check_writable_file
-
-if TYPE_CHECKING:
-    pass
 
 _DEBUG = "resilience.debug"
 
