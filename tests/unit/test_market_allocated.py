@@ -105,25 +105,41 @@ def test_observed_exporter_first_then_the_rest_in_proportion():
     assert _apparent(supply, flows) == pytest.approx(demand)
 
 
-def test_observed_imports_above_demand_are_an_error_naming_the_demand_row():
-    supply, demand = {"AAA": 60.0, "BBB": 40.0}, {"AAA": 10.0, "BBB": 40.0, "CCC": 50.0}
+def test_an_observed_share_above_demand_is_capped_and_the_excess_follows_the_others():
+    # AAA exports 60 (no own demand): by its observed shares BBB would get 30, CCC 30;
+    # CCC wants only 20, so CCC gets 20 and BBB the other 40 (BBB wants 50).
+    supply, demand = {"AAA": 60.0, "DDD": 40.0}, {"BBB": 50.0, "CCC": 20.0, "ROW": 30.0}
+    observed = pl.DataFrame(
+        {
+            "exporter_iso3": ["AAA", "AAA"],
+            "importer_iso3": ["BBB", "CCC"],
+            "good": [G, G],
+            "weight": [0.5, 0.5],
+        }
+    )
+    flows = _flows(allocate(_frame(supply), _frame(demand), observed))
+    assert flows == pytest.approx(
+        {("AAA", "BBB"): 40.0, ("AAA", "CCC"): 20.0, ("DDD", "BBB"): 10.0, ("DDD", "ROW"): 30.0}
+    )
+    assert _apparent(supply, flows) == pytest.approx({"AAA": 0.0, "DDD": 0.0, **demand})
+
+
+def test_observed_exports_no_destination_can_take_are_an_error():
+    supply, demand = {"AAA": 70.0, "BBB": 30.0}, {"AAA": 10.0, "BBB": 40.0, "CCC": 50.0}
     d = _frame(demand).with_columns(pl.Series("source_row", [7, 8, 9]))
     observed = pl.DataFrame(
         {"exporter_iso3": ["AAA"], "importer_iso3": ["CCC"], "good": [G], "weight": [1.0]}
     )
-    # AAA exports 50 to CCC: exactly CCC's demand, fine
-    allocate(_frame(supply), d, observed)
-    supply2 = {"AAA": 70.0, "BBB": 30.0}
     with pytest.raises(DataError) as err:
-        allocate(_frame(supply2), d, observed)
+        allocate(_frame(supply), d, observed)
     (problem,) = err.value.problems
     assert (problem.file, problem.row, problem.column, problem.value) == (
         "market_balances.csv",
-        9,
+        7,
         "share_pct",
-        "CCC",
+        "AAA",
     )
-    assert "exceed its demand" in problem.reason
+    assert "exceed the demand of every destination" in problem.reason
 
 
 @given(
@@ -147,10 +163,7 @@ def test_apparent_consumption_equals_demand(s_raw, d_raw, w_raw):
         }
     )
     exports = max(supply["AAA"] - demand["AAA"], 0.0)
-    feasible = all(
-        exports * w <= demand[c] for c, w in zip(["BBB", "CCC", "ROW"], weights, strict=True)
-    )
-    if not feasible:
+    if exports > demand["BBB"] + demand["CCC"] + demand["ROW"] + 1e-9:
         with pytest.raises(DataError):
             allocate(_frame(supply), _frame(demand), observed)
         return

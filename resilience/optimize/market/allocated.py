@@ -21,7 +21,12 @@ shapes :mod:`.from_data` uses, from cited world figures:
    ``datasets/commodities.csv``: :math:`F_{ej} = X_e w_{ej}` (``quantity_basis``
    ``observed_destination_shares``). The observed source gives the *pattern*; the
    level is the cited world balance. Destinations without a demand row of their own
-   are the rest of the world (``ROW``).
+   are the rest of the world (``ROW``). Where the observed pattern would send a
+   destination more than its cited demand (the pattern and the demand come from
+   different publishers: customs by HS code and year, WSTS billings by region), the
+   destination gets exactly its demand and the excess goes to the exporter's other
+   destinations in proportion to their observed shares (water-filling; every cap is
+   logged). Exports that no destination can take are an error.
 3. **Proportional allocation for everyone else** (the integrated-market assumption):
    every other supplier ships to every consumer in proportion to its output and the
    consumer's demand left after the observed arcs,
@@ -30,8 +35,7 @@ shapes :mod:`.from_data` uses, from cited world figures:
    :math:`W' = \sum_{i \notin E} S_i = \sum_j D'_j` (``quantity_basis``
    ``proportional_allocation``). With no observed exporter this is
    :math:`f_{ij} = S_i D_j / W`. Flows from a country to itself are not trade and are
-   left out. A consumer whose observed imports exceed its demand (:math:`D'_j < 0`) is
-   an error naming its demand row, never clipped.
+   left out.
 
 With these flows every country's apparent consumption ``production + imports -
 exports`` equals its demand :math:`D_j` (``tests/unit/test_market_allocated.py``), so the
@@ -273,7 +277,7 @@ def allocate(
     Raises
     ------
     resilience.errors.DataError
-        A consumer whose observed imports exceed its demand (its demand row named).
+        An observed exporter whose exports exceed the demand of all its destinations.
     """
     frames: list[pl.DataFrame] = []
     problems: list[DataProblem] = []
@@ -317,6 +321,44 @@ def _destinations(seen: pl.DataFrame, exporter: str, consumers: list[str]) -> pl
     )
 
 
+def _fill(
+    exports: float, weights: dict[str, float], room: dict[str, float]
+) -> tuple[dict[str, float], float]:
+    """Split ``exports`` by ``weights``, no destination above its ``room`` (water-filling).
+
+    A destination whose share would exceed the demand it has left gets exactly that
+    demand; the excess goes to the other destinations in proportion to their weights,
+    until none is over (each cap logged). Returns the amounts placed and what could not
+    be placed (every destination full).
+    """
+    placed: dict[str, float] = {}
+    active = {j: w for j, w in sorted(weights.items()) if w > 0}
+    left = exports
+    while active and left > 0:
+        total = sum(active.values())
+        over = {
+            j: max(room.get(j, 0.0), 0.0)
+            for j, w in active.items()
+            if left * w / total > max(room.get(j, 0.0), 0.0)
+        }
+        if not over:
+            for j, w in active.items():
+                placed[j] = left * w / total
+            return placed, 0.0
+        for j, cap in sorted(over.items()):
+            log.info(
+                "observed destination %s capped at its demand: %.6g of %.6g units a year; "
+                "the excess goes to the other destinations by their observed shares",
+                j,
+                cap,
+                left * active[j] / total,
+            )
+            placed[j] = cap
+            left -= cap
+            del active[j]
+    return placed, max(left, 0.0)
+
+
 def _allocate_good(
     good: str, s: pl.DataFrame, d: pl.DataFrame, observed: pl.DataFrame | None
 ) -> tuple[list[_Flow], list[DataProblem]]:
@@ -336,29 +378,27 @@ def _allocate_good(
     exporters = sorted(set(seen["exporter_iso3"].to_list()))
     residual = dict(d_of)
     flows: list[_Flow] = []
+    problems: list[DataProblem] = []
     for e in exporters:
         own = min(d_of.get(e, 0.0), s_of[e])
         residual[e] = residual.get(e, 0.0) - own
         dest = _destinations(seen, e, list(d_of))
-        total_w = float(dest["weight"].sum())
-        for to, w in dest.iter_rows():
-            q = (s_of[e] - own) * w / total_w
-            residual[to] = residual.get(to, 0.0) - q
-            flows.append((e, to, good, q, ALLOCATED_BASES[0]))
-    world = sum(s_of.values())
-    problems = [
-        DataProblem(
-            BALANCE_FILE,
-            rows.get(j),
-            "share_pct",
-            j,
-            f"{good}: observed imports of {j} from {', '.join(exporters)} "
-            f"({d_of.get(j, 0.0) - residual[j]:.6g} units a year) exceed its "
-            f"demand ({d_of.get(j, 0.0):.6g})",
-        )
-        for j in sorted(residual)
-        if residual[j] < -_RESIDUAL_TOLERANCE * world
-    ]
+        weights = dict(zip(dest["to"].to_list(), dest["weight"].to_list(), strict=True))
+        placed, left = _fill(s_of[e] - own, weights, residual)
+        for to in sorted(placed):
+            residual[to] -= placed[to]
+            flows.append((e, to, good, placed[to], ALLOCATED_BASES[0]))
+        if left > _RESIDUAL_TOLERANCE * sum(s_of.values()):
+            problems.append(
+                DataProblem(
+                    BALANCE_FILE,
+                    rows.get(e),
+                    "share_pct",
+                    e,
+                    f"{good}: {e}'s exports ({s_of[e] - own:.6g} units a year) exceed the "
+                    f"demand of every destination it ships to (by {left:.6g})",
+                )
+            )
     others = {i: q for i, q in s_of.items() if i not in exporters}
     rest = sum(others.values())
     for i in sorted(others) if rest > 0 else []:
