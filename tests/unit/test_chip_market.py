@@ -234,3 +234,14 @@ def test_chips_act_capacity_map_of_2032_halves_taiwans_hold(tmp_path):
     assert out["USA"] / w == pytest.approx(0.28)
     assert out["JPN"] / w == pytest.approx(0.05)
     assert math.isclose(w, 73_760 * 0.53 / 0.69, rel_tol=1e-7)
+    sources = m2032.balances.filter((pl.col("good") == LE) & (pl.col("node") == "USA"))
+    assert "projection" in sources["production_source"].item()
+
+
+def test_the_same_study_gives_the_same_market_to_the_last_bit():
+    study = load_study(STUDY)
+    a = study_market(study, "taiwan_blockade_6m")
+    b = study_market(study, "taiwan_blockade_6m")
+    assert a.inputs.arcs.equals(b.inputs.arcs)
+    assert a.balances.equals(b.balances)
+    assert a.arcs.equals(b.arcs)

@@ -11,7 +11,9 @@ shapes :mod:`.from_data` uses, from cited world figures:
    supply :math:`S_i = W \cdot s_i / \sum s` and demand :math:`D_j = W \cdot d_j /
    \sum d` (shares divided by their sum, which published rounding puts within 0.5 of
    100; the division is logged when the sum is not 100). :math:`S_i` is country
-   :math:`i`'s production (``production_units_per_year``).
+   :math:`i`'s production (``production_units_per_year``). A published projection
+   (``is_projection``, e.g. the 2032 capacity map) is used by a study of its year or
+   later like any other row; ``production_source`` then says "projection".
 2. **Observed arcs first.** Where a shipped observed source gives an exporter's
    exports by destination (:data:`OBSERVED_EXPORTERS`: Taiwan customs, HS 8542 by
    destination, ``datasets/taiwan_chip_exports.parquet``), that exporter serves its own
@@ -145,9 +147,9 @@ def taiwan_destination_shares(goods: Sequence[str], year: int) -> pl.DataFrame:
     by_destination = (
         exports.filter((pl.col("year") == latest) & (pl.col("importer_iso3") != "TWN"))
         .join(codes, on="hs6_code")
-        .group_by("good", "importer_iso3")
+        .sort("good", "importer_iso3", "ccc_code")
+        .group_by("good", "importer_iso3", maintain_order=True)
         .agg(pl.col("value_usd").sum())
-        .sort("good", "importer_iso3")
         .filter(pl.col("value_usd") > 0)
     )
     return by_destination.select(
@@ -232,6 +234,9 @@ def world_balance(
                         "source",
                         pl.lit(" ("),
                         "vintage",
+                        pl.when(pl.col("is_projection"))
+                        .then(pl.lit(", projection"))
+                        .otherwise(pl.lit("")),
                         pl.lit("); world: "),
                         pl.lit(world["source"]),
                     ).alias("source"),
