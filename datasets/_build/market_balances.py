@@ -354,7 +354,8 @@ def demand_rows() -> list[dict[str, object]]:
                     basis="consumption_by_region",
                     is_projection="false",
                     derivation=(
-                        f"WSTS {region} {WSTS_REGIONS_2021[region]:,.0f} / world {total:,.0f} "
+                        f"WSTS {region} {WSTS_REGIONS_2021[region]:,.0f} / sum of the four "
+                        f"regions {total:,.0f} "
                         f"x {within:.8f} ({iso3}'s share of Taiwan's IC exports to {region}, "
                         f"{DEMAND_YEAR - KEY_YEARS + 1}-{DEMAND_YEAR} summed, "
                         f"HS {'/'.join(IC_CODES)}; taiwan_chip_exports.parquet)"
