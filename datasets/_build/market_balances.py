@@ -4,7 +4,8 @@ Run from the repository root with the package installed::
 
     .venv/bin/python datasets/_build/market_balances.py
 
-It is not imported by the package; the package reads the committed CSV. Every number
+It is not imported by the package; the package reads the committed CSV. It rewrites the
+rows of the two chip goods and keeps every other good's rows as they are. Every number
 below is a published figure quoted in the row it produces; the only computation is
 
 * the leading-edge world value (TSMC's 2022 revenue x its 7 nm-and-below share / Taiwan's
@@ -354,7 +355,8 @@ def demand_rows() -> list[dict[str, object]]:
                     basis="consumption_by_region",
                     is_projection="false",
                     derivation=(
-                        f"WSTS {region} {WSTS_REGIONS_2021[region]:,.0f} / world {total:,.0f} "
+                        f"WSTS {region} {WSTS_REGIONS_2021[region]:,.0f} / sum of the four "
+                        f"regions {total:,.0f} "
                         f"x {within:.8f} ({iso3}'s share of Taiwan's IC exports to {region}, "
                         f"{DEMAND_YEAR - KEY_YEARS + 1}-{DEMAND_YEAR} summed, "
                         f"HS {'/'.join(IC_CODES)}; taiwan_chip_exports.parquet)"
@@ -389,8 +391,19 @@ def demand_rows() -> list[dict[str, object]]:
     return rows
 
 
+def _other_rows() -> list[dict[str, str]]:
+    """Rows of goods this script does not write (other goods' balances), kept as they are."""
+    if not OUT.exists():
+        return []
+    with OUT.open(newline="", encoding="utf-8") as handle:
+        return [
+            r for r in csv.DictReader(handle) if (r["commodity"], r["stage"]) not in (LEADING, REST)
+        ]
+
+
 def main() -> None:
-    rows = world_rows() + supply_rows() + demand_rows()
+    rows: list[dict[str, object]] = [*world_rows(), *supply_rows(), *demand_rows()]
+    rows += _other_rows()
     with OUT.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()

@@ -245,3 +245,22 @@ def test_the_same_study_gives_the_same_market_to_the_last_bit():
     assert a.inputs.arcs.equals(b.inputs.arcs)
     assert a.balances.equals(b.balances)
     assert a.arcs.equals(b.arcs)
+
+
+@pytest.mark.integration
+def test_wsts_figures_are_the_compiled_ones(shared_data, table):
+    figures = pl.read_csv(shared_data / "market_parameters_cited" / "figures.csv")
+    wsts = figures.filter(pl.col("publisher").str.starts_with("WSTS"))
+    regions = dict(
+        wsts.filter(pl.col("parameter") == "semiconductor sales 2021")
+        .select("region", "value")
+        .iter_rows()
+    )
+    demand = table.filter(pl.col("role") == "demand")
+    for region in ("Americas", "Europe", "Japan", "Asia Pacific"):
+        said = f"WSTS {region} {regions[region]:,.0f} / sum of the four regions"
+        assert demand["derivation"].str.contains(said, literal=True).any(), region
+    world = table.filter(pl.col("role") == "world")
+    quote = wsts.filter(pl.col("parameter") == "semiconductor sales 2022")["quote"].item()
+    assert quote in world["quote"].to_list()
+    assert "574,100" in world.filter(pl.col("commodity") == "wafer_fab_mature")["derivation"].item()

@@ -235,7 +235,8 @@ def _trade(study: StudySpec, p0: pl.DataFrame, trade: pl.LazyFrame | None) -> pl
                     str(study.path),
                     f"commodities[{i}]",
                     g,
-                    f"no bilateral trade in {study.year} in datasets/trade.parquet",
+                    f"no bilateral trade in {study.year} in datasets/trade.parquet and no "
+                    "world balance in datasets/market_balances.csv",
                     ", ".join(sorted(traded)) or None,
                 )
                 for i, g in missing
