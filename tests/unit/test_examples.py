@@ -88,7 +88,7 @@ def _number(text: str, pattern: str) -> float:
 
 
 def test_the_expected_examples_exist() -> None:
-    assert {p.stem for p in EXAMPLES} >= {"disruption_g7", "frontier"}
+    assert {p.stem for p in EXAMPLES} >= {"disruption_g7", "frontier", "chips_taiwan"}
     for path in EXAMPLES:
         assert path.read_text().startswith("# ---\n# jupyter:\n#   jupytext:"), path
 
@@ -155,3 +155,28 @@ def test_frontier_notebook(executed: dict[str, Any]) -> None:
     at_half = _number(text, r"the controls add at a cap of 50%: USD (-?[\d.]+) m")
     assert abs(at_half) < 0.1 * without_cap
     assert len(_images(nb)) >= 4
+
+
+def test_chips_notebook(executed: dict[str, Any]) -> None:
+    nb = executed["chips_taiwan"]
+    text = _text(nb)
+    assert "members: CAN, EU, GBR, JPN, USA" in text
+    loss = {
+        m: _number(text, rf"{m}-month blockade: members lose USD ([\d,.]+) m") for m in (3, 6, 12)
+    }
+    assert 0 < loss[3] < loss[6] < loss[12]  # a longer blockade costs more
+    assert _number(text, r"USA, 6 months: loss USD ([\d,.]+) m") > 0.5 * loss[6]  # US firms
+    assert _number(text, r"6-month blockade: .* price up to \+([\d,.]+)%") > 100
+    # the markdown's claim: at 12 months Japan's fabs earn more than its buyers lose
+    assert _number(text, r"JPN, 12 months: every-other-chip price up to \+([\d.]+)%") > 0
+    assert _number(text, r"JPN, 12 months: .* net loss USD (-?[\d,.]+) m") < 0
+    bound = _number(text, r"hand bound on the world's < 10 nm shortfall, 6 months: USD ([\d,.]+)")
+    shed = _number(text, r"world shortfall \(no pre-built stock\): USD ([\d,.]+) m")
+    assert 0 < bound <= shed
+    worst = {
+        name: _number(text, rf"{name}: members lose USD ([\d,.]+) m if")
+        for name in ("no policy", "pooled inventories", "2032 map")
+    }
+    assert worst["pooled inventories"] == pytest.approx(worst["no policy"], rel=0.01)
+    assert worst["2032 map"] < 0.5 * worst["no policy"]  # capacity at home cuts the loss
+    assert len(_images(nb)) >= 2
