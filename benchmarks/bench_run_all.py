@@ -105,7 +105,8 @@ def main() -> None:
 
     base = statistics.median(walls[args.jobs[0]])
     print(
-        f"## `run --all` on {path.name} ({len(study.scenarios) + 1} runs), medians of {args.repeat}\n"
+        f"## `run --all` on {path.name} ({len(study.scenarios) + 1} runs), "
+        f"medians of {args.repeat}\n"
     )
     print("| workers | wall s | ratio to the first |")
     print("|---:|---:|---:|")
