@@ -8,6 +8,7 @@ horizon and every consumer's working stock.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -301,3 +302,42 @@ def test_wsts_figures_are_the_compiled_ones(shared_data, table):
     quote = wsts.filter(pl.col("parameter") == "semiconductor sales 2022")["quote"].item()
     assert quote in world["quote"].to_list()
     assert "574,100" in world.filter(pl.col("commodity") == "wafer_fab_mature")["derivation"].item()
+
+
+def test_the_flagships_members_each_lose_in_a_six_month_blockade(table):
+    """The flagship's members (CAN, EU as one node, GBR, JPN, USA), its chip goods."""
+    flagship = load_study(REPO / "models" / "g7_eu_three_sectors.yaml")
+    chips = dataclasses.replace(
+        flagship, commodities=(tuple(LE.split("/")), ("wafer_fab_mature", "manufacturing"))
+    )
+    r = run_study_market(chips, "taiwan_blockade_6m")
+    assert list(r.market.members) == ["CAN", "EU", "GBR", "JPN", "USA"]
+    losses = r.losses().filter(pl.col("scenario") == "taiwan_blockade_6m")
+    consumer = dict(losses.select("node", "consumer_loss_usd").iter_rows())
+    net = dict(losses.select("node", "net_loss_usd").iter_rows())
+    demand = r.result.demand().filter(
+        (pl.col("good") == LE) & (pl.col("scenario") == "taiwan_blockade_6m")
+    )
+    shed = dict(demand.group_by("node").agg(pl.col("shed_units").sum()).iter_rows())
+    q0 = dict(demand.group_by("node").agg(pl.col("q0_units").sum()).iter_rows())
+    p0 = 1e6  # USD per USD m of 2022 output (reference_prices.csv convention)
+    for member in r.market.members:
+        assert net[member] > 0, member
+        assert shed[member] > 0, member  # < 10 nm logic goes unserved at every member
+        assert consumer[member] >= p0 * shed[member] * (1 - 1e-6), member
+    # one world price: every member goes without about the same share of its < 10 nm
+    # demand (within two points: the demand curves are cut in blocks)
+    shares = {m: shed[m] / q0[m] for m in r.market.members}
+    assert max(shares.values()) - min(shares.values()) < 0.02
+    assert min(shares.values()) > 0.15  # a sixth of a year of leading-edge logic, at least
+    # the EU node is its 27 countries' purchases (TSMC's EMEA split over them)
+    eu = table.filter(
+        (pl.col("commodity") == "wafer_fab_leading_edge")
+        & (pl.col("role") == "demand")
+        & (pl.col("year") == 2022)
+        & pl.col("country_iso3").is_in(flagship.merged_blocs()["EU"])
+    )["share_pct"].sum()
+    world = table.filter(
+        (pl.col("commodity") == "wafer_fab_leading_edge") & (pl.col("role") == "world")
+    )["world_units_per_year"].item()
+    assert q0["EU"] == pytest.approx(eu / 100 * world, rel=1e-6)
