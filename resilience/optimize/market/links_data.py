@@ -89,8 +89,9 @@ LINK_COLUMNS: dict[str, type[pl.DataType]] = {
     "input_per_output": pl.Float64,
     "source_row": pl.Int64,
 }
-#: Relative size below which what is left of a node's input use after its processes is
-#: floating-point noise of :math:`A - s R` with :math:`s = A / R` (set to exactly 0).
+#: Relative gap below which two quantities are equal up to floating-point noise: what is
+#: left of a node's input use after its processes (:math:`A - s R`) is then exactly 0,
+#: and a node whose use falls short of its processes' need by less links all its output.
 _ROUNDING = 1e-12
 
 
@@ -286,7 +287,10 @@ def link_stages(
             .alias("_r")
         )
         .with_columns(
-            pl.min_horizontal(pl.lit(1.0), pl.col("_a") / pl.col("_r")).alias("_s_in"),
+            pl.when(pl.col("_a") >= (1.0 - _ROUNDING) * pl.col("_r"))
+            .then(1.0)
+            .otherwise(pl.col("_a") / pl.col("_r"))
+            .alias("_s_in"),
         )
         .with_columns(pl.col("_s_in").min().over("node", "process").alias("linked_share"))
         .with_columns(

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from resilience.optimize.market.inputs import ALL, MarketInputs
+from resilience.optimize.market.links_data import link_stages, study_links
 
 __all__ = [
     "DEFAULT_PARAMETERS",
@@ -565,8 +566,6 @@ def gallium_world(
     (the only one) has C -> J at ``availability`` in every month; 1 leaves the world
     undisturbed.
     """
-    from resilience.optimize.market.links_data import link_stages, study_links
-
     links = study_links([GALLIUM, GAAS])
     if input_per_output is not None:
         links = links.with_columns(pl.lit(float(input_per_output)).alias("input_per_output"))
