@@ -33,6 +33,7 @@ names), blocs against ``datasets/alliances.csv``, commodities against
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -455,6 +456,53 @@ def _user_blocs(files: Sequence[Path]) -> pl.DataFrame | None:
     return pl.concat(frames)
 
 
+def _as_one(
+    r: SpecReader,
+    value: object,
+    members: CountrySet | None,
+    user: pl.DataFrame | None,
+    on: dt.date,
+) -> tuple[str, ...]:
+    """The study's ``as_one`` blocs, checked: bloc ids among the members, disjoint."""
+    if value is None:
+        return ()
+    allowed = "a list of bloc ids among the members, e.g. [EU]"
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        r.fail("as_one", value, "must be a list of bloc ids", allowed)
+        return ()
+    shipped = bloc_ids(alliance_table())
+    user_ids = [] if user is None else sorted(set(user["bloc"].to_list()))
+    known = [*shipped, *user_ids]
+    member_set = set(members.resolve(on)) if members is not None else set()
+    seen: dict[str, str] = {}
+    for i, bloc in enumerate(value):
+        where = f"as_one[{i}]"
+        if bloc not in known:
+            near = close_matches(bloc, known, 3)
+            r.fail(where, bloc, "unknown bloc", ", ".join(near) or allowed)
+            continue
+        user_rows = () if members is None else members.user_blocs
+        countries = CountrySet(blocs=(bloc,), user_blocs=user_rows).resolve(on)
+        outside = sorted(set(countries) - member_set)
+        if outside:
+            r.fail(
+                where,
+                bloc,
+                f"its countries {', '.join(outside)} are not members of the study on {on}",
+                "a bloc whose countries are all members",
+            )
+        twice = sorted(c for c in countries if c in seen)
+        if twice:
+            r.fail(
+                where,
+                bloc,
+                f"shares {', '.join(twice)} with {seen[twice[0]]} (a country is one node)",
+                "disjoint blocs",
+            )
+        seen.update(dict.fromkeys(countries, bloc))
+    return tuple(value)
+
+
 def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None) -> StudySpec:
     """Read and validate a study file and the catalogue it draws scenarios from.
 
@@ -498,6 +546,7 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
         hint = "".join(f" (did you mean {h}?)" for h in near)
         r.fail("model", model, "unknown model family" + hint, ", ".join(FAMILIES))
     policy = r.knobs(d["policy"], "policy", allow_allies=False) if d.get("policy") else {}
+    as_one = _as_one(r, d.get("as_one"), members, user, dt.date(int(year or 2000), 12, 31))
     scenarios = r.texts(d, "scenarios", "")
     base = r.text(d, "base_scenario", "", required=False)
     r.raise_if_any()
@@ -523,6 +572,7 @@ def load_study(path: str | Path, catalogue: Catalogue | str | Path | None = None
         scenarios=scenarios,
         base_scenario=base,
         bloc_files=bloc_files,
+        as_one=as_one,
     )
     problems: list[SpecProblem] = []
     for i, expr in enumerate((*scenarios, *([base] if base else []))):

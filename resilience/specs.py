@@ -13,7 +13,7 @@ import datetime as dt
 import difflib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -335,11 +335,45 @@ class StudySpec:
     #: A user's bloc files (CSV or YAML naming ISO3 members, paths relative to the study
     #: file): their blocs can be named in ``members``, ``allies`` and ``adversary``.
     bloc_files: tuple[Path, ...] = ()
+    #: Blocs among the members that the market treats as ONE node (one importer, as the
+    #: EU in "G7+EU"): their countries' production, trade and stocks are summed, trade
+    #: between them nets out, and the bloc's id names the node.
+    as_one: tuple[str, ...] = ()
 
     @property
     def date(self) -> dt.date:
         """Membership date of the blocs: 31 December of the trade year."""
         return dt.date(self.year, 12, 31)
+
+    def merged_blocs(self) -> dict[str, tuple[str, ...]]:
+        """``bloc -> its ISO3 countries`` on the study's date, for the blocs in ``as_one``."""
+        return {
+            b: tuple(CountrySet(blocs=(b,), user_blocs=self.members.user_blocs).resolve(self.date))
+            for b in self.as_one
+        }
+
+    def node_map(self) -> dict[str, str]:
+        """``ISO3 -> market node`` of the countries inside an ``as_one`` bloc."""
+        return {c: b for b, countries in self.merged_blocs().items() for c in countries}
+
+    def to_nodes(self, countries: Iterable[str]) -> list[str]:
+        """Market nodes of ISO3 codes (a country in an ``as_one`` bloc is the bloc), sorted."""
+        mapping = self.node_map()
+        return sorted({mapping.get(c, c) for c in countries})
+
+    def member_nodes(self) -> list[str]:
+        """The members as market nodes: countries, and each ``as_one`` bloc once."""
+        return self.to_nodes(self.members.resolve(self.date))
+
+    def allied_nodes(self, allies: CountrySet | None = None) -> list[str]:
+        """Allied market nodes (``allies`` or the study's).
+
+        An ``as_one`` bloc is allied when every one of its countries is.
+        """
+        chosen = set((allies or self.allies).resolve(self.date))
+        out = {c for c in chosen if c not in self.node_map()}
+        out |= {b for b, cs in self.merged_blocs().items() if set(cs) <= chosen}
+        return sorted(out)
 
     def compose(self, expression: str | None = None) -> Composition:
         """Layer study policy, base scenario and ``expression`` (see the module docstring)."""

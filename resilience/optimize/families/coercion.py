@@ -107,11 +107,12 @@ def _leakage(ctx: FamilyContext, run: PolicyRun, events: list[dis.Event]) -> pl.
         for rule in event.rules:
             if rule.targets is None:
                 continue
-            origins = rule.suppliers.resolve(ctx.study.date)
+            origins = ctx.study.to_nodes(rule.suppliers.resolve(ctx.study.date))
+            aimed = ctx.study.to_nodes(rule.targets.resolve(ctx.study.date))
             for o, d, g in (
                 arcs.filter(
                     pl.col("origin").is_in(origins)
-                    & pl.col("destination").is_in(rule.targets.resolve(ctx.study.date))
+                    & pl.col("destination").is_in(aimed)
                     & (pl.col("flow0_units_per_month") > 0)
                 )
                 .select("origin", "destination", "good")

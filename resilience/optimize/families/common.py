@@ -90,14 +90,14 @@ class FamilyContext:
 
     @property
     def members(self) -> list[str]:
-        """ISO3 of the study's members on its date."""
-        return self.study.members.resolve(self.study.date)
+        """The study's members as market nodes on its date (ISO3, or an ``as_one`` bloc)."""
+        return self.study.member_nodes()
 
     @property
     def allies(self) -> list[str]:
-        """ISO3 of the allies in force (the policy's, else the study's), members included."""
+        """Allied nodes in force (the policy's allies, else the study's), members included."""
         chosen = self.comp.policy.allies or self.study.allies
-        return sorted(set(chosen.resolve(self.study.date)) | set(self.members))
+        return sorted(set(self.study.allied_nodes(chosen)) | set(self.members))
 
 
 @dataclass(frozen=True)

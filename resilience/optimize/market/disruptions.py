@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -107,7 +107,12 @@ def goods_hit(rule: DisruptionSpec, goods: Sequence[str]) -> list[str]:
 
 
 def availability_rows(
-    chosen: Sequence[Event], arcs: pl.DataFrame, on: dt.date, months: int
+    chosen: Sequence[Event],
+    arcs: pl.DataFrame,
+    on: dt.date,
+    months: int,
+    *,
+    nodes: Callable[[Iterable[str]], list[str]] | None = None,
 ) -> pl.DataFrame:
     """Availability of the arcs the events cut: the core's ``availability`` table.
 
@@ -121,6 +126,9 @@ def availability_rows(
         Date on which blocs are resolved (the study's).
     months
         Horizon ``T``.
+    nodes
+        Market nodes of ISO3 codes (a study's ``as_one`` blocs,
+        :meth:`resilience.specs.StudySpec.to_nodes`); default the codes themselves.
 
     Returns
     -------
@@ -132,10 +140,11 @@ def availability_rows(
     for event in chosen:
         for rule in event.rules:
             hit = goods_hit(rule, goods)
-            suppliers = rule.suppliers.resolve(on)
+            node = nodes or list
+            suppliers = node(rule.suppliers.resolve(on))
             cut = arcs.filter(pl.col("origin").is_in(suppliers) & pl.col("good").is_in(hit))
             if rule.targets is not None:
-                cut = cut.filter(pl.col("destination").is_in(rule.targets.resolve(on)))
+                cut = cut.filter(pl.col("destination").is_in(node(rule.targets.resolve(on))))
             if cut.height == 0:
                 continue
             path = covered_months(rule.duration_days, rule.availability, months)

@@ -293,7 +293,7 @@ def _scope(
     for event in events:
         seen: dict[str, float] = {}
         for rule in event.rules:
-            suppliers = rule.suppliers.resolve(study.date)
+            suppliers = study.to_nodes(rule.suppliers.resolve(study.date))
             for good in dis.goods_hit(rule, goods):
                 share = float(
                     shares.filter(
@@ -320,10 +320,31 @@ def _forced(study: StudySpec, events: list[dis.Event]) -> set[str]:
     out: set[str] = set()
     for event in events:
         for rule in event.rules:
-            out |= set(rule.suppliers.resolve(study.date))
+            out |= set(study.to_nodes(rule.suppliers.resolve(study.date)))
             if rule.targets is not None:
-                out |= set(rule.targets.resolve(study.date))
+                out |= set(study.to_nodes(rule.targets.resolve(study.date)))
     return out
+
+
+def _as_one_nodes(
+    study: StudySpec, trade: pl.DataFrame, production: pl.DataFrame, notes: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Trade and production with the ``as_one`` blocs' countries renamed to the bloc.
+
+    Flows between two countries of a bloc then net out of the bloc node's balance.
+    """
+    mapping = study.node_map()
+    if not mapping:
+        return trade, production
+    for bloc, countries in study.merged_blocs().items():
+        notes.append(f"{bloc}: one market node of {len(countries)} countries (as_one)")
+    trade = trade.with_columns(
+        pl.col("exporter_iso3").replace(mapping), pl.col("importer_iso3").replace(mapping)
+    ).sort("exporter_iso3", "importer_iso3", "good", "value_usd", "quantity_units_per_year")
+    production = production.with_columns(pl.col("country_iso3").replace(mapping)).sort(
+        "country_iso3", "good", "production_units_per_year"
+    )
+    return trade, production
 
 
 def _balances(
@@ -571,6 +592,7 @@ def study_market(
     params, p0 = _parameters(study, overrides)
     traded = _trade(study, p0, None if trade is None else trade.lazy())
     production = _production(study, notes)
+    traded, production = _as_one_nodes(study, traded, production, notes)
     every = list(events) if events is not None else dis.events(comp)
     chosen, out_of_scope = _scope(study, every, _export_shares(traded), goods, settings.scope_share)
     for event, good, share in out_of_scope.iter_rows():
@@ -590,7 +612,7 @@ def study_market(
             f"a scenario whose suppliers hold at least {settings.scope_share:.1%} of world "
             f"exports of one of {', '.join(goods)}",
         )
-    members = study.members.resolve(study.date)
+    members = study.member_nodes()
     regions = choose_regions(
         members,
         traded,
@@ -613,7 +635,9 @@ def study_market(
     if not settings.stocks:
         notes.append("stocks: none (settings.stocks is False)")
         stocks = empty("stocks")
-    availability = dis.availability_rows(chosen, arcs, study.date, settings.months)
+    availability = dis.availability_rows(
+        chosen, arcs, study.date, settings.months, nodes=study.to_nodes
+    )
     scenarios = dis.scenario_table(chosen, str(study.catalogue.path))
     if not chosen:
         scenarios = pl.DataFrame({"scenario": ["base"], "probability": [1.0]})

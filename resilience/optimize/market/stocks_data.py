@@ -13,6 +13,8 @@ to a member node :math:`m` and good :math:`g` (commodity :math:`c`,
 stage :math:`s`, sector :math:`k`):
 
 - the holder is :math:`m` or a bloc :math:`m` belongs to on the study's date (IEA, EU);
+  a node that is a whole bloc (a study's ``as_one``, e.g. the EU) takes the rows of the
+  holders of any of its countries, applied to the bloc's own consumption and net imports;
 - the row names :math:`c` with stage :math:`s` or ``*``; or it names every commodity
   (``*``) and its ``item`` is in :data:`SECTOR_ITEMS` for sector :math:`k` (e.g. Japan's
   JOGMEC 60-day rare-metal target covers critical materials; a US chip inventory covers
@@ -219,6 +221,11 @@ def member_stocks(
     }
     goods = balances["good"].unique().sort().to_list()
     membership = _membership(table["holder"].unique().to_list(), study.date)
+    # an as_one bloc's node holds what a holder of any of its countries holds
+    for bloc, countries in study.merged_blocs().items():
+        for who in membership.values():
+            if who & set(countries):
+                who.add(bloc)
     q = {
         (n, g): (q0, imp - exp)
         for n, g, q0, imp, exp in balances.select(
