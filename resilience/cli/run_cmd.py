@@ -6,6 +6,12 @@ Registered on the main app with :func:`register`; the work is
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -106,6 +112,14 @@ def run_cmd(
             "--all", help="Run the base case and every scenario the study lists; compare them."
         ),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="With --all: runs solved at once in worker processes (0: one per CPU core).",
+        ),
+    ] = 0,
 ) -> None:
     """Run a study on the market core: what each scenario costs each member (USD)."""
     from resilience.scenarios import load_study
@@ -114,7 +128,7 @@ def run_cmd(
     if all_scenarios:
         if scenario is not None:
             raise _fail(ValueError("--all runs the study's own scenario list; drop --scenario"))
-        _run_all(study_file, out_dir)
+        _run_all(study_file, out_dir, jobs)
         return
     try:
         check_writable_dir(out_dir)
@@ -194,53 +208,149 @@ def _scenarios_view(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
     return view, {c: ",.2f" for c in view.columns if view[c].dtype == pl.Float64}
 
 
-def _run_each(
-    study: StudySpec, labels: list[str | None], out_dir: Path | None
-) -> tuple[list[dict[str, object]], list[pl.DataFrame], int]:
-    """Run every label (progress bar on a terminal).
+@dataclass(frozen=True)
+class _RunOutcome:
+    """What ``run --all`` keeps of one run (picklable: it may come from a worker)."""
 
-    Returns the rows of totals, per run the members' losses in its worst scenario
-    (``member, run, welfare_loss_usd``) and the error count.
-    """
-    from rich.progress import Progress
+    row: dict[str, object]
+    #: ``member, run, welfare_loss_usd`` in the run's worst scenario (None: no answer)
+    losses: pl.DataFrame | None = None
+    #: ``run, member, welfare_loss_usd`` and the member's largest price rise and shortfall
+    effects: pl.DataFrame | None = None
+    failed: bool = False
 
+
+def _effects(result: Any, name: str, worst: str) -> pl.DataFrame:
+    """Per member: loss in the worst scenario, largest price rise and shortfall (which good)."""
+    loss = result.members.filter(pl.col("scenario") == worst).select("member", "welfare_loss_usd")
+    good = pl.concat_str("commodity", pl.lit("/"), "stage")
+    by_good = result.summary.select(
+        pl.col("member_iso3").alias("member"),
+        good.alias("good"),
+        pl.col("price_rise_max_pct").fill_null(0.0),
+        (100.0 * pl.col("worst_shed_share").fill_null(0.0)).alias("shed_pct"),
+    )
+    rise = (
+        by_good.sort(["member", "price_rise_max_pct", "good"], descending=[False, True, False])
+        .group_by("member", maintain_order=True)
+        .first()
+        .select("member", "price_rise_max_pct", pl.col("good").alias("price_good"))
+    )
+    shed = (
+        by_good.sort(["member", "shed_pct", "good"], descending=[False, True, False])
+        .group_by("member", maintain_order=True)
+        .first()
+        .select("member", "shed_pct", pl.col("good").alias("shed_good"))
+    )
+    return (
+        loss.join(rise, on="member", how="left")
+        .join(shed, on="member", how="left")
+        .select(pl.lit(name).alias("run"), pl.all())
+        .sort("member")
+    )
+
+
+def _run_one(
+    study: StudySpec, label: str | None, out_dir: Path | None, options: Any = None
+) -> _RunOutcome:
+    """One run of ``run --all`` (in this process or a worker)."""
     from resilience.optimize.diagnostics import OptimizationError, status_of
     from resilience.optimize.market.from_data import OutOfScopeError
     from resilience.study import run_study, write_study
 
-    rows: list[dict[str, object]] = []
-    losses: list[pl.DataFrame] = []
-    failures = 0
+    name = label or "base"
+    try:
+        result = run_study(study, label, options=options)
+    except OptimizationError as exc:  # a finding (infeasible...), not a failure
+        return _RunOutcome({"scenario": name, "status": status_of(exc), "note": str(exc)})
+    except OutOfScopeError as exc:  # a finding about the study, not a failure
+        return _RunOutcome({"scenario": name, "status": "out of scope", "note": str(exc)})
+    except (ResilienceError, ValueError) as exc:
+        return _RunOutcome({"scenario": name, "status": "error", "note": str(exc)}, failed=True)
+    totals = result.totals.row(0, named=True)
+    note = "; ".join(result.notes) or None
+    worst = totals["worst_scenario"]
+    losses = result.members.filter(pl.col("scenario") == worst).select(
+        "member", pl.lit(name).alias("run"), "welfare_loss_usd"
+    )
+    if out_dir is not None:
+        with writing(out_dir / name):
+            write_study(result, out_dir / name)
+    return _RunOutcome(
+        {"scenario": name, "status": result.status, **totals, "note": note},
+        losses,
+        _effects(result, name, worst),
+    )
+
+
+def _worker_logging(level: int) -> None:
+    """A worker logs like the parent (stderr, same level)."""
+    logging.basicConfig(level=level, handlers=[logging.StreamHandler(sys.stderr)], force=True)
+
+
+def _run_each(
+    study: StudySpec, labels: list[str | None], out_dir: Path | None, jobs: int
+) -> list[_RunOutcome]:
+    """Run every label, ``jobs`` at a time in worker processes (progress bar on a terminal).
+
+    The runs are independent (each solves its own calm reference and policy run), so
+    they can go to separate processes; each worker's HiGHS then uses one thread. The
+    outcomes come back in the order of ``labels`` whatever the order they finish in.
+    """
+    from rich.progress import Progress
+
+    from resilience.optimize.solve import SolverOptions
+
+    outcomes: dict[int, _RunOutcome] = {}
     with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
         task = bar.add_task(f"{study.name}: {len(labels)} runs", total=len(labels))
-        for label in labels:
-            name = label or "base"
-            try:
-                result = run_study(study, label)
-            except OptimizationError as exc:  # a finding (infeasible...), not a failure
-                rows.append({"scenario": name, "status": status_of(exc), "note": str(exc)})
-            except OutOfScopeError as exc:  # a finding about the study, not a failure
-                rows.append({"scenario": name, "status": "out of scope", "note": str(exc)})
-            except (ResilienceError, ValueError) as exc:
-                failures += 1
-                rows.append({"scenario": name, "status": "error", "note": str(exc)})
-            else:
-                totals = result.totals.row(0, named=True)
-                note = "; ".join(result.notes) or None
-                rows.append({"scenario": name, "status": result.status, **totals, "note": note})
-                losses.append(
-                    result.members.filter(pl.col("scenario") == totals["worst_scenario"]).select(
-                        "member", pl.lit(name).alias("run"), "welfare_loss_usd"
-                    )
-                )
-                if out_dir is not None:
-                    with writing(out_dir / name):
-                        write_study(result, out_dir / name)
-            bar.advance(task)
-    return rows, losses, failures
+        if jobs <= 1 or len(labels) <= 1:
+            for i, label in enumerate(labels):
+                outcomes[i] = _run_one(study, label, out_dir)
+                bar.advance(task)
+        else:
+            context = multiprocessing.get_context("spawn")
+            level = logging.getLogger().getEffectiveLevel()
+            single = SolverOptions(threads=1)
+            with ProcessPoolExecutor(
+                max_workers=min(jobs, len(labels)),
+                mp_context=context,
+                initializer=_worker_logging,
+                initargs=(level,),
+            ) as pool:
+                futures = {
+                    pool.submit(_run_one, study, label, out_dir, single): i
+                    for i, label in enumerate(labels)
+                }
+                for future in as_completed(futures):
+                    outcomes[futures[future]] = future.result()
+                    bar.advance(task)
+    return [outcomes[i] for i in range(len(labels))]
 
 
-def _run_all(study_file: Path, out_dir: Path | None) -> None:
+def _effects_view(effects: list[pl.DataFrame]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Per run and member: loss (USD m), largest price rise and largest shortfall."""
+    frame = pl.concat(effects)
+    view = frame.select(
+        "run",
+        "member",
+        (pl.col("welfare_loss_usd") / 1e6).alias("loss USD m"),
+        pl.col("price_rise_max_pct").alias("price rise %"),
+        pl.col("price_good").alias("of"),
+        pl.col("shed_pct").alias("shortfall %"),
+        pl.col("shed_good").alias("in"),
+    )
+    return view, {"loss USD m": ",.2f", "price rise %": ",.1f", "shortfall %": ".2f"}
+
+
+def _jobs(jobs: int) -> int:
+    """Worker processes for ``run --all``: ``jobs``, or with 0 one per CPU core."""
+    if jobs < 0:
+        raise _fail(ValueError(f"--jobs must be 0 (one per core) or more, not {jobs}"))
+    return jobs or (os.cpu_count() or 1)
+
+
+def _run_all(study_file: Path, out_dir: Path | None, jobs: int = 1) -> None:
     """``run --all``: the base case and each listed scenario, one comparison table."""
     from resilience.scenarios import load_study
 
@@ -249,7 +359,11 @@ def _run_all(study_file: Path, out_dir: Path | None) -> None:
         study = load_study(study_file)
     except (ResilienceError, ValueError, OSError) as exc:
         raise _fail(error_line(exc)) from exc
-    rows, losses, failures = _run_each(study, [None, *study.scenarios], out_dir)
+    outcomes = _run_each(study, [None, *study.scenarios], out_dir, _jobs(jobs))
+    rows = [o.row for o in outcomes]
+    losses = [o.losses for o in outcomes if o.losses is not None]
+    effects = [o.effects for o in outcomes if o.effects is not None]
+    failures = sum(o.failed for o in outcomes)
     frame = pl.DataFrame(rows, infer_schema_length=None)
     title = f"{study.name} ({study.model} model, {study.year}): base case and scenarios"
     view, formats = _scenarios_view(frame)
@@ -269,9 +383,22 @@ def _run_all(study_file: Path, out_dir: Path | None) -> None:
                 {c: ",.2f" for c in wide.columns if c != "member"},
             )
         )
+    if effects:
+        view, formats = _effects_view(effects)
+        out.print(
+            _frame_table(
+                view,
+                "Per run and member in the run's worst scenario: welfare loss (USD m), the "
+                "largest monthly price rise over the reference price and the largest "
+                "shortfall (demand shed over the horizon, % of demand), with their goods",
+                formats,
+            )
+        )
     split = [str(row["note"]).split("; ") if row["note"] else [] for row in rows]
-    common = set.intersection(*(set(s) for s in split)) if len(split) > 1 else set()
-    for note in (n for n in (split[0] if split else []) if n in common):
+    # notes every answered run shares are printed once (a refused run's note is its reason)
+    answered = [s for s, o in zip(split, outcomes, strict=True) if o.effects is not None]
+    common = set.intersection(*(set(s) for s in answered)) if len(answered) > 1 else set()
+    for note in (n for n in (answered[0] if answered else []) if n in common):
         out.print(f"[yellow]every run:[/] {note}", highlight=False)
     for row, parts in zip(rows, split, strict=True):
         own = [n for n in parts if n not in common]

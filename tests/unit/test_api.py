@@ -189,6 +189,38 @@ def test_cli_run_all_compares_every_listed_scenario(tmp_path: Path) -> None:
     assert "drop --scenario" in both.output
 
 
+def test_cli_run_all_in_worker_processes_answers_as_in_one(tmp_path: Path) -> None:
+    text = G7.read_text()
+    head, _, _ = text.partition("commodities:\n")
+    _, _, tail = text.partition("model: stress\n")
+    small = tmp_path / "small.yaml"
+    small.write_text(
+        head
+        + "commodities:\n  - graphite/mining\nmodel: stress\n"
+        + "catalogue: "
+        + str(REPO / "models" / "scenarios.yaml")
+        + "\nscenarios:\n  - china_graphite_controls\n  - china_graphite_controls+eu_crma_cap\n"
+    )
+    assert "taiwan" not in small.read_text()
+    frames = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        done = runner.invoke(app, ["run", str(small), "--all", "--jobs", jobs, "--out", str(out)])
+        assert done.exit_code == 0, done.output
+        assert "largest monthly price rise" in done.output
+        frames.append(pl.read_parquet(out / "scenarios.parquet").drop("note"))
+    assert frames[0]["scenario"].to_list() == [
+        "base",
+        "china_graphite_controls",
+        "china_graphite_controls+eu_crma_cap",
+    ]
+    assert frames[0]["worst_welfare_loss_usd"][1] > 0
+    assert frames[0].equals(frames[1])  # the same answers, run by run, in the same order
+    bad = runner.invoke(app, ["run", str(small), "--all", "--jobs", "-1"])
+    assert bad.exit_code != 0
+    assert "--jobs" in bad.output
+
+
 def test_load_dataset_reads_years_once_from_any_iterable() -> None:
     ds = rs.load_dataset(y for y in (2022, 2023))
     assert ds.inputs.years == [2022, 2023]

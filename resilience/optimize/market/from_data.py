@@ -57,6 +57,7 @@ import polars as pl
 
 from resilience import data as shipped
 from resilience.build.world_market import world_shares
+from resilience.optimize.market import allocated
 from resilience.optimize.market import disruptions as dis
 from resilience.optimize.market.core import build_market, solve_market
 from resilience.optimize.market.inputs import (
@@ -87,7 +88,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Values of the ``quantity_basis`` column of the arcs.
-QUANTITY_BASES = ("content", "value_at_reference_price")
+QUANTITY_BASES = ("content", "value_at_reference_price", *allocated.ALLOCATED_BASES)
 _MONTHS_PER_YEAR = 12.0
 _GAS = "natural_gas/mining"
 _BCM_TO_MILLION_M3 = 1000.0
@@ -206,6 +207,14 @@ def _trade(study: StudySpec, p0: pl.DataFrame, trade: pl.LazyFrame | None) -> pl
     frame = frame.filter(pl.col("value_usd") > 0).with_columns(
         quantity.alias("quantity_units_per_year"), basis.alias("quantity_basis")
     )
+    # goods with world balances in market_balances.csv: arcs from .allocated, not BACI
+    balanced = allocated.allocated_goods(study.commodities)
+    frame = pl.concat(
+        [
+            frame.filter(~pl.col("good").is_in(balanced)).select(allocated.TRADE_COLUMNS),
+            allocated.allocated_trade(study.commodities, study.year, p0),
+        ]
+    )
     traded = set(frame["good"].unique().to_list())
     missing = [
         (i, good_name(c, s))
@@ -246,13 +255,17 @@ def _production(study: StudySpec, notes: list[str]) -> pl.DataFrame:
         .join(goods, on=["commodity", "stage"], how="semi")
         .with_columns(pl.concat_str("commodity", pl.lit("/"), "stage").alias("good"))
     )
+    balanced = allocated.allocated_goods(study.commodities)
+    shares = shares.filter(~pl.col("good").is_in(balanced))
     withheld = shares.filter(pl.col("production_quantity").is_null())
     for good, country in withheld.select("good", "country_iso3").iter_rows():
         notes.append(f"{good}: {country}'s production is withheld in the source; counted as 0")
     for c, s in study.commodities:
         g = good_name(c, s)
         mine = shares.filter(pl.col("good") == g)
-        if mine.height == 0:
+        if g in balanced:
+            notes.append(f"{g}: supply, demand and arcs from market_balances.csv (allocated)")
+        elif mine.height == 0:
             notes.append(
                 f"{g}: no production in datasets/production.csv up to {study.year}; every "
                 "node's output is its net exports"
@@ -261,12 +274,18 @@ def _production(study: StudySpec, notes: list[str]) -> pl.DataFrame:
             year, source = mine.row(0, named=True)["production_year"], mine["production_source"][0]
             if year != study.year:
                 notes.append(f"{g}: production of {year} (latest up to {study.year}), {source}")
-    return shares.select(
-        "country_iso3",
-        "good",
-        pl.col("production_quantity").fill_null(0.0).alias("production_units_per_year"),
-        "production_year",
-        "production_source",
+    return pl.concat(
+        [
+            shares.select(
+                "country_iso3",
+                "good",
+                pl.col("production_quantity").fill_null(0.0).alias("production_units_per_year"),
+                "production_year",
+                "production_source",
+            ),
+            allocated.allocated_production(study.commodities, study.year),
+        ],
+        how="vertical_relaxed",
     )
 
 
