@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import polars as pl
@@ -10,10 +11,14 @@ import pytest
 from resilience.errors import DataError
 from resilience.optimize.market import MarketSettings, run_market
 from resilience.optimize.market.curves import CALIBRATION_TIE
+from resilience.optimize.market.disruptions import covered_months
+from resilience.optimize.market.from_data import StudyMarketSettings, study_market
+from resilience.optimize.market.inputs import MarketInputs
 from resilience.optimize.market.links_data import link_stages, study_links
 from resilience.optimize.market.testing import DEFAULT_PARAMETERS, GAAS, GALLIUM, gallium_world
 from resilience.optimize.solve import SolverOptions
 from resilience.paths import datasets_dir
+from resilience.scenarios import load_study
 
 QUIET = SolverOptions(log_to="off")
 P0 = DEFAULT_PARAMETERS["p0_usd_per_unit"]
@@ -165,3 +170,150 @@ def test_the_gallium_cut_raises_the_gaas_price_downstream() -> None:
     assert prices[("J", GALLIUM)] > P0 > prices[("C", GALLIUM)]  # stranded at C, short at J
     shed = r.demand().filter(pl.col("node") == "U")["shed_units"].item()
     assert shed == pytest.approx(100.0 - r.conversion()["output_units"].item())
+
+
+# ----------------------------------------------------------------------------- shipped data
+MODELS = Path(__file__).resolve().parents[2] / "models"
+CONTROLS = "china_gallium_germanium_controls"
+
+
+def _gallium_study():  # type: ignore[no-untyped-def]
+    spec = load_study(MODELS / "g7_critical_minerals.yaml")
+    return dataclasses.replace(spec, commodities=(("gallium", "refining"),))
+
+
+def _with_gaas_at_japan(inputs: MarketInputs) -> tuple[MarketInputs, float]:
+    """Japan turns all its gallium into GaAs (made-up GaAs parameters, see below).
+
+    GaAs is given gallium's parameter row (same P0 per tonne, so that the process
+    covers its gallium cost, 0.482 x P0 < P0): a test assumption, not a price. Japan's
+    observed GaAs output is what its observed gallium use makes, ``A / c``, and Japan
+    uses it all at home (no GaAs trade).
+    """
+    c = _c()
+    use = float(
+        inputs.demand.filter((pl.col("node") == "JPN") & (pl.col("good") == GALLIUM))[
+            "q0_units_per_month"
+        ].item()
+    )
+    made = use / c
+    params = inputs.parameters.drop("good")
+    gaas = params.filter(pl.col("commodity") == "gallium").with_columns(
+        pl.lit("gallium_arsenide").alias("commodity"), pl.lit("manufacturing").alias("stage")
+    )
+    demand = pl.concat(
+        [
+            inputs.demand,
+            pl.DataFrame({"node": ["JPN"], "good": [GAAS], "q0_units_per_month": [made]}),
+        ]
+    )
+    supply = pl.concat(
+        [
+            inputs.supply,
+            pl.DataFrame({"node": ["JPN"], "good": [GAAS], "output_units_per_month": [made]}),
+        ]
+    )
+    p0_gallium = float(
+        inputs.parameter_frame().filter(pl.col("good") == GALLIUM)["p0_usd_per_unit"].item()
+    )
+    p0 = {GALLIUM: p0_gallium, GAAS: p0_gallium}
+    linked = link_stages(demand, supply, study_links([GALLIUM, GAAS]), p0)
+    return (
+        inputs.with_changes(
+            parameters=pl.concat([params, gaas]),
+            demand=linked.demand,
+            supply=linked.supply,
+            processes=linked.processes,
+            process_inputs=linked.process_inputs,
+        ),
+        made,
+    )
+
+
+def _net_gallium_into_japan(r, scenario: str) -> list[float]:  # type: ignore[no-untyped-def]
+    """Gallium Japan gets a month in ``scenario``: imports - exports + own output."""
+    flows = r.flows().filter((pl.col("good") == GALLIUM) & (pl.col("scenario") == scenario))
+    into = (
+        flows.filter(pl.col("destination") == "JPN")
+        .group_by("month")
+        .agg(pl.col("flow_units").sum().alias("in"))
+    )
+    out = (
+        flows.filter(pl.col("origin") == "JPN")
+        .group_by("month")
+        .agg(pl.col("flow_units").sum().alias("out"))
+    )
+    own = (
+        r.supply()
+        .filter(
+            (pl.col("node") == "JPN")
+            & (pl.col("good") == GALLIUM)
+            & (pl.col("scenario") == scenario)
+        )
+        .select("month", "output_units")
+    )
+    net = (
+        into.join(out, on="month", how="left")
+        .join(own, on="month", how="left")
+        .select(
+            "month",
+            (
+                pl.col("in") - pl.col("out").fill_null(0.0) + pl.col("output_units").fill_null(0.0)
+            ).alias("net"),
+        )
+        .sort("month")
+    )
+    return net["net"].to_list()
+
+
+def test_shipped_gallium_balance_is_usgs_production_and_calibrates() -> None:
+    market = study_market(_gallium_study(), CONTROLS, StudyMarketSettings(months=3, stocks=False))
+    supply = market.inputs.supply.filter(pl.col("good") == GALLIUM)
+    # USGS MCS 2025: 633 t of primary gallium in 2023, 621 t of it in China
+    assert float(supply["output_units_per_month"].sum()) * 12 == pytest.approx(633.0)
+    china = supply.filter(pl.col("node") == "CHN")["output_units_per_month"].item()
+    assert china * 12 == pytest.approx(621.0)
+    linked, made = _with_gaas_at_japan(market.inputs)
+    assert linked.processes.rows() == [("JPN", GAAS, GAAS, pytest.approx(made), 0.0)]
+    assert linked.demand.filter(pl.col("node") == "JPN").rows() == [
+        ("JPN", GAAS, pytest.approx(made))
+    ]
+    r = run_market(linked.without_disruption(), MarketSettings(months=3), options=QUIET)
+    assert r.conversion()["output_units"].to_list() == pytest.approx([made] * 3, rel=1e-9)
+    p0 = linked.parameter_frame().select("good", "p0_usd_per_unit")
+    demanded = (
+        r.prices()
+        .join(linked.demand.select("node", "good"), on=["node", "good"])
+        .join(p0, on="good")
+    )
+    assert demanded.height > 0
+    for price, ref in demanded.select("price_usd_per_unit", "p0_usd_per_unit").iter_rows():
+        assert price == pytest.approx(ref, rel=2.5 * CALIBRATION_TIE)
+
+
+def test_china_s_gallium_stop_lowers_japanese_gaas_by_the_lost_gallium_over_0_482() -> None:
+    market = study_market(_gallium_study(), CONTROLS, StudyMarketSettings(months=3, stocks=False))
+    linked, made = _with_gaas_at_japan(market.inputs)
+    settings = MarketSettings(months=3)
+    base = run_market(linked.without_disruption(), settings, options=QUIET)
+    cut = run_market(linked, settings, options=QUIET)
+    c = _c()
+    before = _net_gallium_into_japan(base, "base")
+    assert before == pytest.approx([made * c] * 3, rel=1e-9)
+    after = _net_gallium_into_japan(cut, CONTROLS)
+    output = cut.conversion().filter(pl.col("scenario") == CONTROLS).sort("month")["output_units"]
+    for b, a, y in zip(before, after, output.to_list(), strict=True):
+        assert made - y == pytest.approx((b - a) / c, rel=1e-7, abs=1e-9)
+    # 60 days of a 3-month horizon: part of month 1; China's arc to Japan carries a1
+    a1 = covered_months(60, 0.0, 3)[0]
+    china = linked.arcs.filter(
+        (pl.col("origin") == "CHN") & (pl.col("destination") == "JPN") & (pl.col("good") == GALLIUM)
+    )["flow0_units_per_month"].item()
+    # Korea and Russia can ramp up a little in a month: most of the stop is lost
+    assert made - output[0] > 0.9 * (1.0 - a1) * china / c
+    assert output[1:].to_list() == pytest.approx([made, made], rel=1e-9)
+    price = cut.prices().filter(
+        (pl.col("node") == "JPN") & (pl.col("good") == GAAS) & (pl.col("scenario") == CONTROLS)
+    )
+    p0 = linked.parameter_frame().filter(pl.col("good") == GAAS)["p0_usd_per_unit"].item()
+    assert float(price["price_usd_per_unit"].max()) > 1.5 * float(p0)
