@@ -317,3 +317,112 @@ def test_china_s_gallium_stop_lowers_japanese_gaas_by_the_lost_gallium_over_0_48
     )
     p0 = linked.parameter_frame().filter(pl.col("good") == GAAS)["p0_usd_per_unit"].item()
     assert float(price["price_usd_per_unit"].max()) > 1.5 * float(p0)
+
+
+def _user_datasets(tmp_path: Path, extra_balance_rows: list[dict[str, object]]) -> Path:
+    """The shipped datasets with rows added to market_balances.csv (a user's own data)."""
+    root = tmp_path / "datasets"
+    root.mkdir()
+    for item in datasets_dir().iterdir():
+        if item.name != "market_balances.csv":
+            (root / item.name).symlink_to(item)
+    shipped = pl.read_csv(datasets_dir() / "market_balances.csv", infer_schema=False)
+    extra = pl.DataFrame(
+        [
+            {c: (None if r.get(c) is None else str(r[c])) for c in shipped.columns}
+            for r in extra_balance_rows
+        ],
+        schema=dict.fromkeys(shipped.columns, pl.String),
+    )
+    pl.concat([shipped, extra]).write_csv(root / "market_balances.csv")
+    return root
+
+
+def _gaas_rows(world_t: float) -> list[dict[str, object]]:
+    """Made-up GaAs balance for a test: Japan makes it all, Japan uses 60 %, the US 40 %."""
+    cite = {
+        "commodity": "gallium_arsenide",
+        "stage": "manufacturing",
+        "year": 2023,
+        "is_projection": "false",
+        "source": "test world (made up)",
+        "vintage": "test",
+        "url": "https://example.org/test",
+        "quote": "made up for a test",
+    }
+    rows: list[dict[str, object]] = [
+        {
+            **cite,
+            "role": "world",
+            "country_iso3": "WLD",
+            "share_pct": 100,
+            "unit": "t",
+            "world_units_per_year": repr(world_t),
+            "basis": "world_output_value",
+        },
+    ]
+    for role, shares, basis in (
+        ("supply", {"JPN": 100, "ROW": 0}, "capacity_by_location"),
+        ("demand", {"JPN": 60, "USA": 40, "ROW": 0}, "consumption_by_region"),
+    ):
+        rows += [
+            {**cite, "role": role, "country_iso3": iso, "share_pct": pct, "basis": basis}
+            for iso, pct in shares.items()
+        ]
+    return rows
+
+
+def test_study_market_links_a_study_holding_gallium_and_gaas(tmp_path, monkeypatch) -> None:
+    """End to end through study_market: shipped gallium, a user's GaAs balance.
+
+    Japan's GaAs output is what its allocated gallium use makes (``A / 0.482``), so all
+    of Japan's gallium goes into GaAs; GaAs gets gallium's parameters (a test
+    assumption, passed as overrides).
+    """
+    spec = dataclasses.replace(
+        _gallium_study(),
+        commodities=(("gallium", "refining"), ("gallium_arsenide", "manufacturing")),
+    )
+    settings = StudyMarketSettings(months=3, stocks=False)
+    shipped = study_market(_gallium_study(), CONTROLS, settings)
+    c = _c()
+    use_t = (
+        12
+        * shipped.inputs.demand.filter((pl.col("node") == "JPN") & (pl.col("good") == GALLIUM))[
+            "q0_units_per_month"
+        ].item()
+    )
+    monkeypatch.setenv("RESILIENCE_DATASETS", str(_user_datasets(tmp_path, _gaas_rows(use_t / c))))
+    gallium = (
+        shipped.inputs.parameter_frame()
+        .filter(pl.col("good") == GALLIUM)
+        .drop("good")
+        .row(0, named=True)
+    )
+    market = study_market(spec, CONTROLS, settings, overrides={GAAS: gallium})
+    made = use_t / c / 12
+    inputs = market.inputs
+    assert inputs.processes.rows() == [("JPN", GAAS, GAAS, pytest.approx(made), 0.0)]
+    assert inputs.process_inputs.rows() == [("JPN", GAAS, GALLIUM, pytest.approx(c))]
+    assert inputs.supply.filter(pl.col("good") == GAAS).height == 0  # from the process only
+    assert inputs.demand.filter((pl.col("node") == "JPN") & (pl.col("good") == GALLIUM)).height == 0
+    gaas_demand = dict(
+        inputs.demand.filter(pl.col("good") == GAAS)
+        .select("node", "q0_units_per_month")
+        .iter_rows()
+    )
+    assert gaas_demand == {"JPN": pytest.approx(0.6 * made), "USA": pytest.approx(0.4 * made)}
+    ms = MarketSettings(months=3)
+    base = run_market(inputs.without_disruption(), ms, options=QUIET)
+    assert base.conversion()["output_units"].to_list() == pytest.approx([made] * 3, rel=1e-9)
+    cut = run_market(inputs, ms, options=QUIET)
+    before = _net_gallium_into_japan(base, "base")
+    after = _net_gallium_into_japan(cut, CONTROLS)
+    output = cut.conversion().filter(pl.col("scenario") == CONTROLS).sort("month")["output_units"]
+    assert made - output[0] > 0.25 * made
+    for b, a, y in zip(before, after, output.to_list(), strict=True):
+        assert made - y == pytest.approx((b - a) / c, rel=1e-7, abs=1e-9)
+    us = cut.prices().filter(
+        (pl.col("node") == "USA") & (pl.col("good") == GAAS) & (pl.col("scenario") == CONTROLS)
+    )
+    assert float(us["price_usd_per_unit"].max()) > 1.5 * gallium["p0_usd_per_unit"]
