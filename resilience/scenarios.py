@@ -44,6 +44,7 @@ import polars as pl
 from resilience.paths import project_root
 from resilience.reference.alliances import bloc_ids
 from resilience.reference.bloc_files import read_bloc_file
+from resilience.reference.commodities import load_commodities
 from resilience.reference.countries import CountryResolver
 from resilience.specs import (
     BURDEN_RULES,
@@ -280,6 +281,8 @@ class SpecReader:
         if kind == "countries":
             found = self.countries(raw, where)
             return found is not None, found
+        if kind == "sectors":
+            return self.sectors(raw, where, allowed)
         checks = {
             "bool": (isinstance(raw, bool), "must be true or false"),
             "choice": (raw in BURDEN_RULES, "unknown choice"),
@@ -297,6 +300,21 @@ class SpecReader:
             return True, None
         x = self.number(raw, where, kind, allowed)
         return x is not None, x
+
+    def sectors(self, raw: object, where: str, allowed: str) -> tuple[bool, Any]:
+        """``(ok, tuple of sectors or None)`` of a ``sectors`` knob."""
+        if raw is None:
+            return True, None
+        known = sorted(set(load_commodities()["sector"].to_list()))
+        if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+            self.fail(where, raw, "must be a non-empty list of sectors", allowed)
+            return False, None
+        bad = [x for x in raw if x not in known]
+        for x in bad:
+            near = close_matches(x, known, 1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            self.fail(where, x, "unknown sector" + hint, ", ".join(known))
+        return not bad, tuple(dict.fromkeys(raw))
 
     def knobs(self, value: object, key: str, allow_allies: bool) -> dict[str, Any]:
         """Validated policy overrides (only the keys given)."""

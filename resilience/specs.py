@@ -169,6 +169,9 @@ class Policy:
     cvar_level: float = 0.95
     coercion_gamma: int = 1
     disruption_days: float | None = None
+    #: Sectors the policy's stock floor, sourcing caps and pooling apply to (``None``:
+    #: every sector); the CRMA and the MSP are about raw materials, not oil or chips.
+    sectors: tuple[str, ...] | None = None
 
 
 #: Policy knob -> (kind, allowed values as shown in errors).
@@ -189,6 +192,11 @@ KNOBS: dict[str, tuple[str, str]] = {
     "cvar_level": ("level", "a number in [0, 1)"),
     "coercion_gamma": ("count", "an integer >= 1"),
     "disruption_days": ("days", "a number in (0, 365]"),
+    "sectors": (
+        "sectors",
+        "a list of sectors of datasets/commodities.csv (chips, critical_materials, energy), "
+        "or null for every sector",
+    ),
 }
 
 

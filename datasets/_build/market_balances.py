@@ -4,7 +4,8 @@ Run from the repository root with the package installed::
 
     .venv/bin/python datasets/_build/market_balances.py
 
-It is not imported by the package; the package reads the committed CSV. Every number
+It is not imported by the package; the package reads the committed CSV. It rewrites the
+rows of the two chip goods and keeps every other good's rows as they are. Every number
 below is a published figure quoted in the row it produces; the only computation is
 
 * the leading-edge world value (TSMC's 2022 revenue x its 7 nm-and-below share / Taiwan's
@@ -354,7 +355,8 @@ def demand_rows() -> list[dict[str, object]]:
                     basis="consumption_by_region",
                     is_projection="false",
                     derivation=(
-                        f"WSTS {region} {WSTS_REGIONS_2021[region]:,.0f} / world {total:,.0f} "
+                        f"WSTS {region} {WSTS_REGIONS_2021[region]:,.0f} / sum of the four "
+                        f"regions {total:,.0f} "
                         f"x {within:.8f} ({iso3}'s share of Taiwan's IC exports to {region}, "
                         f"{DEMAND_YEAR - KEY_YEARS + 1}-{DEMAND_YEAR} summed, "
                         f"HS {'/'.join(IC_CODES)}; taiwan_chip_exports.parquet)"
@@ -389,8 +391,175 @@ def demand_rows() -> list[dict[str, object]]:
     return rows
 
 
+#: TSMC net revenue 2022 by customer headquarters (NT$ million), 20-F note "Net Revenue".
+TSMC_HQ_2022_NTD_M = {
+    "USA": 1_493_328.8,
+    "CHN": 245_168.8,
+    "TWN": 210_470.8,
+    "EMEA": 123_767.1,
+    "JPN": 119_099.3,
+    "Others": 72_056.5,
+}
+TSMC_HQ = {
+    "source": "TSMC Form 20-F 2022, note Net Revenue (disaggregation by geography)",
+    "vintage": "2023-04",
+    "url": "https://www.sec.gov/Archives/edgar/data/1046179/000119312523107214/",
+    "quote": (
+        "The Company categorized the net revenue mainly based on the countries where the "
+        "customers are headquartered. ... United States 1,493,328.8 ... China 245,168.8 ... "
+        "Taiwan 210,470.8 ... Europe, the Middle East and Africa 123,767.1 ... Japan "
+        "119,099.3 ... Others 72,056.5 (NT$ million, 2022)"
+    ),
+}
+HQ_YEAR = 2022
+
+
+def hq_demand_rows() -> list[dict[str, object]]:
+    """< 10 nm logic demand on a buyer-headquarters basis (who pays for the chips).
+
+    TSMC's 2022 net revenue by customer headquarters is taken as the world's < 10 nm
+    purchases by buyer HQ (TSMC holds Taiwan's < 10 nm capacity, 69 % of the world's;
+    Samsung's buyers are assumed to have the same mix: no split of its sales found).
+    EMEA is split over the European countries by their shares of Taiwan's IC exports to
+    Europe (the key of :func:`demand_rows`; the Middle East and Africa are not separated
+    by TSMC and go with Europe); "Others" is the rest of the world.
+    """
+    total = sum(TSMC_HQ_2022_NTD_M.values())
+    g7_eu = set(members(load_alliances(), "G7+EU", dt.date(HQ_YEAR, 12, 31)))
+    european = sorted(g7_eu - {"USA", "CAN", "JPN"})  # Cyprus is Asia in countries.csv
+    split = taiwan_split(DEMAND_YEAR)
+    own = split.filter(
+        pl.col("country_iso3").is_in(european)
+        | ((pl.col("region") == "Europe") & (pl.col("pct_of_all") >= OWN_ROW_PCT))
+    ).with_columns((pl.col("value_usd") / pl.col("value_usd").sum()).alias("within_region"))
+    kept = 1.0
+    note = (
+        "Buyer-headquarters basis (who pays), not ship-to: US fabless firms buy most "
+        "leading-edge wafers although the chips are packaged and assembled in Asia. "
+        "TSMC's company-wide split is applied to < 10 nm logic (TSMC publishes no split "
+        "by node), an assumption."
+    )
+    rows: list[dict[str, object]] = []
+    left = 100.0
+    for iso3 in ("USA", "CHN", "TWN", "JPN"):
+        share = round(100 * TSMC_HQ_2022_NTD_M[iso3] / total, 6)
+        left -= share
+        rows.append(
+            _row(
+                commodity=LEADING[0],
+                stage=LEADING[1],
+                year=HQ_YEAR,
+                role="demand",
+                country_iso3=iso3,
+                share_pct=share,
+                basis="purchases_by_buyer_hq",
+                is_projection="false",
+                derivation=(
+                    f"TSMC 2022 net revenue from {iso3}-headquartered customers "
+                    f"{TSMC_HQ_2022_NTD_M[iso3]:,.1f} / total {total:,.1f} (NT$ m)"
+                ),
+                note=note,
+                **TSMC_HQ,
+            )
+        )
+    emea = 100 * TSMC_HQ_2022_NTD_M["EMEA"] / total
+    for iso3, within in own.select("country_iso3", "within_region").iter_rows():
+        share = round(emea * within / kept, 6)
+        left -= share
+        rows.append(
+            _row(
+                commodity=LEADING[0],
+                stage=LEADING[1],
+                year=HQ_YEAR,
+                role="demand",
+                country_iso3=iso3,
+                share_pct=share,
+                basis="purchases_by_buyer_hq",
+                is_projection="false",
+                derivation=(
+                    f"TSMC 2022 EMEA {TSMC_HQ_2022_NTD_M['EMEA']:,.1f} / total {total:,.1f} "
+                    f"x {within / kept:.8f} ({iso3}'s share of Taiwan's IC exports to the "
+                    f"European countries with a row (EU, UK, and others over "
+                    f"{OWN_ROW_PCT:g} %), {DEMAND_YEAR - KEY_YEARS + 1}-"
+                    f"{DEMAND_YEAR} summed; taiwan_chip_exports.parquet)"
+                ),
+                note=note,
+                **TSMC_HQ,
+            )
+        )
+    # "Others": every country TSMC does not itemise, split by the ship-to demand key of
+    # demand_rows (WSTS region x Taiwan customs), the rest of the world included
+    key = {
+        str(r["country_iso3"]): float(r["share_pct"])  # type: ignore[arg-type]
+        for r in demand_rows()
+        if (r["commodity"], r["stage"]) == LEADING
+        and r["country_iso3"] not in ("USA", "CHN", "TWN", "JPN", *own["country_iso3"].to_list())
+    }
+    others = 100 * TSMC_HQ_2022_NTD_M["Others"] / total
+    pool = sum(key.values())
+    for iso3 in sorted(k for k in key if k != "ROW"):
+        share = round(others * key[iso3] / pool, 6)
+        left -= share
+        rows.append(
+            _row(
+                commodity=LEADING[0],
+                stage=LEADING[1],
+                year=HQ_YEAR,
+                role="demand",
+                country_iso3=iso3,
+                share_pct=share,
+                basis="purchases_by_buyer_hq",
+                is_projection="false",
+                derivation=(
+                    f"TSMC 2022 Others {TSMC_HQ_2022_NTD_M['Others']:,.1f} / total "
+                    f"{total:,.1f} x {key[iso3] / pool:.8f} ({iso3}'s share of the 2021 "
+                    "ship-to demand of the countries TSMC does not itemise, rows of year "
+                    f"{DEMAND_YEAR})"
+                ),
+                note=note,
+                **TSMC_HQ,
+            )
+        )
+    rows.append(
+        _row(
+            commodity=LEADING[0],
+            stage=LEADING[1],
+            year=HQ_YEAR,
+            role="demand",
+            country_iso3="ROW",
+            share_pct=round(left, 6),
+            basis="purchases_by_buyer_hq",
+            is_projection="false",
+            derivation=(
+                f"TSMC 2022 Others {TSMC_HQ_2022_NTD_M['Others']:,.1f} / total {total:,.1f} "
+                f"x {key.get('ROW', 0.0) / pool:.8f} (the rest of the world's share of the "
+                "same key), plus rounding"
+            ),
+            note=note,
+            **TSMC_HQ,
+        )
+    )
+    return rows
+
+
+def _other_rows() -> list[dict[str, str]]:
+    """Rows of goods this script does not write (other goods' balances), kept as they are."""
+    if not OUT.exists():
+        return []
+    with OUT.open(newline="", encoding="utf-8") as handle:
+        return [
+            r for r in csv.DictReader(handle) if (r["commodity"], r["stage"]) not in (LEADING, REST)
+        ]
+
+
 def main() -> None:
-    rows = world_rows() + supply_rows() + demand_rows()
+    rows: list[dict[str, object]] = [
+        *world_rows(),
+        *supply_rows(),
+        *demand_rows(),
+        *hq_demand_rows(),
+    ]
+    rows += _other_rows()
     with OUT.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()

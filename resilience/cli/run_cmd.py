@@ -218,6 +218,8 @@ class _RunOutcome:
     #: ``run, member, welfare_loss_usd`` and the member's largest price rise and shortfall
     effects: pl.DataFrame | None = None
     failed: bool = False
+    #: the run's notes, one sentence each (a note may itself hold a "; ")
+    notes: tuple[str, ...] = ()
 
 
 def _effects(result: Any, name: str, worst: str) -> pl.DataFrame:
@@ -280,6 +282,7 @@ def _run_one(
         {"scenario": name, "status": result.status, **totals, "note": note},
         losses,
         _effects(result, name, worst),
+        notes=tuple(result.notes),
     )
 
 
@@ -394,7 +397,7 @@ def _run_all(study_file: Path, out_dir: Path | None, jobs: int = 1) -> None:
                 formats,
             )
         )
-    split = [str(row["note"]).split("; ") if row["note"] else [] for row in rows]
+    split = [list(o.notes) if o.effects is not None else [str(o.row["note"])] for o in outcomes]
     # notes every answered run shares are printed once (a refused run's note is its reason)
     answered = [s for s, o in zip(split, outcomes, strict=True) if o.effects is not None]
     common = set.intersection(*(set(s) for s in answered)) if len(answered) > 1 else set()

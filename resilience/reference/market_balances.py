@@ -63,6 +63,7 @@ _BASES = (
     "world_output_value",
     "capacity_by_location",
     "consumption_by_region",
+    "purchases_by_buyer_hq",
 )
 
 

@@ -40,6 +40,7 @@ from resilience.optimize.market.inputs import MarketInputs
 from resilience.optimize.market.policies import pooled_stocks, sourcing_cap, stock_build
 from resilience.optimize.market.results import MarketResult, welfare_loss
 from resilience.optimize.solve import SolverOptions
+from resilience.reference.commodities import load_commodities
 from resilience.specs import Composition, SpecError, StudySpec
 
 __all__ = [
@@ -184,10 +185,14 @@ def policy_stocks(market: StudyMarket, ctx: FamilyContext) -> tuple[MarketInputs
         ).alias("capacity_units"),
         pl.col("draw_units_per_month").fill_null(pl.col("q0_units_per_month")),
     )
+    scoped = policy_goods(ctx)
+    floor_days = pl.lit(p.min_stock_days)
+    if scoped is not None:  # the floor binds the policy's sectors only
+        floor_days = pl.when(pl.col("good").is_in(scoped)).then(floor_days).otherwise(0.0)
     builds = rows.select(
         "node",
         "good",
-        (p.min_stock_days * pl.col("daily") - pl.col("initial_units"))
+        (floor_days * pl.col("daily") - pl.col("initial_units"))
         .clip(lower_bound=0.0)
         .alias("min_units"),
         (max_days * pl.col("daily") - pl.col("initial_units"))
@@ -209,16 +214,31 @@ def policy_hooks(
 ) -> list[Extension]:
     """The hooks of the composition's policy: stock builds, sourcing caps, pooling."""
     p = ctx.comp.policy
+    goods = None if p.sectors is None else sector_goods(ctx.study, p.sectors)
     hooks: list[Extension] = []
     if builds is not None and builds.height:
         hooks.append(stock_build(builds))
     if p.max_non_allied_share < 1.0:
-        hooks.append(sourcing_cap(ctx.members, ctx.allies, p.max_non_allied_share, "non_allied"))
+        hooks.append(
+            sourcing_cap(ctx.members, ctx.allies, p.max_non_allied_share, "non_allied", goods)
+        )
     if p.max_single_supplier_share < 1.0:
-        hooks.append(sourcing_cap(ctx.members, (), p.max_single_supplier_share, "single"))
+        hooks.append(sourcing_cap(ctx.members, (), p.max_single_supplier_share, "single", goods))
     if p.pooling if pooling is None else pooling:
-        hooks.append(pooled_stocks(ctx.members))
+        hooks.append(pooled_stocks(ctx.members, goods))
     return hooks
+
+
+def sector_goods(study: StudySpec, sectors: Sequence[str]) -> list[str]:
+    """The study's goods (``commodity/stage``) whose commodity is in one of ``sectors``."""
+    sector = dict(load_commodities().select("commodity", "sector").unique().iter_rows())
+    return [f"{c}/{s}" for c, s in study.commodities if sector.get(c) in set(sectors)]
+
+
+def policy_goods(ctx: FamilyContext) -> list[str] | None:
+    """The goods the policy's floor, caps and pooling bind (``None``: every good)."""
+    sectors = ctx.comp.policy.sectors
+    return None if sectors is None else sector_goods(ctx.study, sectors)
 
 
 def solve_pair(

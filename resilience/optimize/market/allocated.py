@@ -39,6 +39,13 @@ shapes :mod:`.from_data` uses, from cited world figures:
    :math:`f_{ij} = S_i D_j / W`. Flows from a country to itself are not trade and are
    left out.
 
+**Demand by buyer headquarters.** Where a good's demand rows count purchases by the
+buying firm's headquarters (``basis`` :data:`BUYER_HQ_BASIS`: TSMC's revenue by customer
+HQ for < 10 nm logic), a customs pattern of where the goods are *delivered* (Asian
+assembly hubs) would contradict it; every supplier of that good is then allocated in
+proportion (step 3), and a cut of one supplier hits each buyer by its share of that
+supplier in world output.
+
 With these flows every country's apparent consumption ``production + imports -
 exports`` equals its demand :math:`D_j` (``tests/unit/test_market_allocated.py``), so the
 market core calibrates to the cited balance. ``value_usd`` of an arc is its quantity
@@ -66,6 +73,7 @@ from resilience.reference.market_balances import BALANCE_FILE, load_market_balan
 
 __all__ = [
     "ALLOCATED_BASES",
+    "BUYER_HQ_BASIS",
     "OBSERVED_EXPORTERS",
     "TRADE_COLUMNS",
     "allocate",
@@ -80,6 +88,9 @@ log = logging.getLogger(__name__)
 
 #: ``quantity_basis`` of the arcs this module makes.
 ALLOCATED_BASES = ("observed_destination_shares", "proportional_allocation")
+#: ``basis`` of demand rows counted by the buying firm's headquarters (who pays), not by
+#: where the goods are delivered: no ship-to pattern (customs) may split them.
+BUYER_HQ_BASIS = "purchases_by_buyer_hq"
 #: Columns of a trade frame (as ``from_data._trade`` returns it).
 TRADE_COLUMNS = (
     "exporter_iso3",
@@ -201,8 +212,8 @@ def world_balance(
     Returns
     -------
     polars.DataFrame
-        ``good, role (supply|demand), country_iso3, units_per_year, year, source,
-        source_row``, sorted by good, role and country.
+        ``good, role (supply|demand), country_iso3, units_per_year, year, basis,
+        source, source_row``, sorted by good, role and country.
     """
     table = (load_market_balances() if table is None else table).with_columns(
         pl.concat_str("commodity", pl.lit("/"), "stage").alias("good")
@@ -230,6 +241,7 @@ def world_balance(
                         "units_per_year"
                     ),
                     "year",
+                    "basis",
                     pl.concat_str(
                         "source",
                         pl.lit(" ("),
@@ -251,6 +263,7 @@ def world_balance(
                 "country_iso3": pl.String,
                 "units_per_year": pl.Float64,
                 "year": pl.Int32,
+                "basis": pl.String,
                 "source": pl.String,
                 "source_row": pl.Int64,
             }
@@ -463,8 +476,14 @@ def allocated_trade(
     supply = balance.filter(pl.col("role") == "supply")
     demand = balance.filter(pl.col("role") == "demand")
     suppliers = set(supply["country_iso3"].to_list())
+    # a ship-to pattern (customs by destination) cannot split demand counted by buyer HQ
+    ship_to = sorted(set(demand.filter(pl.col("basis") != BUYER_HQ_BASIS)["good"].to_list()))
+    for good in sorted(set(goods) - set(ship_to)):
+        log.info("%s: demand by buyer headquarters; every supplier allocated in proportion", good)
     observed = [
-        reader(goods, year) for e, reader in sorted(OBSERVED_EXPORTERS.items()) if e in suppliers
+        reader(ship_to, year)
+        for e, reader in sorted(OBSERVED_EXPORTERS.items())
+        if e in suppliers and ship_to
     ]
     for frame in observed:
         for e, good, y in (

@@ -116,6 +116,12 @@ class StudyMarketSettings:
         good it names is out of scope (module doc).
     new_arcs
         Add new arcs (producers to consumers not trading today).
+    new_arc_min_output_share
+        A new arc opens only from a node holding at least this share of world output of
+        the good (default 1 %, the ``producer_share_threshold`` that makes a producer a
+        node): a node kept for another good, with a sliver of this one, would add an arc
+        to every consumer whose ramp is that sliver of their demand. 0 keeps them all;
+        ``tests/unit/test_market_pruning.py`` shows the answer does not move.
     stocks
         Give members their published stocks (:mod:`.stocks_data`); ``False`` runs the
         market without any (to see what the stocks are worth).
@@ -128,8 +134,14 @@ class StudyMarketSettings:
     producer_share_threshold: float = 0.01
     scope_share: float = 0.01
     new_arcs: bool = True
+    new_arc_min_output_share: float = 0.01
     stocks: bool = True
     market: MarketSettings | None = None
+
+    def __post_init__(self) -> None:
+        share = self.new_arc_min_output_share
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"new_arc_min_output_share must lie in [0, 1], not {share!r}")
 
     def market_settings(self) -> MarketSettings:
         """The core's settings, with ``months`` of this horizon."""
@@ -228,7 +240,8 @@ def _trade(study: StudySpec, p0: pl.DataFrame, trade: pl.LazyFrame | None) -> pl
                     str(study.path),
                     f"commodities[{i}]",
                     g,
-                    f"no bilateral trade in {study.year} in datasets/trade.parquet",
+                    f"no bilateral trade in {study.year} in datasets/trade.parquet and no "
+                    "world balance in datasets/market_balances.csv",
                     ", ".join(sorted(traded)) or None,
                 )
                 for i, g in missing
@@ -480,6 +493,7 @@ def _market_arcs(
     fixed: pl.DataFrame,
     new_arcs: bool,
     notes: list[str],
+    min_output_share: float = 0.0,
 ) -> pl.DataFrame:
     """The core's ``arcs`` table (observed, fixed, new), monthly."""
     observed = (
@@ -526,6 +540,13 @@ def _market_arcs(
         (pl.col("production_units_per_year") + pl.col("output_raised_units_per_year")).alias("out"),
     ).filter(pl.col("out") > 0)
     output = output.with_columns((pl.col("out") / pl.col("out").sum().over("good")).alias("w"))
+    slivers = output.filter(pl.col("w") < min_output_share)
+    if slivers.height:
+        notes.append(
+            f"new arcs: none from {slivers.height} node-goods holding under "
+            f"{min_output_share:.1%} of world output of the good (their observed arcs stay)"
+        )
+        output = output.filter(pl.col("w") >= min_output_share)
     demand = bal.filter(pl.col("q0_units_per_year") > 0).select(
         pl.col("node").alias("destination"), "good", "q0_units_per_year"
     )
@@ -649,7 +670,9 @@ def study_market(
             "StudyMarket.balances['output_raised_units_per_year']"
         )
     fixed = _fixed_links(observed, regions, goods, notes)
-    arcs = _market_arcs(observed, bal, fixed, settings.new_arcs, notes)
+    arcs = _market_arcs(
+        observed, bal, fixed, settings.new_arcs, notes, settings.new_arc_min_output_share
+    )
     stocks, stock_table = member_stocks(study, regions, bal, notes, overrides=overrides)
     if not settings.stocks:
         notes.append("stocks: none (settings.stocks is False)")

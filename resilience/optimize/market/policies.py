@@ -116,7 +116,11 @@ def stock_build(builds: pl.DataFrame, table: str = "stock policy") -> Extension:
 
 
 def sourcing_cap(
-    members: Sequence[str], allies: Sequence[str], share: float, rule: str
+    members: Sequence[str],
+    allies: Sequence[str],
+    share: float,
+    rule: str,
+    goods: Sequence[str] | None = None,
 ) -> Extension:
     """Cap imports from non-allied nodes, or from any single foreign node (module doc).
 
@@ -131,6 +135,8 @@ def sourcing_cap(
     rule
         ``"non_allied"`` (the sum over non-allied origins) or ``"single"`` (every
         foreign origin on its own, the CRMA benchmark).
+    goods
+        The goods the cap binds (``None``: every good).
     """
     if rule not in ("non_allied", "single"):
         raise ValueError(f"rule must be 'non_allied' or 'single', not {rule!r}")
@@ -150,6 +156,7 @@ def sourcing_cap(
                 idx.filter(
                     pl.col("destination").is_in(list(members))
                     & (pl.col("origin") != pl.col("destination"))
+                    & (pl.lit(value=True) if goods is None else pl.col("good").is_in(list(goods)))
                     & (
                         ~pl.col("origin").is_in(list(allied))
                         if rule == "non_allied"
@@ -197,17 +204,20 @@ def sourcing_cap(
     return extend
 
 
-def pooled_stocks(pool: Sequence[str]) -> Extension:
+def pooled_stocks(pool: Sequence[str], goods: Sequence[str] | None = None) -> Extension:
     """Stock releases shipped among ``pool`` members without friction (module doc).
 
     Adds the variable ``pool_transfer[origin, destination, good, month, scenario]`` and
-    rows ``pool_release``; nothing when fewer than two pool members hold stock.
+    rows ``pool_release``; nothing when fewer than two pool members hold stock. Only
+    ``goods`` are pooled (``None``: every good).
     """
 
     def extend(builder: MarketBuilder, inputs: MarketInputs) -> None:
         if "release" not in builder.variables:
             return
         release = builder.index("release").filter(pl.col("node").is_in(list(pool)))
+        if goods is not None:
+            release = release.filter(pl.col("good").is_in(list(goods)))
         holders = release.select("node", "good").unique()
         balance = builder.families["balance"].rows.select("node", *_TGW)
         receivers = balance.filter(pl.col("node").is_in(list(pool)))
