@@ -22,7 +22,11 @@ commodity-stages) and a scenario expression:
    exports exceed production plus imports (a re-exporter whose production the tables
    miss, or a value-implied quantity above the physical one), the node's output is
    raised to its net exports and :math:`q_0 = 0`; every such raise is logged and kept in
-   ``StudyMarket.balances["output_raised_units_per_year"]``.
+   ``StudyMarket.balances["output_raised_units_per_year"]``. Where a row of
+   ``datasets/input_coefficients.csv`` links two of the study's goods, each node's
+   observed output of the downstream good comes from a process fed by the upstream good,
+   and the upstream good's q0 leaves out the process's input use (:mod:`.links_data`;
+   the balances keep the observed quantities).
 5. **Arcs**: every observed flow between two nodes (flows inside one node, e.g. between
    two rest-of-world countries, net out of its balance); pipeline gas links of
    ``datasets/gas_infrastructure.csv`` that match an observed arc become fixed links
@@ -62,6 +66,7 @@ from resilience.optimize.market.inputs import (
     MarketSettings,
     good_name,
 )
+from resilience.optimize.market.links_data import link_stages, study_links
 from resilience.optimize.market.regions import Regions, choose_regions
 from resilience.optimize.market.results import MarketResult, welfare_loss
 from resilience.optimize.market.schema import empty
@@ -679,13 +684,12 @@ def study_market(
     if not chosen:
         scenarios = pl.DataFrame({"scenario": ["base"], "probability": [1.0]})
     monthly = pl.col("q0_units_per_year") / _MONTHS_PER_YEAR
-    inputs = MarketInputs(
-        parameters=params,
-        nodes=pl.DataFrame({"node": regions.nodes}),
-        demand=bal.filter(pl.col("q0_units_per_year") > 0).select(
+    # stage links (.links_data): linked output leaves primary supply, inputs leave q0
+    linked = link_stages(
+        bal.filter(pl.col("q0_units_per_year") > 0).select(
             "node", "good", monthly.alias("q0_units_per_month")
         ),
-        supply=bal.select(
+        bal.select(
             "node",
             "good",
             (
@@ -693,6 +697,17 @@ def study_market(
                 / _MONTHS_PER_YEAR
             ).alias("output_units_per_month"),
         ).filter(pl.col("output_units_per_month") > 0),
+        study_links(goods),
+        dict(p0.iter_rows()),
+    )
+    notes.extend(linked.notes)
+    inputs = MarketInputs(
+        parameters=params,
+        nodes=pl.DataFrame({"node": regions.nodes}),
+        demand=linked.demand,
+        supply=linked.supply,
+        processes=linked.processes,
+        process_inputs=linked.process_inputs,
         arcs=arcs,
         stocks=stocks,
         scenarios=scenarios,
@@ -702,6 +717,7 @@ def study_market(
             "parameters": "market_parameters.csv",
             "stocks": "strategic_stocks.csv",
             "arcs": "trade.parquet",
+            "process_inputs": "input_coefficients.csv",
         },
     )
     for note in notes:

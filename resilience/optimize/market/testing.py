@@ -10,6 +10,8 @@ r"""Market worlds for tests, examples and benchmarks, and a second build of the 
 - :func:`synthetic_world` — a made-up world of any size (nodes x commodities x months x
   scenarios) with refineries, stocks, cuts and embargoes, calibrated to its observed
   flows;
+- :func:`gallium_world` — a mine-to-chip chain (gallium -> GaAs) whose process comes
+  from observed quantities through :func:`~.links_data.link_stages`;
 - the second build of the LP straight in highspy is :mod:`.twin`.
 """
 
@@ -22,11 +24,15 @@ import numpy as np
 import polars as pl
 
 from resilience.optimize.market.inputs import ALL, MarketInputs
+from resilience.optimize.market.links_data import link_stages, study_links
 
 __all__ = [
     "DEFAULT_PARAMETERS",
+    "GALLIUM",
+    "GAAS",
     "GOOD",
     "ORE",
+    "gallium_world",
     "linked_world",
     "SYNTHETIC_COMMODITIES",
     "cut",
@@ -39,6 +45,9 @@ __all__ = [
 GOOD = "metal/refining"
 #: The feedstock of :func:`linked_world`'s refinery.
 ORE = "cobalt/mining"
+#: The input and output goods of :func:`gallium_world`.
+GALLIUM = "gallium/refining"
+GAAS = "gallium_arsenide/manufacturing"
 #: Parameters of a made-up good: round numbers, not calibrated to anything.
 DEFAULT_PARAMETERS: dict[str, float] = {
     "p0_usd_per_unit": 1000.0,
@@ -532,4 +541,56 @@ def linked_world(
         scenarios={"cut": 0.7, "arc": 0.3},
         availability=avail,
         months=3,
+    )
+
+
+def gallium_world(
+    availability: float = 1.0,
+    months: int = 1,
+    *,
+    input_per_output: float | None = None,
+    gaas_made_t_per_month: float = 100.0,
+    china_use_t_per_month: float = 30.0,
+) -> MarketInputs:
+    """Gallium from C made into GaAs at J and sold to U; C -> J cut to ``availability``.
+
+    Observed, per month: C refines gallium and uses ``china_use_t_per_month`` itself;
+    it ships J exactly what J's GaAs output needs (``input_per_output`` t of Ga per t
+    of GaAs, default the shipped coefficient of ``datasets/input_coefficients.csv``);
+    J makes ``gaas_made_t_per_month`` of GaAs and ships it all to U, which uses it.
+    J has no other use of gallium, no stock, no other supplier and no spare capacity
+    (made-up :data:`DEFAULT_PARAMETERS`), so whatever gallium J no longer receives (x t:
+    the cut arc still carries ``availability`` of its observed flow and of its ramp,
+    :mod:`.trade`) lowers GaAs output by exactly ``x / input_per_output``. The process is built from
+    these observed quantities by :func:`~.links_data.link_stages`. Scenario ``cut``
+    (the only one) has C -> J at ``availability`` in every month; 1 leaves the world
+    undisturbed.
+    """
+    links = study_links([GALLIUM, GAAS])
+    if input_per_output is not None:
+        links = links.with_columns(pl.lit(float(input_per_output)).alias("input_per_output"))
+    c = float(links["input_per_output"].item())
+    shipped = c * gaas_made_t_per_month
+    observed = world(
+        {
+            ("C", GALLIUM): china_use_t_per_month,
+            ("J", GALLIUM): shipped,
+            ("U", GAAS): gaas_made_t_per_month,
+        },
+        {("C", GALLIUM): china_use_t_per_month + shipped, ("J", GAAS): gaas_made_t_per_month},
+        {("C", "J", GALLIUM): shipped, ("J", "U", GAAS): gaas_made_t_per_month},
+        params=parameters({GALLIUM: {}, GAAS: {}}),
+        scenarios={"cut": 1.0},
+        availability=cut("C", availability, range(1, months + 1), destination="J", good=GALLIUM)
+        if availability < 1.0
+        else (),
+        months=months,
+    )
+    p0 = dict(observed.parameter_frame().select("good", "p0_usd_per_unit").iter_rows())
+    linked = link_stages(observed.demand, observed.supply, links, p0)
+    return observed.with_changes(
+        demand=linked.demand,
+        supply=linked.supply,
+        processes=linked.processes,
+        process_inputs=linked.process_inputs,
     )
