@@ -372,18 +372,18 @@ def _run_all(study_file: Path, out_dir: Path | None, jobs: int = 1) -> None:
     view, formats = _scenarios_view(frame)
     out.print(_frame_table(view, title, formats))
     if losses:
+        # a row per run, a column per member: runs are many, members few
         wide = (
             pl.concat(losses)
             .with_columns(pl.col("welfare_loss_usd") / 1e6)
-            .pivot(on="run", index="member", values="welfare_loss_usd", sort_columns=False)
-            .sort("member")
+            .pivot(on="member", index="run", values="welfare_loss_usd", sort_columns=True)
         )
         out.print(
             _frame_table(
                 wide,
                 "Welfare loss per member if the run's worst event happens (USD m; negative: "
                 "a gain)",
-                {c: ",.2f" for c in wide.columns if c != "member"},
+                {c: ",.2f" for c in wide.columns if c != "run"},
             )
         )
     if effects:
