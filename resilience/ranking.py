@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from resilience.errors import DataError
+from resilience.metrics.sums import stable_sum
 from resilience.optimize.market.disruptions import goods_hit
 from resilience.optimize.market.from_data import OutOfScopeError, StudyMarketSettings
 from resilience.optimize.solve import SolverOptions
@@ -172,7 +173,7 @@ def rank_commodities(
             rows.append(base | {"status": "invalid", "scenarios": expression, "reason": str(exc)})
             continue
         loss = result.members.group_by("scenario", "probability").agg(
-            pl.col("welfare_loss_usd").sum()
+            stable_sum(pl.col("welfare_loss_usd"))
         )
         events_only = loss.filter(pl.col("scenario") != "calm").sort(
             "welfare_loss_usd", descending=True

@@ -30,6 +30,7 @@ from typing import Any
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
 from resilience.optimize.families import FamilyContext, FamilyRun, family
 from resilience.optimize.families.common import DAYS_PER_MONTH
 from resilience.optimize.market import disruptions as dis
@@ -207,7 +208,7 @@ def _summary(run: FamilyRun, builds: pl.DataFrame, stocks: pl.DataFrame) -> pl.D
         .group_by("member", "good", maintain_order=True)
         .agg(
             pl.col("price_rise_max_pct").max(),
-            (pl.col("shed_share") * pl.col("probability")).sum().alias("expected_shed_share"),
+            stable_sum(pl.col("shed_share") * pl.col("probability")).alias("expected_shed_share"),
             pl.col("shed_share").max().alias("worst_shed_share"),
         )
     )

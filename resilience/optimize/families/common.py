@@ -33,6 +33,7 @@ from typing import Any
 import polars as pl
 
 from resilience.metrics.concentration import concentration
+from resilience.metrics.sums import stable_sum
 from resilience.optimize.market import disruptions as dis
 from resilience.optimize.market.core import Extension, build_market, solve_market
 from resilience.optimize.market.from_data import StudyMarket, StudyMarketSettings, study_market
@@ -300,7 +301,7 @@ def member_losses(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
         built_stocks(run)
         .sort(pl.all())
         .group_by("node", maintain_order=True)
-        .agg(pl.col("stock_build_usd").sum())
+        .agg(stable_sum(pl.col("stock_build_usd")))
     )
     loss = welfare_loss(run.base, run.result).filter(pl.col("node").is_in(list(members)))
     return (
@@ -342,8 +343,8 @@ def member_goods(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
         .sort(pl.all())
         .group_by("node", "good", "scenario", maintain_order=True)
         .agg(
-            pl.col("shed_units").sum(),
-            (pl.col("shed_units").sum() / pl.col("q0_units").sum()).alias("shed_share"),
+            stable_sum(pl.col("shed_units")),
+            (stable_sum(pl.col("shed_units")) / stable_sum(pl.col("q0_units"))).alias("shed_share"),
         )
     )
     out = price.join(shed, on=["node", "good", "scenario"], how="left")
@@ -354,7 +355,7 @@ def member_goods(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
         released = (
             stocks.sort(pl.all())
             .group_by("node", "good", "scenario", maintain_order=True)
-            .agg(pl.col("release_units").sum().alias("stock_released_units"))
+            .agg(stable_sum(pl.col("release_units")).alias("stock_released_units"))
         )
         out = out.join(released, on=["node", "good", "scenario"], how="left")
     return (
@@ -384,7 +385,7 @@ def exposure(run: PolicyRun, members: Sequence[str], allies: Sequence[str]) -> p
         .join(inputs.scenarios, on="scenario")
         .sort("origin", "destination", "good", "month", "scenario")
         .group_by("origin", "destination", "good", maintain_order=True)
-        .agg((pl.col("flow_units") * pl.col("probability")).sum().alias("q"))
+        .agg(stable_sum(pl.col("flow_units") * pl.col("probability")).alias("q"))
         .with_columns(pl.col("q") / inputs.months)
     )
     parts = []
@@ -398,8 +399,10 @@ def exposure(run: PolicyRun, members: Sequence[str], allies: Sequence[str]) -> p
             pl.col("origin").is_in(list(allies)).alias("_ally"),
         )
         non_allied = into.group_by("destination", "good", maintain_order=True).agg(
-            pl.col("share").filter(~pl.col("_ally")).sum().alias(f"non_allied_share_{suffix}"),
-            pl.col("q").sum().alias(f"imports_units_per_month_{suffix}"),
+            stable_sum(pl.col("share").filter(~pl.col("_ally"))).alias(
+                f"non_allied_share_{suffix}"
+            ),
+            stable_sum(pl.col("q")).alias(f"imports_units_per_month_{suffix}"),
         )
         conc = (
             concentration(into, ["destination", "good"], country="origin")
@@ -431,14 +434,16 @@ def supplier_flows(run: PolicyRun, members: Sequence[str], allies: Sequence[str]
     inputs = run.result.market.inputs
     keys = ["origin", "destination", "good"]
     observed = inputs.arcs.group_by(keys, maintain_order=True).agg(
-        pl.col("flow0_units_per_month").sum().alias("observed_units_per_month")
+        stable_sum(pl.col("flow0_units_per_month")).alias("observed_units_per_month")
     )
     after = (
         run.result.flows()
         .join(inputs.scenarios, on="scenario")
         .sort([*keys, "month", "scenario"])  # sums in one order: the same bits every run
         .group_by(keys, maintain_order=True)
-        .agg((pl.col("flow_units") * pl.col("probability")).sum().alias("after_units_per_month"))
+        .agg(
+            stable_sum(pl.col("flow_units") * pl.col("probability")).alias("after_units_per_month")
+        )
         .with_columns(pl.col("after_units_per_month") / inputs.months)
     )
     return (
@@ -473,7 +478,7 @@ def answer(
         (events if events.height else members)
         .sort(pl.all())
         .group_by("scenario", maintain_order=True)
-        .agg(pl.col("welfare_loss_usd").sum())
+        .agg(stable_sum(pl.col("welfare_loss_usd")))
         .sort("welfare_loss_usd", "scenario", descending=[True, False])
     )
     base_totals: dict[str, Any] = {

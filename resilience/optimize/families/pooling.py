@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
 from resilience.optimize.families.common import (
     FamilyContext,
     FamilyRun,
@@ -35,12 +36,12 @@ def _burden(ctx: FamilyContext, builds: pl.DataFrame, demand: pl.DataFrame) -> p
     cost = (
         builds.sort(pl.all())
         .group_by("good", maintain_order=True)
-        .agg(pl.col("stock_build_usd").sum().alias("pool_usd"))
+        .agg(stable_sum(pl.col("stock_build_usd")).alias("pool_usd"))
     )
     own = (
         builds.sort(pl.all())
         .group_by(pl.col("node").alias("member"), maintain_order=True)
-        .agg(pl.col("stock_build_usd").sum().alias("own_usd"))
+        .agg(stable_sum(pl.col("stock_build_usd")).alias("own_usd"))
     )
     d = demand.filter(pl.col("node").is_in(members)).select(
         pl.col("node").alias("member"), "good", "q0_units_per_month"
@@ -57,7 +58,7 @@ def _burden(ctx: FamilyContext, builds: pl.DataFrame, demand: pl.DataFrame) -> p
         d.join(cost, on="good")
         .sort(pl.all())
         .group_by("member", maintain_order=True)
-        .agg((pl.col("burden_share") * pl.col("pool_usd")).sum().alias("pays_usd"))
+        .agg(stable_sum(pl.col("burden_share") * pl.col("pool_usd")).alias("pays_usd"))
     )
     return (
         pl.DataFrame({"member": members})

@@ -66,6 +66,7 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.metrics.sums import stable_sum
 from resilience.optimize.market.inputs import good_name
 from resilience.reference.commodities import load_commodities
 from resilience.reference.countries import REST_OF_WORLD
@@ -160,7 +161,7 @@ def taiwan_destination_shares(goods: Sequence[str], year: int) -> pl.DataFrame:
         .join(codes, on="hs6_code")
         .sort("good", "importer_iso3", "ccc_code")
         .group_by("good", "importer_iso3", maintain_order=True)
-        .agg(pl.col("value_usd").sum())
+        .agg(stable_sum(pl.col("value_usd")))
         .filter(pl.col("value_usd") > 0)
     )
     return by_destination.select(
@@ -334,7 +335,7 @@ def _destinations(seen: pl.DataFrame, exporter: str, consumers: list[str]) -> pl
         )
         .filter(pl.col("to") != exporter)
         .group_by("to", maintain_order=True)
-        .agg(pl.col("weight").sum())
+        .agg(stable_sum(pl.col("weight")))
         .sort("to")
     )
 

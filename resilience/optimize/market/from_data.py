@@ -57,6 +57,7 @@ import polars as pl
 
 from resilience import data as shipped
 from resilience.build.world_market import world_shares
+from resilience.metrics.sums import stable_sum
 from resilience.optimize.market import allocated
 from resilience.optimize.market import disruptions as dis
 from resilience.optimize.market.core import build_market, solve_market
@@ -306,7 +307,7 @@ def _export_shares(trade: pl.DataFrame) -> pl.DataFrame:
     """``country_iso3, good, share`` of world exports (content quantities)."""
     return (
         trade.group_by(pl.col("exporter_iso3").alias("country_iso3"), "good", maintain_order=True)
-        .agg(pl.col("quantity_units_per_year").sum().alias("q"))
+        .agg(stable_sum(pl.col("quantity_units_per_year")).alias("q"))
         .with_columns((pl.col("q") / pl.col("q").sum().over("good")).alias("share"))
         .drop("q")
     )
@@ -392,8 +393,8 @@ def _balances(
         flows.filter(pl.col("origin") != pl.col("destination"))
         .group_by("origin", "destination", "good", maintain_order=True)
         .agg(
-            pl.col("value_usd").sum(),
-            pl.col("quantity_units_per_year").sum(),
+            stable_sum(pl.col("value_usd")),
+            stable_sum(pl.col("quantity_units_per_year")),
             pl.col("quantity_basis").unique().sort().str.join("+"),
         )
         .sort("origin", "destination", "good")
@@ -402,16 +403,16 @@ def _balances(
         production.sort("country_iso3", "good")
         .group_by(node(pl.col("country_iso3")).alias("node"), "good", maintain_order=True)
         .agg(
-            pl.col("production_units_per_year").sum(),
+            stable_sum(pl.col("production_units_per_year")),
             pl.col("production_year").first(),
             pl.col("production_source").first(),
         )
     )
     imports = arcs.group_by(pl.col("destination").alias("node"), "good", maintain_order=True).agg(
-        pl.col("quantity_units_per_year").sum().alias("imports_units_per_year")
+        stable_sum(pl.col("quantity_units_per_year")).alias("imports_units_per_year")
     )
     exports = arcs.group_by(pl.col("origin").alias("node"), "good", maintain_order=True).agg(
-        pl.col("quantity_units_per_year").sum().alias("exports_units_per_year")
+        stable_sum(pl.col("quantity_units_per_year")).alias("exports_units_per_year")
     )
     grid = pl.DataFrame({"node": regions.nodes}).join(pl.DataFrame({"good": goods}), how="cross")
     bal = (
@@ -793,8 +794,10 @@ class StudyMarketResult:
             .filter(pl.col("node").is_in(m))
             .group_by("node", "good", "scenario")
             .agg(
-                pl.col("shed_units").sum(),
-                (100.0 * pl.col("shed_units").sum() / pl.col("q0_units").sum()).alias("shed_pct"),
+                stable_sum(pl.col("shed_units")),
+                (100.0 * stable_sum(pl.col("shed_units")) / stable_sum(pl.col("q0_units"))).alias(
+                    "shed_pct"
+                ),
             )
         )
         out = price.join(shed, on=["node", "good", "scenario"], how="left")

@@ -70,6 +70,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.metrics.sums import stable_sum
 from resilience.optimize.market.schema import empty
 from resilience.paths import datasets_dir
 from resilience.reference.commodities import load_commodities
@@ -281,8 +282,7 @@ def link_stages(
         .join(use, on=["node", "good_in"], how="left")
         .with_columns(pl.col("_a").fill_null(0.0))
         .with_columns(
-            (pl.col("input_per_output") * pl.col("output_units_per_month"))
-            .sum()
+            stable_sum(pl.col("input_per_output") * pl.col("output_units_per_month"))
             .over("node", "good_in")
             .alias("_r")
         )
@@ -331,7 +331,7 @@ def link_stages(
         "node", "process", "good_in", "input_per_output"
     )
     linked_out = per_process.group_by("node", pl.col("good_out").alias("good")).agg(
-        pl.col("output_linked_units_per_month").sum().alias("_l")
+        stable_sum(pl.col("output_linked_units_per_month")).alias("_l")
     )
     new_supply = (
         supply.join(linked_out, on=["node", "good"], how="left")
@@ -344,7 +344,7 @@ def link_stages(
         .filter(pl.col("output_units_per_month") > 0)
     )
     used = table.group_by("node", pl.col("good_in").alias("good")).agg(
-        pl.col("input_use_units_per_month").sum().alias("_u")
+        stable_sum(pl.col("input_use_units_per_month")).alias("_u")
     )
     left = pl.col("q0_units_per_month") - pl.col("_u").fill_null(0.0)
     new_demand = (

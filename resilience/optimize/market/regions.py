@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
 from resilience.reference.countries import REST_OF_WORLD
 
 __all__ = ["REST_OF_WORLD", "Regions", "choose_regions"]
@@ -108,13 +109,13 @@ def choose_regions(
     by_value = (
         trade.filter(~pl.col("importer_iso3").is_in(list(member_set)))
         .group_by("importer_iso3")
-        .agg(pl.col("value_usd").sum())
+        .agg(stable_sum(pl.col("value_usd")))
         .sort(["value_usd", "importer_iso3"], descending=[True, False])
     )
     importers = [c for c in by_value["importer_iso3"].to_list() if c != REST_OF_WORLD]
     importers = importers[:top_importers]
     exports = trade.group_by("exporter_iso3", "good", maintain_order=True).agg(
-        pl.col("quantity_units_per_year").sum().alias("q")
+        stable_sum(pl.col("quantity_units_per_year")).alias("q")
     )
     exports = exports.rename({"exporter_iso3": "country_iso3"})
     output = production.select(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
 from resilience.optimize.market.core import MarketModel
 from resilience.optimize.market.demand import demand_blocks
 from resilience.optimize.market.supply import supply_blocks
@@ -92,7 +93,7 @@ class MarketResult:
             self._values("served", "served_units")
             .sort(pl.all())
             .group_by(_NGTW, maintain_order=True)
-            .agg(pl.col("served_units").sum())
+            .agg(stable_sum(pl.col("served_units")))
         )
         q0 = self.market.inputs.demand.rename({"q0_units_per_month": "q0_units"})
         return (
@@ -114,7 +115,7 @@ class MarketResult:
         return (
             s.sort(pl.all())
             .group_by(_NGTW, maintain_order=True)
-            .agg(pl.col("output_units").sum())
+            .agg(stable_sum(pl.col("output_units")))
             .sort(_NGTW)
         )
 
@@ -167,8 +168,8 @@ class MarketResult:
             served.sort(pl.all())
             .group_by("node", "scenario", maintain_order=True)
             .agg(
-                (pl.col("q") * pl.col("value_usd_per_unit")).sum().alias("consumer_value_usd"),
-                (pl.col("q") * pl.col("price_usd_per_unit")).sum().alias("expenditure_usd"),
+                stable_sum(pl.col("q") * pl.col("value_usd_per_unit")).alias("consumer_value_usd"),
+                stable_sum(pl.col("q") * pl.col("price_usd_per_unit")).alias("expenditure_usd"),
             )
         )
         parts = [
@@ -223,9 +224,9 @@ class MarketResult:
             .sort(pl.all())
             .group_by("node", "scenario", maintain_order=True)
             .agg(
-                (pl.col("q") * (pl.col("price_usd_per_unit") - pl.col("cost_usd_per_unit")))
-                .sum()
-                .alias("producer_surplus_usd")
+                stable_sum(
+                    pl.col("q") * (pl.col("price_usd_per_unit") - pl.col("cost_usd_per_unit"))
+                ).alias("producer_surplus_usd")
             )
         )
 
@@ -261,7 +262,7 @@ class MarketResult:
             pl.concat([out, used])
             .sort(pl.all())
             .group_by("node", "scenario", maintain_order=True)
-            .agg(pl.col("v").sum().alias("processor_surplus_usd"))
+            .agg(stable_sum(pl.col("v")).alias("processor_surplus_usd"))
         )
 
     def _stockholder(self, price: pl.DataFrame, params: pl.DataFrame) -> pl.DataFrame:
@@ -276,7 +277,7 @@ class MarketResult:
             st.sort(pl.all())
             .group_by("node", "scenario", maintain_order=True)
             .agg(
-                (
+                stable_sum(
                     pl.col("price_usd_per_unit") * (pl.col("release_units") - pl.col("build_units"))
                     - pl.col("holding_cost_share_per_month")
                     * pl.col("p0_usd_per_unit")
@@ -284,9 +285,7 @@ class MarketResult:
                     + pl.when(pl.col("month") == last)
                     .then(pl.col("p0_usd_per_unit") * pl.col("stock_units"))
                     .otherwise(0.0)
-                )
-                .sum()
-                .alias("stock_surplus_usd")
+                ).alias("stock_surplus_usd")
             )
         )
 
@@ -310,12 +309,10 @@ class MarketResult:
             f.sort(pl.all())
             .group_by("scenario", maintain_order=True)
             .agg(
-                (
+                stable_sum(
                     (pl.col("p_d") - pl.col("p_o")) * pl.col("flow_units")
                     - pl.col("friction_share") * pl.col("p0_usd_per_unit") * pl.col("growth_units")
-                )
-                .sum()
-                .alias("trade_rent_usd")
+                ).alias("trade_rent_usd")
             )
             .sort("scenario")
         )
@@ -382,7 +379,7 @@ class MarketResult:
             .with_columns(self.solved.duals(self.market.constraints["stock_excess"])["dual"])
             .sort(pl.all())
             .group_by("node", "good", "scenario", maintain_order=True)
-            .agg(pl.col("dual").sum().alias("ex"))
+            .agg(stable_sum(pl.col("dual")).alias("ex"))
         )
         return (
             flow.join(excess, on=["node", "good", "scenario"])
@@ -443,7 +440,7 @@ def expected_loss(loss: pl.DataFrame, scenarios: pl.DataFrame) -> pl.DataFrame:
         loss.join(scenarios, on="scenario")
         .sort(pl.all())
         .group_by("node", maintain_order=True)
-        .agg((pl.col(c) * pl.col("probability")).sum() for c in cols)
+        .agg(stable_sum(pl.col(c) * pl.col("probability")) for c in cols)
         .sort("node")
     )
 
@@ -480,12 +477,12 @@ def leak_free_share(
     a = (
         into.sort(pl.all())
         .group_by("month", maintain_order=True)
-        .agg(pl.col("growth_units").sum().alias("a"))
+        .agg(stable_sum(pl.col("growth_units")).alias("a"))
     )
     b = (
         out.sort(pl.all())
         .group_by("month", maintain_order=True)
-        .agg(pl.col("growth_units").sum().alias("b"))
+        .agg(stable_sum(pl.col("growth_units")).alias("b"))
     )
     both = a.join(b, on="month", how="left").with_columns(pl.col("b").fill_null(0.0))
     leaked = float(both.select(pl.min_horizontal("a", "b")).to_series().sum())
