@@ -188,7 +188,7 @@ def _in_market_units(commodities: pl.DataFrame) -> pl.DataFrame:
     :data:`USD_M_UNIT`, so a coefficient ``t per USD_m`` chains to it and one per
     percentage point of world output does not.
     """
-    balances = load_market_balances(commodities=commodities)
+    balances = load_market_balances()
     in_usd = balances.filter(
         (pl.col("role") == "world") & pl.col("unit").str.starts_with(_USD_M_LEVEL)
     ).select(pl.concat_str("commodity", pl.lit("/"), "stage").alias("good"))
