@@ -39,11 +39,13 @@ def test_shipped_gallium_rows_chain_with_the_merck_composition() -> None:
     assert set(links["source_row"]) == {2, 3}
 
 
-def test_neon_chains_to_world_chip_output_only() -> None:
+def test_neon_chains_to_world_chip_output_and_to_the_chip_segments_in_usd_m() -> None:
     links = study_links(["neon/refining", "semiconductors/manufacturing"])
     assert links["input_per_output"].item() == pytest.approx(5.4)
-    # the chip segments are other goods: the neon row names none of them
-    assert study_links(["neon/refining", "wafer_fab_leading_edge/manufacturing"]).height == 0
+    # the chip segments are counted in USD m of output: their own row, 540 t / USD 574,100 m
+    # (tests/unit/test_market_neon.py)
+    segment = study_links(["neon/refining", "wafer_fab_leading_edge/manufacturing"])
+    assert segment["input_per_output"].item() == pytest.approx(540 / 574_100)
 
 
 def test_a_row_whose_units_do_not_chain_is_named_by_file_row_column_value() -> None:

@@ -17,7 +17,9 @@ both goods in the study whose units do not chain (kg of graphite per kWh while b
 cells are counted as a share of world capacity; rare-earth *metal* per tonne of magnet
 while the input is counted in t REO) is refused with a
 :class:`~resilience.errors.DataError` naming the file, row, column ``unit`` and value:
-the table cites no factor that would convert it.
+the table cites no factor that would convert it. A good that ``datasets/market_balances.csv``
+counts in USD m of output (the chip goods) is counted so here too: a row ``t per USD_m``
+(neon per USD 1 m of chip output) chains to it.
 
 The math
 --------
@@ -79,8 +81,9 @@ from resilience.reference.input_coefficients import (
     load_input_coefficients,
     process_table,
 )
+from resilience.reference.market_balances import load_market_balances
 
-__all__ = ["LINK_COLUMNS", "StageLinks", "link_stages", "study_links"]
+__all__ = ["LINK_COLUMNS", "USD_M_UNIT", "StageLinks", "link_stages", "study_links"]
 
 #: Columns of :func:`study_links`.
 LINK_COLUMNS: dict[str, type[pl.DataType]] = {
@@ -90,6 +93,10 @@ LINK_COLUMNS: dict[str, type[pl.DataType]] = {
     "input_per_output": pl.Float64,
     "source_row": pl.Int64,
 }
+#: Unit token of a coefficient's output counted in USD 1 m of output (``t per USD_m``).
+USD_M_UNIT = "USD_m"
+#: How ``market_balances.csv`` writes a world level counted in USD m of output.
+_USD_M_LEVEL = "USD m"
 #: Relative gap below which two quantities are equal up to floating-point noise: what is
 #: left of a node's input use after its processes (:math:`A - s R`) is then exactly 0,
 #: and a node whose use falls short of its processes' need by less links all its output.
@@ -131,6 +138,7 @@ def study_links(
     path = path or datasets_dir() / COEFFICIENT_FILE
     commodities = commodities if commodities is not None else load_commodities()
     table = load_input_coefficients(path, commodities=commodities)
+    commodities = _in_market_units(commodities)
     rows = table.select(
         pl.concat_str("input_commodity", pl.lit("/"), "input_stage").alias("good_in"),
         pl.concat_str("output_commodity", pl.lit("/"), "output_stage").alias("good_out"),
@@ -170,6 +178,30 @@ def study_links(
         pl.col("units_in_per_unit_out").alias("input_per_output"),
         pl.col("source_row").cast(pl.Int64),
     ).sort("good_out", "good_in")
+
+
+def _in_market_units(commodities: pl.DataFrame) -> pl.DataFrame:
+    """The commodity table with each good counted as the market core counts it.
+
+    A good with a world row in ``datasets/market_balances.csv`` whose unit is USD m of
+    output (the chip goods: one unit is USD 1 m of output) is counted in that unit on
+    the market core, whatever share basis ``commodities.csv`` gives it; its unit becomes
+    :data:`USD_M_UNIT`, so a coefficient ``t per USD_m`` chains to it and one per
+    percentage point of world output does not.
+    """
+    balances = load_market_balances()
+    in_usd = balances.filter(
+        (pl.col("role") == "world") & pl.col("unit").str.starts_with(_USD_M_LEVEL)
+    ).select(pl.concat_str("commodity", pl.lit("/"), "stage").alias("good"))
+    goods = set(in_usd["good"].to_list())
+    good = pl.concat_str("commodity", pl.lit("/"), "stage")
+    return commodities.with_columns(
+        pl.when(good.is_in(goods)).then(pl.lit(USD_M_UNIT)).otherwise("unit").alias("unit"),
+        pl.when(good.is_in(goods))
+        .then(pl.lit("USD 1 m of output"))
+        .otherwise("content_basis")
+        .alias("content_basis"),
+    )
 
 
 @dataclass(frozen=True)
