@@ -27,8 +27,9 @@ commodity-stages) and a scenario expression:
    observed output of the downstream good comes from a process fed by the upstream good,
    and the upstream good's q0 leaves out the process's input use (:mod:`.links_data`;
    the balances keep the observed quantities).
-5. **Arcs**: every observed flow between two nodes (flows inside one node, e.g. between
-   two rest-of-world countries, net out of its balance); pipeline gas links of
+5. **Arcs** (:mod:`.arcs_data`): every observed flow between two nodes (flows inside
+   one node, e.g. between two rest-of-world countries, net out of its balance); pipeline
+   gas links of
    ``datasets/gas_infrastructure.csv`` that match an observed arc become fixed links
    capped at the pipeline's capacity; new arcs from every node with output to every
    node with demand, with a ramp base of the destination's :math:`q_0` times the
@@ -60,6 +61,7 @@ from resilience.build.world_market import world_shares
 from resilience.metrics.sums import stable_sum
 from resilience.optimize.market import allocated
 from resilience.optimize.market import disruptions as dis
+from resilience.optimize.market.arcs_data import fixed_links, market_arcs
 from resilience.optimize.market.core import build_market, solve_market
 from resilience.optimize.market.inputs import (
     PARAMETER_COLUMNS,
@@ -73,7 +75,7 @@ from resilience.optimize.market.results import MarketResult, welfare_loss
 from resilience.optimize.market.schema import empty
 from resilience.optimize.market.stocks_data import member_stocks
 from resilience.optimize.solve import SolverOptions
-from resilience.reference.market_parameters import load_gas_infrastructure, resolve_parameters
+from resilience.reference.market_parameters import resolve_parameters
 from resilience.specs import Composition, SpecError, SpecProblem, StudySpec
 
 __all__ = [
@@ -91,8 +93,6 @@ log = logging.getLogger(__name__)
 #: Values of the ``quantity_basis`` column of the arcs.
 QUANTITY_BASES = ("content", "value_at_reference_price", *allocated.ALLOCATED_BASES)
 _MONTHS_PER_YEAR = 12.0
-_GAS = "natural_gas/mining"
-_BCM_TO_MILLION_M3 = 1000.0
 
 
 class OutOfScopeError(SpecError):
@@ -452,125 +452,6 @@ def _balances(
     return bal, arcs
 
 
-def _fixed_links(
-    arcs: pl.DataFrame, regions: Regions, goods: list[str], notes: list[str]
-) -> pl.DataFrame:
-    """``origin, destination, good, capacity_units_per_month`` of pipeline gas links."""
-    schema = {
-        "origin": pl.String,
-        "destination": pl.String,
-        "good": pl.String,
-        "capacity_units_per_month": pl.Float64,
-    }
-    if _GAS not in goods:
-        return pl.DataFrame(schema=schema)
-    gas = load_gas_infrastructure().filter(
-        (pl.col("kind") == "pipeline") & ~pl.col("status").str.contains("never")
-    )
-    rows: dict[tuple[str, str], float] = {}
-    kept = set(regions.nodes[:-1])
-    observed = set(arcs.filter(pl.col("good") == _GAS).select("origin", "destination").iter_rows())
-    for asset, o, d, bcm in gas.select(
-        "asset", "from_region", "to_region", "capacity_bcm_per_year"
-    ).iter_rows():
-        if o not in kept or d not in kept:
-            notes.append(f"pipeline {asset} ({o}->{d}): an end is not a node; not modelled")
-            continue
-        if (o, d) not in observed:
-            notes.append(
-                f"pipeline {asset} ({o}->{d}): no observed {o}->{d} trade in the year (BACI "
-                "may record it by the transit country); not added"
-            )
-            continue
-        rows[(o, d)] = rows.get((o, d), 0.0) + bcm * _BCM_TO_MILLION_M3 / _MONTHS_PER_YEAR
-    return pl.DataFrame(
-        [(o, d, _GAS, cap) for (o, d), cap in rows.items()], schema=schema, orient="row"
-    )
-
-
-def _market_arcs(
-    arcs: pl.DataFrame,
-    bal: pl.DataFrame,
-    fixed: pl.DataFrame,
-    new_arcs: bool,
-    notes: list[str],
-    min_output_share: float = 0.0,
-) -> pl.DataFrame:
-    """The core's ``arcs`` table (observed, fixed, new), monthly."""
-    observed = (
-        arcs.join(fixed, on=["origin", "destination", "good"], how="left")
-        .with_columns(
-            (pl.col("quantity_units_per_year") / _MONTHS_PER_YEAR).alias("flow0_units_per_month")
-        )
-        .with_columns(
-            pl.when(pl.col("capacity_units_per_month").is_not_null())
-            .then(pl.lit("fixed"))
-            .otherwise(pl.lit("trade"))
-            .alias("kind"),
-            pl.max_horizontal("capacity_units_per_month", "flow0_units_per_month").alias("_cap"),
-        )
-    )
-    above = observed.filter(
-        pl.col("capacity_units_per_month").is_not_null()
-        & (pl.col("flow0_units_per_month") > pl.col("capacity_units_per_month"))
-    )
-    for o, d, f, c in above.select(
-        "origin", "destination", "flow0_units_per_month", "capacity_units_per_month"
-    ).iter_rows():
-        notes.append(
-            f"pipeline {o}->{d}: observed flow {f:.6g} above the capacity {c:.6g} a month; "
-            "capped at the observed flow"
-        )
-    observed = observed.select(
-        "origin",
-        "destination",
-        "good",
-        "flow0_units_per_month",
-        "kind",
-        pl.when(pl.col("kind") == "fixed")
-        .then(pl.col("_cap"))
-        .otherwise(None)
-        .alias("capacity_units_per_month"),
-        pl.lit(None, dtype=pl.Float64).alias("ramp_base_units_per_month"),
-    )
-    if not new_arcs:
-        return observed
-    output = bal.select(
-        pl.col("node").alias("origin"),
-        "good",
-        (pl.col("production_units_per_year") + pl.col("output_raised_units_per_year")).alias("out"),
-    ).filter(pl.col("out") > 0)
-    output = output.with_columns((pl.col("out") / pl.col("out").sum().over("good")).alias("w"))
-    slivers = output.filter(pl.col("w") < min_output_share)
-    if slivers.height:
-        notes.append(
-            f"new arcs: none from {slivers.height} node-goods holding under "
-            f"{min_output_share:.1%} of world output of the good (their observed arcs stay)"
-        )
-        output = output.filter(pl.col("w") >= min_output_share)
-    demand = bal.filter(pl.col("q0_units_per_year") > 0).select(
-        pl.col("node").alias("destination"), "good", "q0_units_per_year"
-    )
-    new = (
-        output.join(demand, on="good")
-        .filter(pl.col("origin") != pl.col("destination"))
-        .join(observed, on=["origin", "destination", "good"], how="anti")
-        .select(
-            "origin",
-            "destination",
-            "good",
-            pl.lit(0.0).alias("flow0_units_per_month"),
-            pl.lit("trade").alias("kind"),
-            pl.lit(None, dtype=pl.Float64).alias("capacity_units_per_month"),
-            (pl.col("w") * pl.col("q0_units_per_year") / _MONTHS_PER_YEAR).alias(
-                "ramp_base_units_per_month"
-            ),
-        )
-        .filter(pl.col("ramp_base_units_per_month") > 0)
-    )
-    return pl.concat([observed, new]).sort("origin", "destination", "good")
-
-
 def _parameters(
     study: StudySpec, overrides: Mapping[object, object] | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -670,8 +551,8 @@ def study_market(
             "production plus imports (re-exporters, or production the tables miss); listed in "
             "StudyMarket.balances['output_raised_units_per_year']"
         )
-    fixed = _fixed_links(observed, regions, goods, notes)
-    arcs = _market_arcs(
+    fixed = fixed_links(observed, regions, goods, notes)
+    arcs = market_arcs(
         observed, bal, fixed, settings.new_arcs, notes, settings.new_arc_min_output_share
     )
     stocks, stock_table = member_stocks(study, regions, bal, notes, overrides=overrides)
