@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+import dataframely as dy
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
@@ -46,6 +47,7 @@ __all__ = [
     "consumption_shares",
     "load_chip_capacity",
     "read_bools",
+    "read_projection_table",
     "supply_world_shares",
     "with_capacity_shares",
 ]
@@ -148,11 +150,17 @@ def check_chip_capacity(
 
 
 @cache
-def _read(path: Path) -> pl.DataFrame:
+def read_projection_table(schema: type[dy.Schema], path: Path) -> pl.DataFrame:
+    """A cited table with an ``is_projection`` flag, read as text and validated.
+
+    The flag is turned into booleans first (:func:`read_bools`), then every column is
+    checked against ``schema`` (errors name file, row, column and value). Cached per
+    schema and path.
+    """
     raw = pl.read_csv(path, infer_schema=False)
     if "is_projection" in raw.columns:
         raw = read_bools(raw, "is_projection", path.name)
-    return validate_frame(ChipCapacity, raw, file=path.name)
+    return validate_frame(schema, raw, file=path.name)
 
 
 def load_chip_capacity(
@@ -181,7 +189,7 @@ def load_chip_capacity(
         column and value.
     """
     path = path or datasets_dir() / CHIP_FILE
-    table = _read(path)
+    table = read_projection_table(ChipCapacity, path)
     check_chip_capacity(
         table, commodities if commodities is not None else load_commodities(), file=path.name
     )

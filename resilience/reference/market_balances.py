@@ -26,7 +26,6 @@ column and value.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import dataframely as dy
@@ -34,10 +33,9 @@ import polars as pl
 
 from resilience.errors import DataError, DataProblem
 from resilience.paths import datasets_dir
-from resilience.reference.chips import read_bools
+from resilience.reference.chips import read_projection_table
 from resilience.reference.commodities import load_commodities
 from resilience.reference.countries import REST_OF_WORLD, CountryResolver
-from resilience.schemas.validate import validate_frame
 
 __all__ = [
     "BALANCE_FILE",
@@ -179,14 +177,6 @@ def check_market_balances(
         raise DataError(sorted(problems, key=lambda p: (p.row or 0, p.column)))
 
 
-@cache
-def _read(path: Path) -> pl.DataFrame:
-    raw = pl.read_csv(path, infer_schema=False)
-    if "is_projection" in raw.columns:
-        raw = read_bools(raw, "is_projection", path.name)
-    return validate_frame(MarketBalances, raw, file=path.name)
-
-
 def load_market_balances(
     path: Path | None = None, commodities: pl.DataFrame | None = None
 ) -> pl.DataFrame:
@@ -211,7 +201,7 @@ def load_market_balances(
         :func:`check_market_balances`; each named by file, row, column and value.
     """
     path = (path or datasets_dir() / BALANCE_FILE).resolve()
-    table = _read(path)
+    table = read_projection_table(MarketBalances, path)
     check_market_balances(
         table, commodities if commodities is not None else load_commodities(), file=path.name
     )
