@@ -76,7 +76,7 @@ def test_japan_nickel_demand_is_nickel_not_ore(shares: pl.DataFrame) -> None:
     into = market.arcs.filter(pl.col("destination") == "JPN")
     assert set(into["quantity_basis"].to_list()) == {"content"}
     assert japan["imports_units_per_year"] < 50_000  # tonnes of Ni content
-    assert japan["imports_units_per_year"] == pytest.approx(gross * 0.015, rel=1e-6)
+    assert japan["imports_units_per_year"] == pytest.approx(gross * 0.0124, rel=1e-6)
 
 
 def test_gas_import_reliance_is_no_longer_blank(metrics_2023: pl.DataFrame) -> None:
