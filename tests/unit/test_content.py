@@ -249,7 +249,7 @@ def test_empty_factor_is_an_error(tmp_path: Path) -> None:
 
 def test_unknown_hs_code_names_file_row_column_value(tmp_path: Path) -> None:
     lines = FACTORS.read_text(encoding="utf-8").splitlines()
-    extra = "999999,nickel,mining,,t,0.5,,,x,2026,,,"
+    extra = "999999,nickel,mining,,t,t,0.5,,,x,2026,,,"
     path = _edited(tmp_path, {}, (extra,))
     with pytest.raises(DataError) as err:
         load_content_factors(path)
@@ -295,3 +295,27 @@ def test_factor_outside_its_own_range_is_an_error(tmp_path: Path) -> None:
         load_content_factors(path)
     p = err.value.problems[0]
     assert (p.file, p.row, p.column) == ("content_factors.csv", n, "range_holds_factor")
+
+
+# -- the gas heat content lives in the same table ----------------------------------------------
+def test_gas_heat_content_is_the_rows_without_hs6() -> None:
+    from resilience.build.monthly import load_gas_heat_content
+
+    heat = load_gas_heat_content()
+    assert heat.select("commodity", "stage", "from_unit", "to_unit").rows() == [
+        ("natural_gas", "mining", "TJ", "million m3")
+    ]
+    assert heat["factor"].item() == pytest.approx(1 / 36)  # bp's 36 PJ per bcm
+    assert heat["source_row"].item() == _line_of("", "natural_gas")
+    gas = content_map("hs92").filter(pl.col("commodity") == "natural_gas")
+    assert sorted(gas["hs6_code"].to_list()) == ["271111", "271121"]  # no TJ row in trade
+
+
+def test_row_without_hs6_must_not_convert_gross_tonnes(tmp_path: Path) -> None:
+    n = _line_of("", "natural_gas")
+    line = FACTORS.read_text(encoding="utf-8").splitlines()[n - 1]
+    path = _edited(tmp_path, {n: line.replace(",,TJ,million m3,", ",,t,million m3,")})
+    with pytest.raises(DataError) as err:
+        load_content_factors(path)
+    p = err.value.problems[0]
+    assert (p.file, p.row, p.column) == ("content_factors.csv", n, "hs6_iff_gross_tonnes")
