@@ -85,9 +85,7 @@ def test_a_world_market_row_of_a_china_group_is_not_relabelled() -> None:
     assert out[BASIS_NOTE].null_count() == out.height
 
 
-def test_without_china_s_table_gallium_stays_on_the_world_market(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_china_s_table_gallium_stays_on_the_world_market() -> None:
     """The shipped default: no bilateral gallium or germanium, no note, nothing relabelled."""
     assert not (datasets_dir() / CHINA_EXPORTS_MONTHLY).exists()
     table = risk_table(
@@ -161,7 +159,7 @@ def us_by_year(china_datasets: Path) -> dict[int, pl.DataFrame]:
 
 
 @pytest.mark.integration
-@pytest.mark.slow  # about 15 s each on the real file (risk for every trade year)
+@pytest.mark.slow  # risk over several years on the real file: minutes in all
 def test_gallium_and_germanium_have_china_only_rows_every_trade_year(
     us_by_year: dict[int, pl.DataFrame],
 ) -> None:
@@ -187,7 +185,7 @@ def test_gallium_and_germanium_have_china_only_rows_every_trade_year(
 
 
 @pytest.mark.integration
-@pytest.mark.slow  # about 15 s each on the real file (risk for every trade year)
+@pytest.mark.slow  # risk over several years on the real file: minutes in all
 def test_the_us_china_row_is_the_file_s_annual_sum_and_falls_in_2023(
     us_by_year: dict[int, pl.DataFrame], shared_data: Path
 ) -> None:
@@ -212,7 +210,7 @@ def test_the_us_china_row_is_the_file_s_annual_sum_and_falls_in_2023(
 
 
 @pytest.mark.integration
-@pytest.mark.slow  # about 15 s each on the real file (risk for every trade year)
+@pytest.mark.slow  # risk over several years on the real file: minutes in all
 def test_japan_s_china_gallium_row_falls_in_2023_and_stays_below_2022(
     china_datasets: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,7 +230,7 @@ def test_japan_s_china_gallium_row_falls_in_2023_and_stays_below_2022(
 
 
 @pytest.mark.integration
-@pytest.mark.slow  # about 15 s each on the real file (risk for every trade year)
+@pytest.mark.slow  # risk over several years on the real file: minutes in all
 def test_the_build_writes_the_label_and_keeps_other_goods(
     china_datasets: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -246,3 +244,37 @@ def test_the_build_writes_the_label_and_keeps_other_goods(
     assert usa["basis"].item() == CHINA_ONLY_BASIS
     cobalt = metrics.filter(pl.col("commodity") == "cobalt")
     assert CHINA_ONLY_BASIS not in set(cobalt["basis"])
+
+
+@pytest.mark.integration
+@pytest.mark.slow  # risk over several years on the real file: minutes in all
+def test_eu27_supply_risk_is_unchanged_by_china_s_rows(
+    china_datasets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """China's rows change the EU27's basis and volumes, not its EU SR.
+
+    Other producers are scaled from China's exports by world production shares, so the
+    EU27's sourcing mix is the world-market one either way: gallium 5.02 and germanium
+    4.21 averaged over 2018-2020 (published EU 2023: 3.9 and 1.8; not reproduced, see
+    test_blocs_eu_supply_risk.py).
+    """
+
+    def eu27(year: int) -> dict[str, tuple[str, float]]:
+        table = risk_table(
+            RiskQuery(importer="EU27", bloc="G7", year=year, commodities=["gallium", "germanium"])
+        )
+        return {
+            c: (b, sr)
+            for c, b, sr in table.select("commodity", "basis", "eu_supply_risk").iter_rows()
+        }
+
+    shipped = {year: eu27(year) for year in (2018, 2019, 2020)}
+    monkeypatch.setenv("RESILIENCE_DATASETS", str(china_datasets))
+    with_table = {year: eu27(year) for year in (2018, 2019, 2020)}
+    for metal, ours_2018_2020 in (("gallium", 5.02), ("germanium", 4.21)):
+        before = [shipped[y][metal] for y in shipped]
+        after = [with_table[y][metal] for y in with_table]
+        assert {b for b, _ in before} == {"world_market"}
+        assert {b for b, _ in after} == {CHINA_ONLY_BASIS}
+        assert [sr for _, sr in after] == pytest.approx([sr for _, sr in before], rel=1e-9)
+        assert sum(sr for _, sr in after) / 3 == pytest.approx(ours_2018_2020, abs=0.005)
