@@ -39,8 +39,9 @@ importer got less of the same dependence.
 What it cannot tell
 -------------------
 * whether the importer buys from other producers more or less than their world share
-  (recycled and re-refined gallium from Japan, Germany and Canada are a large part of US
-  supply in USGS's import sources; secondary germanium is about 30 % of world use);
+  (USGS names the United Kingdom and Germany beside China as US gallium sources in 2020,
+  countries with no primary output: re-refined and recycled metal; recycled germanium is
+  about 30 % of world use, USGS MCS);
 * re-exports (a partner re-selling Chinese metal is counted as its own imports);
 * HS 811292 mixes gallium, germanium, indium, niobium and vanadium (unwrought; powders)
   and the file has no 8-digit split, so the same tonnes stand for gallium and germanium:
