@@ -18,6 +18,7 @@ from pathlib import Path
 import dataframely as dy
 import polars as pl
 
+from resilience.build.china_bilateral import CHINA_CONTENT_BASIS
 from resilience.errors import DataError, DataProblem
 from resilience.paths import datasets_dir
 from resilience.reference.content import load_content_factors
@@ -445,9 +446,7 @@ def with_china_exports(trade: pl.LazyFrame) -> pl.LazyFrame:
         extra = extra.with_columns(
             pl.col("quantity_t").alias("quantity_content"),
             pl.lit("t").alias("content_unit"),
-            pl.lit("content (UN Comtrade tariff lines, maps/comtrade_china_monthly.csv)").alias(
-                "content_basis"
-            ),
+            pl.lit(CHINA_CONTENT_BASIS).alias("content_basis"),
         )
     return pl.concat([trade, extra.lazy()], how="diagonal_relaxed")
 
