@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -469,3 +470,22 @@ def test_an_impossible_requirement_is_explained_in_users_words() -> None:
     sentences = " ".join(info.value.explanation.sentences)  # type: ignore[union-attr]
     assert "must hold 150 units in month 2" in sentences
     assert math.isfinite(len(sentences))
+
+
+def test_supply_blocks_below_the_cost_floor_cost_nothing() -> None:
+    """Crude oil's supply elasticity (0.015) makes its lowest blocks cost ~P0 x 1e-40."""
+    from resilience.optimize.market.supply import COST_FLOOR_SHARE, supply_blocks
+    from resilience.optimize.market.testing import GOOD, world
+
+    inputs = world({("USA", GOOD): 100.0}, {("CAN", GOOD): 100.0}, {("CAN", "USA", GOOD): 100.0})
+    inputs = dataclasses.replace(
+        inputs,
+        parameters=inputs.parameters.with_columns(pl.lit(0.015).alias("supply_elasticity")),
+    )
+    blocks = supply_blocks(inputs, MarketSettings())
+    p0 = inputs.parameter_frame()["p0_usd_per_unit"][0]
+    cost = blocks["cost_usd_per_unit"].to_numpy()
+    assert cost[0] == 0.0  # P0 x 0.25^66.7 / 67.7 is about P0 x 1e-42: floored
+    assert ((cost == 0.0) | (cost >= COST_FLOOR_SHARE * p0)).all()
+    # the block just below observed output keeps its curve value (not floored)
+    assert 0.0 < cost[blocks["hi_share"].to_numpy() < 1.0].max() < p0

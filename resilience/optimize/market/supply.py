@@ -11,6 +11,13 @@ average over the block, so below :math:`P_0`) and ``spare_blocks`` on
 so with no disruption producers sell exactly their observed output and prices are
 :math:`P_0` (see :mod:`.demand`).
 
+A block whose cost is below :data:`COST_FLOOR_SHARE` of :math:`P_0` costs 0: with a
+small elasticity the curve's lowest blocks are astronomically cheap (crude oil,
+:math:`\varepsilon_s = 0.015`: :math:`P_0 \cdot 10^{-40}` on :math:`[0, 0.25]`), numbers
+that change no answer but spread the LP's costs over 48 orders of magnitude, which HiGHS
+reports as bad scaling. The objective moves by at most ``COST_FLOOR_SHARE`` x P0 x the
+block's quantity.
+
 A disruption scales every block by the production availability
 :math:`a_{n,*,g,t,w} \in [0, 1]` (1 when not given): a mine closed for a month has
 :math:`a = 0` that month. Output can always fall.
@@ -29,7 +36,10 @@ from resilience.optimize.market.builder import MarketBuilder
 from resilience.optimize.market.curves import CALIBRATION_TIE, block_average, edges
 from resilience.optimize.market.inputs import MarketInputs, MarketSettings
 
-__all__ = ["EXPLANATIONS", "add_supply", "supply_blocks"]
+__all__ = ["COST_FLOOR_SHARE", "EXPLANATIONS", "add_supply", "supply_blocks"]
+
+#: Supply blocks costing less than this share of P0 cost 0 (module doc).
+COST_FLOOR_SHARE = 1e-9
 
 #: supply adds no constraint family of its own (its blocks are bounds)
 EXPLANATIONS: dict[str, str] = {}
@@ -52,8 +62,9 @@ def supply_blocks(inputs: MarketInputs, settings: MarketSettings) -> pl.DataFram
             lo,
             hi,
         )
+        p0 = row["p0_usd_per_unit"]
+        cost = np.where(cost < COST_FLOOR_SHARE * p0, 0.0, cost)
         if band > 0:  # the calibration blocks either side of observed output
-            p0 = row["p0_usd_per_unit"]
             cost = np.where(hi == 1.0, p0 * (1 - 2 * CALIBRATION_TIE), cost)
             cost = np.where(lo == 1.0, p0 * (1 + 2 * CALIBRATION_TIE), cost)
         parts.append(
