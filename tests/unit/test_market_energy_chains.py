@@ -54,6 +54,18 @@ US_Q3_GWH, WORLD_Q3_GWH = 27.4, 182.6
 CELL_P0_USD_PER_GWH = 89e6
 GRAPHITE_P0_USD_PER_T = 1_266_370_020 / 543_898_793 * 1000
 EU_CELL_MAKERS = ("POL", "HUN", "DEU", "SWE")
+#: PV: 2.2 g of polysilicon per W (Fraunhofer ISE / BNEF, 2022); TrendForce/EnergyTrend
+#: 2023: 681.5 GW of wafers, 668.3 GW in China, 70.3 GW exported by China for USD 4.86
+#: bn; 1.608 Mt of polysilicon, 38,800 t of it electronic grade, 1.472 Mt in China;
+#: Daqo's 2023 sales (t) and average prices (USD/kg) by quarter.
+POLY, WAFERS = "polysilicon/manufacturing", "pv_wafers/manufacturing"
+PV_STUDY = DATA / "polysilicon_pv.yaml"
+PV_SCENARIO = "china_polysilicon_half_test"
+POLY_G_PER_W = 2.2
+WORLD_WAFER_GW, CHINA_WAFER_GW, CHINA_WAFER_EXPORT_GW = 681.5, 668.3, 70.3
+WAFER_EXPORT_USD = 4.86e9
+WORLD_POLY_T, ELECTRONIC_T, CHINA_POLY_T = 1_608_000.0, 38_800.0, 1_472_000.0
+DAQO_2023 = ((25_284, 27.83), (51_550, 12.33), (63_263, 7.68), (59_906, 7.97))
 
 
 def _c() -> float:
@@ -104,16 +116,11 @@ def test_a_graphite_unit_that_does_not_chain_names_file_row_column_value(
     assert "does not chain" in problem.reason
 
 
-def test_pv_wafers_per_watt_are_refused_while_wafers_have_no_world_level() -> None:
-    with pytest.raises(DataError) as err:
-        study_links(["polysilicon/manufacturing", "pv_wafers/manufacturing"])
-    (problem,) = err.value.problems
-    assert (problem.file, problem.row, problem.column, problem.value) == (
-        "input_coefficients.csv",
-        6,
-        "unit",
-        "g per W",
-    )
+def test_polysilicon_chains_to_wafers_in_t_per_gw_with_the_stated_factor() -> None:
+    links = study_links([POLY, WAFERS])
+    assert links.select("good_out", "good_in").row(0) == (WAFERS, POLY)
+    # 2.2 g per W x 1e9 W per GW / 1e6 g per t = 2,200 t per GW
+    assert links["input_per_output"].item() == pytest.approx(POLY_G_PER_W * 1e9 / 1e6, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- balances
@@ -161,7 +168,12 @@ def test_the_calm_market_reproduces_the_balances_and_p0() -> None:
 # ----------------------------------------------------------------------------- the cut
 def _net_graphite_into(r, node: str, scenario: str) -> list[float]:  # type: ignore[no-untyped-def]
     """Graphite a node gets a month: imports - exports + own output."""
-    flows = r.flows().filter((pl.col("good") == GRAPHITE) & (pl.col("scenario") == scenario))
+    return _net_into(r, GRAPHITE, node, scenario)
+
+
+def _net_into(r, good: str, node: str, scenario: str) -> list[float]:  # type: ignore[no-untyped-def]
+    """What a node gets of ``good`` a month: imports - exports + own output."""
+    flows = r.flows().filter((pl.col("good") == good) & (pl.col("scenario") == scenario))
     into = (
         flows.filter(pl.col("destination") == node)
         .group_by("month")
@@ -175,9 +187,7 @@ def _net_graphite_into(r, node: str, scenario: str) -> list[float]:  # type: ign
     own = (
         r.supply()
         .filter(
-            (pl.col("node") == node)
-            & (pl.col("good") == GRAPHITE)
-            & (pl.col("scenario") == scenario)
+            (pl.col("node") == node) & (pl.col("good") == good) & (pl.col("scenario") == scenario)
         )
         .select("month", "output_units")
     )
@@ -240,3 +250,82 @@ def test_the_shipped_catalogue_graphite_controls_do_not_reach_a_cells_study() ->
     event = shipped.scenarios["china_graphite_controls"]
     goods = {(c, s) for d in event.disruptions for c, s in (d.commodities or ())}
     assert goods == {("graphite", "mining")}
+
+
+# --------------------------------------------------------------------- polysilicon -> wafers
+@functools.cache
+def _pv_run() -> StudyMarketResult:
+    return run_study_market(
+        load_study(PV_STUDY), PV_SCENARIO, StudyMarketSettings(stocks=False), options=QUIET
+    )
+
+
+def test_the_pv_balances_are_the_cited_figures() -> None:
+    rows = world_balance([POLY, WAFERS], 2023)
+    got = {
+        (g, r, n): q
+        for g, r, n, q in rows.select("good", "role", "country_iso3", "units_per_year").iter_rows()
+    }
+    assert got[(WAFERS, "supply", "CHN")] == pytest.approx(CHINA_WAFER_GW, rel=1e-12)
+    assert got[(WAFERS, "supply", "ROW")] == pytest.approx(WORLD_WAFER_GW - CHINA_WAFER_GW)
+    kept = CHINA_WAFER_GW - CHINA_WAFER_EXPORT_GW
+    assert got[(WAFERS, "demand", "CHN")] == pytest.approx(kept, rel=1e-12)
+    solar = WORLD_POLY_T - ELECTRONIC_T
+    assert got[(POLY, "supply", "CHN")] == pytest.approx(CHINA_POLY_T, rel=1e-12)
+    assert got[(POLY, "supply", "ROW")] == pytest.approx(solar - CHINA_POLY_T, rel=1e-9)
+    c = POLY_G_PER_W * 1e3  # t per GW
+    assert got[(POLY, "demand", "ROW")] == pytest.approx(
+        c * (WORLD_WAFER_GW - CHINA_WAFER_GW), rel=1e-9
+    )
+    assert got[(POLY, "demand", "CHN")] == pytest.approx(
+        solar - c * (WORLD_WAFER_GW - CHINA_WAFER_GW), rel=1e-9
+    )
+
+
+def test_the_pv_reference_prices_are_the_cited_unit_values() -> None:
+    r = _pv_run()
+    p0 = dict(r.market.inputs.parameter_frame().select("good", "p0_usd_per_unit").iter_rows())
+    assert p0[WAFERS] == pytest.approx(WAFER_EXPORT_USD / (CHINA_WAFER_EXPORT_GW * 1e9) * 1e9)
+    tonnes = sum(t for t, _ in DAQO_2023)
+    asp_usd_per_kg = sum(t * p for t, p in DAQO_2023) / tonnes
+    assert p0[POLY] == pytest.approx(asp_usd_per_kg * 1000, abs=0.01)
+
+
+def test_the_calm_pv_market_makes_every_wafer_by_process_at_p0() -> None:
+    r = _pv_run()
+    made = r.base.conversion().filter(pl.col("process") == WAFERS)
+    by_node = dict(made.group_by("node").agg(pl.col("output_units").mean()).iter_rows())
+    assert by_node["CHN"] == pytest.approx(CHINA_WAFER_GW / 12, rel=1e-6)
+    assert by_node["ROW"] == pytest.approx((WORLD_WAFER_GW - CHINA_WAFER_GW) / 12, rel=1e-6)
+    assert r.market.inputs.supply.filter(pl.col("good") == WAFERS).height == 0
+    p0 = dict(r.market.inputs.parameter_frame().select("good", "p0_usd_per_unit").iter_rows())
+    prices = r.base.prices().join(
+        r.market.inputs.demand.select("node", "good"), on=["node", "good"]
+    )
+    assert prices.height > 0
+    for good, price in prices.select("good", "price_usd_per_unit").iter_rows():
+        assert price == pytest.approx(p0[good], rel=2.5 * CALIBRATION_TIE)
+
+
+def test_china_s_polysilicon_cut_leaves_wafers_outside_china_whole() -> None:
+    """The polysilicon made outside China (97,200 t) exceeds what wafers there need.
+
+    Hand bound: 13.2 GW x 2,200 t per GW = 29,040 t a year; in calm the proportional
+    allocation ships most non-Chinese polysilicon to China, and when China cuts it stays
+    home, so the wafers outside China lose nothing, even with no stocks.
+    """
+    c = POLY_G_PER_W * 1e3
+    solar = WORLD_POLY_T - ELECTRONIC_T
+    assert solar - CHINA_POLY_T > c * (WORLD_WAFER_GW - CHINA_WAFER_GW)
+    r = _pv_run()
+    made = r.result.conversion().filter(
+        (pl.col("node") == "ROW")
+        & (pl.col("process") == WAFERS)
+        & (pl.col("scenario") == PV_SCENARIO)
+    )
+    assert made["output_units"].to_list() == pytest.approx(
+        [(WORLD_WAFER_GW - CHINA_WAFER_GW) / 12] * 12, rel=1e-6
+    )
+    # ROW's own polysilicon stayed home: its net intake is its wafers' need
+    net = _net_into(r.result, POLY, "ROW", PV_SCENARIO)
+    assert net[0] == pytest.approx(c * (WORLD_WAFER_GW - CHINA_WAFER_GW) / 12, rel=1e-6)

@@ -191,7 +191,8 @@ def _in_market_units(commodities: pl.DataFrame) -> pl.DataFrame:
     :data:`USD_M_UNIT`, so a coefficient ``t per USD_m`` chains to it and one per
     percentage point of world output does not; a physical unit other than the commodity
     table's (``GWh`` of battery cells, counted there as a share of world capacity)
-    replaces it, with the content basis ``<unit> of output``, so ``t per GWh`` chains.
+    replaces it, with the commodity itself as content basis (``t of polysilicon``), so
+    ``t per GWh`` and ``t per GW`` chain.
     A good whose world rows disagree on the unit is refused (file, row, column, value).
     """
     balances = load_market_balances()
@@ -227,7 +228,7 @@ def _in_market_units(commodities: pl.DataFrame) -> pl.DataFrame:
         pl.when(changed & (in_balance == USD_M_UNIT))
         .then(pl.lit("USD 1 m of output"))
         .when(changed)
-        .then(pl.concat_str(in_balance, pl.lit(" of output")))
+        .then(pl.col("commodity"))
         .otherwise("content_basis")
         .alias("content_basis"),
     )
