@@ -329,3 +329,35 @@ def test_china_s_polysilicon_cut_leaves_wafers_outside_china_whole() -> None:
     # ROW's own polysilicon stayed home: its net intake is its wafers' need
     net = _net_into(r.result, POLY, "ROW", PV_SCENARIO)
     assert net[0] == pytest.approx(c * (WORLD_WAFER_GW - CHINA_WAFER_GW) / 12, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- bad balances
+def test_world_rows_that_disagree_on_a_goods_unit_are_refused(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A user's 2022 world row of cells in MWh next to the shipped 2023 row in GWh."""
+    root = tmp_path / "datasets"
+    root.mkdir()
+    for item in datasets_dir().iterdir():
+        if item.name != "market_balances.csv":
+            (root / item.name).symlink_to(item)
+    shipped = datasets_dir() / "market_balances.csv"
+    lines = shipped.read_text().splitlines()
+    world = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("battery_cells,manufacturing,2023,world,")
+    )
+    extra = (
+        lines[world]
+        .replace(",2023,world,", ",2022,world,", 1)
+        .replace(",950,GWh,", ",900000,MWh,", 1)
+    )
+    assert extra != lines[world]
+    (root / "market_balances.csv").write_text("\n".join([*lines, extra]) + "\n")
+    monkeypatch.setenv("RESILIENCE_DATASETS", str(root))
+    with pytest.raises(DataError) as err:
+        study_links([GRAPHITE, CELLS])
+    problems = {(p.file, p.row, p.column, p.value) for p in err.value.problems}
+    assert problems == {
+        ("market_balances.csv", world + 1, "unit", "GWh"),
+        ("market_balances.csv", len(lines) + 1, "unit", "MWh"),
+    }
