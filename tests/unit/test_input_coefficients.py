@@ -40,9 +40,15 @@ def test_coefficients_are_the_published_figures(table):
     neon = coef("neon", "semiconductors")
     assert neon["coefficient"] == pytest.approx(540 / 100)  # 540 t for the whole world
     assert "540 metric tons" in neon["quote"]
-    assert coef("graphite", "battery_cells")["unit"] == "kg per kWh"
+    graphite = coef("graphite", "battery_cells")
+    # Adamas 2023: 631,821 t of graphite in 689.2 GWh of new EV batteries
+    assert (graphite["coefficient"], graphite["unit"]) == (
+        pytest.approx(631_821 / 689.2),
+        "t per GWh",
+    )
     pv = coef("polysilicon", "pv_wafers")
-    assert (pv["low"], pv["coefficient"], pv["unit"]) == (2.0, 2.2, "g per W")
+    # 2.2 g per W (2.0 in 2021) stated as t per GW: x 1e9 W per GW / 1e6 g per t
+    assert (pv["low"], pv["coefficient"], pv["unit"]) == (2000.0, 2200.0, "t per GW")
     magnets = coef("magnet_rare_earths", "permanent_magnets")
     assert magnets["low"] <= magnets["coefficient"] <= magnets["high"]
 
@@ -54,10 +60,10 @@ def test_process_rows_convert_mass_units_and_flag_what_cannot_be_chained():
     assert gaas["units_in_per_unit_out"] == pytest.approx(0.482)
     assert gaas["is_in_commodity_units"]
     graphite = rows["graphite/refining>battery_cells/manufacturing"]
-    # 1 kg per kWh -> 0.001 t (graphite is counted in t) per kWh; the commodity table
-    # counts battery cells as a share of world capacity, so the row is flagged
-    assert graphite["units_in_per_unit_out"] == pytest.approx(0.001)
-    assert (graphite["unit_in"], graphite["unit_out"]) == ("t", "kWh")
+    # t per GWh; the commodity table counts battery cells as a share of world capacity,
+    # so the row is flagged here (the market core counts them in GWh: links_data)
+    assert graphite["units_in_per_unit_out"] == pytest.approx(631_821 / 689.2)
+    assert (graphite["unit_in"], graphite["unit_out"]) == ("t", "GWh")
     assert not graphite["is_in_commodity_units"]
     # rare-earth metal per tonne of magnet, while the input is counted as oxide (REO)
     assert not rows["magnet_rare_earths/refining>permanent_magnets/manufacturing"][
@@ -103,7 +109,7 @@ def test_bad_values_are_named_by_file_row_column_value(tmp_path, column, value, 
 def test_a_range_that_excludes_the_coefficient_is_refused(tmp_path):
     raw = pl.read_csv(SHIPPED, infer_schema=False)
     pv = int(raw.with_row_index("_i").filter(pl.col("output_commodity") == "pv_wafers")["_i"][0])
-    path, line = _write(tmp_path, "low", "3.0", row=pv)
+    path, line = _write(tmp_path, "low", "3000.0", row=pv)
     with pytest.raises(DataError) as err:
         load_input_coefficients(path)
     assert err.value.problems[0].row == line

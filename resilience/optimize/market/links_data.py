@@ -13,13 +13,15 @@ A row chains when both of its goods are in the study and its coefficient is in t
 units of ``datasets/commodities.csv`` at both ends
 (:func:`resilience.reference.input_coefficients.process_table`: mass units are converted
 to tonnes where the input is counted in tonnes of the content the row names). A row with
-both goods in the study whose units do not chain (kg of graphite per kWh while battery
-cells are counted as a share of world capacity; rare-earth *metal* per tonne of magnet
+both goods in the study whose units do not chain (g of polysilicon per W while PV
+wafers are counted as a share of world capacity; rare-earth *metal* per tonne of magnet
 while the input is counted in t REO) is refused with a
 :class:`~resilience.errors.DataError` naming the file, row, column ``unit`` and value:
 the table cites no factor that would convert it. A good that ``datasets/market_balances.csv``
 counts in USD m of output (the chip goods) is counted so here too: a row ``t per USD_m``
-(neon per USD 1 m of chip output) chains to it.
+(neon per USD 1 m of chip output) chains to it; one it counts in another unit than
+``commodities.csv`` (battery cells in GWh) is counted in that unit: ``t per GWh`` (graphite
+per GWh of cells) chains to it.
 
 The math
 --------
@@ -81,7 +83,7 @@ from resilience.reference.input_coefficients import (
     load_input_coefficients,
     process_table,
 )
-from resilience.reference.market_balances import load_market_balances
+from resilience.reference.market_balances import BALANCE_FILE, load_market_balances
 
 __all__ = ["LINK_COLUMNS", "USD_M_UNIT", "StageLinks", "link_stages", "study_links"]
 
@@ -183,22 +185,50 @@ def study_links(
 def _in_market_units(commodities: pl.DataFrame) -> pl.DataFrame:
     """The commodity table with each good counted as the market core counts it.
 
-    A good with a world row in ``datasets/market_balances.csv`` whose unit is USD m of
-    output (the chip goods: one unit is USD 1 m of output) is counted in that unit on
-    the market core, whatever share basis ``commodities.csv`` gives it; its unit becomes
+    A good with a world row in ``datasets/market_balances.csv`` is counted on the market
+    core in that row's unit, whatever share basis ``commodities.csv`` gives it. A unit of
+    USD m of output (the chip goods: one unit is USD 1 m of output) becomes
     :data:`USD_M_UNIT`, so a coefficient ``t per USD_m`` chains to it and one per
-    percentage point of world output does not.
+    percentage point of world output does not; a physical unit other than the commodity
+    table's (``GWh`` of battery cells, counted there as a share of world capacity)
+    replaces it, with the commodity itself as content basis (``t of polysilicon``), so
+    ``t per GWh`` and ``t per GW`` chain.
+    A good whose world rows disagree on the unit is refused (file, row, column, value).
     """
     balances = load_market_balances()
-    in_usd = balances.filter(
-        (pl.col("role") == "world") & pl.col("unit").str.starts_with(_USD_M_LEVEL)
-    ).select(pl.concat_str("commodity", pl.lit("/"), "stage").alias("good"))
-    goods = set(in_usd["good"].to_list())
+    world = balances.filter(pl.col("role") == "world").select(
+        pl.concat_str("commodity", pl.lit("/"), "stage").alias("good"),
+        pl.when(pl.col("unit").str.starts_with(_USD_M_LEVEL))
+        .then(pl.lit(USD_M_UNIT))
+        .otherwise(pl.col("unit"))
+        .alias("_unit"),
+        "unit",
+        "source_row",
+    )
+    mixed = world.filter(pl.col("_unit").n_unique().over("good") > 1)
+    if mixed.height:
+        raise DataError(
+            [
+                DataProblem(
+                    BALANCE_FILE,
+                    row,
+                    "unit",
+                    unit,
+                    f"{good}: the world rows give different units; one good has one unit",
+                )
+                for good, unit, row in mixed.select("good", "unit", "source_row").iter_rows()
+            ]
+        )
+    market_unit = dict(world.select("good", "_unit").unique().iter_rows())
     good = pl.concat_str("commodity", pl.lit("/"), "stage")
+    in_balance = good.replace_strict(market_unit, default=None)
+    changed = in_balance.is_not_null() & (in_balance != pl.col("unit"))
     return commodities.with_columns(
-        pl.when(good.is_in(goods)).then(pl.lit(USD_M_UNIT)).otherwise("unit").alias("unit"),
-        pl.when(good.is_in(goods))
+        pl.when(changed).then(in_balance).otherwise("unit").alias("unit"),
+        pl.when(changed & (in_balance == USD_M_UNIT))
         .then(pl.lit("USD 1 m of output"))
+        .when(changed)
+        .then(pl.col("commodity"))
         .otherwise("content_basis")
         .alias("content_basis"),
     )
