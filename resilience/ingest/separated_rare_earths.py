@@ -37,8 +37,9 @@ SOURCE = "Separated rare earths (MIIT quota, IEA 2024 ratios, USGS MCS 2025)"
 def read_separated_rare_earths(path: Path | str) -> pl.DataFrame:
     """Read the table as ``SourceProduction`` rows of ``rare_earths/refining`` in t REO.
 
-    ``source_commodity``/``source_stage`` carry our own ids (the identity map); rows
-    whose ``method`` starts with ``derived`` are flagged ``is_estimated``.
+    ``source_commodity``/``source_stage`` carry our own ids (the identity map); every row
+    whose ``method`` does not start with ``published`` (a quota taken as output, a
+    figure derived from other rows) is flagged ``is_estimated``.
 
     Raises
     ------
@@ -104,7 +105,7 @@ def read_separated_rare_earths(path: Path | str) -> pl.DataFrame:
         "quantity",
         pl.lit("t").alias("unit"),
         pl.lit(False).alias("is_withheld"),
-        pl.col("method").str.strip_chars().str.starts_with("derived").alias("is_estimated"),
+        ~pl.col("method").str.strip_chars().str.starts_with("published").alias("is_estimated"),
         pl.lit(SOURCE).alias("source"),
         pl.lit(f"sources/{path.name}").alias("vintage"),
         "source_row",
