@@ -30,6 +30,11 @@ LICENCES: tuple[tuple[str, str, str], ...] = (
     ("World Bank WGI", "World Bank WGI", "CC BY 4.0"),
     ("Bailey, Strezhnev & Voeten", "UNGA ideal points (Bailey et al.)", "CC0"),
     ("EU SCRREEN", "EU SCRREEN factsheets", "attribution"),
+    (
+        "Separated rare earths",
+        "separated rare earths (MIIT quotas via Reuters, IEA ratios, USGS)",
+        "facts with citation; IEA figures CC BY 4.0",
+    ),
 )
 #: Publishers of single cited figures: table -> its publisher column. Every row of these
 #: tables quotes its figure and its url (their data cards), so they are "cited figures".

@@ -9,7 +9,8 @@ table                  built from
 =====================  ====================================================================
 production.csv         USGS MCS 2023-2025, World Mining Data 2018-2024, IEA Critical
                        Minerals (2023), bp Statistical Review 2021 (to 2020), WNA uranium,
-                       ``sources/compiled_shares.csv`` (chips, PV, batteries)
+                       ``sources/compiled_shares.csv`` (chips, PV, batteries),
+                       ``sources/separated_rare_earths.csv`` (rare_earths/refining)
 trade.parquet          CEPII BACI (HS92) aggregated to importer x commodity x supplier
                        (HS6 flows screened first: :mod:`resilience.build.screening`), gross
                        tonnes and content (``content_factors.csv``, per HS6)
@@ -78,6 +79,7 @@ from resilience.ingest.coverage import (
 from resilience.ingest.inputs import INPUTS, MANIFEST, TABLES, InputSpec, describe_inputs
 from resilience.ingest.mapping import complete_rest_of_world, load_commodity_map, map_production
 from resilience.ingest.monthly_refresh import monthly_tables
+from resilience.ingest.separated_rare_earths import read_separated_rare_earths
 from resilience.ingest.staging import transaction
 from resilience.paths import datasets_dir, sha256_file
 from resilience.reference.commodities import load_commodities
@@ -281,6 +283,17 @@ def build_production(inputs: dict[str, list[Path]], compiled: Path) -> pl.DataFr
             read_compiled_shares(compiled),
             commodities,
             compiled.name,
+            _identity_map(commodities),
+        )
+    )
+    # Separated rare earths (t REO): the cited table beside the compiled shares.
+    separated = compiled.parent / "separated_rare_earths.csv"
+    parts.append(
+        _production(
+            "separated_rare_earths",
+            read_separated_rare_earths(separated),
+            commodities,
+            separated.name,
             _identity_map(commodities),
         )
     )

@@ -98,18 +98,47 @@ def test_gas_import_reliance_is_no_longer_blank(metrics_2023: pl.DataFrame) -> N
     assert gas["eu_supply_risk"].null_count() == 0
 
 
+def _us_rare_earth_compounds(metrics: pl.DataFrame, year: int) -> dict[str, object]:
+    rows = metrics.filter(
+        (pl.col("importer_iso3") == "USA")
+        & (pl.col("commodity") == "rare_earths")
+        & (pl.col("year") == year)
+    )
+    return {
+        stage: rows.filter(pl.col("stage") == stage).row(0, named=True)
+        for stage in rows["stage"].to_list()
+    }
+
+
+@pytest.mark.parametrize("year", [2021, 2022])
+def test_us_rare_earth_compounds_import_reliance(metrics_2023: pl.DataFrame, year: int) -> None:
+    """USGS MCS 2025: net import reliance for compounds and metals > 95 % (2021-2022).
+
+    The Done-when tolerance is > 90 %. The stage is rare_earths/refining (HS 280530,
+    284610, 284690 on the REO basis) with the US production of compounds and metals
+    from USGS (120 t in 2021, 95 t in 2022); rare_earths/mining (mine output, no trade
+    code) has no import reliance at all.
+    """
+    stages = _us_rare_earth_compounds(metrics_2023, year)
+    refining, mining = stages["refining"], stages["mining"]
+    assert refining["domestic_production"] == {2021: 120.0, 2022: 95.0}[year]
+    assert refining["import_reliance"] > 0.9
+    assert mining["import_reliance"] is None
+    # China's share of separated REO (IEA 2023 magnet REE refining: 92.1 %)
+    assert refining["world_top_producer_iso3"] == "CHN"
+    assert 0.92 < refining["world_top1_share"] < 0.93
+
+
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "HS92/HS2017 have no rare-earth ore line: rare_earths/mining is traded as compounds and "
-        "metals (280530, 284610, 284690) but its production is mine output (42.5 kt REO for the "
-        "US in 2022, exported as concentrate under 253090, outside the map), so IR = "
-        "(M - X) / (P + M - X) stays near 10-35 %. USGS's >95 % is for compounds and metals; "
-        "it needs a compounds-and-metals stage with its own production in commodities.csv."
+        "2023: BACI records 10.7 kt (gross) of US exports to China under 284690 (7.6 kt "
+        "REO at the shipped factor), so (M - X) / (P + M - X) is 0.83. USGS's >95 % nets "
+        "none of them: it reports US exports as 'ores and compounds' because Mountain Pass "
+        "concentrate ships under the compound lines too (MCS 2019: 15,000 t of 'compounds' "
+        "exported in 2018, when the US produced only concentrate). Telling concentrate "
+        "from compounds in one HS6 flow needs a per-flow stage rule the build does not have"
     ),
 )
-def test_us_rare_earth_compounds_import_reliance(metrics_2023: pl.DataFrame) -> None:
-    ree = metrics_2023.filter(
-        (pl.col("importer_iso3") == "USA") & (pl.col("commodity") == "rare_earths")
-    )
-    assert ree["import_reliance"].min() > 0.9
+def test_us_rare_earth_compounds_import_reliance_2023(metrics_2023: pl.DataFrame) -> None:
+    assert _us_rare_earth_compounds(metrics_2023, 2023)["refining"]["import_reliance"] > 0.9

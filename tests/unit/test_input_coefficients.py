@@ -65,10 +65,12 @@ def test_process_rows_convert_mass_units_and_flag_what_cannot_be_chained():
     assert graphite["units_in_per_unit_out"] == pytest.approx(631_821 / 689.2)
     assert (graphite["unit_in"], graphite["unit_out"]) == ("t", "GWh")
     assert not graphite["is_in_commodity_units"]
-    # rare-earth metal per tonne of magnet, while the input is counted as oxide (REO)
-    assert not rows["magnet_rare_earths/refining>permanent_magnets/manufacturing"][
-        "is_in_commodity_units"
-    ]
+    # rare-earth metal per tonne of magnet converted to REO (x Nd2O3 / 2 Nd): chains
+    magnets = rows["magnet_rare_earths/refining>permanent_magnets/manufacturing"]
+    assert magnets["is_in_commodity_units"]
+    assert magnets["units_in_per_unit_out"] == pytest.approx(
+        0.3075 * (2 * 144.242 + 3 * 15.999) / (2 * 144.242), rel=1e-5
+    )
 
 
 # --- bad input ---------------------------------------------------------------

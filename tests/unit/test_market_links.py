@@ -48,9 +48,21 @@ def test_neon_chains_to_world_chip_output_and_to_the_chip_segments_in_usd_m() ->
     assert segment["input_per_output"].item() == pytest.approx(540 / 574_100)
 
 
-def test_a_row_whose_units_do_not_chain_is_named_by_file_row_column_value() -> None:
+def test_a_row_whose_units_do_not_chain_is_named_by_file_row_column_value(
+    tmp_path: Path,
+) -> None:
+    # the magnet row as published (rare-earth METAL per t of magnet), before its REO factor
+    raw = pl.read_csv(SHIPPED, infer_schema=False)
+    metal = raw.with_columns(
+        pl.when(pl.col("output_commodity") == "permanent_magnets")
+        .then(pl.lit("t of rare-earth metal (Nd, Pr, Dy, Tb)"))
+        .otherwise(pl.col("input_basis"))
+        .alias("input_basis")
+    )
+    path = tmp_path / "input_coefficients.csv"
+    metal.write_csv(path)
     with pytest.raises(DataError) as err:
-        study_links(["magnet_rare_earths/refining", "permanent_magnets/manufacturing"])
+        study_links(["magnet_rare_earths/refining", "permanent_magnets/manufacturing"], path=path)
     (problem,) = err.value.problems
     assert problem.file == "input_coefficients.csv"
     assert problem.row == 7

@@ -126,7 +126,7 @@ def test_published_stocks_and_gas_capacities():
 
 def test_working_stock_days_are_cited_per_commodity_then_sector():
     wide = resolve_parameters(
-        [("cobalt", "refining"), ("rare_earths", "mining"), ("graphite", "mining")], year=2023
+        [("cobalt", "refining"), ("rare_earths", "refining"), ("graphite", "mining")], year=2023
     )
     days = dict(wide.select("commodity", "working_stock_days").iter_rows())
     # Japan Times 2011: Japanese consumers' rare earths ~three months; Argus 2020: Japan's

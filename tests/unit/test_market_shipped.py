@@ -233,7 +233,7 @@ def test_catalogue_disruptions_cost_the_members_they_hit_within_hand_bounds(
 
 
 def test_a_stock_above_the_cut_protects_the_member_and_without_it_the_member_pays() -> None:
-    spec = study("g7_critical_minerals", ("rare_earths", "mining"))
+    spec = study("g7_critical_minerals", ("rare_earths", "refining"))
     name = "china_rare_earth_embargo_2010"
     with_stock = run_study_market(spec, name, SMALL, overrides=NO_WORKING_STOCKS)
     jpn = with_stock.members().filter((pl.col("member") == "JPN") & (pl.col("scenario") == name))
@@ -269,7 +269,7 @@ def test_a_targeted_embargo_leaks_through_third_countries() -> None:
     countries' ramps (3.3 % of their flows a month) cannot cover that, so its price
     reaches VOLL in month 1 of either embargo.
     """
-    spec = study("g7_critical_minerals", ("rare_earths", "mining"))
+    spec = study("g7_critical_minerals", ("rare_earths", "refining"))
     settings = dataclasses.replace(SMALL, stocks=False)
 
     def event(name: str, targets: CountrySet | None) -> ScenarioSpec:

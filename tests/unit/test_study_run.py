@@ -120,7 +120,7 @@ def test_rare_earth_embargo_cuts_japan_only(tmp_path: Path) -> None:
         tmp_path,
         "china_rare_earth_embargo_2010",
         members=["JPN", "USA"],
-        commodities=["rare_earths/mining"],
+        commodities=["rare_earths/refining"],
         model="stress",
     )
     flows = base_flows(r, ["CHN"], "china_rare_earth_embargo_2010").filter(pl.col("month") == 1)
@@ -249,20 +249,20 @@ def test_coercion_best_strike_is_the_costliest_for_the_members(tmp_path: Path) -
         None,
         members=["USA", "JPN"],
         adversary="CHN",
-        commodities=["graphite/mining", "rare_earths/mining"],
+        commodities=["graphite/mining", "rare_earths/refining"],
         model="coercion",
     )
     per = r.members.group_by("scenario").agg(pl.col("welfare_loss_usd").sum())
     worst = per.sort("welfare_loss_usd", descending=True)["scenario"][0]
     assert r.totals["best_strike"][0] == worst
     strikes = set(per["scenario"].to_list())
-    assert {"strike_CHN_graphite_mining", "strike_CHN_rare_earths_mining", "strike_CHN_all"} <= (
+    assert {"strike_CHN_graphite_mining", "strike_CHN_rare_earths_refining", "strike_CHN_all"} <= (
         strikes
     )
     # cutting everything costs the members at least as much as cutting one good
     loss = dict(per.rows())
     assert loss["strike_CHN_all"] >= max(
-        loss["strike_CHN_graphite_mining"], loss["strike_CHN_rare_earths_mining"]
+        loss["strike_CHN_graphite_mining"], loss["strike_CHN_rare_earths_refining"]
     ) - 1e-6 * abs(loss["strike_CHN_all"])
     leak = r.tables["leakage"]
     assert leak.height > 0
