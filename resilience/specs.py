@@ -172,6 +172,14 @@ class Policy:
     #: Sectors the policy's stock floor, sourcing caps and pooling apply to (``None``:
     #: every sector); the CRMA and the MSP are about raw materials, not oil or chips.
     sectors: tuple[str, ...] | None = None
+    #: Year of the capacity map of ``capacity_map_goods`` (``None``: the study year's):
+    #: the supply group of that year in ``datasets/market_balances.csv`` (a projection,
+    #: e.g. SIA/BCG's 2032 map) replaces the study year's
+    #: (:func:`resilience.optimize.market.policies.capacity_map_years`).
+    capacity_map_year: int | None = None
+    #: Goods (``commodity/stage``) the capacity map applies to (``None``: every good of
+    #: the study with a world balance in ``market_balances.csv``).
+    capacity_map_goods: tuple[str, ...] | None = None
 
 
 #: Policy knob -> (kind, allowed values as shown in errors).
@@ -197,6 +205,16 @@ KNOBS: dict[str, tuple[str, str]] = {
         "a list of sectors of datasets/commodities.csv (chips, critical_materials, energy), "
         "or null for every sector",
     ),
+    "capacity_map_year": (
+        "year_or_null",
+        "a year whose supply rows in datasets/market_balances.csv become the capacity map "
+        "(e.g. 2032, SIA/BCG's projection), or null for the study year's",
+    ),
+    "capacity_map_goods": (
+        "goods",
+        "a list of commodity/stage ids with world balances in datasets/market_balances.csv "
+        "(e.g. wafer_fab_leading_edge/manufacturing), or null for every such good of the study",
+    ),
 }
 
 
@@ -209,6 +227,7 @@ INTERVALS = {
     "level": (0.0, 1.0, False, True),
     "days": (0.0, 365.0, True, False),
     "prob": (0.0, 1.0, True, False),
+    "year_or_null": (1990.0, 2100.0, False, False),
 }
 
 
@@ -248,6 +267,13 @@ class ScenarioSpec:
     sources: tuple[str, ...] = ()
     disruptions: tuple[DisruptionSpec, ...] = ()
     policy: Mapping[str, Any] = field(default_factory=dict)
+    #: The group of alternatives this entry belongs to (one event seen at several
+    #: lengths or depths: ``taiwan_strait_crisis``), ``None`` for a stand-alone entry.
+    #: The group's probability counts once: a ranking weighs entry :math:`k` by
+    #: :math:`p_{group}\, w_k` (:mod:`resilience.ranking`).
+    alternative_of: str | None = None
+    #: The entry's weight :math:`w_k` within its group (weights of a group sum to 1).
+    weight: float | None = None
 
 
 @dataclass(frozen=True)
