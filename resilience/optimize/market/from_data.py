@@ -602,6 +602,7 @@ def study_market(
         ).filter(pl.col("output_units_per_month") > 0),
         study_links(goods),
         dict(p0.iter_rows()),
+        settings.market_settings().calibration_band,
     )
     notes.extend(linked.notes)
     inputs = MarketInputs(
