@@ -187,3 +187,22 @@ def test_bad_knob_values_are_spec_errors(tmp_path, knob, value, reason):
     text = str(exc.value)
     assert f"scenarios.bad.policy.{knob}" in text
     assert reason in text
+
+
+def test_world_balance_refuses_a_map_year_without_rows_of_its_own():
+    from resilience.optimize.market.allocated import world_balance
+
+    mature = _rows(commodity="wafer_fab_mature", role="supply", year="2021")
+    with pytest.raises(DataError) as exc:
+        world_balance([REST], 2022, supply_year={REST: 2032})
+    problem = exc.value.problems[0]
+    assert (problem.file, problem.row, problem.column, problem.value) == (
+        "market_balances.csv",
+        min(line for line, _ in mature),
+        "year",
+        2032,
+    )
+    mapped = world_balance([LE], 2022, supply_year={LE: 2032})
+    usa = mapped.filter((pl.col("role") == "supply") & (pl.col("country_iso3") == "USA"))
+    assert usa["units_per_year"].item() == pytest.approx(0.28 * _world_le(), rel=1e-12)
+    assert usa["year"].item() == 2032

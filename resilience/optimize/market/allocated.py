@@ -233,9 +233,10 @@ def world_balance(
             mapped = (supply_year or {}).get(good) if role == "supply" else None
             group = _latest_group(table, role, good, year if mapped is None else mapped)
             if mapped is not None and int(group["year"][0]) != mapped:
+                rows: list[int] = group["source_row"].to_list()
                 raise DataError.single(
                     BALANCE_FILE,
-                    int(group["source_row"].min()),
+                    min(rows),
                     "year",
                     mapped,
                     f"{good}: no supply rows of {mapped} for the capacity map (latest "
