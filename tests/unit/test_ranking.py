@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -187,3 +188,63 @@ def test_alternatives_of_one_group_share_one_probability(tmp_path: Path) -> None
         load_catalogue(path)
     assert "scenarios.b.disruptions[0].probability" in str(exc.value)
     assert "(value: 0.2" in str(exc.value)
+
+
+# ----------------------------------------------------------------------------- report table
+def test_the_report_holds_the_ranking_table_when_asked(tmp_path: Path) -> None:
+    from resilience.report import read_report
+    from resilience.report.publish import MANIFEST
+    from resilience.report.schemas import TABLES
+
+    definition = tmp_path / "rank.yaml"
+    definition.write_text(
+        "name: rank\ntables: [ranking]\nranking:\n  importer: USA\n"
+        "  commodities: [graphite/mining]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    # as of the end of 2023: trade and reference prices of 2023 (graphite has no P0 for 2024)
+    args = ["report", "--as-of", "2023-12-31", "--out", str(out), "--definition", str(definition)]
+    result = CliRunner().invoke(app, [*args, "--rank-importer", "JPN"])
+    assert result.exit_code == 0, result.output
+    table = read_report(out, "ranking").collect()
+    assert TABLES["ranking"].schema == RANK_SCHEMA
+    assert table.drop("as_of").schema == RANK_SCHEMA
+    row = table.row(0, named=True)
+    # --rank-importer replaces the definition's importer and keeps its goods
+    assert (row["importer"], row["commodity"], row["stage"]) == ("JPN", "graphite", "mining")
+    assert row["status"] == "ranked"
+    assert row["rank"] == 1
+    assert row["expected_welfare_loss_usd"] > 0
+    assert "china_graphite_controls" in row["scenarios"]
+    manifest = json.loads(next(out.rglob(MANIFEST)).read_text(encoding="utf-8"))
+    assert manifest["tables"]["ranking"]["version"] == 1
+    assert manifest["definition"]["ranking"]["importer"] == "JPN"
+    assert manifest["definition"]["ranking"]["commodities"] == ["graphite/mining"]
+
+
+def test_a_ranking_table_without_its_section_is_a_spec_error(tmp_path: Path) -> None:
+    from resilience.report.definition import load_definition, with_ranking
+
+    definition = tmp_path / "rank.yaml"
+    definition.write_text("name: rank\ntables: [ranking]\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=r"rank\.yaml: ranking: required by the table ranking"):
+        load_definition(definition)
+    definition.write_text(
+        "name: rank\ntables: [ranking]\nranking:\n  importer: Atlantis\n", encoding="utf-8"
+    )
+    with pytest.raises(SpecError, match=r"ranking\.importer.*Atlantis"):
+        load_definition(definition)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(
+        f"name: plain\ntables: [scenarios]\nstudies:\n  - study: "
+        f"{REPO / 'models' / 'g7_critical_minerals.yaml'}\n    scenarios: []\n",
+        encoding="utf-8",
+    )
+    added = with_ranking(load_definition(plain), "G7")
+    assert added.tables == ("scenarios", "ranking")
+    assert added.ranking is not None
+    assert added.ranking.commodities is None
+    assert added.ranking.catalogue in added.input_files
+    with pytest.raises(SpecError, match="Atlantis"):
+        with_ranking(load_definition(plain), "Atlantis")
