@@ -178,7 +178,7 @@ class Policy:
     #: (:func:`resilience.optimize.market.policies.capacity_map_years`).
     capacity_map_year: int | None = None
     #: Goods (``commodity/stage``) the capacity map applies to (``None``: every good of
-    #: the study with a world balance in ``market_balances.csv``).
+    #: the study with supply rows of ``capacity_map_year`` in ``market_balances.csv``).
     capacity_map_goods: tuple[str, ...] | None = None
 
 
@@ -213,7 +213,8 @@ KNOBS: dict[str, tuple[str, str]] = {
     "capacity_map_goods": (
         "goods",
         "a list of commodity/stage ids with world balances in datasets/market_balances.csv "
-        "(e.g. wafer_fab_leading_edge/manufacturing), or null for every such good of the study",
+        "(e.g. wafer_fab_leading_edge/manufacturing), or null for every good of the study "
+        "with supply rows of capacity_map_year",
     ),
 }
 

@@ -145,9 +145,11 @@ def test_a_map_for_a_good_without_projection_rows_names_file_row_column_value():
     assert problem.value == 2032
     assert "wafer_fab_mature/manufacturing" in problem.reason
     assert "scenario chips_act_capacity" in problem.reason
-    # every allocated good of the study (capacity_map_goods null): the same error
-    with pytest.raises(DataError, match="wafer_fab_mature"):
-        capacity_map_years([LE, REST], 2032, None)
+    # capacity_map_goods null: the goods with rows of that year; the others keep theirs
+    assert capacity_map_years([LE, REST], 2032, None) == {LE: 2032}
+    # ... but a year no good of the study has is the same error
+    with pytest.raises(DataError, match=r"wafer_fab_mature.*supply years of this good: 2021"):
+        capacity_map_years([REST], 2032, None)
     # a named good not in the study is left alone; no year, no map
     assert capacity_map_years([LE], 2032, [LE, REST]) == {LE: 2032}
     assert capacity_map_years([LE, REST], None, [REST]) == {}

@@ -533,6 +533,9 @@ def study_market(
         notes.append(
             f"{good}: capacity map of {year} (capacity_map_year), world level of {study.year}"
         )
+    if mapped:
+        for good in sorted(set(allocated.allocated_goods(study.commodities)) - set(mapped)):
+            notes.append(f"{good}: no supply rows of the capacity map's year; keeps its map")
     traded = _trade(study, p0, None if trade is None else trade.lazy(), mapped)
     production = _production(study, notes, mapped)
     traded, production = _as_one_nodes(study, traded, production, notes)

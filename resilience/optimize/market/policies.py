@@ -319,9 +319,11 @@ def capacity_map_years(
     year
         The knob's value (``None``: no map, an empty mapping).
     named
-        The ``capacity_map_goods`` knob: the goods the map applies to (``None``: every
-        good of ``goods`` with rows in ``market_balances.csv``). A named good that is
-        not in the study is left alone (a catalogue entry serves every study).
+        The ``capacity_map_goods`` knob: the goods the map applies to. ``None``: every
+        good of ``goods`` with supply rows of ``year`` in ``market_balances.csv`` (the
+        others keep their map; at least one must have such rows). A named good that is
+        not in the study is left alone (a catalogue entry serves every study); a named
+        good of the study without supply rows of ``year`` is an error.
     set_by
         Who set the knob (``"scenario chips_act_capacity"``), for the error message.
     table
@@ -331,9 +333,10 @@ def capacity_map_years(
     Raises
     ------
     resilience.errors.DataError
-        A good of the map without supply rows of ``year`` in ``market_balances.csv``
-        (or without any rows), naming the file, the row of its latest supply group, the
-        column ``year`` and the value.
+        A named good without supply rows of ``year`` in ``market_balances.csv`` (or
+        without any rows), or (``named=None``) no good of the study with such rows,
+        naming the file, the row of the good's latest supply group, the column ``year``
+        and the value.
     """
     if year is None:
         return {}
@@ -341,10 +344,19 @@ def capacity_map_years(
     with_good = table.with_columns(pl.concat_str("commodity", pl.lit("/"), "stage").alias("good"))
     have = set(with_good["good"].to_list())
     chosen = [g for g in goods if g in have] if named is None else [g for g in named if g in goods]
+    supply_years = {
+        g: set(with_good.filter((pl.col("good") == g) & (pl.col("role") == "supply"))["year"])
+        for g in chosen
+    }
+    if named is None:
+        with_map = [g for g in chosen if year in supply_years[g]]
+        if with_map or not chosen:
+            return dict.fromkeys(with_map, year)
+        chosen = chosen[:1]  # none has the year: the error names the first
     problems: list[DataProblem] = []
     for good in chosen:
         supply = with_good.filter((pl.col("good") == good) & (pl.col("role") == "supply"))
-        if supply.filter(pl.col("year") == year).height:
+        if year in supply_years[good]:
             continue
         years = sorted(set(supply["year"].to_list()))
         latest = supply.filter(pl.col("year") == max(years)) if years else supply
