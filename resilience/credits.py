@@ -31,17 +31,24 @@ LICENCES: tuple[tuple[str, str, str], ...] = (
     ("Bailey, Strezhnev & Voeten", "UNGA ideal points (Bailey et al.)", "CC0"),
     ("EU SCRREEN", "EU SCRREEN factsheets", "attribution"),
 )
-#: Publishers of single cited figures (``datasets/sources/compiled_shares.csv``).
+#: Publishers of single cited figures: table -> its publisher column. Every row of these
+#: tables quotes its figure and its url (their data cards), so they are "cited figures".
+CITED_FIGURE_TABLES = {
+    "sources/compiled_shares.csv": "publisher",
+    "chip_capacity.csv": "source",
+}
 COMPILED = "cited figures"
 OWN_WORK = "resilience tables and code: Apache-2.0"
 
 
 @functools.cache
 def _compiled_publishers() -> frozenset[str]:
-    path = datasets_dir() / "sources" / "compiled_shares.csv"
-    if not path.is_file():
-        return frozenset()
-    return frozenset(pl.read_csv(path, columns=["publisher"])["publisher"].to_list())
+    found: set[str] = set()
+    for name, column in CITED_FIGURE_TABLES.items():
+        path = datasets_dir() / name
+        if path.is_file():
+            found.update(pl.read_csv(path, columns=[column])[column].drop_nulls().to_list())
+    return frozenset(found)
 
 
 def licence_of(source: str) -> tuple[str, str]:
@@ -65,7 +72,13 @@ def shipped_sources() -> tuple[str, ...]:
     """Every ``source`` value of the shipped fact tables (production, trade, WGI, UNGA...)."""
     root = datasets_dir()
     found: set[str] = set()
-    for name in ("production.csv", "governance.csv", "alignment.csv", "recycling.csv"):
+    for name in (
+        "production.csv",
+        "governance.csv",
+        "alignment.csv",
+        "recycling.csv",
+        "chip_capacity.csv",
+    ):
         path = root / name
         if path.is_file():
             found.update(pl.read_csv(path, columns=["source"])["source"].drop_nulls().to_list())
@@ -83,8 +96,8 @@ def credits(sources: Iterable[str] | None = None, *, compact: bool = False) -> s
     sources
         ``source`` values behind what is shown (default: every shipped table's sources).
         Sources under one licence entry are named once; cited single figures are
-        grouped ("cited figures from IDC, SIA/BCG, ... (each cited in
-        datasets/sources/compiled_shares.csv)").
+        grouped ("cited figures from IDC, SIA/BCG, ... (each quoted with its url in
+        datasets/sources/compiled_shares.csv or datasets/chip_capacity.csv)").
     compact
         Count the publishers of cited figures instead of naming them (for plot footers).
     """
@@ -100,5 +113,6 @@ def credits(sources: Iterable[str] | None = None, *, compact: bool = False) -> s
     parts = [f"{name} ({licence})" for name, licence in sorted(named.items())]
     if cited:
         who = f"{len(cited)} publishers" if compact else ", ".join(sorted(cited))
-        parts.append(f"{COMPILED} from {who} (each cited in datasets/sources/compiled_shares.csv)")
+        where = " or ".join(f"datasets/{name}" for name in CITED_FIGURE_TABLES)
+        parts.append(f"{COMPILED} from {who} (each quoted with its url in {where})")
     return "Sources and licences: " + "; ".join([*parts, OWN_WORK]) + "."

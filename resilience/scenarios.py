@@ -368,12 +368,12 @@ class SpecReader:
         commodities = None
         if d.get("commodities") is not None:
             commodities = self.commodities(d["commodities"], f"{key}.commodities", False)
-        if "probability" not in d:
-            self.fail(f"{key}.probability", None, "required key missing", "a number in (0, 1]")
-        numbers = {
-            k: self.number(d.get(k, default), f"{key}.{k}", kind, f"a number in {text}")
-            for k, default, kind, text in DISRUPTION_NUMBERS
-        }
+        numbers = {}
+        for knob in DISRUPTION_NUMBERS:
+            if knob.default is None and knob.name not in d:
+                self.fail(f"{key}.{knob.name}", None, "required key missing", knob.allowed)
+            raw = d.get(knob.name, knob.default)
+            numbers[knob.name] = self.number(raw, f"{key}.{knob.name}", knob.kind, knob.allowed)
         if len(self.problems) > before or suppliers is None:
             return None
         probability, availability, duration = (float(v or 0.0) for v in numbers.values())

@@ -145,6 +145,116 @@ class CountrySet:
 
 
 @dataclass(frozen=True)
+class Knob:
+    """One knob of a run: its name, what it sets, what it accepts, its default.
+
+    ``scope`` is ``"policy"`` (a field of :class:`Policy`, set by a study's ``policy:``,
+    a catalogue policy entry, an override or a sweep) or ``"disruption"`` (a number of
+    every disruption event: set in the catalogue, and by a sweep where ``sweepable``).
+    ``kind`` selects the check (:data:`INTERVALS` for numbers, ``year_or_null`` a whole
+    year in its interval; ``countries``, ``bool``, ``choice``, ``count``, ``sectors``,
+    ``goods`` otherwise) and ``allowed`` is what an error says is allowed.
+    """
+
+    name: str
+    scope: str
+    kind: str
+    allowed: str
+    default: Any
+    sweepable: bool = True
+
+
+#: Every knob, once: :class:`Policy`'s defaults, :data:`KNOBS`, the disruption numbers
+#: the catalogue reads (:data:`DISRUPTION_NUMBERS`) and the knobs a sweep may vary
+#: (:data:`resilience.sweeps.knobs.DISRUPTION_KNOBS` and :data:`KNOBS`) derive from it.
+KNOB_TABLE: tuple[Knob, ...] = (
+    Knob(
+        "allies",
+        "policy",
+        "countries",
+        "a bloc expression such as G7+EU, or a list of countries/blocs",
+        None,
+    ),
+    Knob("max_non_allied_share", "policy", "unit", "a number in [0, 1]", 1.0),
+    Knob("max_single_supplier_share", "policy", "unit", "a number in [0, 1]", 1.0),
+    Knob("min_stock_days", "policy", "nonneg", "a number >= 0", 0.0),
+    Knob("max_stock_days", "policy", "nonneg_or_null", "a number >= 0, or null for no limit", None),
+    Knob(
+        "spare_capacity",
+        "policy",
+        "nonneg",
+        "a number >= 0 (fraction of observed exports)",
+        0.10,
+    ),
+    Knob("spot", "policy", "bool", "true or false", True),
+    Knob(
+        "spot_premium", "policy", "nonneg", "a number >= 0 (0.5 = spot costs 1.5 x contract)", 0.5
+    ),
+    Knob(
+        "value_of_lost_supply_multiple",
+        "policy",
+        "nonneg",
+        "a number >= 0 (multiple of unit value)",
+        5.0,
+    ),
+    Knob(
+        "holding_cost_share",
+        "policy",
+        "nonneg",
+        "a number >= 0 (share of unit value per year)",
+        0.10,
+    ),
+    Knob("pooling", "policy", "bool", "true or false", False),
+    Knob("burden_rule", "policy", "choice", " or ".join(BURDEN_RULES), "consumption"),
+    Knob("cvar_weight", "policy", "nonneg", "a number >= 0", 0.0),
+    Knob("cvar_level", "policy", "level", "a number in [0, 1)", 0.95),
+    Knob("coercion_gamma", "policy", "count", "an integer >= 1", 1),
+    Knob("disruption_days", "policy", "days", "a number in (0, 365]", None),
+    Knob(
+        "sectors",
+        "policy",
+        "sectors",
+        "a list of sectors of datasets/commodities.csv (chips, critical_materials, energy), "
+        "or null for every sector",
+        None,
+    ),
+    Knob(
+        "capacity_map_year",
+        "policy",
+        "year_or_null",
+        "a year whose supply rows in datasets/market_balances.csv become the capacity map "
+        "(e.g. 2032, SIA/BCG's projection), or null for the study year's",
+        None,
+    ),
+    Knob(
+        "capacity_map_goods",
+        "policy",
+        "goods",
+        "a list of commodity/stage ids with world balances in datasets/market_balances.csv "
+        "(e.g. wafer_fab_leading_edge/manufacturing), or null for every good of the study "
+        "with supply rows of capacity_map_year",
+        None,
+    ),
+    Knob(
+        "probability",
+        "disruption",
+        "prob",
+        "a number in (0, 1] (probability of each event in a year)",
+        None,
+    ),
+    Knob(
+        "availability",
+        "disruption",
+        "unit",
+        "a number in [0, 1] (share of deliveries that still arrive)",
+        0.0,
+    ),
+    Knob("duration_days", "disruption", "days", "a number in (0, 365] (days)", 365.0, False),
+)
+_DEFAULT: dict[str, Any] = {k.name: k.default for k in KNOB_TABLE}
+
+
+@dataclass(frozen=True)
 class Policy:
     r"""Alliance-policy knobs of a run (defaults below; meaning in ``models/README.md``).
 
@@ -153,69 +263,38 @@ class Policy:
     the window is the longest disruption of the run (365 days without any).
     """
 
-    allies: CountrySet | None = None
-    max_non_allied_share: float = 1.0
-    max_single_supplier_share: float = 1.0
-    min_stock_days: float = 0.0
-    max_stock_days: float | None = None
-    spare_capacity: float = 0.10
-    spot: bool = True
-    spot_premium: float = 0.5
-    value_of_lost_supply_multiple: float = 5.0
-    holding_cost_share: float = 0.10
-    pooling: bool = False
-    burden_rule: str = "consumption"
-    cvar_weight: float = 0.0
-    cvar_level: float = 0.95
-    coercion_gamma: int = 1
-    disruption_days: float | None = None
+    allies: CountrySet | None = _DEFAULT["allies"]
+    max_non_allied_share: float = _DEFAULT["max_non_allied_share"]
+    max_single_supplier_share: float = _DEFAULT["max_single_supplier_share"]
+    min_stock_days: float = _DEFAULT["min_stock_days"]
+    max_stock_days: float | None = _DEFAULT["max_stock_days"]
+    spare_capacity: float = _DEFAULT["spare_capacity"]
+    spot: bool = _DEFAULT["spot"]
+    spot_premium: float = _DEFAULT["spot_premium"]
+    value_of_lost_supply_multiple: float = _DEFAULT["value_of_lost_supply_multiple"]
+    holding_cost_share: float = _DEFAULT["holding_cost_share"]
+    pooling: bool = _DEFAULT["pooling"]
+    burden_rule: str = _DEFAULT["burden_rule"]
+    cvar_weight: float = _DEFAULT["cvar_weight"]
+    cvar_level: float = _DEFAULT["cvar_level"]
+    coercion_gamma: int = _DEFAULT["coercion_gamma"]
+    disruption_days: float | None = _DEFAULT["disruption_days"]
     #: Sectors the policy's stock floor, sourcing caps and pooling apply to (``None``:
     #: every sector); the CRMA and the MSP are about raw materials, not oil or chips.
-    sectors: tuple[str, ...] | None = None
+    sectors: tuple[str, ...] | None = _DEFAULT["sectors"]
     #: Year of the capacity map of ``capacity_map_goods`` (``None``: the study year's):
     #: the supply group of that year in ``datasets/market_balances.csv`` (a projection,
     #: e.g. SIA/BCG's 2032 map) replaces the study year's
     #: (:func:`resilience.optimize.market.policies.capacity_map_years`).
-    capacity_map_year: int | None = None
+    capacity_map_year: int | None = _DEFAULT["capacity_map_year"]
     #: Goods (``commodity/stage``) the capacity map applies to (``None``: every good of
     #: the study with supply rows of ``capacity_map_year`` in ``market_balances.csv``).
-    capacity_map_goods: tuple[str, ...] | None = None
+    capacity_map_goods: tuple[str, ...] | None = _DEFAULT["capacity_map_goods"]
 
 
-#: Policy knob -> (kind, allowed values as shown in errors).
+#: Policy knob -> (kind, allowed values as shown in errors), from :data:`KNOB_TABLE`.
 KNOBS: dict[str, tuple[str, str]] = {
-    "allies": ("countries", "a bloc expression such as G7+EU, or a list of countries/blocs"),
-    "max_non_allied_share": ("unit", "a number in [0, 1]"),
-    "max_single_supplier_share": ("unit", "a number in [0, 1]"),
-    "min_stock_days": ("nonneg", "a number >= 0"),
-    "max_stock_days": ("nonneg_or_null", "a number >= 0, or null for no limit"),
-    "spare_capacity": ("nonneg", "a number >= 0 (fraction of observed exports)"),
-    "spot": ("bool", "true or false"),
-    "spot_premium": ("nonneg", "a number >= 0 (0.5 = spot costs 1.5 x contract)"),
-    "value_of_lost_supply_multiple": ("nonneg", "a number >= 0 (multiple of unit value)"),
-    "holding_cost_share": ("nonneg", "a number >= 0 (share of unit value per year)"),
-    "pooling": ("bool", "true or false"),
-    "burden_rule": ("choice", " or ".join(BURDEN_RULES)),
-    "cvar_weight": ("nonneg", "a number >= 0"),
-    "cvar_level": ("level", "a number in [0, 1)"),
-    "coercion_gamma": ("count", "an integer >= 1"),
-    "disruption_days": ("days", "a number in (0, 365]"),
-    "sectors": (
-        "sectors",
-        "a list of sectors of datasets/commodities.csv (chips, critical_materials, energy), "
-        "or null for every sector",
-    ),
-    "capacity_map_year": (
-        "year_or_null",
-        "a year whose supply rows in datasets/market_balances.csv become the capacity map "
-        "(e.g. 2032, SIA/BCG's projection), or null for the study year's",
-    ),
-    "capacity_map_goods": (
-        "goods",
-        "a list of commodity/stage ids with world balances in datasets/market_balances.csv "
-        "(e.g. wafer_fab_leading_edge/manufacturing), or null for every good of the study "
-        "with supply rows of capacity_map_year",
-    ),
+    k.name: (k.kind, k.allowed) for k in KNOB_TABLE if k.scope == "policy"
 }
 
 
@@ -232,12 +311,8 @@ INTERVALS = {
 }
 
 
-#: Numbers of a disruption: key, default, interval kind, interval as shown.
-DISRUPTION_NUMBERS = [
-    ("probability", None, "prob", "(0, 1]"),
-    ("availability", 0.0, "unit", "[0, 1]"),
-    ("duration_days", 365.0, "days", "(0, 365] (days)"),
-]
+#: Numbers of a disruption event, from :data:`KNOB_TABLE`.
+DISRUPTION_NUMBERS: tuple[Knob, ...] = tuple(k for k in KNOB_TABLE if k.scope == "disruption")
 
 
 # ----------------------------------------------------------------------------- specs

@@ -22,7 +22,8 @@ pre-compiled route
     whole model.
 
 The records hold references to the constraint, expression and variable objects; they
-live on the model (attribute ``_resilience_bulk``) and go with it.
+live on the model, in its one :class:`~resilience.optimize.lp_record.ModelRecord`
+(``rows``), and go with it.
 
 Measured on the 1 M-variable stress model of ``benchmarks/bench_stress.py`` (2-core VM,
 3.6 M nonzeros): :func:`compile_model` took 9.6 s by the general route and 1.4 s by the
@@ -37,7 +38,7 @@ import logging
 import operator
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import highspy
@@ -47,6 +48,8 @@ import polars as pl
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 from pyomo.repn.linear import LinearRepnVisitor
+
+from resilience.optimize.lp_record import RowsRecord, model_record, stored_data
 
 __all__ = [
     "CompiledModel",
@@ -60,8 +63,6 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-#: attribute on the top model holding ``{id(owner): _Record}``
-_BULK_ATTR = "_resilience_bulk"
 
 
 def _error(message: str) -> Exception:
@@ -77,8 +78,8 @@ def data_objects(component: Any) -> list[Any]:
     Pyomo's ``values()`` looks every index up again; a component whose stored data
     follow its index set key by key (every component built here) is read directly.
     """
-    data = getattr(component, "_data", None)
-    if component.is_indexed() and not component.is_reference() and type(data) is dict:
+    data = stored_data(component)
+    if component.is_indexed() and not component.is_reference() and data is not None:
         iset = component.index_set()
         if len(data) == len(iset) and all(map(operator.is_, data, iset)):
             return list(data.values())
@@ -86,32 +87,10 @@ def data_objects(component: Any) -> list[Any]:
 
 
 # ----------------------------------------------------------------------------- records
-@dataclass(eq=False)
-class _Record:
-    """CSR arrays a component (or expression) was built from, and what they refer to."""
-
-    owner: Any  # Constraint component, or the expression object
-    indptr: IntArray  # rows + 1 (one row for an expression)
-    cols: IntArray  # positions into the concatenated segment lists
-    vals: FloatArray
-    segments: tuple[tuple[Any, Sequence[Any]], ...]  # (Var component, its data objects)
-    datas: tuple[Any, ...] = ()  # ConstraintData in component order
-    exprs: tuple[Any, ...] = ()  # the expression each held when built
-    row_lb: FloatArray | None = None  # -inf: none
-    row_ub: FloatArray | None = None  # +inf: none
-    constant: float = 0.0
-    sizes: tuple[int, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.sizes = tuple(len(objs) for _, objs in self.segments)
-
-
-def _records(model: Any) -> dict[int, _Record]:
-    reg = getattr(model, _BULK_ATTR, None)
-    if reg is None:
-        reg = {}
-        setattr(model, _BULK_ATTR, reg)
-    return reg
+def _records(model: Any) -> dict[int, RowsRecord]:
+    record = model_record(model)
+    assert record is not None  # created on first use
+    return record.rows
 
 
 def _segments(
@@ -156,7 +135,7 @@ def register_rows(
     if segs is None or not con.is_indexed():
         return
     datas = tuple(data_objects(con))
-    rec = _Record(
+    rec = RowsRecord(
         owner=con,
         indptr=indptr,
         cols=cols,
@@ -193,7 +172,7 @@ def register_expression(
     segs = _segments(variables, segments)
     if segs is None:
         return
-    rec = _Record(
+    rec = RowsRecord(
         owner=expr,
         indptr=np.array([0, cols.size], dtype=np.int64),
         cols=cols,
@@ -339,7 +318,7 @@ def _general(model: Any) -> _Arrays:
 
 
 # ----------------------------------------------------------------------------- fast route
-def _valid_rows(con: Any, rec: _Record) -> bool:
+def _valid_rows(con: Any, rec: RowsRecord) -> bool:
     datas = rec.datas
     return (
         len(con) == len(datas)
@@ -357,7 +336,7 @@ class _Numbering:
         self.offsets: dict[int, int] = {}
         self.total = 0
 
-    def dense(self, rec: _Record) -> IntArray | None:
+    def dense(self, rec: RowsRecord) -> IntArray | None:
         """Per position of the record's variable list, the dense number (None: mismatch)."""
         parts = []
         for (comp, objs), size in zip(rec.segments, rec.sizes, strict=True):
@@ -434,11 +413,12 @@ def _canonical(
 
 def _fast(model: Any) -> _Arrays | None:
     """The pre-compiled route, or ``None`` where the general route must run."""
-    records = getattr(model, _BULK_ATTR, None)
+    record = model_record(model, create=False)
+    records = record.rows if record is not None else None
     if not records:
         return None
     obj = _objective(model)
-    recs: list[_Record] = []
+    recs: list[RowsRecord] = []
     for con in model.component_objects(pyo.Constraint, active=True, descend_into=True):
         rec = records.get(id(con))
         if rec is None or rec.owner is not con or not _valid_rows(con, rec):

@@ -97,6 +97,7 @@ from resilience.optimize.compile import (
     register_expression,
     register_rows,
 )
+from resilience.optimize.lp_record import ModelRecord, model_record, set_var_bounds, stored_data
 
 __all__ = [
     "CompiledModel",
@@ -121,10 +122,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 _DOMAINS = {"continuous": pyo.Reals, "integer": pyo.Integers, "binary": pyo.Binary}
-#: attribute on the top model holding ``{component name: key frame}`` for index names
-_REGISTRY_ATTR = "_resilience_index_frames"
-#: attribute on the top model holding ``{component name: (component, its index objects)}``
-_KEYS_ATTR = "_resilience_index_keys"
 _MAX_LISTED = 10
 
 
@@ -133,13 +130,10 @@ class ModelBuildError(ResilienceError, ValueError):
 
 
 # ----------------------------------------------------------------------------- index names
-def _registry(component: Any) -> dict[str, pl.DataFrame]:
-    model = component.model()
-    reg = getattr(model, _REGISTRY_ATTR, None)
-    if reg is None:
-        reg = {}
-        setattr(model, _REGISTRY_ATTR, reg)
-    return reg
+def _record(component: Any) -> ModelRecord:
+    record = model_record(component.model())
+    assert record is not None  # created on first use
+    return record
 
 
 def _register(component: Any, keys: pl.DataFrame) -> None:
@@ -148,22 +142,20 @@ def _register(component: Any, keys: pl.DataFrame) -> None:
     :func:`index_frame` hands the frame back as long as the component still holds the
     same index objects in the same order (checked by identity, without rebuilding keys).
     """
-    _registry(component)[component.name] = keys
-    owners = getattr(component.model(), _KEYS_ATTR, None)
-    if owners is None:
-        owners = {}
-        setattr(component.model(), _KEYS_ATTR, owners)
-    owners[component.name] = (component, list(getattr(component, "_data", ())))
+    record = _record(component)
+    record.index_frames[component.name] = keys
+    record.index_owners[component.name] = (component, list(stored_data(component) or ()))
 
 
 def _registered_frame(component: Any) -> pl.DataFrame | None:
     """The registered key frame, if it still describes ``component.keys()`` exactly."""
-    frame = _registry(component).get(component.name)
-    owner = getattr(component.model(), _KEYS_ATTR, {}).get(component.name)
+    record = _record(component)
+    frame = record.index_frames.get(component.name)
+    owner = record.index_owners.get(component.name)
     if frame is None or owner is None or owner[0] is not component:
         return None
-    data, keys = getattr(component, "_data", None), owner[1]
-    if type(data) is not dict or frame.height != len(keys) or len(data) != len(keys):
+    data, keys = stored_data(component), owner[1]
+    if data is None or frame.height != len(keys) or len(data) != len(keys):
         return None
     iset = component.index_set()
     same = all(map(operator.is_, data, keys)) and len(iset) == len(keys)
@@ -180,7 +172,7 @@ def index_names(component: Any) -> list[str]:
     """
     if not component.is_indexed():
         return []
-    registered = _registry(component).get(component.name)
+    registered = _record(component).index_frames.get(component.name)
     if registered is not None:
         return list(registered.columns)
     iset = component.index_set()
@@ -222,7 +214,7 @@ def index_frame(component: Any) -> pl.DataFrame:
         except (TypeError, pl.exceptions.PolarsError):
             series.append(pl.Series(name, [str(v) for v in values], dtype=pl.String))
     frame = pl.DataFrame(series)
-    registered = _registry(component).get(component.name)
+    registered = _record(component).index_frames.get(component.name)
     if registered is not None and registered.columns == frame.columns:
         frame = frame.cast(registered.schema, strict=False)
     return frame
@@ -373,35 +365,11 @@ def add_variables(
         if not scalar_bounds:
             datas = data_objects(var)
             if not scalar_lb:
-                _set_bounds(datas, lbs, "lower")
+                set_var_bounds(datas, lbs, "lower")
             if isinstance(ub, str):
-                _set_bounds(datas, ubs, "upper")
+                set_var_bounds(datas, ubs, "upper")
         _register(var, index.select(keys))
     return var
-
-
-def _set_bounds(datas: Sequence[Any], values: Sequence[float | None], side: str) -> None:
-    """``vd.lower = value`` (or ``upper``) for every variable, fast.
-
-    The values are Python floats or ``None`` (from :func:`_bounds`), which Pyomo's
-    setter stores unchanged in ``_lb``/``_ub`` after a type check; the first variable
-    goes through the public setter, and if Pyomo stored the value there as expected the
-    rest are stored directly (4 µs -> 0.3 µs a variable), else through the setter too.
-    """
-    if not datas:
-        return
-    attr = "_lb" if side == "lower" else "_ub"
-    setattr(datas[0], side, values[0])
-    if getattr(datas[0], attr, object()) is not values[0]:
-        for vd, value in zip(datas, values, strict=True):
-            setattr(vd, side, value)
-        return
-    if side == "lower":
-        for vd, value in zip(datas, values, strict=True):
-            vd._lb = value
-    else:
-        for vd, value in zip(datas, values, strict=True):
-            vd._ub = value
 
 
 # ----------------------------------------------------------------------------- expressions

@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 
 from resilience.scenarios import KNOBS, SpecError, SpecReader
+from resilience.specs import KNOB_TABLE
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
@@ -42,10 +43,10 @@ __all__ = [
 #: Most points a sweep grid may have unless the caller raises the limit.
 DEFAULT_MAX_POINTS = 100_000
 
-#: Disruption numbers a sweep may set for every event: name -> (kind, allowed).
+#: Disruption numbers a sweep may set for every event: name -> (kind, allowed), from
+#: :data:`resilience.specs.KNOB_TABLE` (its ``sweepable`` disruption knobs).
 DISRUPTION_KNOBS: dict[str, tuple[str, str]] = {
-    "availability": ("unit", "a number in [0, 1] (share of deliveries that still arrive)"),
-    "probability": ("prob", "a number in (0, 1] (probability of each event in a year)"),
+    k.name: (k.kind, k.allowed) for k in KNOB_TABLE if k.scope == "disruption" and k.sweepable
 }
 
 

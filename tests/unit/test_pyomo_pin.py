@@ -5,9 +5,9 @@ The market LP is built and handed to HiGHS without Pyomo's per-term expression w
 Pyomo internals no public API promises:
 
 - an indexed component keeps its data in a plain ``dict`` ``_data``, in index-set order
-  (``compile.data_objects``, ``lp._registered_frame``);
+  (``lp_record.stored_data``, read by ``compile.data_objects`` and ``lp._registered_frame``);
 - a ``VarData`` stores a float bound given to ``.lower``/``.upper`` unchanged in
-  ``_lb``/``_ub`` (``lp._set_bounds`` then writes them directly);
+  ``_lb``/``_ub`` (``lp_record.set_var_bounds`` then writes them directly);
 - rows built from CSR arrays keep their records, so the hand-off takes the pre-compiled
   route (``compile._fast``) instead of walking every expression (7x slower).
 
@@ -24,7 +24,8 @@ from pyomo.core.base.var import VarData
 
 from resilience.optimize import compile as compile_mod
 from resilience.optimize.compile import data_objects
-from resilience.optimize.lp import _registered_frame, _set_bounds
+from resilience.optimize.lp import _registered_frame
+from resilience.optimize.lp_record import set_var_bounds
 from resilience.optimize.market import build_market
 from resilience.optimize.market.testing import GOOD, cut, world
 
@@ -64,7 +65,7 @@ def test_a_float_bound_is_stored_unchanged_in_the_private_slot() -> None:
     datas = list(model.x.values())
     assert all(isinstance(v, VarData) for v in datas)
     bounds = [1.5, None, 3.25]
-    _set_bounds(datas, bounds, "upper")
+    set_var_bounds(datas, bounds, "upper")
     datas[0].lower = 0.5
     assert datas[0]._lb == 0.5
     assert [v._ub for v in datas] == bounds
