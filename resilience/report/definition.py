@@ -54,6 +54,8 @@ from resilience.specs import close_matches
 __all__ = [
     "BASE",
     "DEFAULT_DEFINITION",
+    "ALL_TABLES",
+    "OPTIONAL_TABLES",
     "TABLE_NAMES",
     "FrontierSpec",
     "RankingSpec",
@@ -66,7 +68,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Tables a report can hold, in the order they are written.
+#: Tables a report holds by default (no ``tables:``), in the order they are written.
 TABLE_NAMES = (
     "dependency",
     "metrics",
@@ -74,8 +76,12 @@ TABLE_NAMES = (
     "scenario_summary",
     "scenario_members",
     "frontier",
-    "ranking",
 )
+#: Tables a report holds only when asked (never by default): the ranking solves one
+#: market per good (``ranking`` section, or ``--rank-importer``).
+OPTIONAL_TABLES = ("ranking",)
+#: Every table a report can hold, in the order they are written.
+ALL_TABLES = (*TABLE_NAMES, *OPTIONAL_TABLES)
 #: Tables computed from the studies (a definition holding one needs ``studies``).
 STUDY_TABLES = ("scenarios", "scenario_summary", "scenario_members", "frontier")
 #: The name of a study's base case in a definition and in the ``scenarios`` table.
@@ -199,7 +205,7 @@ def _output(r: SpecReader, raw: object) -> PurePosixPath | None:
 
 
 def _tables(r: SpecReader, raw: object) -> tuple[str, ...]:
-    allowed = ", ".join(TABLE_NAMES)
+    allowed = ", ".join(ALL_TABLES)
     if raw is None:
         return TABLE_NAMES
     if not isinstance(raw, list) or not raw:
@@ -207,11 +213,11 @@ def _tables(r: SpecReader, raw: object) -> tuple[str, ...]:
         return ()
     found: list[str] = []
     for i, name in enumerate(raw):
-        if name not in TABLE_NAMES:
-            r.fail(f"tables[{i}]", name, "unknown table", _close(str(name), TABLE_NAMES) + allowed)
+        if name not in ALL_TABLES:
+            r.fail(f"tables[{i}]", name, "unknown table", _close(str(name), ALL_TABLES) + allowed)
         elif name not in found:
             found.append(name)
-    return tuple(t for t in TABLE_NAMES if t in found)
+    return tuple(t for t in ALL_TABLES if t in found)
 
 
 def _study_path(r: SpecReader, definition: Path, raw: object, key: str) -> Path | None:

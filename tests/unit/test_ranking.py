@@ -248,3 +248,31 @@ def test_a_ranking_table_without_its_section_is_a_spec_error(tmp_path: Path) -> 
     assert added.ranking.catalogue in added.input_files
     with pytest.raises(SpecError, match="Atlantis"):
         with_ranking(load_definition(plain), "Atlantis")
+
+
+def test_rank_out_writes_the_ranking_as_parquet(tmp_path: Path) -> None:
+    out = tmp_path / "ranking.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "rank",
+            "--importer",
+            "USA",
+            "--commodity",
+            "graphite/mining",
+            "--year",
+            "2023",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(out)
+    assert frame.schema == RANK_SCHEMA
+    assert frame.select("importer", "commodity", "stage", "status").row(0) == (
+        "USA",
+        "graphite",
+        "mining",
+        "ranked",
+    )
+    assert frame["expected_welfare_loss_usd"][0] > 0
