@@ -21,6 +21,7 @@ import polars as pl
 
 from resilience import data
 from resilience.build.blocs import EU27, add_blocs, is_bloc_name
+from resilience.build.china_bilateral import china_only_groups, label_china_only
 from resilience.build.dependency import (
     warn_missing_attributes,
     year_end,
@@ -404,6 +405,7 @@ def risk_table(query: RiskQuery, inputs: Inputs | None = None) -> pl.DataFrame:
     out = _with_provenance(out, inputs.production, inputs.trade_source, year)
     out = _with_chip_provenance(out, chip_rows)
     out = with_source_provenance(out)
+    out = label_china_only(out, china_only_groups(mine_rows))
     out = with_source_spread(out, inputs.production)
     out = out.join(_governance_notes(mine_rows), on=_GROUP, how="left")
     out = out.join(row_is_material(mine_rows.lazy()).collect(), on=_GROUP, how="left")

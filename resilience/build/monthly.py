@@ -6,7 +6,7 @@
   (``content_quantity_t = quantity_t x content_factor``).
 * :func:`build_eu_gas_imports_by_origin`: Eurostat ``nrg_ti_gas`` imports from Russia and
   in total, in TJ GCV and in the gas unit of ``commodities.csv`` (million m3) through the
-  cited factor of ``datasets/gas_heat_content.csv``.
+  cited heat content in ``datasets/content_factors.csv`` (its ``TJ`` row for natural gas).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from pathlib import Path
 import dataframely as dy
 import polars as pl
 
+from resilience.build.china_bilateral import CHINA_CONTENT_BASIS
 from resilience.errors import DataError, DataProblem
 from resilience.paths import datasets_dir
+from resilience.reference.content import load_content_factors
 from resilience.schemas.tables import ISO3_PATTERN
 from resilience.schemas.validate import validate_frame
 
@@ -47,7 +49,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHINA_MONTHLY_MAP = Path("maps") / "comtrade_china_monthly.csv"
-GAS_HEAT_CONTENT = Path("gas_heat_content.csv")
+#: The table holding the gas heat content (its row without ``hs6``, ``from_unit`` TJ).
+GAS_HEAT_CONTENT = Path("content_factors.csv")
 KG_PER_T = 1000.0
 #: File names of the two tables in ``datasets/``.
 CHINA_EXPORTS_MONTHLY = "china_exports_monthly.parquet"
@@ -155,8 +158,36 @@ def load_china_monthly_map(path: Path | None = None) -> pl.DataFrame:
 
 
 def load_gas_heat_content(path: Path | None = None) -> pl.DataFrame:
-    """The cited gas unit conversions (:class:`GasHeatContent`); validated."""
-    return _read_reference(GasHeatContent, path or datasets_dir() / GAS_HEAT_CONTENT)
+    """The cited non-tonne unit conversions of ``content_factors.csv`` (:class:`GasHeatContent`).
+
+    Parameters
+    ----------
+    path
+        The content-factor table; the shipped ``datasets/content_factors.csv`` by default.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``commodity, stage, from_unit, to_unit, factor, source, vintage, url, quote, note``
+        (``to = from x factor``) for every row without ``hs6`` (natural gas TJ -> million
+        m3), validated and cross-checked as content factors
+        (:func:`resilience.reference.content.load_content_factors`).
+    """
+    factors = load_content_factors(path or datasets_dir() / GAS_HEAT_CONTENT)
+    conversions = factors.filter(pl.col("hs6").is_null()).select(
+        "commodity",
+        "stage",
+        "from_unit",
+        pl.col("content_unit").alias("to_unit"),
+        pl.col("content_per_gross_t").alias("factor"),
+        "source",
+        "vintage",
+        "url",
+        "quote",
+        "note",
+        "source_row",
+    )
+    return validate_frame(GasHeatContent, conversions, file=str(GAS_HEAT_CONTENT))
 
 
 def build_china_exports_monthly(
@@ -415,9 +446,7 @@ def with_china_exports(trade: pl.LazyFrame) -> pl.LazyFrame:
         extra = extra.with_columns(
             pl.col("quantity_t").alias("quantity_content"),
             pl.lit("t").alias("content_unit"),
-            pl.lit("content (UN Comtrade tariff lines, maps/comtrade_china_monthly.csv)").alias(
-                "content_basis"
-            ),
+            pl.lit(CHINA_CONTENT_BASIS).alias("content_basis"),
         )
     return pl.concat([trade, extra.lazy()], how="diagonal_relaxed")
 

@@ -27,6 +27,7 @@ import polars as pl
 from resilience import data
 from resilience.build.bilateral import bilateral_shares
 from resilience.build.blocs import add_blocs
+from resilience.build.china_bilateral import label_build_tables
 from resilience.build.dependency import (
     build_dependency,
     country_attributes,
@@ -236,7 +237,8 @@ def collect_year(inputs: Inputs, year: int) -> tuple[pl.DataFrame, pl.DataFrame]
         inputs.blocs,
         attributes,
     ).collect()
-    return dependency, metrics
+    # China's export rows (local Comtrade table) are bilateral_china_only, with a note
+    return label_build_tables(dependency, metrics)
 
 
 _TABLES = ("dependency", "metrics", "source_spread")

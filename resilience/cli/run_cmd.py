@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from resilience.scenarios import StudySpec
 
 __all__ = ["register", "run_cmd"]
+
+log = logging.getLogger(__name__)
 
 
 def _arrow(before: str, after: str, scale: float, fmt: str) -> pl.Expr:
@@ -261,6 +264,7 @@ def _run_one(
     from resilience.study import run_study, write_study
 
     name = label or "base"
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         result = run_study(study, label, options=options)
     except OptimizationError as exc:  # a finding (infeasible...), not a failure
@@ -269,6 +273,13 @@ def _run_one(
         return _RunOutcome({"scenario": name, "status": "out of scope", "note": str(exc)})
     except (ResilienceError, ValueError) as exc:
         return _RunOutcome({"scenario": name, "status": "error", "note": str(exc)}, failed=True)
+    log.info(
+        "run %s: %.1f s wall, %.1f s CPU in process %d",
+        name,
+        time.perf_counter() - wall,
+        time.process_time() - cpu,
+        os.getpid(),
+    )
     totals = result.totals.row(0, named=True)
     note = "; ".join(result.notes) or None
     worst = totals["worst_scenario"]
@@ -291,14 +302,36 @@ def _worker_logging(level: int) -> None:
     logging.basicConfig(level=level, handlers=[logging.StreamHandler(sys.stderr)], force=True)
 
 
+def _largest_first(study: StudySpec, labels: list[str | None]) -> list[int]:
+    """Indices of ``labels``, the runs with the most disrupted scenarios first.
+
+    A run's LP has one block per scenario (each with events, and calm), so a run with
+    more of them tends to take longer (the base case, calm alone, is the smallest);
+    starting those first keeps a worker from finishing a long run alone at the end. Ties
+    keep the study's order; a label that does not compose goes last (its run reports the
+    error at once).
+    """
+
+    def scenarios(label: str | None) -> int:
+        try:
+            return len({name for name, _ in study.compose(label).events})
+        except (ResilienceError, ValueError):
+            return -1
+
+    sizes = [scenarios(label) for label in labels]
+    return sorted(range(len(labels)), key=lambda i: -sizes[i])
+
+
 def _run_each(
     study: StudySpec, labels: list[str | None], out_dir: Path | None, jobs: int
 ) -> list[_RunOutcome]:
     """Run every label, ``jobs`` at a time in worker processes (progress bar on a terminal).
 
-    The runs are independent (each solves its own calm reference and policy run), so
-    they can go to separate processes; each worker's HiGHS then uses one thread. The
-    outcomes come back in the order of ``labels`` whatever the order they finish in.
+    The runs are independent, so they can go to separate processes, handed out largest
+    first (:func:`_largest_first`); each worker's HiGHS then uses one thread. A worker
+    solves the calm reference once and reuses it for every later run whose calm market
+    is the same (:func:`resilience.optimize.market.calm.calm_reference`). The outcomes
+    come back in the order of ``labels`` whatever the order they finish in.
     """
     from rich.progress import Progress
 
@@ -322,8 +355,8 @@ def _run_each(
                 initargs=(level,),
             ) as pool:
                 futures = {
-                    pool.submit(_run_one, study, label, out_dir, single): i
-                    for i, label in enumerate(labels)
+                    pool.submit(_run_one, study, labels[i], out_dir, single): i
+                    for i in _largest_first(study, labels)
                 }
                 for future in as_completed(futures):
                     outcomes[futures[future]] = future.result()

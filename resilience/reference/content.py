@@ -13,6 +13,9 @@ code of the commodity table (an unknown one names ``content_factors.csv``, its r
 ``unit`` (manufactured goods measured as a share of world capacity keep gross tonnes).
 A row with an ``exporter_iso3`` replaces the default factor for that exporter's flows
 only (its product under the code differs, e.g. DRC's cobalt hydroxide under 8105.10).
+A row without ``hs6`` converts a unit other than gross tonnes (``from_unit``; natural
+gas ``TJ`` -> ``million m3``): it is not a trade factor and :func:`content_map` leaves it
+out (:func:`resilience.build.monthly.load_gas_heat_content` reads it).
 """
 
 from __future__ import annotations
@@ -111,7 +114,8 @@ def check_content_factors(
             hs6,
             f"unknown HS code: {commodities_file} lists no such code for {commodity}/{stage}",
         )
-        for row, hs6, commodity, stage in factors.join(codes.unique(key), on=key, how="anti")
+        for row, hs6, commodity, stage in factors.filter(pl.col("hs6").is_not_null())
+        .join(codes.unique(key), on=key, how="anti")
         .select("source_row", *key)
         .iter_rows()
     ]
@@ -196,8 +200,9 @@ def content_map(
     commodities = commodities if commodities is not None else load_commodities()
     factors = factors if factors is not None else load_content_factors(commodities=commodities)
     codes = _commodity_codes(commodities).filter(pl.col("column") == f"{revision}_codes")
+    traded = factors.filter(pl.col("from_unit") == "t")
     return (
-        codes.join(factors, on=["hs6", "commodity", "stage"], how="inner")
+        codes.join(traded, on=["hs6", "commodity", "stage"], how="inner")
         .select(
             pl.col("hs6").alias("hs6_code"),
             "commodity",

@@ -328,13 +328,17 @@ class ContentFactors(dy.Schema):
     under that code differs (DRC's cobalt hydroxide declared as a cobalt intermediate):
     ``quantity_content = quantity_t * content_per_gross_t`` in ``content_unit`` (the
     commodity's unit: tonnes of content, or million m3 for natural gas). ``low`` and
-    ``high`` bound the factor where a range is known.
+    ``high`` bound the factor where a range is known. ``from_unit`` is ``t`` (gross
+    tonnes of the traded good) on every HS6 row; a row without ``hs6`` converts another
+    unit of the commodity (natural gas: ``TJ`` -> ``million m3``, the heat content used
+    for Eurostat's energy units), so that one table holds every gas unit conversion.
     """
 
-    hs6 = dy.String(nullable=False, regex=r"^\d{6}$")
+    hs6 = dy.String(nullable=True, regex=r"^\d{6}$")
     commodity = dy.String(nullable=False, regex=r"^[a-z][a-z0-9_]*$")
     stage = dy.String(nullable=False, regex=_one_of(STAGES))
     exporter_iso3 = dy.String(nullable=True, regex=ISO3_PATTERN)
+    from_unit = dy.String(nullable=False)
     content_unit = dy.String(nullable=False)
     content_per_gross_t = dy.Float64(nullable=False, min_exclusive=0)
     low = dy.Float64(nullable=True, min_exclusive=0)
@@ -347,8 +351,19 @@ class ContentFactors(dy.Schema):
 
     @dy.rule()
     def one_factor_per_key(cls) -> pl.Expr:
-        """One row per (hs6, commodity, stage, exporter_iso3) (empty exporter: default)."""
-        return ~pl.struct("hs6", "commodity", "stage", "exporter_iso3").is_duplicated()
+        """One row per (hs6, commodity, stage, exporter_iso3, from_unit).
+
+        An empty ``exporter_iso3`` is the default factor.
+        """
+        return ~pl.struct("hs6", "commodity", "stage", "exporter_iso3", "from_unit").is_duplicated()
+
+    @dy.rule()
+    def hs6_iff_gross_tonnes(cls) -> pl.Expr:
+        """An HS6 row converts gross tonnes (``from_unit`` ``t``).
+
+        A row without ``hs6`` converts another unit of the commodity (gas ``TJ``).
+        """
+        return pl.col("hs6").is_not_null() == (pl.col("from_unit") == "t")
 
     @dy.rule()
     def range_holds_factor(cls) -> pl.Expr:

@@ -164,7 +164,8 @@ def test_risk_gallium_from_china_exports(
         vintage="fixture",
     ).write_parquet(copy / CHINA_EXPORTS_MONTHLY)
     after = risk_table(query).row(0, named=True)
-    assert after["basis"] == "bilateral"
+    assert after["basis"] == "bilateral_china_only"  # resilience.build.china_bilateral
+    assert "HS 811292" in after["basis_note"]
     assert after["top_supplier_iso3"] == "CHN"
     # the fixture's USD 0.5 m to the US plus the other producers scaled from it
     assert after["import_value_usd"] > 500_000.0

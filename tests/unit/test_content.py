@@ -55,11 +55,11 @@ def _row(frame: pl.DataFrame, commodity: str, stage: str, exporter: str) -> dict
 
 # -- conversion per class ---------------------------------------------------------------------
 def test_ore_is_converted_to_metal_content() -> None:
-    """Nickel laterite ore: 1.5 % Ni per gross tonne; gross tonnes kept beside it."""
+    """Nickel laterite ore: 1.24 % Ni per gross tonne; gross tonnes kept beside it."""
     out = _aggregated([("PHL", "260400", "", 50_000_000.0, 1_000_000.0)])
     row = _row(out, "nickel", "mining", "PHL")
     assert row["quantity_t"] == pytest.approx(1_000_000.0)
-    assert row["quantity_content"] == pytest.approx(15_000.0)
+    assert row["quantity_content"] == pytest.approx(12_400.0)
     assert row["content_unit"] == "t"
     assert row["content_basis"] == "t of Ni content"
 
@@ -224,18 +224,18 @@ def test_missing_factor_names_the_commodity_row_and_code(tmp_path: Path) -> None
 def test_negative_factor_names_file_row_column_value(tmp_path: Path) -> None:
     n = _line_of("260400", "nickel")
     line = FACTORS.read_text(encoding="utf-8").splitlines()[n - 1]
-    path = _edited(tmp_path, {n: line.replace(",t,0.015,", ",t,-0.015,")})
+    path = _edited(tmp_path, {n: line.replace(",t,0.0124,", ",t,-0.0124,")})
     with pytest.raises(DataError) as err:
         load_content_factors(path)
     p = err.value.problems[0]
     assert (p.file, p.row, p.column) == ("content_factors.csv", n, "content_per_gross_t")
-    assert float(str(p.value)) == -0.015
+    assert float(str(p.value)) == -0.0124
 
 
 def test_empty_factor_is_an_error(tmp_path: Path) -> None:
     n = _line_of("260400", "nickel")
     line = FACTORS.read_text(encoding="utf-8").splitlines()[n - 1]
-    path = _edited(tmp_path, {n: line.replace(",t,0.015,", ",t,,")})
+    path = _edited(tmp_path, {n: line.replace(",t,0.0124,", ",t,,")})
     with pytest.raises(DataError) as err:
         load_content_factors(path)
     p = err.value.problems[0]
@@ -249,7 +249,7 @@ def test_empty_factor_is_an_error(tmp_path: Path) -> None:
 
 def test_unknown_hs_code_names_file_row_column_value(tmp_path: Path) -> None:
     lines = FACTORS.read_text(encoding="utf-8").splitlines()
-    extra = "999999,nickel,mining,,t,0.5,,,x,2026,,,"
+    extra = "999999,nickel,mining,,t,t,0.5,,,x,2026,,,"
     path = _edited(tmp_path, {}, (extra,))
     with pytest.raises(DataError) as err:
         load_content_factors(path)
@@ -290,8 +290,32 @@ def test_bad_factor_in_a_map_passed_to_the_aggregation() -> None:
 def test_factor_outside_its_own_range_is_an_error(tmp_path: Path) -> None:
     n = _line_of("260400", "nickel")
     line = FACTORS.read_text(encoding="utf-8").splitlines()[n - 1]
-    path = _edited(tmp_path, {n: line.replace(",t,0.015,0.01,", ",t,0.015,0.02,")})
+    path = _edited(tmp_path, {n: line.replace(",t,0.0124,0.006,", ",t,0.0124,0.02,")})
     with pytest.raises(DataError) as err:
         load_content_factors(path)
     p = err.value.problems[0]
     assert (p.file, p.row, p.column) == ("content_factors.csv", n, "range_holds_factor")
+
+
+# -- the gas heat content lives in the same table ----------------------------------------------
+def test_gas_heat_content_is_the_rows_without_hs6() -> None:
+    from resilience.build.monthly import load_gas_heat_content
+
+    heat = load_gas_heat_content()
+    assert heat.select("commodity", "stage", "from_unit", "to_unit").rows() == [
+        ("natural_gas", "mining", "TJ", "million m3")
+    ]
+    assert heat["factor"].item() == pytest.approx(1 / 36)  # bp's 36 PJ per bcm
+    assert heat["source_row"].item() == _line_of("", "natural_gas")
+    gas = content_map("hs92").filter(pl.col("commodity") == "natural_gas")
+    assert sorted(gas["hs6_code"].to_list()) == ["271111", "271121"]  # no TJ row in trade
+
+
+def test_row_without_hs6_must_not_convert_gross_tonnes(tmp_path: Path) -> None:
+    n = _line_of("", "natural_gas")
+    line = FACTORS.read_text(encoding="utf-8").splitlines()[n - 1]
+    path = _edited(tmp_path, {n: line.replace(",,TJ,million m3,", ",,t,million m3,")})
+    with pytest.raises(DataError) as err:
+        load_content_factors(path)
+    p = err.value.problems[0]
+    assert (p.file, p.row, p.column) == ("content_factors.csv", n, "hs6_iff_gross_tonnes")

@@ -56,6 +56,13 @@ def test_drc_hydroxide_and_canadian_cobalt_within_a_factor_two(shares: pl.DataFr
     assert uv["CAN"][0] / uv["COD"][0] > 4.0  # the gross-weight picture the issue reports
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="datasets/trade.parquet still carries quantity_content at the old nickel-ore "
+    "factor (1.5 % Ni); content_factors.csv now says 1.24 % (Fastmarkets 2016). Rebuild it "
+    "with `resilience data refresh` after the merge, then drop this marker (strict: an "
+    "XPASS fails).",
+)
 def test_japan_nickel_demand_is_nickel_not_ore(shares: pl.DataFrame) -> None:
     import dataclasses
 
@@ -76,7 +83,7 @@ def test_japan_nickel_demand_is_nickel_not_ore(shares: pl.DataFrame) -> None:
     into = market.arcs.filter(pl.col("destination") == "JPN")
     assert set(into["quantity_basis"].to_list()) == {"content"}
     assert japan["imports_units_per_year"] < 50_000  # tonnes of Ni content
-    assert japan["imports_units_per_year"] == pytest.approx(gross * 0.015, rel=1e-6)
+    assert japan["imports_units_per_year"] == pytest.approx(gross * 0.0124, rel=1e-6)
 
 
 def test_gas_import_reliance_is_no_longer_blank(metrics_2023: pl.DataFrame) -> None:

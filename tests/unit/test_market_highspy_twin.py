@@ -180,7 +180,7 @@ def test_a_synthetic_world_refuses_impossible_sizes(args: tuple[int, ...], messa
 
 # ----------------------------------------------------------------------------- the fast bounds
 def test_column_bounds_stored_directly_read_back_through_pyomo() -> None:
-    """``lp.add_variables`` stores per-column bounds past Pyomo's setter (see ``lp_record.set_var_bounds``)."""
+    """``lp.add_variables`` stores bounds past Pyomo's setter (``lp_record.set_var_bounds``)."""
     frame = pl.DataFrame(
         {"k": ["a", "b", "c"], "lo": [1.5, None, -2.0], "hi": [3.0, 4.0, None]},
         schema={"k": pl.String, "lo": pl.Float64, "hi": pl.Float64},

@@ -234,21 +234,26 @@ def _with_gaas_at_japan(inputs: MarketInputs) -> tuple[MarketInputs, float]:
 
 def _net_gallium_into_japan(r, scenario: str) -> list[float]:  # type: ignore[no-untyped-def]
     """Gallium Japan gets a month in ``scenario``: imports - exports + own output."""
+    return _net_gallium_into(r, scenario, "JPN")
+
+
+def _net_gallium_into(r, scenario: str, node: str) -> list[float]:  # type: ignore[no-untyped-def]
+    """Gallium ``node`` gets a month in ``scenario``: imports - exports + own output."""
     flows = r.flows().filter((pl.col("good") == GALLIUM) & (pl.col("scenario") == scenario))
     into = (
-        flows.filter(pl.col("destination") == "JPN")
+        flows.filter(pl.col("destination") == node)
         .group_by("month")
         .agg(pl.col("flow_units").sum().alias("in"))
     )
     out = (
-        flows.filter(pl.col("origin") == "JPN")
+        flows.filter(pl.col("origin") == node)
         .group_by("month")
         .agg(pl.col("flow_units").sum().alias("out"))
     )
     own = (
         r.supply()
         .filter(
-            (pl.col("node") == "JPN")
+            (pl.col("node") == node)
             & (pl.col("good") == GALLIUM)
             & (pl.col("scenario") == scenario)
         )
@@ -340,91 +345,131 @@ def _user_datasets(tmp_path: Path, extra_balance_rows: list[dict[str, object]]) 
     return root
 
 
-def _gaas_rows(world_t: float) -> list[dict[str, object]]:
-    """Made-up GaAs balance for a test: Japan makes it all, Japan uses 60 %, the US 40 %."""
-    cite = {
-        "commodity": "gallium_arsenide",
-        "stage": "manufacturing",
-        "year": 2023,
-        "is_projection": "false",
-        "source": "test world (made up)",
-        "vintage": "test",
-        "url": "https://example.org/test",
-        "quote": "made up for a test",
-    }
-    rows: list[dict[str, object]] = [
-        {
-            **cite,
-            "role": "world",
-            "country_iso3": "WLD",
-            "share_pct": 100,
-            "unit": "t",
-            "world_units_per_year": repr(world_t),
-            "basis": "world_output_value",
-        },
-    ]
-    for role, shares, basis in (
-        ("supply", {"JPN": 100, "ROW": 0}, "capacity_by_location"),
-        ("demand", {"JPN": 60, "USA": 40, "ROW": 0}, "consumption_by_region"),
-    ):
-        rows += [
-            {**cite, "role": role, "country_iso3": iso, "share_pct": pct, "basis": basis}
-            for iso, pct in shares.items()
-        ]
-    return rows
+GAAS_WORLD_T = 0.10 * 633 / 0.482 / 0.65  # market_balances.csv, the GaAs world row's derivation
 
 
-def test_study_market_links_a_study_holding_gallium_and_gaas(tmp_path, monkeypatch) -> None:
-    """End to end through study_market: shipped gallium, a user's GaAs balance.
-
-    Japan's GaAs output is what its allocated gallium use makes (``A / 0.482``), so all
-    of Japan's gallium goes into GaAs; GaAs gets gallium's parameters (a test
-    assumption, passed as overrides).
-    """
-    spec = dataclasses.replace(
+def _gaas_study():  # type: ignore[no-untyped-def]
+    return dataclasses.replace(
         _gallium_study(),
         commodities=(("gallium", "refining"), ("gallium_arsenide", "manufacturing")),
     )
-    settings = StudyMarketSettings(months=3, stocks=False)
-    shipped = study_market(_gallium_study(), CONTROLS, settings)
-    c = _c()
-    use_t = (
-        12
-        * shipped.inputs.demand.filter((pl.col("node") == "JPN") & (pl.col("good") == GALLIUM))[
-            "q0_units_per_month"
-        ].item()
-    )
-    monkeypatch.setenv("RESILIENCE_DATASETS", str(_user_datasets(tmp_path, _gaas_rows(use_t / c))))
-    gallium = (
-        shipped.inputs.parameter_frame()
-        .filter(pl.col("good") == GALLIUM)
-        .drop("good")
-        .row(0, named=True)
-    )
-    market = study_market(spec, CONTROLS, settings, overrides={GAAS: gallium})
-    made = use_t / c / 12
+
+
+def test_shipped_gaas_balance_links_germany_s_gallium_and_calibrates() -> None:
+    """Gallium + GaAs from the shipped tables only: no node or row added by the test.
+
+    Germany (Freiberger) makes 65 % of the derived world GaAs level and uses 10 % of
+    world gallium (Reuters, 2023), exactly the gallium content of its GaAs (0.482 t Ga
+    per t), so all of Germany's gallium goes into GaAs; the rest of the world makes 35 %
+    with part of its gallium. All GaAs is bought by ROW (no demand split published).
+    """
+    market = study_market(_gaas_study(), CONTROLS, StudyMarketSettings(months=3, stocks=False))
     inputs = market.inputs
-    assert inputs.processes.rows() == [("JPN", GAAS, GAAS, pytest.approx(made), 0.0)]
-    assert inputs.process_inputs.rows() == [("JPN", GAAS, GALLIUM, pytest.approx(c))]
-    assert inputs.supply.filter(pl.col("good") == GAAS).height == 0  # from the process only
-    assert inputs.demand.filter((pl.col("node") == "JPN") & (pl.col("good") == GALLIUM)).height == 0
-    gaas_demand = dict(
-        inputs.demand.filter(pl.col("good") == GAAS)
-        .select("node", "q0_units_per_month")
-        .iter_rows()
+    c = _c()
+    deu, row = 0.65 * GAAS_WORLD_T / 12, 0.35 * GAAS_WORLD_T / 12
+    assert pytest.approx(202.0428, rel=1e-6) == GAAS_WORLD_T
+    assert inputs.processes.sort("node").rows() == [
+        ("DEU", GAAS, GAAS, pytest.approx(deu), 0.0),
+        ("ROW", GAAS, GAAS, pytest.approx(row), 0.0),
+    ]
+    assert inputs.process_inputs["input_per_output"].to_list() == pytest.approx([c, c])
+    assert inputs.supply.filter(pl.col("good") == GAAS).height == 0  # from the processes only
+    # Germany's 63.3 t of gallium (10 % of 633 t) all go into its GaAs
+    assert deu * c * 12 == pytest.approx(0.10 * 633)
+    assert inputs.demand.filter((pl.col("node") == "DEU") & (pl.col("good") == GALLIUM)).height == 0
+    rest = inputs.demand.filter((pl.col("node") == "ROW") & (pl.col("good") == GALLIUM))
+    assert rest["q0_units_per_month"].item() * 12 == pytest.approx(
+        0.209668 * 633 - 0.35 * GAAS_WORLD_T * c
     )
-    assert gaas_demand == {"JPN": pytest.approx(0.6 * made), "USA": pytest.approx(0.4 * made)}
-    ms = MarketSettings(months=3)
-    base = run_market(inputs.without_disruption(), ms, options=QUIET)
-    assert base.conversion()["output_units"].to_list() == pytest.approx([made] * 3, rel=1e-9)
-    cut = run_market(inputs, ms, options=QUIET)
-    before = _net_gallium_into_japan(base, "base")
-    after = _net_gallium_into_japan(cut, CONTROLS)
-    output = cut.conversion().filter(pl.col("scenario") == CONTROLS).sort("month")["output_units"]
-    assert made - output[0] > 0.25 * made
+    # Germany's apparent GaAs use (output - exports) is 0 up to floating-point noise (~1e-15)
+    gaas_use = inputs.demand.filter(pl.col("good") == GAAS)
+    assert gaas_use.filter(pl.col("node") != "ROW")["q0_units_per_month"].abs().max() < 1e-12
+    assert gaas_use.filter(pl.col("node") == "ROW").rows() == [
+        ("ROW", GAAS, pytest.approx(GAAS_WORLD_T / 12))
+    ]
+    p0 = dict(inputs.parameter_frame().select("good", "p0_usd_per_unit").iter_rows())
+    # USGS: US imports of GaAs wafers, USD 200 m for 550 t in 2022
+    assert p0 == {GALLIUM: 288_000.0, GAAS: pytest.approx(200e6 / 550, abs=0.01)}
+    r = run_market(inputs.without_disruption(), MarketSettings(months=3), options=QUIET)
+    made = dict(r.conversion().group_by("node").agg(pl.col("output_units").sum()).iter_rows())
+    assert made == {
+        "DEU": pytest.approx(3 * deu, rel=1e-9),
+        "ROW": pytest.approx(3 * row, rel=1e-9),
+    }
+    demanded = (
+        r.prices()
+        .join(
+            inputs.demand.filter(pl.col("q0_units_per_month") > 1e-12).select("node", "good"),
+            on=["node", "good"],
+        )
+        .join(inputs.parameter_frame().select("good", "p0_usd_per_unit"), on="good")
+    )
+    assert set(demanded["good"]) == {GALLIUM, GAAS}
+    # Germany exports all its GaAs: its price is P0 less the trade friction (6 %)
+    for price, ref in demanded.select("price_usd_per_unit", "p0_usd_per_unit").iter_rows():
+        assert price == pytest.approx(ref, rel=2.5 * CALIBRATION_TIE)
+
+
+def test_china_s_gallium_stop_lowers_german_gaas_by_the_lost_gallium_over_0_482() -> None:
+    market = study_market(_gaas_study(), CONTROLS, StudyMarketSettings(months=3, stocks=False))
+    inputs = market.inputs
+    settings = MarketSettings(months=3)
+    base = run_market(inputs.without_disruption(), settings, options=QUIET)
+    cut = run_market(inputs, settings, options=QUIET)
+    c = _c()
+    made = 0.65 * GAAS_WORLD_T / 12
+    before = _net_gallium_into(base, "base", "DEU")
+    assert before == pytest.approx([made * c] * 3, rel=1e-9)
+    after = _net_gallium_into(cut, CONTROLS, "DEU")
+    output = (
+        cut.conversion()
+        .filter((pl.col("scenario") == CONTROLS) & (pl.col("node") == "DEU"))
+        .sort("month")["output_units"]
+    )
     for b, a, y in zip(before, after, output.to_list(), strict=True):
         assert made - y == pytest.approx((b - a) / c, rel=1e-7, abs=1e-9)
-    us = cut.prices().filter(
-        (pl.col("node") == "USA") & (pl.col("good") == GAAS) & (pl.col("scenario") == CONTROLS)
+    # 60 days of a 3-month horizon cut part of month 1; China's arc to Germany carries a1
+    a1 = covered_months(60, 0.0, 3)[0]
+    china = inputs.arcs.filter(
+        (pl.col("origin") == "CHN") & (pl.col("destination") == "DEU") & (pl.col("good") == GALLIUM)
+    )["flow0_units_per_month"].item()
+    assert china / (made * c) == pytest.approx(0.981043, rel=1e-4)  # China's share of world output
+    assert made - output[0] > 0.9 * (1.0 - a1) * china / c
+    assert output[1:].to_list() == pytest.approx([made, made], rel=1e-9)
+    price = cut.prices().filter(
+        (pl.col("node") == "ROW") & (pl.col("good") == GAAS) & (pl.col("scenario") == CONTROLS)
     )
-    assert float(us["price_usd_per_unit"].max()) > 1.5 * gallium["p0_usd_per_unit"]
+    p0 = inputs.parameter_frame().filter(pl.col("good") == GAAS)["p0_usd_per_unit"].item()
+    assert float(price["price_usd_per_unit"].max()) > 1.5 * float(p0)
+
+
+def test_a_gaas_share_group_not_summing_to_100_is_named(tmp_path, monkeypatch) -> None:
+    shipped = pl.read_csv(datasets_dir() / "market_balances.csv", infer_schema=False)
+    deu = (
+        shipped.with_row_index("i")
+        .filter(
+            (pl.col("commodity") == "gallium_arsenide")
+            & (pl.col("role") == "supply")
+            & (pl.col("country_iso3") == "DEU")
+        )["i"]
+        .item()
+    )
+    edited = shipped.with_columns(
+        pl.when(pl.int_range(pl.len()) == deu)
+        .then(pl.lit("75"))
+        .otherwise(pl.col("share_pct"))
+        .alias("share_pct")
+    )
+    root = _user_datasets(tmp_path, [])
+    edited.write_csv(root / "market_balances.csv")
+    monkeypatch.setenv("RESILIENCE_DATASETS", str(root))
+    with pytest.raises(DataError) as err:
+        study_market(_gaas_study(), CONTROLS, StudyMarketSettings(months=3, stocks=False))
+    (problem,) = err.value.problems
+    assert (problem.file, problem.row, problem.column, problem.value) == (
+        "market_balances.csv",
+        deu + 2,  # header = row 1
+        "share_pct",
+        110.0,
+    )
+    assert "gallium_arsenide/manufacturing supply 2023" in problem.reason

@@ -357,8 +357,11 @@ def test_quoted_norway_and_the_yaml_boolean_trap(tmp_path: Path) -> None:
 
 
 def test_a_good_without_trade_in_the_year_is_refused_naming_it(tmp_path: Path) -> None:
-    """Germanium: no bilateral rows after 2016 in the shipped BACI extract."""
-    path = study_file(tmp_path, members=["USA"], commodities=["germanium/refining"], model="stress")
+    """Refined copper: no bilateral rows in the shipped BACI extract and no world balance.
+
+    (Germanium was this example until it got a world balance in market_balances.csv.)
+    """
+    path = study_file(tmp_path, members=["USA"], commodities=["copper/refining"], model="stress")
     text = fail(path, "china_gallium_germanium_controls")
     assert "commodities[0]" in text
-    assert "germanium/refining" in text
+    assert "copper/refining" in text

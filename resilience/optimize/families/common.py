@@ -35,6 +35,7 @@ import polars as pl
 from resilience.metrics.concentration import concentration
 from resilience.metrics.sums import stable_sum
 from resilience.optimize.market import disruptions as dis
+from resilience.optimize.market.calm import calm_reference
 from resilience.optimize.market.core import Extension, build_market, solve_market
 from resilience.optimize.market.from_data import StudyMarket, StudyMarketSettings, study_market
 from resilience.optimize.market.inputs import MarketInputs
@@ -250,11 +251,14 @@ def solve_pair(
     pooling: bool | None = None,
     base: MarketResult | None = None,
 ) -> PolicyRun:
-    """Solve the calm reference (unless given) and the run with the policy's hooks."""
+    """Solve the calm reference (unless given) and the run with the policy's hooks.
+
+    The calm reference comes from :func:`~resilience.optimize.market.calm.calm_reference`,
+    solved once per process for every run whose calm market is the same.
+    """
     ms = market.settings.market_settings()
     if base is None:
-        calm = build_market(market.inputs.without_disruption(), ms)
-        base = MarketResult(calm, solve_market(calm, ctx.options))
+        base = calm_reference(market.inputs, ms, ctx.options)
     inputs, builds = market.inputs, pl.DataFrame()
     if with_stocks:
         inputs, builds = policy_stocks(market, ctx)

@@ -21,7 +21,7 @@ r"""A solved market as tidy Polars frames (units in column names).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -40,30 +40,45 @@ _EMPTY_SURPLUS = {"node": pl.String, "scenario": pl.String, "usd": pl.Float64}
 
 @dataclass(frozen=True)
 class MarketResult:
-    """One optimal solve of a market model, as frames."""
+    """One optimal solve of a market model, as frames.
+
+    The frames read from the solution (a variable's values, the prices, the surpluses)
+    are computed once and kept (``_memo``): a family's answer reads the same ones several
+    times, and a calm reference shared between runs (:mod:`.calm`) is read by each.
+    """
 
     market: MarketModel
     solved: SolveResult
+    _memo: dict[str, pl.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     # -- raw reads
     def _values(self, name: str, column: str) -> pl.DataFrame:
         var = self.market.variables.get(name)
         if var is None:
             return pl.DataFrame()
-        return self.solved.values(var).rename({"value": column})
+        key = f"values:{name}"
+        if key not in self._memo:
+            self._memo[key] = self.solved.values(var)
+        return self._memo[key].rename({"value": column})
 
     def _probabilities(self) -> pl.DataFrame:
         return self.market.inputs.scenarios
 
     def prices(self) -> pl.DataFrame:
         """``node, good, month, scenario, price_usd_per_unit`` (dual / probability)."""
-        duals = self.solved.duals(self.market.constraints["balance"])["dual"]
-        return (
-            self.market.rows["balance"]
-            .with_columns(duals)
-            .join(self._probabilities(), on="scenario")
-            .select(*_NGTW, (pl.col("dual") / pl.col("probability")).alias("price_usd_per_unit"))
-        )
+        if "prices" not in self._memo:
+            duals = self.solved.duals(self.market.constraints["balance"])["dual"]
+            self._memo["prices"] = (
+                self.market.rows["balance"]
+                .with_columns(duals)
+                .join(self._probabilities(), on="scenario")
+                .select(
+                    *_NGTW, (pl.col("dual") / pl.col("probability")).alias("price_usd_per_unit")
+                )
+            )
+        return self._memo["prices"]
 
     def flows(self) -> pl.DataFrame:
         """``origin, destination, good, month, scenario, flow_units, growth_units``."""
@@ -153,6 +168,11 @@ class MarketResult:
         (release - build) - holding cost + P0 x final stock), ``welfare_usd`` (their
         sum, without trade rent).
         """
+        if "surplus" not in self._memo:
+            self._memo["surplus"] = self._surplus()
+        return self._memo["surplus"]
+
+    def _surplus(self) -> pl.DataFrame:
         m, inputs = self.market, self.market.inputs
         price = self.prices()
         params = inputs.parameter_frame()
