@@ -17,12 +17,24 @@ scenarios, weighted by their likelihood; here the scenarios are the catalogue's 
 the market has regions, months and stocks. A commodity that no catalogue event touches,
 or whose events are all out of the market's scope, is listed with its status and no loss
 (it is not ranked as riskless).
+
+**Alternatives count once.** Catalogue entries marked ``alternative_of: <group>`` with a
+``weight`` :math:`w_k` are views of one event (the Taiwan Strait crisis at 3, 6 and 12
+months); each carries the group's probability :math:`p_g`. Added as separate risks they
+would count it once per view. The ranking weighs view :math:`k` by :math:`p_g w_k`
+(:func:`weighted_catalogue`), so a group adds
+
+.. math:: p_g \sum_k w_k L_{c,k}
+
+to :math:`\mathbb{E}[L_c]`, and its probability counts once in the ``probability``
+column. A view of weight 0 is left out of the market.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 import polars as pl
 
@@ -34,7 +46,13 @@ from resilience.optimize.solve import SolverOptions
 from resilience.specs import Catalogue, CountrySet, ScenarioSpec, SpecError, StudySpec
 from resilience.study import run_study
 
-__all__ = ["RANK_SCHEMA", "named_goods", "rank_commodities", "risk_scenarios"]
+__all__ = [
+    "RANK_SCHEMA",
+    "named_goods",
+    "rank_commodities",
+    "risk_scenarios",
+    "weighted_catalogue",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +89,28 @@ def risk_scenarios(catalogue: Catalogue) -> list[ScenarioSpec]:
         and not sc.policy
         and not all(d.probability >= 1.0 for d in sc.disruptions)
     ]
+
+
+def weighted_catalogue(catalogue: Catalogue) -> Catalogue:
+    """``catalogue`` with each alternative weighed by its group (module doc).
+
+    An entry with ``alternative_of`` gets disruptions of probability :math:`p_g w_k`
+    (``p_g`` the probability it carries, validated equal across its group by
+    :func:`resilience.scenarios.load_catalogue`); an entry of weight 0 is dropped.
+    Other entries are unchanged.
+    """
+    out: dict[str, ScenarioSpec] = {}
+    for name, sc in catalogue.scenarios.items():
+        if sc.alternative_of is None or sc.weight is None:
+            out[name] = sc
+        elif sc.weight > 0:
+            out[name] = replace(
+                sc,
+                disruptions=tuple(
+                    replace(d, probability=d.probability * sc.weight) for d in sc.disruptions
+                ),
+            )
+    return replace(catalogue, scenarios=out)
 
 
 def named_goods(catalogue: Catalogue, goods: Sequence[str]) -> list[str]:
@@ -139,6 +179,7 @@ def rank_commodities(
         that year, or its events' probabilities sum above one), each with the reason.
     """
     who = label or str(importer)
+    catalogue = weighted_catalogue(catalogue)
     rows: list[dict[str, object]] = []
     for good in commodities:
         base: dict[str, object] = {"importer": who, "commodity": good[0], "stage": good[1]}

@@ -35,7 +35,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +284,16 @@ class SpecReader:
             return found is not None, found
         if kind == "sectors":
             return self.sectors(raw, where, allowed)
+        if kind == "goods":
+            return self.goods(raw, where, allowed)
+        if kind == "year_or_null":
+            if raw is None:
+                return True, None
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                self.fail(where, raw, "must be a whole number (a year)", allowed)
+                return False, None
+            year = self.number(raw, where, kind, allowed)
+            return year is not None, raw
         checks = {
             "bool": (isinstance(raw, bool), "must be true or false"),
             "choice": (raw in BURDEN_RULES, "unknown choice"),
@@ -315,6 +326,17 @@ class SpecReader:
             hint = f" (did you mean {near[0]}?)" if near else ""
             self.fail(where, x, "unknown sector" + hint, ", ".join(known))
         return not bad, tuple(dict.fromkeys(raw))
+
+    def goods(self, raw: object, where: str, allowed: str) -> tuple[bool, Any]:
+        """``(ok, tuple of commodity/stage ids or None)`` of a ``goods`` knob."""
+        if raw is None:
+            return True, None
+        if not isinstance(raw, list) or not raw:
+            self.fail(where, raw, "must be a non-empty list of commodity/stage ids", allowed)
+            return False, None
+        before = len(self.problems)
+        pairs = self.commodities(raw, where, need_stage=True)
+        return len(self.problems) == before, tuple(f"{c}/{s}" for c, s in pairs)
 
     def knobs(self, value: object, key: str, allow_allies: bool) -> dict[str, Any]:
         """Validated policy overrides (only the keys given)."""
@@ -366,7 +388,19 @@ def parse_scenario(r: SpecReader, name: str, value: object) -> ScenarioSpec | No
     if not SCENARIO_NAME.match(str(name)):
         r.fail(key, name, "bad scenario name", "lower-case letters, digits and _ (no '+')")
         return None
-    d = r.mapping(value, key, ["description", "assumptions", "sources", "disruptions", "policy"])
+    d = r.mapping(
+        value,
+        key,
+        [
+            "description",
+            "assumptions",
+            "sources",
+            "disruptions",
+            "policy",
+            "alternative_of",
+            "weight",
+        ],
+    )
     if not d:
         return None
     description = r.text(d, "description", f"{key}.")
@@ -386,6 +420,7 @@ def parse_scenario(r: SpecReader, name: str, value: object) -> ScenarioSpec | No
     policy = r.knobs(d["policy"], f"{key}.policy", allow_allies=True) if "policy" in d else {}
     if not raw and not d.get("policy"):
         r.fail(key, name, "a scenario needs disruptions, policy or both", "disruptions, policy")
+    group, weight = _alternative(r, d, key, bool(raw) and not d.get("policy"))
     return ScenarioSpec(
         name=name,
         description=description or "",
@@ -393,7 +428,86 @@ def parse_scenario(r: SpecReader, name: str, value: object) -> ScenarioSpec | No
         sources=r.texts(d, "sources", f"{key}."),
         disruptions=tuple(x for x in disruptions if x is not None),
         policy=policy,
+        alternative_of=group,
+        weight=weight,
     )
+
+
+#: What a weight may be, as shown in errors.
+_WEIGHT = "a number in [0, 1] or a fraction such as 1/3; the weights of a group sum to 1"
+
+
+def _alternative(
+    r: SpecReader, d: dict[str, Any], key: str, is_disruption: bool
+) -> tuple[str | None, float | None]:
+    """``(alternative_of, weight)`` of an entry: both or neither, a disruption only."""
+    group, raw = d.get("alternative_of"), d.get("weight")
+    if group is None and raw is None:
+        return None, None
+    if group is None or raw is None:
+        missing = "alternative_of" if group is None else "weight"
+        r.fail(f"{key}.{missing}", None, "required with the other key", "alternative_of and weight")
+        return None, None
+    if not isinstance(group, str) or not SCENARIO_NAME.match(group):
+        r.fail(f"{key}.alternative_of", group, "bad group name", "lower-case letters, digits, _")
+        return None, None
+    if not is_disruption:
+        r.fail(f"{key}.alternative_of", group, "only a disruption without policy", "no policy")
+        return None, None
+    weight: Fraction | None = None
+    if isinstance(raw, str):
+        try:
+            weight = Fraction(raw.replace(" ", ""))
+        except (ValueError, ZeroDivisionError):
+            weight = None
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        weight = Fraction(str(raw))  # 0.3 is 3/10, not the binary double
+    if weight is None or not 0 <= weight <= 1:
+        r.fail(f"{key}.weight", raw, "must be a weight in [0, 1]", _WEIGHT)
+        return None, None
+    return group, float(weight)
+
+
+def check_alternatives(r: SpecReader, scenarios: Mapping[str, ScenarioSpec], raw: object) -> None:
+    """Each group of alternatives: weights summing to 1, one probability for all.
+
+    The group's probability :math:`p_{group}` is the probability every member's
+    disruptions carry (the event, whatever its length); a member with another one, or
+    weights that do not sum to 1 (exactly, as fractions), is a problem naming the entry,
+    the field and the value.
+    """
+    groups: dict[str, list[ScenarioSpec]] = {}
+    for spec in scenarios.values():
+        if spec.alternative_of is not None:
+            groups.setdefault(spec.alternative_of, []).append(spec)
+    entries = raw if isinstance(raw, dict) else {}
+    for group, members in sorted(groups.items()):
+        texts = [(entries.get(m.name) or {}).get("weight") for m in members]
+        total = sum(Fraction(str(t).replace(" ", "")) for t in texts)
+        if total != 1:
+            last = members[-1].name
+            listed = ", ".join(f"{m.name}: {t}" for m, t in zip(members, texts, strict=True))
+            r.fail(
+                f"scenarios.{last}.weight",
+                texts[-1],
+                f"the weights of the alternatives of {group} ({listed}) sum to "
+                f"{float(total):.6g}, not 1",
+                _WEIGHT,
+            )
+        first = members[0]
+        if not first.disruptions:
+            continue
+        p = first.disruptions[0].probability
+        for m in members[1:]:
+            for i, x in enumerate(m.disruptions):
+                if x.probability != p:
+                    r.fail(
+                        f"scenarios.{m.name}.disruptions[{i}].probability",
+                        x.probability,
+                        f"differs from {first.name}'s {p!r}: the alternatives of {group} are "
+                        "one event, with one probability",
+                        f"{p!r}",
+                    )
 
 
 def _load_catalogue(path: Path) -> Catalogue:
@@ -414,6 +528,7 @@ def _load_catalogue(path: Path) -> Catalogue:
             spec = parse_scenario(r, str(name), value)
             if spec is not None:
                 scenarios[str(name)] = spec
+        check_alternatives(r, scenarios, entries)
     r.raise_if_any()
     log.info("catalogue %s: %d scenarios", path, len(scenarios))
     return Catalogue(path=path, scenarios=scenarios)

@@ -151,9 +151,9 @@ class Knob:
     ``scope`` is ``"policy"`` (a field of :class:`Policy`, set by a study's ``policy:``,
     a catalogue policy entry, an override or a sweep) or ``"disruption"`` (a number of
     every disruption event: set in the catalogue, and by a sweep where ``sweepable``).
-    ``kind`` selects the check (:data:`INTERVALS` for numbers; ``countries``, ``bool``,
-    ``choice``, ``count``, ``sectors`` otherwise) and ``allowed`` is what an error says
-    is allowed.
+    ``kind`` selects the check (:data:`INTERVALS` for numbers, ``year_or_null`` a whole
+    year in its interval; ``countries``, ``bool``, ``choice``, ``count``, ``sectors``,
+    ``goods`` otherwise) and ``allowed`` is what an error says is allowed.
     """
 
     name: str
@@ -219,6 +219,23 @@ KNOB_TABLE: tuple[Knob, ...] = (
         None,
     ),
     Knob(
+        "capacity_map_year",
+        "policy",
+        "year_or_null",
+        "a year whose supply rows in datasets/market_balances.csv become the capacity map "
+        "(e.g. 2032, SIA/BCG's projection), or null for the study year's",
+        None,
+    ),
+    Knob(
+        "capacity_map_goods",
+        "policy",
+        "goods",
+        "a list of commodity/stage ids with world balances in datasets/market_balances.csv "
+        "(e.g. wafer_fab_leading_edge/manufacturing), or null for every good of the study "
+        "with supply rows of capacity_map_year",
+        None,
+    ),
+    Knob(
         "probability",
         "disruption",
         "prob",
@@ -265,6 +282,14 @@ class Policy:
     #: Sectors the policy's stock floor, sourcing caps and pooling apply to (``None``:
     #: every sector); the CRMA and the MSP are about raw materials, not oil or chips.
     sectors: tuple[str, ...] | None = _DEFAULT["sectors"]
+    #: Year of the capacity map of ``capacity_map_goods`` (``None``: the study year's):
+    #: the supply group of that year in ``datasets/market_balances.csv`` (a projection,
+    #: e.g. SIA/BCG's 2032 map) replaces the study year's
+    #: (:func:`resilience.optimize.market.policies.capacity_map_years`).
+    capacity_map_year: int | None = _DEFAULT["capacity_map_year"]
+    #: Goods (``commodity/stage``) the capacity map applies to (``None``: every good of
+    #: the study with supply rows of ``capacity_map_year`` in ``market_balances.csv``).
+    capacity_map_goods: tuple[str, ...] | None = _DEFAULT["capacity_map_goods"]
 
 
 #: Policy knob -> (kind, allowed values as shown in errors), from :data:`KNOB_TABLE`.
@@ -282,6 +307,7 @@ INTERVALS = {
     "level": (0.0, 1.0, False, True),
     "days": (0.0, 365.0, True, False),
     "prob": (0.0, 1.0, True, False),
+    "year_or_null": (1990.0, 2100.0, False, False),
 }
 
 
@@ -317,6 +343,13 @@ class ScenarioSpec:
     sources: tuple[str, ...] = ()
     disruptions: tuple[DisruptionSpec, ...] = ()
     policy: Mapping[str, Any] = field(default_factory=dict)
+    #: The group of alternatives this entry belongs to (one event seen at several
+    #: lengths or depths: ``taiwan_strait_crisis``), ``None`` for a stand-alone entry.
+    #: The group's probability counts once: a ranking weighs entry :math:`k` by
+    #: :math:`p_{group}\, w_k` (:mod:`resilience.ranking`).
+    alternative_of: str | None = None
+    #: The entry's weight :math:`w_k` within its group (weights of a group sum to 1).
+    weight: float | None = None
 
 
 @dataclass(frozen=True)

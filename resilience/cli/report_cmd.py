@@ -58,6 +58,14 @@ def report(
             help="Seconds to wait for a running report of the same as-of (default: fail at once).",
         ),
     ] = 0.0,
+    rank_importer: Annotated[
+        str | None,
+        typer.Option(
+            "--rank-importer",
+            help="Add the table 'ranking': this importer's goods by expected annual welfare "
+            "loss over the catalogue (as `resilience rank`), e.g. USA or G7.",
+        ),
+    ] = None,
 ) -> None:
     """Write the report tables of one as-of date as Parquet, with a manifest and summary.
 
@@ -65,11 +73,15 @@ def report(
     re-running an as-of replaces it with identical content. Exits 1 with nothing
     published on any error.
     """
+    from resilience.report.definition import load_definition, with_ranking
     from resilience.report.job import run_report
 
     try:
         check_writable_dir(out)
-        result = run_report(as_of, out, definition, wait_s=wait)
+        loaded = load_definition(definition)
+        if rank_importer is not None:
+            loaded = with_ranking(loaded, rank_importer)
+        result = run_report(as_of, out, loaded, wait_s=wait)
     except (ResilienceError, OSError) as exc:
         typer.echo(_message(exc), err=True)
         raise typer.Exit(code=1) from exc

@@ -18,6 +18,10 @@ A definition is a YAML file in ``reports/`` (format in ``reports/README.md``)::
           points: 11                # caps evenly from 1 down to the least feasible cap
           # shares: [1.0, 0.5, 0.0] # or the caps themselves
     top_risks: 15                   # rows of the top-risk table of summary.html
+    ranking:                        # with the table ``ranking`` (or --rank-importer)
+      importer: USA                 # a country or bloc
+      commodities: [graphite/mining]   # default: every good a catalogue event names
+      catalogue: ../models/scenarios.yaml   # default: the project's catalogue
 
 Every rejected value raises :class:`resilience.scenarios.SpecError` naming the file, the
 key path, the value and what is allowed, like the study files. Unknown tables, studies
@@ -31,7 +35,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -50,17 +54,21 @@ from resilience.specs import close_matches
 __all__ = [
     "BASE",
     "DEFAULT_DEFINITION",
+    "ALL_TABLES",
+    "OPTIONAL_TABLES",
     "TABLE_NAMES",
     "FrontierSpec",
+    "RankingSpec",
     "ReportDefinition",
     "StudyEntry",
     "load_definition",
     "report_root",
+    "with_ranking",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Tables a report can hold, in the order they are written.
+#: Tables a report holds by default (no ``tables:``), in the order they are written.
 TABLE_NAMES = (
     "dependency",
     "metrics",
@@ -69,6 +77,11 @@ TABLE_NAMES = (
     "scenario_members",
     "frontier",
 )
+#: Tables a report holds only when asked (never by default): the ranking solves one
+#: market per good (``ranking`` section, or ``--rank-importer``).
+OPTIONAL_TABLES = ("ranking",)
+#: Every table a report can hold, in the order they are written.
+ALL_TABLES = (*TABLE_NAMES, *OPTIONAL_TABLES)
 #: Tables computed from the studies (a definition holding one needs ``studies``).
 STUDY_TABLES = ("scenarios", "scenario_summary", "scenario_members", "frontier")
 #: The name of a study's base case in a definition and in the ``scenarios`` table.
@@ -78,7 +91,19 @@ DEFAULT_DEFINITION = project_root() / "reports" / "weekly.yaml"
 #: ``scenarios:`` keywords of a study entry.
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_KEYS = ["name", "description", "output", "tables", "dependency", "studies", "top_risks"]
+_KEYS = [
+    "name",
+    "description",
+    "output",
+    "tables",
+    "dependency",
+    "studies",
+    "top_risks",
+    "ranking",
+]
+_RANKING_KEYS = ["importer", "commodities", "catalogue"]
+#: The catalogue a ranking weighs when the definition names none.
+DEFAULT_CATALOGUE = project_root() / "models" / "scenarios.yaml"
 _STUDY_KEYS = ["study", "scenarios", "frontier"]
 _FRONTIER_KEYS = ["scenario", "shares", "points"]
 
@@ -110,6 +135,20 @@ class StudyEntry:
 
 
 @dataclass(frozen=True)
+class RankingSpec:
+    """The ranking table of a report (:func:`resilience.ranking.rank_commodities`).
+
+    ``commodities=None``: every good a risk event of ``catalogue`` names
+    (:func:`resilience.ranking.named_goods`). The trade year is the report's data year.
+    """
+
+    importer: CountrySet
+    label: str
+    catalogue: Path
+    commodities: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(frozen=True)
 class ReportDefinition:
     """A validated report definition (:func:`load_definition`)."""
 
@@ -123,6 +162,7 @@ class ReportDefinition:
     studies: tuple[StudyEntry, ...] = ()
     top_risks: int = 15
     input_files: tuple[Path, ...] = field(default=())
+    ranking: RankingSpec | None = None
 
     def has(self, table: str) -> bool:
         """Whether the report holds ``table``."""
@@ -165,7 +205,7 @@ def _output(r: SpecReader, raw: object) -> PurePosixPath | None:
 
 
 def _tables(r: SpecReader, raw: object) -> tuple[str, ...]:
-    allowed = ", ".join(TABLE_NAMES)
+    allowed = ", ".join(ALL_TABLES)
     if raw is None:
         return TABLE_NAMES
     if not isinstance(raw, list) or not raw:
@@ -173,11 +213,11 @@ def _tables(r: SpecReader, raw: object) -> tuple[str, ...]:
         return ()
     found: list[str] = []
     for i, name in enumerate(raw):
-        if name not in TABLE_NAMES:
-            r.fail(f"tables[{i}]", name, "unknown table", _close(str(name), TABLE_NAMES) + allowed)
+        if name not in ALL_TABLES:
+            r.fail(f"tables[{i}]", name, "unknown table", _close(str(name), ALL_TABLES) + allowed)
         elif name not in found:
             found.append(name)
-    return tuple(t for t in TABLE_NAMES if t in found)
+    return tuple(t for t in ALL_TABLES if t in found)
 
 
 def _study_path(r: SpecReader, definition: Path, raw: object, key: str) -> Path | None:
@@ -365,6 +405,7 @@ def load_definition(path: str | Path | None = None) -> ReportDefinition:
         r.fail("top_risks", top, "must be a whole number", "an integer in [1, 200]")
         top = 15
     studies, files = _studies(r, p, d.get("studies"), tables)
+    ranking = _ranking(r, p, d.get("ranking"), "ranking" in tables)
     r.raise_if_any()
     assert name is not None
     log.info("report definition %s: tables %s, %d studies", p, ", ".join(tables), len(studies))
@@ -378,8 +419,70 @@ def load_definition(path: str | Path | None = None) -> ReportDefinition:
         commodities=commodities,
         studies=tuple(studies),
         top_risks=int(top),
-        input_files=tuple(dict.fromkeys([p, *files])),
+        input_files=tuple(
+            dict.fromkeys([p, *files, *([ranking.catalogue] if ranking is not None else [])])
+        ),
+        ranking=ranking,
     )
+
+
+def _ranking(r: SpecReader, path: Path, raw: object, wanted: bool) -> RankingSpec | None:
+    """The ``ranking`` section (required by the table ``ranking``, ignored without it)."""
+    if raw is None:
+        if wanted:
+            r.fail("ranking", None, "required by the table ranking", "ranking: {importer: USA}")
+        return None
+    d = r.mapping(raw, "ranking", _RANKING_KEYS)
+    if not wanted:
+        r.fail("ranking", "(section)", "given without the table ranking", "add ranking to tables")
+        return None
+    if d.get("importer") is None:
+        r.fail("ranking.importer", None, "required key missing", "a country or bloc, e.g. USA")
+        return None
+    importer = r.countries(d["importer"], "ranking.importer")
+    goods = None
+    if d.get("commodities") is not None:
+        pairs = r.commodities(d["commodities"], "ranking.commodities", True)
+        goods = tuple((c, s) for c, s in pairs if s is not None)
+    catalogue = DEFAULT_CATALOGUE
+    if d.get("catalogue") is not None:
+        given = d["catalogue"]
+        catalogue = (path.parent / str(given)).resolve()
+        if not isinstance(given, str) or not catalogue.is_file():
+            r.fail("ranking.catalogue", given, "no such file", "a path relative to the definition")
+            return None
+    if importer is None:
+        return None
+    label = d["importer"] if isinstance(d["importer"], str) else str(importer)
+    return RankingSpec(importer, label, catalogue, goods)
+
+
+def with_ranking(definition: ReportDefinition, importer: str) -> ReportDefinition:
+    """``definition`` with the table ``ranking`` for ``importer`` (``--rank-importer``).
+
+    The ranking weighs the project's catalogue over every good a risk event names,
+    unless the definition has its own ``ranking`` section (its goods and catalogue are
+    kept, the importer replaced).
+
+    Raises
+    ------
+    SpecError
+        An unknown country or bloc (named ``--rank-importer``).
+    """
+    r = SpecReader(Path("--rank-importer"))
+    who = r.countries(importer, "importer")
+    r.raise_if_any()
+    assert who is not None
+    old = definition.ranking
+    spec = RankingSpec(
+        who,
+        importer,
+        DEFAULT_CATALOGUE if old is None else old.catalogue,
+        None if old is None else old.commodities,
+    )
+    tables = definition.tables if definition.has("ranking") else (*definition.tables, "ranking")
+    files = tuple(dict.fromkeys([*definition.input_files, spec.catalogue]))
+    return replace(definition, tables=tables, ranking=spec, input_files=files)
 
 
 def report_root(definition: ReportDefinition, out_dir: str | Path) -> Path:

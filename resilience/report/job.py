@@ -124,7 +124,12 @@ def _compute(
     definition: ReportDefinition, as_of: dt.date
 ) -> tuple[int | None, dict[str, pl.DataFrame]]:
     """The data year (if the report has trade tables) and every table it holds."""
-    from resilience.report.tables import dependency_tables, frontier_table, scenario_tables
+    from resilience.report.tables import (
+        dependency_tables,
+        frontier_table,
+        ranking_table,
+        scenario_tables,
+    )
 
     tables: dict[str, pl.DataFrame] = {}
     year: int | None = None
@@ -140,6 +145,8 @@ def _compute(
         }
     if definition.has("frontier"):
         tables["frontier"] = frontier_table(definition.studies)
+    if definition.has("ranking") and definition.ranking is not None:
+        tables["ranking"] = ranking_table(definition.ranking, as_of.year)
     return year, {name: tables[name] for name in definition.tables}
 
 
@@ -186,6 +193,15 @@ def _definition_entry(definition: ReportDefinition, inputs: list[dict[str, Any]]
             }
             for e in definition.studies
         ],
+        "ranking": None
+        if definition.ranking is None
+        else {
+            "importer": definition.ranking.label,
+            "catalogue": mf.shown_path(definition.ranking.catalogue),
+            "commodities": None
+            if definition.ranking.commodities is None
+            else [f"{c}/{s}" for c, s in definition.ranking.commodities],
+        },
     }
 
 

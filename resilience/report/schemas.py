@@ -18,6 +18,9 @@ table                  rows
                        market, ``calm`` included): welfare loss in USD and its parts
 ``frontier``           the welfare-exposure frontier of each study
                        (:func:`resilience.sweeps.frontier`)
+``ranking``            an importer's goods by probability-weighted welfare loss over the
+                       catalogue (:func:`resilience.ranking.rank_commodities`), when the
+                       definition has a ``ranking`` section or ``--rank-importer`` is given
 =====================  ===================================================================
 
 Schema evolution is additive within a version: a new column is appended to a table's
@@ -42,6 +45,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from resilience.errors import ResilienceError
+from resilience.ranking import RANK_SCHEMA
 from resilience.study import SUMMARY_COLUMNS, TOTALS_SCHEMA
 from resilience.sweeps.frontier import FRONTIER_COLUMNS
 
@@ -234,6 +238,15 @@ TABLES: dict[str, TableSpec] = {
             "members' welfare loss against the cap on the non-allied share (epsilon "
             "constraint on the market core)",
             ("study", "scenario", "max_non_allied_share"),
+        ),
+        TableSpec(
+            "ranking",
+            1,
+            RANK_SCHEMA,
+            "an importer's goods ranked by expected annual welfare loss over the catalogue's "
+            "risk events (alternatives of one event counted once), with the goods left "
+            "unranked and why",
+            ("importer", "rank", "commodity", "stage"),
         ),
     )
 }

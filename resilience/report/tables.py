@@ -5,7 +5,9 @@
   definition's importers and commodities;
 * ``scenarios`` and ``scenario_summary``: :func:`resilience.study.run_study` for every
   scenario of every study; an infeasible run is a row (a finding), not a failure;
-* ``frontier``: :func:`resilience.sweeps.frontier` for every study that asks for one.
+* ``frontier``: :func:`resilience.sweeps.frontier` for every study that asks for one;
+* ``ranking``: :func:`resilience.ranking.rank_commodities` for the definition's
+  ``ranking`` importer (or ``--rank-importer``) on the data year.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from resilience.optimize.diagnostics import (
     OptimizationError,
     SolverLimitError,
 )
-from resilience.report.definition import BASE, ReportDefinition, StudyEntry
+from resilience.report.definition import BASE, RankingSpec, ReportDefinition, StudyEntry
 from resilience.report.schemas import SCENARIOS, TABLES, TOTALS, ReportError, conform, empty
 from resilience.scenarios import SpecError
 from resilience.study import run_study
@@ -192,3 +194,30 @@ def frontier_table(entries: Iterable[StudyEntry]) -> pl.DataFrame:
         frame = frontier(entry.study, spec.scenario, shares=shares, points=spec.points)
         frames.append(conform(frame, TABLES["frontier"]))
     return conform(pl.concat(frames), TABLES["frontier"]) if frames else empty(TABLES["frontier"])
+
+
+# ----------------------------------------------------------------------------- ranking
+def ranking_table(spec: RankingSpec, as_of_year: int) -> pl.DataFrame:
+    """The ``ranking`` table: ``spec.importer``'s goods by expected annual welfare loss.
+
+    The trade year is the report's data year (the latest no later than ``as_of_year``);
+    the goods are ``spec.commodities`` or every good a risk event of the catalogue names.
+    """
+    from resilience.ranking import named_goods, rank_commodities
+    from resilience.reference.commodities import load_commodities
+    from resilience.scenarios import load_catalogue
+
+    years = shipped.scan_trade().select(pl.col("year").unique()).collect()["year"].to_list()
+    year = data_year(as_of_year, years)
+    catalogue = load_catalogue(spec.catalogue)
+    goods = spec.commodities
+    if goods is None:
+        known = [f"{c}/{s}" for c, s in load_commodities().select("commodity", "stage").rows()]
+        goods = tuple(
+            (g.partition("/")[0], g.partition("/")[2]) for g in named_goods(catalogue, known)
+        )
+    frame = rank_commodities(
+        spec.importer, list(goods), year=year, catalogue=catalogue, label=spec.label
+    )
+    log.info("ranking of %s, %d: %d goods", spec.label, year, frame.height)
+    return conform(frame, TABLES["ranking"])

@@ -105,12 +105,17 @@ def test_the_neon_market_calibrates_at_p0() -> None:
     assert neon.abs().max() == pytest.approx(0.0, abs=1e-3)
     members = calm.filter(pl.col("node").is_in(["CAN", "EU", "GBR", "JPN", "USA"]))
     assert members["rise_pct"].abs().max() == pytest.approx(0.0, abs=1e-3)
-    # a node whose whole chip output comes from its neon process has no supply curve to
-    # pin its price: it may sit anywhere between P0 less the trade friction (chips: 6 %,
-    # market_parameters.csv) and P0 without changing any flow
-    chips = calm.filter(pl.col("good").is_in(CHIPS))["rise_pct"]
-    assert chips.min() >= -6.0 - 1e-3
-    assert chips.max() <= 1e-3
+    # every node's chip price is P0 too, Taiwan's rest of chips included: its whole output
+    # comes from its neon process and it buys none itself, so only the process's P0 block
+    # (links_data, "The P0 block") pins its price; without it the price sat 6 % below P0
+    # (the chips' trade friction, market_parameters.csv) with every flow unchanged
+    chips = calm.filter(pl.col("good").is_in(CHIPS))
+    assert chips["rise_pct"].abs().max() == pytest.approx(0.0, abs=1e-3)
+    taiwan = chips.filter((pl.col("node") == "TWN") & (pl.col("good") == MATURE))
+    assert taiwan.height == 12
+    assert taiwan["rise_pct"].abs().max() == pytest.approx(0.0, abs=1e-3)
+    blocks = r.market.inputs.processes.filter(pl.col("process").str.ends_with("(P0 block)"))
+    assert blocks.select("node", "good_out").rows() == [("TWN", MATURE)]
     # every tonne of neon goes into the fabs, which make the whole observed chip output
     assert _chip_output_usd_m(r, "calm") == pytest.approx(CHIPS_USD_M_PER_YEAR, rel=1e-9)
     neon_final = r.result.demand().filter(pl.col("good") == NEON)["q0_units"].sum()

@@ -32,6 +32,8 @@ _MARKET = (
 )
 _SOURCING = ("allies", "max_non_allied_share", "max_single_supplier_share")
 _STOCKS = ("min_stock_days", "max_stock_days")
+#: Knobs of the market's data, read by every family (:func:`.common.assemble`).
+_DATA = ("capacity_map_year", "capacity_map_goods")
 
 
 @dataclass(frozen=True)
@@ -67,28 +69,36 @@ FAMILIES: dict[str, ModelFamily] = {
         ModelFamily(
             "stress",
             "two-stage: stocks built before the crisis, the market in each scenario",
-            (*_MARKET, *_SOURCING, *_STOCKS, "pooling", "disruption_days"),
+            (*_MARKET, *_DATA, *_SOURCING, *_STOCKS, "pooling", "disruption_days"),
             False,
             run_stress,
         ),
         ModelFamily(
             "coercion",
             "the adversary's most damaging strike on the members, priced",
-            (*_MARKET, *_SOURCING, *_STOCKS, "pooling", "coercion_gamma", "disruption_days"),
+            (
+                *_MARKET,
+                *_DATA,
+                *_SOURCING,
+                *_STOCKS,
+                "pooling",
+                "coercion_gamma",
+                "disruption_days",
+            ),
             False,
             run_coercion,
         ),
         ModelFamily(
             "pooling",
             "members alone against members sharing stocks, with burden sharing",
-            (*_MARKET, *_SOURCING, *_STOCKS, "burden_rule", "disruption_days"),
+            (*_MARKET, *_DATA, *_SOURCING, *_STOCKS, "burden_rule", "disruption_days"),
             False,
             run_pooling,
         ),
         ModelFamily(
             "diversify",
             "friend-shored sourcing caps and what they cost, with the cost curve",
-            (*_MARKET, *_SOURCING, "disruption_days"),
+            (*_MARKET, *_DATA, *_SOURCING, "disruption_days"),
             False,
             run_diversify,
         ),

@@ -61,7 +61,7 @@ order (sorted, ``maintain_order=True``), so the same study gives the same LP.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import polars as pl
 
@@ -196,7 +196,10 @@ def _latest_group(rows: pl.DataFrame, role: str, good: str, year: int) -> pl.Dat
 
 
 def world_balance(
-    goods: Sequence[str], year: int, table: pl.DataFrame | None = None
+    goods: Sequence[str],
+    year: int,
+    table: pl.DataFrame | None = None,
+    supply_year: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
     """Supply and demand per country in units per year (module doc, step 1).
 
@@ -209,6 +212,10 @@ def world_balance(
     table
         Rows of :func:`~resilience.reference.market_balances.load_market_balances`
         (default the shipped table).
+    supply_year
+        ``good -> year`` of a capacity map (the ``capacity_map_year`` policy,
+        :func:`~resilience.optimize.market.policies.capacity_map_years`): the supply
+        group of exactly that year, on the world level and demand of ``year``.
 
     Returns
     -------
@@ -223,7 +230,18 @@ def world_balance(
     for good in sorted(set(goods) & set(table["good"].to_list())):
         world = _latest_group(table, "world", good, year).row(0, named=True)
         for role in ("supply", "demand"):
-            group = _latest_group(table, role, good, year)
+            mapped = (supply_year or {}).get(good) if role == "supply" else None
+            group = _latest_group(table, role, good, year if mapped is None else mapped)
+            if mapped is not None and int(group["year"][0]) != mapped:
+                rows: list[int] = group["source_row"].to_list()
+                raise DataError.single(
+                    BALANCE_FILE,
+                    min(rows),
+                    "year",
+                    mapped,
+                    f"{good}: no supply rows of {mapped} for the capacity map (latest "
+                    f"before it: {int(group['year'][0])})",
+                )
             total = float(group["share_pct"].sum())
             if total != 100.0:
                 log.info(
@@ -435,14 +453,19 @@ def allocated_goods(commodities: Sequence[tuple[str, str]]) -> list[str]:
     return [good_name(c, s) for c, s in commodities if (c, s) in have]
 
 
-def allocated_production(commodities: Sequence[tuple[str, str]], year: int) -> pl.DataFrame:
+def allocated_production(
+    commodities: Sequence[tuple[str, str]],
+    year: int,
+    supply_year: Mapping[str, int] | None = None,
+) -> pl.DataFrame:
     """``country_iso3, good, production_units_per_year, production_year/source``.
 
     The shape of :func:`resilience.optimize.market.from_data._production`: each
-    country's cited share of world output times the world level (module doc, step 1).
+    country's cited share of world output times the world level (module doc, step 1);
+    ``supply_year`` as in :func:`world_balance`.
     """
     goods = allocated_goods(commodities)
-    supply = world_balance(goods, year).filter(pl.col("role") == "supply")
+    supply = world_balance(goods, year, supply_year=supply_year).filter(pl.col("role") == "supply")
     return supply.select(
         "country_iso3",
         "good",
@@ -453,7 +476,10 @@ def allocated_production(commodities: Sequence[tuple[str, str]], year: int) -> p
 
 
 def allocated_trade(
-    commodities: Sequence[tuple[str, str]], year: int, p0: pl.DataFrame
+    commodities: Sequence[tuple[str, str]],
+    year: int,
+    p0: pl.DataFrame,
+    supply_year: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
     """Arcs of the allocated goods in the shape of ``from_data._trade`` (module doc).
 
@@ -465,6 +491,8 @@ def allocated_trade(
         The study's year.
     p0
         ``good, p0_usd_per_unit`` (``value_usd`` = quantity x P0).
+    supply_year
+        ``good -> year`` of a capacity map, as in :func:`world_balance`.
 
     Returns
     -------
@@ -473,7 +501,7 @@ def allocated_trade(
         quantity_basis``.
     """
     goods = allocated_goods(commodities)
-    balance = world_balance(goods, year)
+    balance = world_balance(goods, year, supply_year=supply_year)
     supply = balance.filter(pl.col("role") == "supply")
     demand = balance.filter(pl.col("role") == "demand")
     suppliers = set(supply["country_iso3"].to_list())

@@ -70,6 +70,7 @@ from resilience.optimize.market.inputs import (
     good_name,
 )
 from resilience.optimize.market.links_data import link_stages, study_links
+from resilience.optimize.market.policies import capacity_map_years
 from resilience.optimize.market.regions import Regions, choose_regions
 from resilience.optimize.market.results import MarketResult, welfare_loss
 from resilience.optimize.market.schema import empty
@@ -199,8 +200,16 @@ class StudyMarket:
 
 
 # ----------------------------------------------------------------------------- data
-def _trade(study: StudySpec, p0: pl.DataFrame, trade: pl.LazyFrame | None) -> pl.DataFrame:
-    """Bilateral trade of the study's goods and year with content quantities per year."""
+def _trade(
+    study: StudySpec,
+    p0: pl.DataFrame,
+    trade: pl.LazyFrame | None,
+    supply_year: Mapping[str, int] | None = None,
+) -> pl.DataFrame:
+    """Bilateral trade of the study's goods and year with content quantities per year.
+
+    ``supply_year``: the capacity map of allocated goods (:func:`.policies.capacity_map_years`).
+    """
     lf = shipped.scan_trade() if trade is None else trade
     goods = pl.DataFrame(list(study.commodities), schema=["commodity", "stage"], orient="row")
     frame = (
@@ -225,7 +234,7 @@ def _trade(study: StudySpec, p0: pl.DataFrame, trade: pl.LazyFrame | None) -> pl
     frame = pl.concat(
         [
             frame.filter(~pl.col("good").is_in(balanced)).select(allocated.TRADE_COLUMNS),
-            allocated.allocated_trade(study.commodities, study.year, p0),
+            allocated.allocated_trade(study.commodities, study.year, p0, supply_year),
         ]
     )
     traded = set(frame["good"].unique().to_list())
@@ -260,7 +269,9 @@ def _trade(study: StudySpec, p0: pl.DataFrame, trade: pl.LazyFrame | None) -> pl
     ).sort("exporter_iso3", "importer_iso3", "good", "value_usd", "quantity_units_per_year")
 
 
-def _production(study: StudySpec, notes: list[str]) -> pl.DataFrame:
+def _production(
+    study: StudySpec, notes: list[str], supply_year: Mapping[str, int] | None = None
+) -> pl.DataFrame:
     """``country_iso3, good, production_units_per_year, production_year/source``."""
     goods = pl.DataFrame(list(study.commodities), schema=["commodity", "stage"], orient="row")
     shares = (
@@ -297,7 +308,7 @@ def _production(study: StudySpec, notes: list[str]) -> pl.DataFrame:
                 "production_year",
                 "production_source",
             ),
-            allocated.allocated_production(study.commodities, study.year),
+            allocated.allocated_production(study.commodities, study.year, supply_year),
         ],
         how="vertical_relaxed",
     )
@@ -512,8 +523,21 @@ def study_market(
     label = "+".join(comp.names) or "base"
     goods = [good_name(c, s) for c, s in study.commodities]
     params, p0 = _parameters(study, overrides)
-    traded = _trade(study, p0, None if trade is None else trade.lazy())
-    production = _production(study, notes)
+    mapped = capacity_map_years(
+        goods,
+        comp.policy.capacity_map_year,
+        comp.policy.capacity_map_goods,
+        set_by=comp.set_by.get("capacity_map_year", "policy"),
+    )
+    for good, year in mapped.items():
+        notes.append(
+            f"{good}: capacity map of {year} (capacity_map_year), world level of {study.year}"
+        )
+    if mapped:
+        for good in sorted(set(allocated.allocated_goods(study.commodities)) - set(mapped)):
+            notes.append(f"{good}: no supply rows of the capacity map's year; keeps its map")
+    traded = _trade(study, p0, None if trade is None else trade.lazy(), mapped)
+    production = _production(study, notes, mapped)
     traded, production = _as_one_nodes(study, traded, production, notes)
     every = list(events) if events is not None else dis.events(comp)
     chosen, out_of_scope = _scope(study, every, _export_shares(traded), goods, settings.scope_share)
@@ -581,6 +605,7 @@ def study_market(
         ).filter(pl.col("output_units_per_month") > 0),
         study_links(goods),
         dict(p0.iter_rows()),
+        settings.market_settings().calibration_band,
     )
     notes.extend(linked.notes)
     inputs = MarketInputs(

@@ -59,6 +59,24 @@ and the calibration would fail). Where :math:`s_{n,o} < 1` (the node makes more 
 miss) the part :math:`Y - L` stays primary supply that no cut of :math:`i` reaches; the
 node, the shortfall and the share are logged and kept in :attr:`StageLinks.table`.
 
+**The P0 block.** Primary supply sells its last ``calibration_band`` of observed output
+at :math:`P_0 (1 - 2\eta)` (:mod:`.supply`), which pins a producing node's price at
+:math:`P_0` from below; a node's demand pins it from both sides (:mod:`.demand`). A
+process costing nothing pins nothing: at a node whose linked output has no final demand
+of its own (a pure exporter, Taiwan's rest of chips in the neon study) the price could
+sit anywhere between the cheapest destination's price less the trade friction and
+:math:`P_0` without changing a flow (it sat 6 % below :math:`P_0`). There,
+:func:`link_stages` splits the process the way primary supply is split: a process of
+capacity :math:`(1 - \delta) L` at no cost and a *P0 block*
+``<process> (P0 block)`` of capacity :math:`\delta L` (same inputs) costing
+
+.. math:: k = P_{0,o} (1 - 2\eta) - \textstyle\sum_i c_{o,i} P_{0,i} \ \ge 0,
+
+so the block runs only at a price of at least :math:`P_0 (1 - 2\eta)`, and the calm
+market reproduces :math:`P_0` at every node (:math:`\delta` = ``calibration_band``,
+:math:`\eta` = :data:`~resilience.optimize.market.curves.CALIBRATION_TIE`). Nodes that
+consume their linked output keep one process (their demand pins the price).
+
 A cut of :math:`x` units of input at a node whose input all goes into one process (no
 final demand of the input there, no stock, no other supplier within reach) lowers that
 process's output by exactly :math:`x / c` (tested on a tiny world and on the shipped
@@ -85,7 +103,7 @@ from resilience.reference.input_coefficients import (
 )
 from resilience.reference.market_balances import BALANCE_FILE, load_market_balances
 
-__all__ = ["LINK_COLUMNS", "USD_M_UNIT", "StageLinks", "link_stages", "study_links"]
+__all__ = ["LINK_COLUMNS", "P0_BLOCK", "USD_M_UNIT", "StageLinks", "link_stages", "study_links"]
 
 #: Columns of :func:`study_links`.
 LINK_COLUMNS: dict[str, type[pl.DataType]] = {
@@ -298,6 +316,7 @@ def link_stages(
     supply: pl.DataFrame,
     links: pl.DataFrame,
     p0_usd_per_unit: Mapping[str, float] | None = None,
+    calibration_band: float = 0.0,
 ) -> StageLinks:
     r"""Processes at every node with observed output of a linked good (module doc).
 
@@ -313,6 +332,10 @@ def link_stages(
         :func:`study_links` rows (or any frame with its columns).
     p0_usd_per_unit
         ``{good: P0}``; when given, every process must cover its input costs at P0.
+    calibration_band
+        :math:`\delta` of the market (``MarketSettings.calibration_band``); with
+        ``p0_usd_per_unit`` and :math:`\delta > 0`, a process at a node without final
+        demand of its output gets its P0 block (module doc, "The P0 block").
 
     Returns
     -------
@@ -420,6 +443,10 @@ def link_stages(
         .drop("_u")
         .filter(pl.col("q0_units_per_month") > 0)
     )
+    if p0_usd_per_unit is not None and calibration_band > 0:
+        processes, process_inputs = _p0_blocks(
+            processes, process_inputs, new_demand, p0_usd_per_unit, calibration_band
+        )
     return StageLinks(
         new_demand.select(demand.columns),
         new_supply.select(supply.columns),
@@ -428,6 +455,59 @@ def link_stages(
         table,
         tuple(notes),
     )
+
+
+#: Name of a process's P0 block: ``<process> (P0 block)``.
+P0_BLOCK = "{process} (P0 block)"
+
+
+def _p0_blocks(
+    processes: pl.DataFrame,
+    process_inputs: pl.DataFrame,
+    demand: pl.DataFrame,
+    p0_usd_per_unit: Mapping[str, float],
+    band: float,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split the processes of nodes without final demand of their output (module doc)."""
+    from resilience.optimize.market.curves import CALIBRATION_TIE
+
+    consumed = demand.filter(pl.col("q0_units_per_month") > 0).select(
+        "node", pl.col("good").alias("good_out")
+    )
+    bare = processes.join(consumed, on=["node", "good_out"], how="anti")
+    if bare.height == 0:
+        return processes, process_inputs
+    p0_in = pl.col("good_in").replace_strict(dict(p0_usd_per_unit), return_dtype=pl.Float64)
+    input_cost = (
+        process_inputs.sort("node", "process", "good_in")
+        .group_by("node", "process", maintain_order=True)
+        .agg(stable_sum(pl.col("input_per_output") * p0_in).alias("_input_cost"))
+    )
+    p0_out = pl.col("good_out").replace_strict(dict(p0_usd_per_unit), return_dtype=pl.Float64)
+    blocks = bare.join(input_cost, on=["node", "process"]).with_columns(
+        pl.format(P0_BLOCK.replace("{process}", "{}"), pl.col("process")).alias("_block"),
+        (band * pl.col("capacity_units_per_month")).alias("capacity_units_per_month"),
+        (p0_out * (1.0 - 2.0 * CALIBRATION_TIE) - pl.col("_input_cost"))
+        .clip(lower_bound=0.0)
+        .alias("cost_usd_per_unit"),
+    )
+    split = pl.struct("node", "process").is_in(
+        bare.select(pl.struct("node", "process")).to_series().implode()
+    )
+    kept = processes.with_columns(
+        pl.when(split)
+        .then((1.0 - band) * pl.col("capacity_units_per_month"))
+        .otherwise(pl.col("capacity_units_per_month"))
+        .alias("capacity_units_per_month")
+    )
+    new_processes = pl.concat(
+        [kept, blocks.select("node", pl.col("_block").alias("process"), *kept.columns[2:])]
+    ).sort("node", "process")
+    block_inputs = process_inputs.join(
+        blocks.select("node", "process", "_block"), on=["node", "process"]
+    ).select("node", pl.col("_block").alias("process"), "good_in", "input_per_output")
+    new_inputs = pl.concat([process_inputs, block_inputs]).sort("node", "process", "good_in")
+    return new_processes.select(processes.columns), new_inputs.select(process_inputs.columns)
 
 
 def _notes(table: pl.DataFrame) -> list[str]:

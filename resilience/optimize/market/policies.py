@@ -36,6 +36,33 @@ members, a use at :math:`o` and a source at :math:`d` in the balance, and
 .. math:: \sum_d p_{o \to d,g,t,w} - r_{o,g,t,w} \le 0 \quad(\text{row ``pool\_release``}),
 
 so only released stock is pooled, not imports.
+
+**Capacity map** (:func:`capacity_map_years`, the ``capacity_map_year`` knob; data, not
+a row family): for the goods with a world balance in ``datasets/market_balances.csv``
+(the chip goods), the supply group of the map year :math:`y` replaces the study year's.
+With :math:`W` the world level of the study year (the cited ``world`` row) and
+:math:`s_{i,y}` the shares of year :math:`y`, node :math:`i`'s capacity is
+
+.. math:: S_i = W\, s_{i,y} / \textstyle\sum_k s_{k,y},
+
+and demand, prices and parameters stay the study year's; arcs are allocated from these
+:math:`S_i` as usual (:mod:`.allocated`). For the CHIPS-Act catalogue entry (SIA/BCG's
+2032 < 10 nm map on the 2022 market) the United States holds
+:math:`0.28 \times 56{,}656.23 = 15{,}863.74` USD m a year of < 10 nm output, Taiwan
+:math:`0.47\,W`, Korea :math:`0.09\,W`. The map *replaces* the supply shares; it does
+not *add* the allies' projected capacity on top of today's
+(:math:`S_i^{today} + s_{i,2032} W_{2032} - S_i^{today}` for the US, EU and Japan), for
+two reasons the data force: (1) no world < 10 nm level for 2032 is cited
+(:math:`W_{2032}` is unknown: SIA/BCG's shares are published without it, and the
+"203 % more US fab capacity" figure is for all nodes), and (2) added capacity with
+today's demand would put world supply :math:`(1 + 0.28 + 0.05)\,W` above demand
+:math:`W`, so the calm market would no longer reproduce :math:`P_0` and every loss would
+be measured against a glut no source describes. Read the map as "the 2022 market with
+the capacity where SIA/BCG expect it in 2032": the investments of the CHIPS and Science
+Act, the EU Chips Act and Japan's subsidies landed, not a crisis response (no fab is
+built within any catalogue disruption's horizon). Non-allied and allied nodes alike take
+the map's shares: Taiwan's and Korea's *shares* fall (69 to 47 %, 31 to 9 %) although
+their capacity grows in absolute terms.
 """
 
 from __future__ import annotations
@@ -44,11 +71,19 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from resilience.errors import DataError, DataProblem
 from resilience.optimize.market.builder import MarketBuilder
 from resilience.optimize.market.core import Extension
 from resilience.optimize.market.inputs import MarketInputs
+from resilience.reference.market_balances import BALANCE_FILE, load_market_balances
 
-__all__ = ["EXPLANATIONS", "pooled_stocks", "sourcing_cap", "stock_build"]
+__all__ = [
+    "EXPLANATIONS",
+    "capacity_map_years",
+    "pooled_stocks",
+    "sourcing_cap",
+    "stock_build",
+]
 
 #: constraint family -> sentence shown when it makes a run infeasible (fields: row keys)
 EXPLANATIONS: dict[str, str] = {
@@ -265,3 +300,80 @@ def pooled_stocks(pool: Sequence[str], goods: Sequence[str] | None = None) -> Ex
         )
 
     return extend
+
+
+def capacity_map_years(
+    goods: Sequence[str],
+    year: int | None,
+    named: Sequence[str] | None = None,
+    *,
+    set_by: str = "policy",
+    table: pl.DataFrame | None = None,
+) -> dict[str, int]:
+    """``good -> map year`` of the ``capacity_map_year`` knob (module doc, capacity map).
+
+    Parameters
+    ----------
+    goods
+        The study's goods (``commodity/stage``).
+    year
+        The knob's value (``None``: no map, an empty mapping).
+    named
+        The ``capacity_map_goods`` knob: the goods the map applies to. ``None``: every
+        good of ``goods`` with supply rows of ``year`` in ``market_balances.csv`` (the
+        others keep their map; at least one must have such rows). A named good that is
+        not in the study is left alone (a catalogue entry serves every study); a named
+        good of the study without supply rows of ``year`` is an error.
+    set_by
+        Who set the knob (``"scenario chips_act_capacity"``), for the error message.
+    table
+        Rows of :func:`~resilience.reference.market_balances.load_market_balances`
+        (default the shipped table).
+
+    Raises
+    ------
+    resilience.errors.DataError
+        A named good without supply rows of ``year`` in ``market_balances.csv`` (or
+        without any rows), or (``named=None``) no good of the study with such rows,
+        naming the file, the row of the good's latest supply group, the column ``year``
+        and the value.
+    """
+    if year is None:
+        return {}
+    table = load_market_balances() if table is None else table
+    with_good = table.with_columns(pl.concat_str("commodity", pl.lit("/"), "stage").alias("good"))
+    have = set(with_good["good"].to_list())
+    chosen = [g for g in goods if g in have] if named is None else [g for g in named if g in goods]
+    supply_years = {
+        g: set(with_good.filter((pl.col("good") == g) & (pl.col("role") == "supply"))["year"])
+        for g in chosen
+    }
+    if named is None:
+        with_map = [g for g in chosen if year in supply_years[g]]
+        if with_map or not chosen:
+            return dict.fromkeys(with_map, year)
+        chosen = chosen[:1]  # none has the year: the error names the first
+    problems: list[DataProblem] = []
+    for good in chosen:
+        supply = with_good.filter((pl.col("good") == good) & (pl.col("role") == "supply"))
+        if year in supply_years[good]:
+            continue
+        years = sorted(set(supply["year"].to_list()))
+        latest = supply.filter(pl.col("year") == max(years)) if years else supply
+        rows = latest["source_row"].to_list()
+        where = f" (rows {min(rows)}-{max(rows)})" if rows else ""
+        problems.append(
+            DataProblem(
+                BALANCE_FILE,
+                min(rows) if rows else None,
+                "year",
+                year,
+                f"{good}: capacity_map_year {year} (set by {set_by}) has no supply rows of "
+                f"that year; supply years of this good: "
+                f"{', '.join(map(str, years)) or 'none'}{where}. Name the goods with a "
+                "projection in capacity_map_goods, or add the cited projection rows",
+            )
+        )
+    if problems:
+        raise DataError(problems)
+    return dict.fromkeys(chosen, year)
