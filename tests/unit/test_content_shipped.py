@@ -56,13 +56,6 @@ def test_drc_hydroxide_and_canadian_cobalt_within_a_factor_two(shares: pl.DataFr
     assert uv["CAN"][0] / uv["COD"][0] > 4.0  # the gross-weight picture the issue reports
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="datasets/trade.parquet still carries quantity_content at the old nickel-ore "
-    "factor (1.5 % Ni); content_factors.csv now says 1.24 % (Fastmarkets 2016). Rebuild it "
-    "with `resilience data refresh` after the merge, then drop this marker (strict: an "
-    "XPASS fails).",
-)
 def test_japan_nickel_demand_is_nickel_not_ore(shares: pl.DataFrame) -> None:
     import dataclasses
 
