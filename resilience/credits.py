@@ -35,6 +35,11 @@ LICENCES: tuple[tuple[str, str, str], ...] = (
         "separated rare earths (MIIT quotas via Reuters, IEA ratios, USGS)",
         "facts with citation; IEA figures CC BY 4.0",
     ),
+    (
+        "UN Comtrade",
+        "UN Comtrade (built on your machine, never shipped)",
+        "UN Comtrade terms: internal use, no re-dissemination",
+    ),
 )
 #: Publishers of single cited figures: table -> its publisher column. Every row of these
 #: tables quotes its figure and its url (their data cards), so they are "cited figures".

@@ -283,3 +283,12 @@ def test_run_all_prints_a_long_composed_scenario_name_whole(tmp_path):
     assert long_name in done.stdout
     assert "…" not in done.stdout
     assert NEGATIVE_ZERO.search(done.stdout) is None, done.stdout
+
+
+def test_credits_name_the_comtrade_terms_for_china_s_monthly_exports(caplog):
+    from resilience.ingest.china_monthly import SOURCE
+
+    line = credits([SOURCE])
+    assert "licence not recorded" not in line
+    assert "no re-dissemination" in line
+    assert "no licence recorded" not in caplog.text
