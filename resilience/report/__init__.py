@@ -35,6 +35,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.report.definition import (
+    ALL_TABLES,
     TABLE_NAMES,
     ReportDefinition,
     load_definition,
@@ -77,7 +78,8 @@ def read_report(
     out_dir
         The report folder (``--out``, plus the definition's ``output`` folder if any).
     table
-        One of :data:`TABLE_NAMES`.
+        One of :data:`~resilience.report.definition.ALL_TABLES` (the default tables and
+        the optional ones, e.g. ``ranking``).
     as_of
         Only this as-of date.
 
@@ -87,7 +89,7 @@ def read_report(
         Unknown table.
     """
     if table not in TABLES:
-        raise ReportError(f"unknown report table {table!r}; allowed: {', '.join(TABLE_NAMES)}")
+        raise ReportError(f"unknown report table {table!r}; allowed: {', '.join(ALL_TABLES)}")
     schema = TABLES[table].schema
     wanted = parse_as_of(as_of) if as_of is not None else None
     frames = [

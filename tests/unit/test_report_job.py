@@ -233,3 +233,10 @@ def test_other_as_of_untouched_and_schema_evolution(
         "hive_partitioning=true, union_by_name=true) group by as_of order by as_of"
     ).fetchall()
     assert union == [(dt.date(2026, 11, 13), 0), (dt.date(2026, 11, 20), 1)]
+
+
+def test_read_report_names_every_table_it_knows_on_an_unknown_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from resilience.report import ReportError
+
+    with pytest.raises(ReportError, match=r"unknown report table 'rankings'.*ranking"):
+        read_report(tmp_path, "rankings")
