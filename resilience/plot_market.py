@@ -175,9 +175,16 @@ _FLAT = 0.02
 
 
 def _unit_of(good: str) -> str:
-    """The content unit of ``good`` (``commodity/stage``) in ``datasets/commodities.csv``."""
+    """The unit the market core counts ``good`` (``commodity/stage``) in.
+
+    ``datasets/commodities.csv``'s unit, or the unit of the good's world row in
+    ``datasets/market_balances.csv`` where it has one (chips: USD m of output; battery
+    cells: GWh), as :func:`~resilience.optimize.market.links_data.in_market_units` says.
+    """
+    from resilience.optimize.market.links_data import in_market_units
+
     commodity, _, stage = good.partition("/")
-    table = load_commodities()
+    table = in_market_units(load_commodities())
     found = table.filter((pl.col("commodity") == commodity) & (pl.col("stage") == stage))
     return str(found["unit"][0]) if found.height else "unit"
 

@@ -555,3 +555,11 @@ def test_tick_text_has_no_negative_zero_or_scientific_notation() -> None:
     assert unit == "%"
     assert pct(23.15) == "23.1%" or pct(23.15) == "23.2%"
     assert pct(-1e-12) == "0%"
+
+
+def test_market_price_axes_use_the_market_core_unit_of_each_good() -> None:
+    from resilience.plot_market import _unit_of
+
+    assert _unit_of("wafer_fab_leading_edge/manufacturing") == "USD_m"  # not pct_of_world
+    assert _unit_of("battery_cells/manufacturing") == "GWh"
+    assert _unit_of("cobalt/refining") == "t"

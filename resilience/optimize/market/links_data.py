@@ -103,7 +103,15 @@ from resilience.reference.input_coefficients import (
 )
 from resilience.reference.market_balances import BALANCE_FILE, load_market_balances
 
-__all__ = ["LINK_COLUMNS", "P0_BLOCK", "USD_M_UNIT", "StageLinks", "link_stages", "study_links"]
+__all__ = [
+    "LINK_COLUMNS",
+    "P0_BLOCK",
+    "USD_M_UNIT",
+    "StageLinks",
+    "in_market_units",
+    "link_stages",
+    "study_links",
+]
 
 #: Columns of :func:`study_links`.
 LINK_COLUMNS: dict[str, type[pl.DataType]] = {
@@ -158,7 +166,7 @@ def study_links(
     path = path or datasets_dir() / COEFFICIENT_FILE
     commodities = commodities if commodities is not None else load_commodities()
     table = load_input_coefficients(path, commodities=commodities)
-    commodities = _in_market_units(commodities)
+    commodities = in_market_units(commodities)
     rows = table.select(
         pl.concat_str("input_commodity", pl.lit("/"), "input_stage").alias("good_in"),
         pl.concat_str("output_commodity", pl.lit("/"), "output_stage").alias("good_out"),
@@ -200,7 +208,7 @@ def study_links(
     ).sort("good_out", "good_in")
 
 
-def _in_market_units(commodities: pl.DataFrame) -> pl.DataFrame:
+def in_market_units(commodities: pl.DataFrame) -> pl.DataFrame:
     """The commodity table with each good counted as the market core counts it.
 
     A good with a world row in ``datasets/market_balances.csv`` is counted on the market
