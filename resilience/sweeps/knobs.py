@@ -40,6 +40,9 @@ __all__ = [
     "points_frame",
 ]
 
+#: Knob kinds (:data:`resilience.specs.KNOB_TABLE`) whose values are whole numbers.
+WHOLE_NUMBER_KINDS = frozenset({"count", "year_or_null"})
+
 #: Most points a sweep grid may have unless the caller raises the limit.
 DEFAULT_MAX_POINTS = 100_000
 
@@ -189,11 +192,21 @@ def grid_points(
 
 
 def points_frame(knobs: Sequence[str], points: Sequence[Point]) -> pl.DataFrame:
-    """The knob columns of a sweep's result: numbers as Float64, anything else as text."""
+    """The knob columns of a sweep's result.
+
+    Whole-number knobs (:data:`WHOLE_NUMBER_KINDS`: a count, a year) as Int64, other
+    numbers as Float64, anything else as text.
+    """
     columns: dict[str, pl.Series] = {}
+    kinds = {k.name: k.kind for k in KNOB_TABLE}
     for k in knobs:
         values = [p.values()[k] for p in points]
-        if all(isinstance(v, int | float) and not isinstance(v, bool) or v is None for v in values):
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) or v is None for v in values
+        )
+        if numbers and kinds.get(k) in WHOLE_NUMBER_KINDS:
+            columns[k] = pl.Series(k, values, pl.Int64)
+        elif numbers:
             columns[k] = pl.Series(k, [None if v is None else float(v) for v in values], pl.Float64)
         else:
             columns[k] = pl.Series(k, [None if v is None else str(v) for v in values], pl.String)

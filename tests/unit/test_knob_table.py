@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import polars as pl
 import pytest
 
 from resilience.scenarios import SpecError, load_catalogue
@@ -60,3 +61,14 @@ def test_two_alternatives_of_one_event_cannot_be_composed() -> None:
         for s in catalogue.parse("taiwan_blockade_6m+chips_act_capacity", file="cli", key="k")
     ]
     assert names == ["taiwan_blockade_6m", "chips_act_capacity"]
+
+
+def test_a_swept_year_stays_a_whole_number_column() -> None:
+    from resilience.sweeps.knobs import grid_points, points_frame
+
+    grid = {"capacity_map_year": [None, 2032], "spare_capacity": [0.1]}
+    knobs, points = grid_points(grid, source="t")
+    frame = points_frame(knobs, points)
+    assert frame.schema["capacity_map_year"] == pl.Int64  # printed 2032, not 2,032
+    assert frame["capacity_map_year"].to_list() == [None, 2032]
+    assert frame.schema["spare_capacity"] == pl.Float64
