@@ -227,7 +227,8 @@ class _RunOutcome:
 
 def _effects(result: Any, name: str, worst: str) -> pl.DataFrame:
     """Per member: loss in the worst scenario, largest price rise and shortfall (which good)."""
-    loss = result.members.filter(pl.col("scenario") == worst).select("member", "welfare_loss_usd")
+    in_worst = pl.col("scenario").eq_missing(worst)  # worst is None when no member trades
+    loss = result.members.filter(in_worst).select("member", "welfare_loss_usd")
     good = pl.concat_str("commodity", pl.lit("/"), "stage")
     by_good = result.summary.select(
         pl.col("member_iso3").alias("member"),
@@ -283,7 +284,7 @@ def _run_one(
     totals = result.totals.row(0, named=True)
     note = "; ".join(result.notes) or None
     worst = totals["worst_scenario"]
-    losses = result.members.filter(pl.col("scenario") == worst).select(
+    losses = result.members.filter(pl.col("scenario").eq_missing(worst)).select(
         "member", pl.lit(name).alias("run"), "welfare_loss_usd"
     )
     if out_dir is not None:
