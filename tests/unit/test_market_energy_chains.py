@@ -27,6 +27,7 @@ from resilience.optimize.market.from_data import (
     run_study_market,
 )
 from resilience.optimize.market.links_data import study_links
+from resilience.optimize.market.testing import net_received
 from resilience.optimize.solve import SolverOptions
 from resilience.paths import datasets_dir
 from resilience.scenarios import load_catalogue, load_study
@@ -168,41 +169,7 @@ def test_the_calm_market_reproduces_the_balances_and_p0() -> None:
 # ----------------------------------------------------------------------------- the cut
 def _net_graphite_into(r, node: str, scenario: str) -> list[float]:  # type: ignore[no-untyped-def]
     """Graphite a node gets a month: imports - exports + own output."""
-    return _net_into(r, GRAPHITE, node, scenario)
-
-
-def _net_into(r, good: str, node: str, scenario: str) -> list[float]:  # type: ignore[no-untyped-def]
-    """What a node gets of ``good`` a month: imports - exports + own output."""
-    flows = r.flows().filter((pl.col("good") == good) & (pl.col("scenario") == scenario))
-    into = (
-        flows.filter(pl.col("destination") == node)
-        .group_by("month")
-        .agg(pl.col("flow_units").sum().alias("in"))
-    )
-    out = (
-        flows.filter(pl.col("origin") == node)
-        .group_by("month")
-        .agg(pl.col("flow_units").sum().alias("out"))
-    )
-    own = (
-        r.supply()
-        .filter(
-            (pl.col("node") == node) & (pl.col("good") == good) & (pl.col("scenario") == scenario)
-        )
-        .select("month", "output_units")
-    )
-    net = (
-        into.join(out, on="month", how="left")
-        .join(own, on="month", how="left")
-        .select(
-            "month",
-            (
-                pl.col("in") - pl.col("out").fill_null(0.0) + pl.col("output_units").fill_null(0.0)
-            ).alias("net"),
-        )
-        .sort("month")
-    )
-    return net["net"].to_list()
+    return net_received(r, GRAPHITE, node, scenario)
 
 
 def _cells(r, node: str, scenario: str) -> list[float]:  # type: ignore[no-untyped-def]
@@ -327,7 +294,7 @@ def test_china_s_polysilicon_cut_leaves_wafers_outside_china_whole() -> None:
         [(WORLD_WAFER_GW - CHINA_WAFER_GW) / 12] * 12, rel=1e-6
     )
     # ROW's own polysilicon stayed home: its net intake is its wafers' need
-    net = _net_into(r.result, POLY, "ROW", PV_SCENARIO)
+    net = net_received(r.result, POLY, "ROW", PV_SCENARIO)
     assert net[0] == pytest.approx(c * (WORLD_WAFER_GW - CHINA_WAFER_GW) / 12, rel=1e-6)
 
 

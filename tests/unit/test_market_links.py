@@ -15,7 +15,13 @@ from resilience.optimize.market.disruptions import covered_months
 from resilience.optimize.market.from_data import StudyMarketSettings, study_market
 from resilience.optimize.market.inputs import MarketInputs
 from resilience.optimize.market.links_data import link_stages, study_links
-from resilience.optimize.market.testing import DEFAULT_PARAMETERS, GAAS, GALLIUM, gallium_world
+from resilience.optimize.market.testing import (
+    DEFAULT_PARAMETERS,
+    GAAS,
+    GALLIUM,
+    gallium_world,
+    net_received,
+)
 from resilience.optimize.solve import SolverOptions
 from resilience.paths import datasets_dir
 from resilience.scenarios import load_study
@@ -246,43 +252,7 @@ def _with_gaas_at_japan(inputs: MarketInputs) -> tuple[MarketInputs, float]:
 
 def _net_gallium_into_japan(r, scenario: str) -> list[float]:  # type: ignore[no-untyped-def]
     """Gallium Japan gets a month in ``scenario``: imports - exports + own output."""
-    return _net_gallium_into(r, scenario, "JPN")
-
-
-def _net_gallium_into(r, scenario: str, node: str) -> list[float]:  # type: ignore[no-untyped-def]
-    """Gallium ``node`` gets a month in ``scenario``: imports - exports + own output."""
-    flows = r.flows().filter((pl.col("good") == GALLIUM) & (pl.col("scenario") == scenario))
-    into = (
-        flows.filter(pl.col("destination") == node)
-        .group_by("month")
-        .agg(pl.col("flow_units").sum().alias("in"))
-    )
-    out = (
-        flows.filter(pl.col("origin") == node)
-        .group_by("month")
-        .agg(pl.col("flow_units").sum().alias("out"))
-    )
-    own = (
-        r.supply()
-        .filter(
-            (pl.col("node") == node)
-            & (pl.col("good") == GALLIUM)
-            & (pl.col("scenario") == scenario)
-        )
-        .select("month", "output_units")
-    )
-    net = (
-        into.join(out, on="month", how="left")
-        .join(own, on="month", how="left")
-        .select(
-            "month",
-            (
-                pl.col("in") - pl.col("out").fill_null(0.0) + pl.col("output_units").fill_null(0.0)
-            ).alias("net"),
-        )
-        .sort("month")
-    )
-    return net["net"].to_list()
+    return net_received(r, GALLIUM, "JPN", scenario)
 
 
 def test_shipped_gallium_balance_is_usgs_production_and_calibrates() -> None:
@@ -430,9 +400,9 @@ def test_china_s_gallium_stop_lowers_german_gaas_by_the_lost_gallium_over_0_482(
     cut = run_market(inputs, settings, options=QUIET)
     c = _c()
     made = 0.65 * GAAS_WORLD_T / 12
-    before = _net_gallium_into(base, "base", "DEU")
+    before = net_received(base, GALLIUM, "DEU", "base")
     assert before == pytest.approx([made * c] * 3, rel=1e-9)
-    after = _net_gallium_into(cut, CONTROLS, "DEU")
+    after = net_received(cut, GALLIUM, "DEU", CONTROLS)
     output = (
         cut.conversion()
         .filter((pl.col("scenario") == CONTROLS) & (pl.col("node") == "DEU"))

@@ -20,8 +20,8 @@ from resilience.errors import DataError
 from resilience.optimize.market import MarketSettings, run_market
 from resilience.optimize.market.curves import CALIBRATION_TIE
 from resilience.optimize.market.inputs import MarketInputs
-from resilience.optimize.market.links_data import link_stages, study_links
-from resilience.optimize.market.testing import DEFAULT_PARAMETERS, cut, parameters, world
+from resilience.optimize.market.links_data import study_links
+from resilience.optimize.market.testing import DEFAULT_PARAMETERS, linked_pair_world
 from resilience.optimize.solve import SolverOptions
 from resilience.paths import datasets_dir
 
@@ -41,27 +41,7 @@ def _c() -> float:
 
 def magnet_world(availability: float = 1.0, months: int = 1) -> MarketInputs:
     """C ships J the REO its magnets need; J sells every magnet to U; C -> J cut."""
-    links = study_links([REE, MAGNETS])
-    shipped = _c() * MADE_T_PER_MONTH
-    observed = world(
-        {("C", REE): 30.0, ("J", REE): shipped, ("U", MAGNETS): MADE_T_PER_MONTH},
-        {("C", REE): 30.0 + shipped, ("J", MAGNETS): MADE_T_PER_MONTH},
-        {("C", "J", REE): shipped, ("J", "U", MAGNETS): MADE_T_PER_MONTH},
-        params=parameters({REE: {}, MAGNETS: {}}),
-        scenarios={"cut": 1.0},
-        availability=cut("C", availability, range(1, months + 1), destination="J", good=REE)
-        if availability < 1.0
-        else (),
-        months=months,
-    )
-    p0 = dict(observed.parameter_frame().select("good", "p0_usd_per_unit").iter_rows())
-    linked = link_stages(observed.demand, observed.supply, links, p0)
-    return observed.with_changes(
-        demand=linked.demand,
-        supply=linked.supply,
-        processes=linked.processes,
-        process_inputs=linked.process_inputs,
-    )
+    return linked_pair_world(REE, MAGNETS, availability, months, made_per_month=MADE_T_PER_MONTH)
 
 
 def test_the_shipped_coefficient_is_the_metal_content_in_reo() -> None:

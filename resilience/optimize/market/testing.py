@@ -33,6 +33,8 @@ __all__ = [
     "GOOD",
     "ORE",
     "gallium_world",
+    "linked_pair_world",
+    "net_received",
     "linked_world",
     "SYNTHETIC_COMMODITIES",
     "cut",
@@ -566,22 +568,51 @@ def gallium_world(
     (the only one) has C -> J at ``availability`` in every month; 1 leaves the world
     undisturbed.
     """
-    links = study_links([GALLIUM, GAAS])
+    return linked_pair_world(
+        GALLIUM,
+        GAAS,
+        availability,
+        months,
+        input_per_output=input_per_output,
+        made_per_month=gaas_made_t_per_month,
+        upstream_own_use_per_month=china_use_t_per_month,
+    )
+
+
+def linked_pair_world(
+    upstream: str,
+    downstream: str,
+    availability: float = 1.0,
+    months: int = 1,
+    *,
+    input_per_output: float | None = None,
+    made_per_month: float = 100.0,
+    upstream_own_use_per_month: float = 30.0,
+) -> MarketInputs:
+    """``upstream`` from C made into ``downstream`` at J and sold to U; C -> J cut.
+
+    The world of :func:`gallium_world` for any pair of goods with a row in
+    ``datasets/input_coefficients.csv`` (``input_per_output`` overrides its coefficient):
+    C makes ``upstream`` and uses ``upstream_own_use_per_month`` itself, ships J what J's
+    ``made_per_month`` of ``downstream`` needs, J sells it all to U; scenario ``cut`` has
+    C -> J at ``availability`` in every month.
+    """
+    links = study_links([upstream, downstream])
     if input_per_output is not None:
         links = links.with_columns(pl.lit(float(input_per_output)).alias("input_per_output"))
     c = float(links["input_per_output"].item())
-    shipped = c * gaas_made_t_per_month
+    shipped = c * made_per_month
     observed = world(
         {
-            ("C", GALLIUM): china_use_t_per_month,
-            ("J", GALLIUM): shipped,
-            ("U", GAAS): gaas_made_t_per_month,
+            ("C", upstream): upstream_own_use_per_month,
+            ("J", upstream): shipped,
+            ("U", downstream): made_per_month,
         },
-        {("C", GALLIUM): china_use_t_per_month + shipped, ("J", GAAS): gaas_made_t_per_month},
-        {("C", "J", GALLIUM): shipped, ("J", "U", GAAS): gaas_made_t_per_month},
-        params=parameters({GALLIUM: {}, GAAS: {}}),
+        {("C", upstream): upstream_own_use_per_month + shipped, ("J", downstream): made_per_month},
+        {("C", "J", upstream): shipped, ("J", "U", downstream): made_per_month},
+        params=parameters({upstream: {}, downstream: {}}),
         scenarios={"cut": 1.0},
-        availability=cut("C", availability, range(1, months + 1), destination="J", good=GALLIUM)
+        availability=cut("C", availability, range(1, months + 1), destination="J", good=upstream)
         if availability < 1.0
         else (),
         months=months,
@@ -594,3 +625,41 @@ def gallium_world(
         processes=linked.processes,
         process_inputs=linked.process_inputs,
     )
+
+
+def net_received(result: Any, good: str, node: str, scenario: str) -> list[float]:
+    r"""What ``node`` gets of ``good`` a month in ``scenario``: imports - exports + output.
+
+    ``result`` is a solved :class:`~.results.MarketResult`; one value per month in which
+    the node imports, in month order.
+    """
+    flows = result.flows().filter((pl.col("good") == good) & (pl.col("scenario") == scenario))
+    into = (
+        flows.filter(pl.col("destination") == node)
+        .group_by("month")
+        .agg(pl.col("flow_units").sum().alias("in"))
+    )
+    out = (
+        flows.filter(pl.col("origin") == node)
+        .group_by("month")
+        .agg(pl.col("flow_units").sum().alias("out"))
+    )
+    own = (
+        result.supply()
+        .filter(
+            (pl.col("node") == node) & (pl.col("good") == good) & (pl.col("scenario") == scenario)
+        )
+        .select("month", "output_units")
+    )
+    net = (
+        into.join(out, on="month", how="left")
+        .join(own, on="month", how="left")
+        .select(
+            "month",
+            (
+                pl.col("in") - pl.col("out").fill_null(0.0) + pl.col("output_units").fill_null(0.0)
+            ).alias("net"),
+        )
+        .sort("month")
+    )
+    return [float(x) for x in net["net"].to_list()]
