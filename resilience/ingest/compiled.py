@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
-from resilience.ingest.completeness import check_csv_complete
+from resilience.ingest.cited import read_cited_csv
 from resilience.ingest.numbers import parse_numbers
 from resilience.reference.commodities import load_commodities
 from resilience.reference.countries import WORLD, CountryResolver
@@ -60,23 +60,7 @@ def read_compiled_shares(path: Path | str) -> pl.DataFrame:
         0-100, group sums above 100.5, or a row without a URL or quote.
     """
     path = Path(path)
-    check_csv_complete(path)
-    raw = pl.read_csv(path, infer_schema=False)
-    missing = [c for c in COMPILED_COLUMNS if c not in raw.columns]
-    if missing:
-        raise DataError(
-            [DataProblem(path.name, None, c, None, "required column is missing") for c in missing]
-        )
-    frame = raw.with_row_index("source_row", offset=2).with_columns(
-        pl.col("source_row").cast(pl.Int64)
-    )
-    problems: list[DataProblem] = []
-    for column in ("url", "quote", "publisher"):
-        empty = frame.filter(pl.col(column).is_null() | (pl.col(column).str.strip_chars() == ""))
-        problems += [
-            DataProblem(path.name, row, column, None, "every figure needs a citation")
-            for row in empty["source_row"].to_list()
-        ]
+    frame, problems = read_cited_csv(path, COMPILED_COLUMNS, ("url", "quote", "publisher"))
     known = load_commodities().select("commodity", "stage")
     unknown = frame.join(known, on=["commodity", "stage"], how="anti")
     problems += [

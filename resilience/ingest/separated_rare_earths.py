@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
-from resilience.ingest.completeness import check_csv_complete
+from resilience.ingest.cited import read_cited_csv
 from resilience.ingest.numbers import parse_numbers
 from resilience.reference.countries import CountryResolver
 from resilience.schemas.tables import SourceProduction
@@ -50,23 +50,7 @@ def read_separated_rare_earths(path: Path | str) -> pl.DataFrame:
         column and value.
     """
     path = Path(path)
-    check_csv_complete(path)
-    raw = pl.read_csv(path, infer_schema=False)
-    missing = [c for c in COLUMNS if c not in raw.columns]
-    if missing:
-        raise DataError(
-            [DataProblem(path.name, None, c, None, "required column is missing") for c in missing]
-        )
-    frame = raw.with_row_index("source_row", offset=2).with_columns(
-        pl.col("source_row").cast(pl.Int64)
-    )
-    problems = [
-        DataProblem(path.name, row, column, None, "every figure needs a citation")
-        for column in ("method", "publisher", "url", "quote")
-        for row in frame.filter(
-            pl.col(column).is_null() | (pl.col(column).str.strip_chars() == "")
-        )["source_row"].to_list()
-    ]
+    frame, problems = read_cited_csv(path, COLUMNS, ("method", "publisher", "url", "quote"))
     if problems:
         raise DataError(problems)
     frame = parse_numbers(frame, "quantity_t_reo", file=path.name, out="quantity")
