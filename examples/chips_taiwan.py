@@ -156,19 +156,20 @@ rs.plots.price_paths(runs[6], "USA")
 # blockade: prices reach the value of the lost car and device output and fall back when
 # Taiwan's ships sail again.
 #
-# ## What pooled inventories and the 2032 capacity map buy
+# ## What pooled inventories and the CHIPS Acts' capacity buy
 #
 # `chip_pooled_inventories` makes every member hold at least 40 days and share releases
-# in a crisis. A study of 2032 uses SIA/BCG's projected < 10 nm map (the CHIPS Acts: the
-# US 28 %, Europe 6 %, Japan 5 %, Taiwan 47 %, Korea 9 %) with the same buyers.
+# in a crisis. `chips_act_capacity` (a catalogue policy: knob `capacity_map_year: 2032`)
+# puts SIA/BCG's projected < 10 nm map in place — the CHIPS Acts' fabs landed: the US
+# 28 %, Europe 6 %, Japan 5 %, Taiwan 47 %, Korea 9 % — with today's buyers and prices.
 
 # %%
 pooled = rs.run(chips, "taiwan_blockade_6m+chip_pooled_inventories")
-in_2032 = rs.run(dataclasses.replace(chips, year=2032), "taiwan_blockade_6m")
+chips_act = rs.run(chips, "taiwan_blockade_6m+chips_act_capacity")
 for name, result in {
     "no policy": runs[6],
     "pooled inventories": pooled,
-    "2032 map": in_2032,
+    "CHIPS-Act capacity": chips_act,
 }.items():
     t = result.totals.row(0, named=True)
     print(
@@ -183,6 +184,6 @@ rs.plots.loss_by_scenario(pooled)
 #   price for < 10 nm logic, so shared releases have nowhere cheaper to go; the 40-day
 #   floor is below what the stress model builds anyway. The members' total is unchanged;
 #   the US carries a little less, Europe and Japan a little more.
-# - **Capacity at home is what cuts the loss.** On the 2032 map US fabs keep producing
-#   through the blockade: the members' consumers still pay a blockade price, but their
-#   own producers earn it — the net loss falls to a fraction of 2022's.
+# - **Capacity at home is what cuts the loss.** With the CHIPS Acts' fabs in place, US
+#   fabs keep producing through the blockade: the members' consumers still pay a blockade
+#   price, but their own producers earn it — the net loss falls to a fraction of today's.

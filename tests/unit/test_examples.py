@@ -175,8 +175,8 @@ def test_chips_notebook(executed: dict[str, Any]) -> None:
     assert 0 < bound <= shed
     worst = {
         name: _number(text, rf"{name}: members lose USD ([\d,.]+) m if")
-        for name in ("no policy", "pooled inventories", "2032 map")
+        for name in ("no policy", "pooled inventories", "CHIPS-Act capacity")
     }
     assert worst["pooled inventories"] == pytest.approx(worst["no policy"], rel=0.01)
-    assert worst["2032 map"] < 0.5 * worst["no policy"]  # capacity at home cuts the loss
+    assert worst["CHIPS-Act capacity"] < 0.5 * worst["no policy"]  # capacity at home cuts it
     assert len(_images(nb)) >= 2
