@@ -393,22 +393,7 @@ class Catalogue:
             raise SpecError.single(
                 file, key, expression, "empty scenario name", "names joined by '+', e.g. a+b"
             )
-        specs = [self.get(p, file=file, key=key) for p in dict.fromkeys(parts)]
-        seen: dict[str, str] = {}
-        for spec in specs:
-            group = spec.alternative_of
-            if group is not None and group in seen:
-                raise SpecError.single(
-                    file,
-                    key,
-                    expression,
-                    f"{seen[group]} and {spec.name} are alternatives of {group} (one event "
-                    "of different lengths or forms), so they cannot happen together",
-                    "one alternative per run: run them one at a time",
-                )
-            if group is not None:
-                seen[group] = spec.name
-        return specs
+        return [self.get(p, file=file, key=key) for p in dict.fromkeys(parts)]
 
     def overrides(
         self, expression: str, *, file: str | Path, key: str

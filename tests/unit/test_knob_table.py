@@ -49,20 +49,6 @@ def test_the_table_wording_is_what_a_bad_value_reports(tmp_path) -> None:  # typ
     assert "(0, 1] (probability of each event in a year)" in text
 
 
-def test_two_alternatives_of_one_event_cannot_be_composed() -> None:
-    from resilience.paths import project_root
-
-    catalogue = load_catalogue(project_root() / "models" / "scenarios.yaml")
-    with pytest.raises(SpecError, match=r"alternatives of taiwan_strait_crisis"):
-        catalogue.parse("taiwan_blockade_3m+taiwan_blockade_6m", file="cli", key="--scenario")
-    # one alternative with a policy is fine
-    names = [
-        s.name
-        for s in catalogue.parse("taiwan_blockade_6m+chips_act_capacity", file="cli", key="k")
-    ]
-    assert names == ["taiwan_blockade_6m", "chips_act_capacity"]
-
-
 def test_a_swept_year_stays_a_whole_number_column() -> None:
     from resilience.sweeps.knobs import grid_points, points_frame
 
