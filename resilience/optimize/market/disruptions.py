@@ -41,6 +41,7 @@ __all__ = [
     "Event",
     "availability_rows",
     "covered_months",
+    "covered_shares",
     "events",
     "goods_hit",
     "scenario_table",
@@ -78,8 +79,8 @@ def events(comp: Composition) -> list[Event]:
     ]
 
 
-def covered_months(duration_days: float, availability: float, months: int) -> list[float]:
-    """Availability of months ``1..months`` under a disruption starting on day 1."""
+def covered_shares(duration_days: float, months: int) -> list[float]:
+    """Share of each month ``1..months`` that a disruption starting on day 1 covers."""
     span = duration_days * months / _DAYS_PER_YEAR
     if span > months + 1e-9:
         log.info(
@@ -87,11 +88,17 @@ def covered_months(duration_days: float, availability: float, months: int) -> li
             duration_days,
             months,
         )
-    out = []
-    for m in range(1, months + 1):
-        share = min(max(span - (m - 1), 0.0), 1.0)
-        out.append(1.0 - (1.0 - availability) * share)
-    return out
+    return [min(max(span - (m - 1), 0.0), 1.0) for m in range(1, months + 1)]
+
+
+def covered_months(duration_days: float, availability: float, months: int) -> list[float]:
+    r"""Availability of months ``1..months`` under a disruption starting on day 1.
+
+    A month covered for a share :math:`s` of its days at availability :math:`a` has
+    :math:`\alpha = 1 - (1 - a)\,s`; its growth availability (the share of the month
+    the arc is open, :mod:`resilience.optimize.market.trade`) is :math:`1 - s`.
+    """
+    return [1.0 - (1.0 - availability) * s for s in covered_shares(duration_days, months)]
 
 
 def goods_hit(rule: DisruptionSpec, goods: Sequence[str]) -> list[str]:
@@ -133,7 +140,9 @@ def availability_rows(
     Returns
     -------
     polars.DataFrame
-        ``origin, destination, good, month, scenario, availability`` where < 1.
+        ``origin, destination, good, month, scenario, availability,
+        growth_availability`` where the availability is < 1 (growth availability: the
+        share of the month no event covers, :func:`covered_months`).
     """
     goods = sorted(set(arcs["good"].to_list()))
     parts: list[pl.DataFrame] = []
@@ -147,14 +156,20 @@ def availability_rows(
                 cut = cut.filter(pl.col("destination").is_in(node(rule.targets.resolve(on))))
             if cut.height == 0:
                 continue
-            path = covered_months(rule.duration_days, rule.availability, months)
+            shares = covered_shares(rule.duration_days, months)
             by_month = pl.DataFrame(
                 {
                     "month": list(range(1, months + 1)),
-                    "availability": path,
+                    "availability": covered_months(rule.duration_days, rule.availability, months),
+                    "growth_availability": [1.0 - s for s in shares],
                     "scenario": [event.label] * months,
                 },
-                schema={"month": pl.Int64, "availability": pl.Float64, "scenario": pl.String},
+                schema={
+                    "month": pl.Int64,
+                    "availability": pl.Float64,
+                    "growth_availability": pl.Float64,
+                    "scenario": pl.String,
+                },
             ).filter(pl.col("availability") < 1.0)
             parts.append(cut.select("origin", "destination", "good").join(by_month, how="cross"))
     keys = ["origin", "destination", "good", "month", "scenario"]
@@ -167,13 +182,14 @@ def availability_rows(
                 "month": pl.Int64,
                 "scenario": pl.String,
                 "availability": pl.Float64,
+                "growth_availability": pl.Float64,
             }
         )
     return (
         pl.concat(parts)
         .group_by(keys)
-        .agg(pl.col("availability").min())
-        .select(*keys, "availability")
+        .agg(pl.col("availability").min(), pl.col("growth_availability").min())
+        .select(*keys, "availability", "growth_availability")
         .sort(keys)
     )
 

@@ -33,6 +33,9 @@ Tables (column names carry units; optional columns get the default shown)
                 destination :data:`ALL` scales what ``origin`` can produce (primary
                 output and process output of the good), a node scales what the arc
                 ``origin -> destination`` can carry (embargo, blockade). Missing = 1.
+                Optional ``growth_availability`` in [0, 1]: the share of the month the
+                arc is fully open, scaling its growth capacity (default: the
+                ``availability``; see :mod:`resilience.optimize.market.trade`).
 
 Every rejected value raises :class:`resilience.errors.DataError` naming the table (or the
 file it came from, see ``sources``), the row as a CSV of the frame would number it

@@ -65,12 +65,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "month": pl.Int64,
         "scenario": pl.String,
         "availability": pl.Float64,
+        "growth_availability": pl.Float64,
     },
 }
 #: optional columns and their defaults (filled when the column is absent)
 DEFAULTS: dict[str, dict[str, Any]] = {
     "arcs": {"kind": "trade", "capacity_units_per_month": None, "ramp_base_units_per_month": None},
     "processes": {"cost_usd_per_unit": 0.0},
+    "availability": {"growth_availability": None},
 }
 KEYS: dict[str, list[str]] = {
     "nodes": ["node"],

@@ -4,12 +4,20 @@ An arc :math:`a = (o \to d, g)` of kind ``"trade"`` carries
 
 - ``flow_base`` :math:`\le \alpha_{a,t,w}\,f_{0,a}`: up to its observed flow, at no
   extra cost (the observed pattern is already paid for in :math:`P_0`);
-- ``flow_growth`` :math:`\le \alpha_{a,t,w}\,\rho_g\,r_a\,t`: growth above the observed
+- ``flow_growth`` :math:`\le \gamma_{a,t,w}\,\rho_g\,r_a\,t`: growth above the observed
   flow, and every unit on a new arc (:math:`f_0 = 0`), paying the friction
   :math:`\tau_g P_{0,g}` per unit (switching, qualification, freight). Growth capacity
   ramps up by :math:`\rho_g r_a` per month since the start of the horizon (the crisis
   starts at month 1; new supply takes time), where :math:`r_a` is the arc's ramp base
   (its observed flow, or for a new arc the destination's observed demand).
+  :math:`\gamma_{a,t,w}` is the share of the month in which the arc is fully open
+  (``growth_availability``; default :math:`\alpha`): a cut arc carries at most
+  :math:`\alpha f_0` while the cut lasts, with no growth on top. For an embargo
+  (:math:`\alpha = 0` while it lasts) :math:`\gamma = \alpha`; for a partial cut (a
+  quota, a bypass pipeline: Saudi crude at 30 %) growth on top of the cut would let the
+  supplier ship more than the cut allows (:math:`\alpha f_0 (1 + \rho t)`), so
+  :math:`\gamma` is the uncovered share of the month
+  (:func:`resilience.optimize.market.disruptions.availability_rows`).
 
 An arc of kind ``"fixed"`` (pipeline, fixed link) carries only ``flow_base``
 :math:`\le \alpha\,\text{capacity}`: no growth. :math:`\alpha \in [0, 1]` is the arc
@@ -63,7 +71,7 @@ def add_trade(builder: MarketBuilder, inputs: MarketInputs) -> None:
 
     Math: :math:`0 \le \text{flow\_base} \le \alpha f_0` (trade) or
     :math:`\alpha\,\text{cap}` (fixed); :math:`0 \le \text{flow\_growth} \le
-    \alpha\,\rho\,r\,t` (trade only). All are bounds, so trade never makes a run
+    \gamma\,\rho\,r\,t` (trade only). All are bounds, so trade never makes a run
     infeasible (no explanation needed).
     """
     params = inputs.parameter_frame().select(
@@ -74,7 +82,10 @@ def add_trade(builder: MarketBuilder, inputs: MarketInputs) -> None:
         .join(params, on="good")
         .join(inputs.periods(), how="cross")
         .join(inputs.arc_availability(), on=_KEYS, how="left")
-        .with_columns(pl.col("availability").fill_null(1.0))
+        .with_columns(
+            pl.col("availability").fill_null(1.0),
+            pl.coalesce("growth_availability", "availability").fill_null(1.0),
+        )
         .sort(_KEYS)
     )
     base = grid.with_columns(
@@ -87,7 +98,7 @@ def add_trade(builder: MarketBuilder, inputs: MarketInputs) -> None:
     )
     growth = grid.filter(pl.col("kind") == "trade").with_columns(
         (
-            pl.col("availability")
+            pl.col("growth_availability")
             * pl.col("ramp_share_per_month")
             * pl.col("ramp_base_units_per_month")
             * pl.col("month").cast(pl.Float64)

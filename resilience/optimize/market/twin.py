@@ -137,7 +137,10 @@ def highspy_twin(inputs: MarketInputs, settings: MarketSettings | None = None) -
         .join(params, on="good")
         .join(periods, how="cross")
         .join(inputs.arc_availability(), on=_ARC_KEYS, how="left")
-        .with_columns(pl.col("availability").fill_null(1.0))
+        .with_columns(
+            pl.col("availability").fill_null(1.0),
+            pl.coalesce("growth_availability", "availability").fill_null(1.0),
+        )
         .sort(_ARC_KEYS)
     )
     fixed = pl.col("kind") == "fixed"
@@ -158,7 +161,10 @@ def highspy_twin(inputs: MarketInputs, settings: MarketSettings | None = None) -
     growth = c.add(
         "flow_growth",
         arcs.filter(~fixed),
-        pl.col("availability") * pl.col("ramp_share_per_month") * ramp_base * pl.col("month"),
+        pl.col("growth_availability")
+        * pl.col("ramp_share_per_month")
+        * ramp_base
+        * pl.col("month"),
         -pl.col("probability") * pl.col("friction_share") * pl.col("p0_usd_per_unit"),
     )
     for frame in (base, growth):

@@ -340,6 +340,13 @@ def check_availability(inp: MarketInputs, check: Checker, nodes: set[str], goods
         (pl.col("availability") >= 0) & (pl.col("availability") <= 1),
         "an availability must lie in [0, 1]",
     )
+    check.rule(  # optional: a null means "as the availability"
+        "availability",
+        av.with_columns(pl.col("growth_availability").fill_null(1.0)),
+        "growth_availability",
+        pl.col("growth_availability").is_between(0.0, 1.0),
+        "a growth availability (share of the month the arc is open) must lie in [0, 1]",
+    )
     arcs = inp.arcs.select("origin", "destination", "good")
     on_arcs = av.with_row_index("_i").filter(pl.col("destination") != ALL)
     for row in on_arcs.join(arcs, on=["origin", "destination", "good"], how="anti").iter_rows(
