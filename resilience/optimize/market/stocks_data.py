@@ -222,6 +222,7 @@ def member_stocks(
     notes: list[str],
     *,
     overrides: Mapping[object, object] | None = None,
+    table: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The core's ``stocks`` table and the table of which row gave which stock and why.
 
@@ -237,17 +238,22 @@ def member_stocks(
         Market-parameter overrides (as for
         :func:`~resilience.reference.market_parameters.resolve_parameters`); they may set
         ``working_stock_days`` per good, commodity or for every good.
+    table
+        The validated strategic-stock rows
+        (:func:`~resilience.reference.market_parameters.load_strategic_stocks`); default
+        ``datasets/strategic_stocks.csv``.
 
     Returns
     -------
     tuple of polars.DataFrame
         The ``stocks`` table of the core (every node with demand holds its working stock;
-        members also their strategic stocks; the largest row applies) and the detail
-        table (``node, good, item, basis, value, initial_units, used, why, source,
-        chosen``).
+        members also their strategic stocks; the largest row applies, released at most
+        ``draw_units_per_month``, module doc) and the detail table (``node, good, item,
+        basis, value, initial_units, draw_units_per_month, used, why, source, chosen``;
+        a rate row's ``used`` says it applies, ``chosen`` that it sets the draw).
     """
     working = working_stock_days(study, overrides)
-    table = load_strategic_stocks()
+    table = load_strategic_stocks() if table is None else table
     sectors = dict(load_commodities().select("commodity", "sector").unique().iter_rows())
     units = {
         f"{c}/{s}": u
