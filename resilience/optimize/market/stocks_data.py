@@ -58,9 +58,10 @@ share_of_stock_per_month    without a published rate (the SPR's design rate per 
 none                        the initial level: the stock can be drawn down in one month
 ==========================  ================================================================
 
-Other ``quantity_per_day`` rows (an observed or effective pace) are listed, not used. A
-working stock and a stock of a good without a rate row can be drawn in one month: no
-source gives a draw rate for them.
+Other ``quantity_per_day`` rows (an observed or effective pace) are listed, not used.
+Non-members' working stocks, and members' stocks of goods without a rate row (gas
+storage, minerals, chips), can be drawn in one month: no source in the table gives a
+draw rate for them.
 """
 
 from __future__ import annotations
