@@ -6,15 +6,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from resilience.errors import DataError
 from resilience.optimize.market import run_market
+from resilience.optimize.market.from_data import study_market
 from resilience.optimize.market.regions import Regions
 from resilience.optimize.market.stocks_data import BBL_PER_TONNE, member_stocks
 from resilience.optimize.market.testing import GOOD, cut, world
 from resilience.optimize.solve import SolverOptions
 from resilience.reference.market_parameters import load_strategic_stocks
-from resilience.scenarios import load_catalogue
+from resilience.scenarios import load_catalogue, load_study
 from resilience.specs import CountrySet, StudySpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -205,3 +207,36 @@ def test_the_shipped_rule_is_the_spr_design_rate_per_barrel_of_storage() -> None
     assert value("IEA", "drawdown_rule_spr_ratio") == pytest.approx(
         rate / storage * 365.0 / 12.0, rel=1e-5
     )
+
+
+def test_the_shipped_crude_stocks_of_the_members_carry_their_draw_rates(tmp_path: Path) -> None:
+    """On the shipped data: the US stock at the SPR's 4.4 million bbl/day, Japan's and the
+    UK's at the stated rule (0.184191 of the stock a month)."""
+    path = tmp_path / "crude.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "crude",
+                "year": 2023,
+                "members": "GBR+JPN+USA",
+                "allies": "GBR+JPN+USA",
+                "commodities": [CRUDE],
+                "model": "stress",
+                "catalogue": str(REPO / "models" / "scenarios.yaml"),
+            }
+        )
+    )
+    market = study_market(load_study(path))
+    stocks = market.inputs.stocks.filter(pl.col("good") == CRUDE)
+    us = stocks.filter(pl.col("node") == "USA").row(0, named=True)
+    assert us["draw_units_per_month"] == pytest.approx(4.4e6 / 7.33 * 365.0 / 12.0)
+    assert us["draw_units_per_month"] < us["initial_units"]  # the rate binds a large draw
+    for member in ("GBR", "JPN"):
+        held = stocks.filter(pl.col("node") == member).row(0, named=True)
+        assert held["draw_units_per_month"] == pytest.approx(0.184191 * held["initial_units"])
+    applied = market.stocks.filter(pl.col("chosen") & pl.col("draw_units_per_month").is_not_null())
+    assert sorted(applied.select("node", "item").iter_rows()) == [
+        ("GBR", "drawdown_rule_spr_ratio"),
+        ("JPN", "drawdown_rule_spr_ratio"),
+        ("USA", "max_drawdown_rate"),
+    ]
