@@ -43,7 +43,14 @@ from resilience.metrics.sums import stable_sum
 from resilience.optimize.market.disruptions import goods_hit
 from resilience.optimize.market.from_data import OutOfScopeError, StudyMarketSettings
 from resilience.optimize.solve import SolverOptions
-from resilience.specs import Catalogue, CountrySet, ScenarioSpec, SpecError, StudySpec
+from resilience.specs import (
+    Catalogue,
+    CountrySet,
+    ScenarioSpec,
+    SpecError,
+    StudySpec,
+    weighed,
+)
 from resilience.study import run_study
 
 __all__ = [
@@ -96,20 +103,18 @@ def weighted_catalogue(catalogue: Catalogue) -> Catalogue:
 
     An entry with ``alternative_of`` gets disruptions of probability :math:`p_g w_k`
     (``p_g`` the probability it carries, validated equal across its group by
-    :func:`resilience.scenarios.load_catalogue`); an entry of weight 0 is dropped.
-    Other entries are unchanged.
+    :func:`resilience.scenarios.load_catalogue`) by :func:`resilience.specs.weighed`, the
+    rule a run composing several alternatives applies too
+    (:func:`resilience.specs.weigh_alternatives`); the weighed entry stands alone, so the
+    run does not weigh it again. An entry of weight 0 is dropped. Other entries are
+    unchanged.
     """
     out: dict[str, ScenarioSpec] = {}
     for name, sc in catalogue.scenarios.items():
         if sc.alternative_of is None or sc.weight is None:
             out[name] = sc
         elif sc.weight > 0:
-            out[name] = replace(
-                sc,
-                disruptions=tuple(
-                    replace(d, probability=d.probability * sc.weight) for d in sc.disruptions
-                ),
-            )
+            out[name] = weighed(sc)
     return replace(catalogue, scenarios=out)
 
 

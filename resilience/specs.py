@@ -345,11 +345,91 @@ class ScenarioSpec:
     policy: Mapping[str, Any] = field(default_factory=dict)
     #: The group of alternatives this entry belongs to (one event seen at several
     #: lengths or depths: ``taiwan_strait_crisis``), ``None`` for a stand-alone entry.
-    #: The group's probability counts once: a ranking weighs entry :math:`k` by
-    #: :math:`p_{group}\, w_k` (:mod:`resilience.ranking`).
+    #: The group's probability counts once: a ranking, and a run composing several
+    #: entries of one group, weigh entry :math:`k` by :math:`p_{group}\, w_k`
+    #: (:func:`weighed`).
     alternative_of: str | None = None
     #: The entry's weight :math:`w_k` within its group (weights of a group sum to 1).
     weight: float | None = None
+
+
+#: Slack on a sum of weights (they are stored as floats of exact fractions).
+_WEIGHT_SLACK = 1e-9
+
+
+def weighed(spec: ScenarioSpec) -> ScenarioSpec:
+    r"""``spec`` as one view of its group: each disruption of probability :math:`p_g w_k`.
+
+    The one rule for alternatives (``alternative_of``, ``weight``): a group's probability
+    :math:`p_g` counts once, shared among its views by weight. The result stands alone
+    (``alternative_of`` and ``weight`` cleared), so it is never weighed twice. A spec that
+    is not an alternative is returned unchanged.
+    """
+    if spec.alternative_of is None or spec.weight is None:
+        return spec
+    weight = spec.weight
+    return dataclasses.replace(
+        spec,
+        disruptions=tuple(
+            dataclasses.replace(d, probability=d.probability * weight) for d in spec.disruptions
+        ),
+        alternative_of=None,
+        weight=None,
+    )
+
+
+def weigh_alternatives(
+    specs: Sequence[ScenarioSpec], *, file: str | Path, expression: str
+) -> list[ScenarioSpec]:
+    r"""The scenarios of one run, several alternatives of one group weighed by :func:`weighed`.
+
+    A run composing two or more views of one group (``taiwan_blockade_3m+
+    taiwan_blockade_6m``) holds them as separate scenarios of the stress model; each gets
+    :math:`p_g w_k`, so the run's expected loss counts the group once, as the ranking
+    does. A view alone keeps the group's probability (the event, if it comes that way).
+
+    Raises
+    ------
+    SpecError
+        The weights of a group's views in the run sum above 1, or a view of weight 0 is
+        composed with others (it would be a scenario of probability 0); the problem names
+        the scenarios and their weights.
+    """
+    groups: dict[str, list[ScenarioSpec]] = {}
+    for spec in specs:
+        if spec.alternative_of is not None and spec.weight is not None:
+            groups.setdefault(spec.alternative_of, []).append(spec)
+    several = {g: views for g, views in groups.items() if len(views) > 1}
+    problems: list[SpecProblem] = []
+    for group, views in several.items():
+        listed = ", ".join(f"{v.name} (weight {v.weight:g})" for v in views)
+        total = sum(v.weight or 0.0 for v in views)
+        if total > 1.0 + _WEIGHT_SLACK:
+            problems.append(
+                SpecProblem(
+                    str(file),
+                    "scenario",
+                    expression,
+                    f"the alternatives of {group} composed here ({listed}) have weights "
+                    f"summing to {total:g}, above 1",
+                    "views of one group whose weights sum to at most 1",
+                )
+            )
+        problems += [
+            SpecProblem(
+                str(file),
+                "scenario",
+                expression,
+                f"{v.name} has weight 0 in {group}: composed with {listed} it would be a "
+                "scenario of probability 0",
+                f"run {v.name} alone, or compose views of positive weight",
+            )
+            for v in views
+            if v.weight == 0
+        ]
+    if problems:
+        raise SpecError(problems)
+    return [weighed(s) if s.alternative_of in several else s for s in specs]
 
 
 @dataclass(frozen=True)
@@ -493,6 +573,7 @@ class StudySpec:
         events: list[tuple[str, DisruptionSpec]] = []
         layers = [(self.base_scenario, str(self.path), "base_scenario")]
         layers.append((expression, "--scenario", "scenario"))
+        composed: list[ScenarioSpec] = []
         for expr, file, key in layers:
             if not expr:
                 continue
@@ -503,5 +584,8 @@ class StudySpec:
                 if spec.name in names:
                     continue
                 names.append(spec.name)
-                events += [(spec.name, d) for d in spec.disruptions]
+                composed.append(spec)
+        what = "+".join(x for x in (self.base_scenario, expression) if x)
+        for spec in weigh_alternatives(composed, file=self.catalogue.path, expression=what):
+            events += [(spec.name, d) for d in spec.disruptions]
         return Composition(tuple(names), tuple(events), policy, set_by)

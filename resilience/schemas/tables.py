@@ -273,6 +273,8 @@ STOCK_BASES = (
     "share_of_annual_consumption",
     "usd",
     "quantity",
+    "quantity_per_day",
+    "share_of_stock_per_month",
 )
 
 

@@ -487,6 +487,10 @@ def test_stock_and_gas_quotes_are_verbatim_in_the_cited_figures(shared_data):
     quotes: dict[str, list[str]] = {}
     for url, quote in figures.select("url", "quote").iter_rows():
         quotes.setdefault(url, []).append(quote)
+    # draw rates: excerpts of the stored pages shipped with the table (not in figures.csv)
+    rates = pl.read_csv(datasets_dir() / "sources" / "strategic_stock_rates.csv")
+    for url, excerpt in rates.select("url", "excerpt").iter_rows():
+        quotes.setdefault(url, []).append(excerpt)
     tables = [load_strategic_stocks(), load_gas_infrastructure()]
     oil = load_market_parameters().filter(pl.col("source").str.contains("Kilian & Murphy"))
     for table in [*tables, oil]:

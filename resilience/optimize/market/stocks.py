@@ -15,7 +15,11 @@ level; the initial stock is held anyway, its cost is sunk) and
 pre-crisis price). Hence with no disruption nothing is drawn (a release would earn at
 most :math:`P_0` and lose :math:`P_0` at the end), and in a shortage the stock is drawn
 while the price exceeds :math:`P_0`; when the draw is unconstrained the price is held at
-:math:`P_0`.
+:math:`P_0`. When :math:`\delta` binds (a cut deeper than the draw rate, however large
+the stock) the price rises and the node goes without what the release cannot cover.
+:math:`\delta` is ``draw_units_per_month`` of the ``stocks`` table: for members' strategic
+stocks a published maximum drawdown or the stated rule of
+``datasets/strategic_stocks.csv``, else the initial level (:mod:`.stocks_data`).
 
 Balance terms: :math:`-r_t` (a source) and :math:`+b_t` (a use).
 

@@ -40,8 +40,28 @@ Several rows for one node and good describe the same stock in different ways, an
 working stock is one of them: the largest applies (no double counting; e.g. the JOGMEC
 60 days include 18 days of private stocks, IEA oil obligations may be held by industry,
 EU gas storage is the commercial storage). Taking the largest rather than the sum is a
-lower bound on the stock. Capacity = the initial level; the draw rate is not published
-for these stocks, so a stock can be drawn down in one month.
+lower bound on the stock. Capacity = the initial level.
+
+**Draw rates** (the bound :math:`r_t \le \delta` of :mod:`.stocks`). Rows whose
+``basis`` is in :data:`RATE_BASES` say how fast a member's stock can be released, not how
+much it holds; they apply to the member's chosen stock of the good, first match wins:
+
+==========================  ================================================================
+row                         :math:`\delta` (units per month)
+==========================  ================================================================
+``item`` max_drawdown_rate  value x (units per row unit) x 365/12: a published maximum
+basis quantity_per_day      (the US SPR's 4.4 million bbl/day, CRS R42460); a bloc holder's
+                            rate is shared among its member nodes by q0
+basis                       value x the stock's initial level: the stated rule for members
+share_of_stock_per_month    without a published rate (the SPR's design rate per barrel of its
+                            storage, 4.4 / 726.6 x 365/12 = 0.184 a month)
+none                        the initial level: the stock can be drawn down in one month
+==========================  ================================================================
+
+Other ``quantity_per_day`` rows (an observed or effective pace) are listed, not used.
+Non-members' working stocks, and members' stocks of goods without a rate row (gas
+storage, minerals, chips), can be drawn in one month: no source in the table gives a
+draw rate for them.
 """
 
 from __future__ import annotations
@@ -60,6 +80,9 @@ from resilience.reference.market_parameters import load_strategic_stocks, resolv
 from resilience.specs import StudySpec
 
 __all__ = [
+    "BBL_PER_TONNE",
+    "MAX_DRAWDOWN_ITEM",
+    "RATE_BASES",
     "SECTOR_ITEMS",
     "WORKING_ITEM",
     "member_stocks",
@@ -80,8 +103,18 @@ SECTOR_ITEMS: dict[str, str] = {
 _DAYS = 365.0
 #: ``item`` of the stock rows made from ``working_stock_days``.
 WORKING_ITEM = "working_stock"
+#: Barrels of crude oil per tonne: bp Statistical Review, approximate conversion factors
+#: (worldwide average gravity), the factor of ``datasets/reference_prices.csv`` and
+#: ``datasets/content_factors.csv``.
+BBL_PER_TONNE = 7.33
 #: content unit of the good -> {unit of a quantity row: factor}
-_UNIT_FACTORS = {"million m3": {"bcm": 1000.0}}
+_UNIT_FACTORS = {"million m3": {"bcm": 1000.0}, "t": {"million bbl": 1e6 / BBL_PER_TONNE}}
+#: ``basis`` of the rows that give a draw rate rather than a stock level.
+RATE_BASES = ("quantity_per_day", "share_of_stock_per_month")
+#: ``item`` of a published maximum drawdown rate (a ``quantity_per_day`` row).
+MAX_DRAWDOWN_ITEM = "max_drawdown_rate"
+#: rate unit suffix of a ``quantity_per_day`` row (``"million bbl/day"``)
+_PER_DAY = "/day"
 _STOCK_COLUMNS = {
     "node": pl.String,
     "good": pl.String,
@@ -89,6 +122,7 @@ _STOCK_COLUMNS = {
     "basis": pl.String,
     "value": pl.Float64,
     "initial_units": pl.Float64,
+    "draw_units_per_month": pl.Float64,
     "used": pl.Boolean,
     "why": pl.String,
     "source": pl.String,
@@ -144,6 +178,7 @@ def _working_rows(
                 "basis": "days_of_consumption",
                 "value": days,
                 "initial_units": units,
+                "draw_units_per_month": None,
                 "used": units > 0,
                 "why": f"{days:g} days of consumption (working stock)",
                 "source": source,
@@ -188,6 +223,7 @@ def member_stocks(
     notes: list[str],
     *,
     overrides: Mapping[object, object] | None = None,
+    table: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The core's ``stocks`` table and the table of which row gave which stock and why.
 
@@ -203,17 +239,22 @@ def member_stocks(
         Market-parameter overrides (as for
         :func:`~resilience.reference.market_parameters.resolve_parameters`); they may set
         ``working_stock_days`` per good, commodity or for every good.
+    table
+        The validated strategic-stock rows
+        (:func:`~resilience.reference.market_parameters.load_strategic_stocks`); default
+        ``datasets/strategic_stocks.csv``.
 
     Returns
     -------
     tuple of polars.DataFrame
         The ``stocks`` table of the core (every node with demand holds its working stock;
-        members also their strategic stocks; the largest row applies) and the detail
-        table (``node, good, item, basis, value, initial_units, used, why, source,
-        chosen``).
+        members also their strategic stocks; the largest row applies, released at most
+        ``draw_units_per_month``, module doc) and the detail table (``node, good, item,
+        basis, value, initial_units, draw_units_per_month, used, why, source, chosen``;
+        a rate row's ``used`` says it applies, ``chosen`` that it sets the draw).
     """
     working = working_stock_days(study, overrides)
-    table = load_strategic_stocks()
+    table = load_strategic_stocks() if table is None else table
     sectors = dict(load_commodities().select("commodity", "sector").unique().iter_rows())
     units = {
         f"{c}/{s}": u
@@ -247,9 +288,17 @@ def member_stocks(
                 )
             )
             for rec in apply.iter_rows(named=True):
-                units_, why = _units(
-                    rec, member, good, q0, net, table, balances, regions, units, membership
-                )
+                source = f"{rec['source']} ({rec['vintage']}), row {rec['source_row']}"
+                if rec["basis"] in RATE_BASES:
+                    draw, applies, why = _rate(
+                        rec, member, good, q0, balances, regions, units, membership
+                    )
+                    units_ = None
+                else:
+                    units_, why = _units(
+                        rec, member, good, q0, net, table, balances, regions, units, membership
+                    )
+                    draw, applies = None, units_ is not None and units_ > 0
                 rows.append(
                     {
                         "node": member,
@@ -258,29 +307,100 @@ def member_stocks(
                         "basis": rec["basis"],
                         "value": float(rec["value"]),
                         "initial_units": units_,
-                        "used": units_ is not None and units_ > 0,
+                        "draw_units_per_month": draw,
+                        "used": applies,
                         "why": why,
-                        "source": f"{rec['source']} ({rec['vintage']}), row {rec['source_row']}",
+                        "source": source,
                     }
                 )
     rows += _working_rows(balances, working)
     detail = pl.DataFrame(rows, schema=_STOCK_COLUMNS)
-    used = detail.filter(pl.col("used"))
+    best, detail = _choose(detail)
+    _stock_notes(detail, notes)
+    stocks = best.select(
+        "node",
+        "good",
+        "initial_units",
+        pl.col("initial_units").alias("capacity_units"),
+        "draw_units_per_month",
+    )
+    return stocks, detail.sort("node", "good", "item")
+
+
+def _choose(detail: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The stock of each node and good (largest level row) with its draw rate.
+
+    Returns the chosen rows (``node, good, item, initial_units, draw_units_per_month``,
+    ...) and ``detail`` with ``chosen`` marking the level row and the rate row applied;
+    a chosen rate row carries the draw it gives (module doc).
+    """
+    is_rate = pl.col("basis").is_in(list(RATE_BASES))
     best = (
-        used.sort("initial_units", descending=True)
+        detail.filter(pl.col("used") & ~is_rate)
+        .sort("initial_units", descending=True)
         .group_by("node", "good", maintain_order=True)
         .first()
     )
-    detail = detail.join(
-        best.select("node", "good", "item", pl.lit(True).alias("chosen")),
-        on=["node", "good", "item"],
-        how="left",
-    ).with_columns(pl.col("chosen").fill_null(False))
-    chosen = detail.filter(pl.col("chosen"))
+    rates = detail.filter(is_rate & pl.col("used"))
+    draws: list[float] = []
+    chosen_rates: list[tuple[str, str, str]] = []
+    for node, good, initial in best.select("node", "good", "initial_units").iter_rows():
+        rate = _chosen_rate(rates, node, good)
+        if rate is None:
+            draws.append(initial)  # no rate row: drawable in one month (module doc)
+            continue
+        chosen_rates.append((node, good, str(rate["item"])))
+        if rate["basis"] == "share_of_stock_per_month":
+            draws.append(float(rate["value"]) * initial)  # type: ignore[arg-type]
+        else:
+            draws.append(float(rate["draw_units_per_month"]))  # type: ignore[arg-type]
+    best = best.with_columns(pl.Series("draw_units_per_month", draws, dtype=pl.Float64))
+    chosen_keys = pl.concat(
+        [
+            best.select("node", "good", "item"),
+            pl.DataFrame(
+                chosen_rates,
+                schema={"node": pl.String, "good": pl.String, "item": pl.String},
+                orient="row",
+            ),
+        ]
+    )
+    detail = (
+        detail.join(
+            chosen_keys.with_columns(pl.lit(True).alias("chosen")),
+            on=["node", "good", "item"],
+            how="left",
+        )
+        .with_columns(pl.col("chosen").fill_null(False))
+        .join(
+            best.select("node", "good", pl.col("draw_units_per_month").alias("_draw")),
+            on=["node", "good"],
+            how="left",
+        )
+        .with_columns(
+            pl.when(pl.col("chosen") & is_rate)
+            .then(pl.col("_draw"))
+            .otherwise(pl.col("draw_units_per_month"))
+            .alias("draw_units_per_month")
+        )
+        .drop("_draw")
+    )
+    return best, detail
+
+
+def _stock_notes(detail: pl.DataFrame, notes: list[str]) -> None:
+    """Sentences on the chosen stocks and draw rates, appended to ``notes``."""
+    is_rate = pl.col("basis").is_in(list(RATE_BASES))
+    chosen = detail.filter(pl.col("chosen") & ~is_rate)
     for rec in chosen.filter(pl.col("item") != WORKING_ITEM).iter_rows(named=True):
         notes.append(
             f"stock: {rec['node']} holds {rec['initial_units']:.6g} units of {rec['good']} "
             f"({rec['item']}: {rec['why']})"
+        )
+    for rec in detail.filter(pl.col("chosen") & is_rate).iter_rows(named=True):
+        notes.append(
+            f"stock: {rec['node']} may release at most {rec['draw_units_per_month']:.6g} units "
+            f"of {rec['good']} a month ({rec['item']}: {rec['why']})"
         )
     held = chosen.filter(pl.col("item") == WORKING_ITEM)
     for (good, why), group in held.group_by("good", "why", maintain_order=True):
@@ -288,14 +408,72 @@ def member_stocks(
             f"stock: {group.height} nodes hold a working stock of {good} ({why}); listed in "
             "StudyMarket.stocks"
         )
-    stocks = best.select(
-        "node",
-        "good",
-        "initial_units",
-        pl.col("initial_units").alias("capacity_units"),
-        pl.col("initial_units").alias("draw_units_per_month"),
+
+
+def _chosen_rate(rates: pl.DataFrame, node: str, good: str) -> dict[str, object] | None:
+    """The rate row that bounds ``node``'s release of ``good``: published maximum first."""
+    mine = rates.filter((pl.col("node") == node) & (pl.col("good") == good))
+    published = mine.filter(pl.col("item") == MAX_DRAWDOWN_ITEM)
+    rule = mine.filter(pl.col("basis") == "share_of_stock_per_month")
+    for pick in (published, rule):
+        if pick.height:
+            return pick.row(0, named=True)
+    return None
+
+
+def _holder_nodes(holder: str, regions: Regions, membership: dict[str, set[str]]) -> list[str]:
+    """Member nodes of ``holder`` (itself, or the members of a bloc)."""
+    return [m for m in regions.members if m in membership.get(holder, set())]
+
+
+def _consumption_share(
+    member: str, good: str, q0: float, nodes: list[str], balances: pl.DataFrame
+) -> float | None:
+    """``member``'s share of the consumption of ``good`` by ``nodes`` (None if they use none)."""
+    share_q = balances.filter(pl.col("node").is_in(nodes) & (pl.col("good") == good))
+    denom = float(share_q["q0_units_per_year"].sum())
+    return None if denom <= 0 else q0 / denom
+
+
+def _rate(
+    rec: dict[str, object],
+    member: str,
+    good: str,
+    q0: float,
+    balances: pl.DataFrame,
+    regions: Regions,
+    units: dict[str, str],
+    membership: dict[str, set[str]],
+) -> tuple[float | None, bool, str]:
+    """One draw-rate row for one member and good: units per month, whether it applies, why.
+
+    A ``share_of_stock_per_month`` row's units depend on the chosen stock and are filled
+    in by :func:`member_stocks`.
+    """
+    value = float(rec["value"])  # type: ignore[arg-type]
+    if rec["basis"] == "share_of_stock_per_month":
+        return None, True, f"{value:g} of the stock a month (stated rule)"
+    if rec["item"] != MAX_DRAWDOWN_ITEM:
+        return None, False, f"a reported pace, not the {MAX_DRAWDOWN_ITEM!r} row (not used)"
+    unit = str(rec["unit"])
+    factor = _UNIT_FACTORS.get(units[good], {}).get(unit.removesuffix(_PER_DAY))
+    if not unit.endswith(_PER_DAY) or factor is None:
+        return None, False, f"rate unit {unit!r} does not convert to {units[good]!r} a day"
+    holder = str(rec["holder"])
+    share = _consumption_share(
+        member, good, q0, _holder_nodes(holder, regions, membership), balances
     )
-    return stocks, detail.sort("node", "good", "item")
+    if share is None:
+        return None, False, "the holder's members consume none of the good"
+    monthly = value * factor * _DAYS / 12.0 * share
+    return (
+        monthly,
+        True,
+        (
+            f"{value:g} {unit} x 365/12 days"
+            + ("" if share == 1.0 else f", {share:.1%} of it by {member}'s share of consumption")
+        ),
+    )
 
 
 def _units(
@@ -331,12 +509,10 @@ def _units(
             return None, f"capacity unit {cap['unit'][0]!r} does not convert to {units[good]!r}"
         total = value * float(cap["value"][0]) * factor
         holder = str(rec["holder"])
-        nodes = [m for m in regions.members if m in membership.get(holder, set())]
-        share_q = balances.filter(pl.col("node").is_in(nodes) & (pl.col("good") == good))
-        denom = float(share_q["q0_units_per_year"].sum())
-        if denom <= 0:
+        nodes = _holder_nodes(holder, regions, membership)
+        share = _consumption_share(member, good, q0, nodes, balances)
+        if share is None:
             return None, "the holder's members consume none of the good"
-        share = q0 / denom
         return total * share, (
             f"{value:g} x {holder} storage of {float(cap['value'][0]):g} {cap['unit'][0]}, "
             f"{share:.1%} of it by {member}'s share of the {holder} members' consumption"
