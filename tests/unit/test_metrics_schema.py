@@ -92,3 +92,17 @@ def test_a_country_row_with_a_bloc_id_is_refused(metrics: pl.DataFrame) -> None:
     with pytest.raises(DataError) as info:
         validate_frame(MetricsTable, bad, file="metrics")
     assert "country_importer_is_iso3" in str(info.value)
+
+
+@pytest.mark.slow
+def test_risk_rows_for_the_eu_are_metrics_rows() -> None:
+    """``resilience risk --importer EU`` carries every metrics column, valid for a bloc."""
+    from resilience.risk import RiskQuery, risk_table
+
+    rows = risk_table(
+        RiskQuery(importer="EU", bloc="G7", adversary="CHN", year=2023, commodities=GOODS)
+    )
+    assert set(rows["importer_iso3"]) == {"EU"}
+    assert rows["importer_is_bloc"].all()
+    checked = validate_frame(MetricsTable, rows, file="risk EU")
+    assert checked.height == rows.height >= 4
