@@ -8,6 +8,12 @@ Every loader in :mod:`resilience.data` calls :func:`verify_table` before reading
 * warns when the file's size or SHA-256 differs from the manifest's (a hand edit, a copy
   gone wrong, a refresh from an older version that wrote tables without the manifest).
 
+Local-only tables (:data:`LOCAL_TABLES`: China's monthly Comtrade exports, the ETO chip
+supply chain) are built by a refresh from inputs whose terms forbid shipping them; the
+manifest of the refresh that built them records them (under ``tables``, or under
+``local_tables``), but a clone never has them. An absent local-only table is therefore
+``"local-absent"`` and says nothing; a present one is checked like any other.
+
 Warnings go to :mod:`logging` (the CLI shows them on stderr); nothing is raised: the
 table is still loaded and validated against its schema, so the user keeps working and
 knows. Each distinct problem is reported once per process.
@@ -27,10 +33,11 @@ from pathlib import Path
 from typing import Literal
 
 from resilience.errors import ResilienceError
+from resilience.ingest.inputs import OPTIONAL_TABLES
 from resilience.ingest.staging import COMMIT_RECORD, pending_commit, recover
 from resilience.paths import datasets_dir, sha256_file
 
-__all__ = ["MANIFEST", "TableCheck", "clear_cache", "verify_table"]
+__all__ = ["LOCAL_TABLES", "MANIFEST", "TableCheck", "clear_cache", "verify_table"]
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +48,11 @@ _digests: dict[tuple[str, int, int, int], str] = {}
 _manifests: dict[tuple[str, int, int, int], dict[str, object]] = {}
 _said: set[str] = set()
 
+#: Tables a refresh builds only from local inputs, never shipped (``datasets/README.md``).
+LOCAL_TABLES = frozenset(OPTIONAL_TABLES)
+
 #: What :func:`verify_table` found.
-TableCheck = Literal["ok", "unlisted", "no-manifest", "differs", "pending"]
+TableCheck = Literal["ok", "unlisted", "no-manifest", "differs", "pending", "local-absent"]
 
 
 def clear_cache() -> None:
@@ -126,9 +136,11 @@ def verify_table(path: Path) -> TableCheck:
     Returns
     -------
     str
-        ``"ok"`` (hash matches), ``"differs"`` (size or hash differ, or the file is
-        missing), ``"pending"`` (a commit record could not be completed), ``"unlisted"``
-        (the manifest does not list the file) or ``"no-manifest"``.
+        ``"ok"`` (hash matches), ``"differs"`` (size or hash differ, or a shipped file
+        is missing), ``"local-absent"`` (a local-only table, :data:`LOCAL_TABLES`, that
+        was not built here: no warning), ``"pending"`` (a commit record could not be
+        completed), ``"unlisted"`` (the manifest does not list the file) or
+        ``"no-manifest"``.
     """
     folder = path.parent
     if not _settle(folder):
@@ -147,13 +159,19 @@ def verify_table(path: Path) -> TableCheck:
             "tables cannot be verified: run `resilience data refresh`"
         )
         return "unlisted"
+    local = manifest.get("local_tables")
     entry = tables.get(path.name)
+    if entry is None and isinstance(local, dict):
+        entry = local.get(path.name)
     if not isinstance(entry, dict):
         return "unlisted"
     expected_sha, expected_bytes = entry.get("sha256"), entry.get("bytes")
     try:
         size = path.stat().st_size
     except FileNotFoundError:
+        if path.name in LOCAL_TABLES:
+            log.debug("%s: local-only table, not built here (never shipped)", path)
+            return "local-absent"
         _warn(f"{path}: listed in {MANIFEST} but missing")
         return "differs"
     if size != expected_bytes or _digest(path) != expected_sha:

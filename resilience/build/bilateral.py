@@ -28,6 +28,7 @@ from resilience.build.content import (
     join_content,
     unit_value_per_content,
 )
+from resilience.metrics.sums import stable_sum
 
 __all__ = ["DEPENDENCY_KEY", "bilateral_concentration", "bilateral_shares"]
 
@@ -76,17 +77,16 @@ def bilateral_shares(flows: pl.LazyFrame, hs_map: pl.DataFrame | pl.LazyFrame) -
     if content is not None and with_content:
         joined = join_content(joined, check_content_map(content, "hs_map"))
     summed = joined.group_by(*_GROUP, pl.col("exporter_iso3").alias("supplier_iso3")).agg(
-        pl.col("value_usd").sum().alias("import_value_usd"),
+        stable_sum(pl.col("value_usd")).alias("import_value_usd"),
         pl.when(pl.col("quantity_t").count() > 0)
-        .then(pl.col("quantity_t").sum())
+        .then(stable_sum(pl.col("quantity_t")))
         .alias("import_quantity_t"),
         *(
             [
                 *content_aggregations(),
-                pl.col("value_usd")
-                .filter(pl.col("quantity_t").is_null())
-                .sum()
-                .alias("_value_no_q"),
+                stable_sum(pl.col("value_usd").filter(pl.col("quantity_t").is_null())).alias(
+                    "_value_no_q"
+                ),
             ]
             if with_content
             else []
@@ -103,7 +103,7 @@ def bilateral_shares(flows: pl.LazyFrame, hs_map: pl.DataFrame | pl.LazyFrame) -
             .drop("_value_no_q")
         )
     return summed.with_columns(
-        (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over(_GROUP)).alias(
+        (pl.col("import_value_usd") / stable_sum(pl.col("import_value_usd")).over(_GROUP)).alias(
             "import_share"
         )
     )
@@ -119,13 +119,13 @@ def bilateral_concentration(shares: pl.LazyFrame) -> pl.LazyFrame:
     ``top3_share`` is the sum of the three largest shares.
     """
     return shares.group_by(_GROUP).agg(
-        (pl.col("import_share") ** 2).sum().alias("hhi"),
+        stable_sum(pl.col("import_share") ** 2).alias("hhi"),
         pl.col("supplier_iso3")
         .sort_by("import_share", descending=True)
         .first()
         .alias("top_supplier_iso3"),
         pl.col("import_share").max().alias("top1_share"),
-        pl.col("import_share").top_k(3).sum().alias("top3_share"),
-        pl.col("import_value_usd").sum().alias("import_value_usd"),
+        stable_sum(pl.col("import_share").top_k(3)).alias("top3_share"),
+        stable_sum(pl.col("import_value_usd")).alias("import_value_usd"),
         pl.len().alias("n_suppliers"),
     )

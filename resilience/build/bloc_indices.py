@@ -54,6 +54,7 @@ from resilience.build.blocs import intra_bloc_flows
 from resilience.build.risk_indices import content_reliance, reliance_used
 from resilience.errors import DataError, DataProblem
 from resilience.metrics.geopolrisk import geopolrisk_score, pv_normalized
+from resilience.metrics.sums import stable_sum
 from resilience.metrics.supply_risk import (
     eu_supply_risk,
     hhi_wgi_t,
@@ -213,7 +214,7 @@ def bloc_risk_indices(
         .group_by(_GROUP)
         .agg(
             (~pl.col("_not_t")).all().alias("_complete"),
-            pl.col("quantity_t").sum().alias("_total_t"),
+            stable_sum(pl.col("quantity_t")).alias("_total_t"),
             pl.col("quantity_t").null_count().alias("n_sourcing_missing_quantity"),
         )
     )

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from resilience.errors import UnknownNameError
+from resilience.metrics.sums import stable_sum
 from resilience.reference.alliances import bloc_ids, members
 from resilience.reference.bloc_files import read_bloc_file
 
@@ -193,8 +194,11 @@ def bloc_bilateral(bilateral: pl.LazyFrame, membership: pl.DataFrame) -> pl.Lazy
         else []
     )
     summed = extra.group_by(key).agg(
-        pl.col("import_value_usd").sum(),
-        *(pl.when(pl.col(q).null_count() == 0).then(pl.col(q).sum()).alias(q) for q in quantities),
+        stable_sum(pl.col("import_value_usd")),
+        *(
+            pl.when(pl.col(q).null_count() == 0).then(stable_sum(pl.col(q))).alias(q)
+            for q in quantities
+        ),
         *content_agg,
     )
     return summed.rename({"bloc_iso3": "importer_iso3"}).select(
@@ -203,7 +207,7 @@ def bloc_bilateral(bilateral: pl.LazyFrame, membership: pl.DataFrame) -> pl.Lazy
         "import_value_usd",
         "import_quantity_t",
         *content_out,
-        (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over(_GROUP)).alias(
+        (pl.col("import_value_usd") / stable_sum(pl.col("import_value_usd")).over(_GROUP)).alias(
             "import_share"
         ),
     )
@@ -262,7 +266,7 @@ def bloc_production(world: pl.LazyFrame, membership: pl.DataFrame) -> pl.LazyFra
         .group_by("year", "bloc_iso3", "commodity", "stage")
         .agg(
             pl.when(pl.col("production_quantity").null_count() == 0)
-            .then(pl.col("production_quantity").sum())
+            .then(stable_sum(pl.col("production_quantity")))
             .alias("domestic_production"),
             pl.col("unit").first().alias("production_unit"),
             pl.len().alias("n_producing_members"),
@@ -290,9 +294,9 @@ def bloc_exports(dependency: pl.LazyFrame, membership: pl.DataFrame) -> pl.LazyF
         .filter(pl.col("_in").is_null())
         .group_by("year", "bloc_iso3", "commodity", "stage")
         .agg(
-            pl.col("import_quantity_t").sum().alias("exports_t"),
+            stable_sum(pl.col("import_quantity_t")).alias("exports_t"),
             *(
-                [pl.col("import_quantity_content").sum().alias("exports_content")]
+                [stable_sum(pl.col("import_quantity_content")).alias("exports_content")]
                 if "import_quantity_content" in dependency.collect_schema().names()
                 else []
             ),

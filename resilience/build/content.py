@@ -18,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.metrics.sums import stable_sum
 
 __all__ = [
     "CONTENT_COLUMNS",
@@ -133,7 +134,7 @@ def content_aggregations(quantity_t: str = "quantity_t") -> list[pl.Expr]:
     q = pl.col(quantity_t)
     return [
         pl.when(q.count() > 0)
-        .then((q * pl.col("content_per_gross_t")).sum())
+        .then(stable_sum(q * pl.col("content_per_gross_t")))
         .alias("quantity_content"),
         pl.col("content_unit").first(),
         pl.col("content_basis").first(),

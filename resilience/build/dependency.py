@@ -50,6 +50,7 @@ from resilience.build.bilateral import DEPENDENCY_KEY
 from resilience.build.content import unit_value_per_content
 from resilience.build.hubs import trace_hubs
 from resilience.build.materiality import flow_is_material
+from resilience.metrics.sums import stable_sum
 from resilience.reference.countries import REST_OF_WORLD
 
 __all__ = [
@@ -109,7 +110,7 @@ def trade_shares(trade: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("quantity_t").alias("import_quantity_t"),
         *content,
     ).with_columns(
-        (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over(_GROUP)).alias(
+        (pl.col("import_value_usd") / stable_sum(pl.col("import_value_usd")).over(_GROUP)).alias(
             "import_share"
         )
     )
@@ -134,7 +135,7 @@ def country_attributes(
         .agg(
             pl.col("estimate").filter(pl.col("indicator") == "pv").first().alias("wgi_pv"),
             pl.when(pl.col("estimate").count() == 6)
-            .then(pl.col("estimate").mean())
+            .then(stable_sum(pl.col("estimate")) / pl.col("estimate").count())
             .alias("wgi_mean"),
         )
         .rename({"year": "data_year"})
@@ -284,7 +285,7 @@ def build_dependency(
     market = (
         pl.concat([bought, on_market.filter(pl.col("_held_basis").is_not_null())])
         .with_columns(
-            (pl.col("world_share") / pl.col("world_share").sum().over(_GROUP)).alias(
+            (pl.col("world_share") / stable_sum(pl.col("world_share")).over(_GROUP)).alias(
                 "supply_share"
             ),
         )

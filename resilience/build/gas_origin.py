@@ -29,6 +29,8 @@ import logging
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
+
 __all__ = ["GAS", "gas_origin_provenance", "gas_origin_trade", "with_gas_origin"]
 
 log = logging.getLogger(__name__)
@@ -67,10 +69,10 @@ def gas_origin_trade(trade: pl.DataFrame, gas: pl.DataFrame) -> pl.DataFrame:
         return trade
     vintage = str(gas["vintage"][0])
     totals = gas_rows.group_by(_KEY).agg(
-        pl.col("value_usd").sum().alias("_v"),
-        pl.col("quantity_t").sum().alias("_q"),
-        pl.col("value_usd").filter(pl.col("exporter_iso3") != "RUS").sum().alias("_v_other"),
-        pl.col("quantity_t").filter(pl.col("exporter_iso3") != "RUS").sum().alias("_q_other"),
+        stable_sum(pl.col("value_usd")).alias("_v"),
+        stable_sum(pl.col("quantity_t")).alias("_q"),
+        stable_sum(pl.col("value_usd").filter(pl.col("exporter_iso3") != "RUS")).alias("_v_other"),
+        stable_sum(pl.col("quantity_t").filter(pl.col("exporter_iso3") != "RUS")).alias("_q_other"),
         pl.col("source").first().alias("_baci_source"),
         pl.col("vintage").first().alias("_baci_vintage"),
     )

@@ -39,6 +39,8 @@ import logging
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
+
 __all__ = ["HUB_MARGIN", "hub_suppliers", "trace_hubs"]
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,8 @@ def hub_suppliers(
         exporting more than ``(1 + HUB_MARGIN)`` times its production is a hub too.
     """
     exports = bilateral.group_by(*_CS, pl.col("supplier_iso3").alias("hub_iso3")).agg(
-        pl.col("import_value_usd").sum().alias("_exports_usd"),
-        pl.col("import_quantity_t").sum().alias("_exports_t"),
+        stable_sum(pl.col("import_value_usd")).alias("_exports_usd"),
+        stable_sum(pl.col("import_quantity_t")).alias("_exports_t"),
     )
     covered = world.filter(pl.col("country_iso3") != "ROW").select(_CS).unique()
     production = (
@@ -77,7 +79,7 @@ def hub_suppliers(
         .group_by(*_CS, pl.col("country_iso3").alias("hub_iso3"))
         .agg(
             pl.col("production_quantity").is_null().any().alias("_withheld"),
-            pl.col("production_quantity").sum().alias("_production"),
+            stable_sum(pl.col("production_quantity")).alias("_production"),
         )
     )
     joined = (
@@ -141,7 +143,7 @@ def trace_hubs(
             pl.col("supplier_iso3").alias("origin_iso3"),
             (
                 pl.col("import_value_usd")
-                / pl.col("import_value_usd").sum().over(*_CS, "importer_iso3")
+                / stable_sum(pl.col("import_value_usd")).over(*_CS, "importer_iso3")
             ).alias("_weight"),
         )
     )
@@ -178,7 +180,9 @@ def trace_hubs(
     traced = (
         pairs.filter(~pl.col("_round"))
         .group_by(*_GROUP, pl.col("origin_iso3").alias("supplier_iso3"))
-        .agg((pl.col("import_value_usd") * pl.col("_weight")).sum().alias("hub_traced_value_usd"))
+        .agg(
+            stable_sum(pl.col("import_value_usd") * pl.col("_weight")).alias("hub_traced_value_usd")
+        )
     )
     flags = traceable.select(
         *_GROUP, pl.col("hub_iso3").alias("supplier_iso3"), pl.lit(True).alias("is_hub")
@@ -211,9 +215,9 @@ def trace_hubs(
             (pl.col("import_value_usd") + pl.col("hub_traced_value_usd")).alias("import_value_usd")
         )
         .with_columns(
-            (pl.col("import_value_usd") / pl.col("import_value_usd").sum().over(_GROUP)).alias(
-                "import_share"
-            )
+            (
+                pl.col("import_value_usd") / stable_sum(pl.col("import_value_usd")).over(_GROUP)
+            ).alias("import_share")
         )
     )
     n_round = round_trip.select(pl.len()).collect().item()

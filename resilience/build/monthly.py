@@ -20,6 +20,7 @@ import polars as pl
 
 from resilience.build.china_bilateral import CHINA_CONTENT_BASIS
 from resilience.errors import DataError, DataProblem
+from resilience.metrics.sums import stable_sum
 from resilience.paths import datasets_dir
 from resilience.reference.content import load_content_factors
 from resilience.schemas.tables import ISO3_PATTERN
@@ -358,19 +359,18 @@ def china_export_trade_rows(
         )
         .group_by(*key, "exporter_iso3", "source", "vintage")
         .agg(
-            pl.col("value_usd").sum(),
+            stable_sum(pl.col("value_usd")),
             pl.when(pl.col("content_quantity_t").count() > 0)
-            .then(pl.col("content_quantity_t").sum())
+            .then(stable_sum(pl.col("content_quantity_t")))
             .alias("quantity_t"),
             pl.len().cast(pl.Int64).alias("n_flows"),
             pl.col("content_quantity_t")
             .null_count()
             .cast(pl.Int64)
             .alias("n_flows_missing_quantity"),
-            pl.col("value_usd")
-            .filter(pl.col("content_quantity_t").is_null())
-            .sum()
-            .alias("value_usd_missing_quantity"),
+            stable_sum(pl.col("value_usd").filter(pl.col("content_quantity_t").is_null())).alias(
+                "value_usd_missing_quantity"
+            ),
         )
     )
     shares = world.filter(pl.col("world_share").is_not_null() & (pl.col("world_share") > 0))
@@ -542,9 +542,9 @@ def build_monthly_dependency(
     """
     key = ["importer_iso3", "commodity", "stage"]
     sums = monthly.group_by("year", "month", *key).agg(
-        pl.col("value_usd").sum().alias("import_value_usd"),
+        stable_sum(pl.col("value_usd")).alias("import_value_usd"),
         pl.when(pl.col("content_quantity_t").count() > 0)
-        .then(pl.col("content_quantity_t").sum())
+        .then(stable_sum(pl.col("content_quantity_t")))
         .alias("import_quantity_t"),
         pl.lit(True).alias("_seen"),
     )

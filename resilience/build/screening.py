@@ -81,6 +81,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from resilience.errors import DataError, DataProblem
+from resilience.metrics.sums import stable_sum
 
 __all__ = [
     "BAND_MIN_VALUE_USD",
@@ -290,10 +291,10 @@ def no_production_exporters(
     tonnes = flows.filter(pl.col("quantity_t").is_not_null()).join(mapping, on="hs6_code")
     keys = ["year", "commodity", "stage"]
     exports = tonnes.group_by(*keys, pl.col("exporter_iso3").alias("country_iso3")).agg(
-        pl.col("quantity_t").sum().alias("_exports_t")
+        stable_sum(pl.col("quantity_t")).alias("_exports_t")
     )
     imports = tonnes.group_by(*keys, pl.col("importer_iso3").alias("country_iso3")).agg(
-        pl.col("quantity_t").sum().alias("_imports_t")
+        stable_sum(pl.col("quantity_t")).alias("_imports_t")
     )
     prod = production.select(
         pl.col("year").cast(pl.Int32), "commodity", "stage", "country_iso3", "quantity"

@@ -53,6 +53,7 @@ from typing import Literal
 import polars as pl
 
 from resilience.metrics.concentration import concentration
+from resilience.metrics.sums import stable_sum
 from resilience.reference.countries import REST_OF_WORLD, WORLD
 
 __all__ = [
@@ -167,7 +168,7 @@ def shares_by_source(production: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
         lf.filter(pl.col("country_iso3") != WORLD)
         .join(reported, on=group, how="semi")
         .join(totals, on=group, how="left")
-        .with_columns(pl.col("quantity").sum().over(group).alias("_listed"))
+        .with_columns(stable_sum(pl.col("quantity")).over(group).alias("_listed"))
     )
     stated = pl.col("_stated").is_not_null() & (pl.col("_stated") > 0)
     return rows.select(

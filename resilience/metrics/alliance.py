@@ -39,6 +39,7 @@ from collections.abc import Collection
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
 from resilience.reference.countries import REST_OF_WORLD
 
 __all__ = [
@@ -85,9 +86,10 @@ def alliance_exposure(
     known = pl.col("alignment_distance").is_not_null() & share.is_not_null()
     rows = dependency.lazy()
     totals = rows.group_by(_GROUP).agg(
-        share.filter(~allied).sum().alias("non_allied_share"),
+        stable_sum(share.filter(~allied)).alias("non_allied_share"),
         (
-            (share * pl.col("alignment_distance")).filter(known).sum() / share.filter(known).sum()
+            stable_sum((share * pl.col("alignment_distance")).filter(known))
+            / stable_sum(share.filter(known))
         ).alias("alignment_distance"),
     )
     # The largest named non-allied supplier (ties broken by ISO3 for a stable answer).
@@ -144,8 +146,12 @@ def coercion_exposure(
     ally = sorted(set(allies) - set(adversary))
     w = world.lazy().filter(pl.col("country_iso3") != REST_OF_WORLD)
     stage_world = w.group_by("year", "commodity", "stage").agg(
-        pl.col("world_share").filter(pl.col("country_iso3").is_in(adv)).sum().alias("adv_world"),
-        pl.col("world_share").filter(pl.col("country_iso3").is_in(ally)).sum().alias("ally_world"),
+        stable_sum(pl.col("world_share").filter(pl.col("country_iso3").is_in(adv))).alias(
+            "adv_world"
+        ),
+        stable_sum(pl.col("world_share").filter(pl.col("country_iso3").is_in(ally))).alias(
+            "ally_world"
+        ),
     )
     replace = (
         pl.when(pl.col("adv_world") > 0)
@@ -162,7 +168,9 @@ def coercion_exposure(
     direct = (
         dependency.lazy()
         .group_by(_GROUP)
-        .agg(pl.col("supply_share").filter(pl.col("supplier_iso3").is_in(adv)).sum().alias("c"))
+        .agg(
+            stable_sum(pl.col("supply_share").filter(pl.col("supplier_iso3").is_in(adv))).alias("c")
+        )
         .join(
             stage_world.select("year", "commodity", "stage", "replace_frac"),
             on=["year", "commodity", "stage"],

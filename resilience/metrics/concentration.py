@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from resilience.metrics.sums import stable_sum
 from resilience.reference.countries import REST_OF_WORLD, WORLD
 
 __all__ = ["concentration", "shares"]
@@ -29,7 +30,7 @@ def shares(
     Rows whose value is null (withheld) get a null share and add nothing to the total.
     """
     lf = frame.lazy().filter(pl.col("country_iso3") != WORLD)
-    return lf.with_columns((pl.col(value) / pl.col(value).sum().over(group)).alias("share"))
+    return lf.with_columns((pl.col(value) / stable_sum(pl.col(value)).over(group)).alias("share"))
 
 
 def concentration(
@@ -54,10 +55,10 @@ def concentration(
         [*group, share, country], descending=[False] * len(group) + [True, False]
     )
     return ranked.group_by(group, maintain_order=True).agg(
-        (pl.col(share) ** 2).sum().alias("hhi"),
-        ((pl.col(share) * 100) ** 2).sum().alias("hhi_10000"),
+        stable_sum(pl.col(share) ** 2).alias("hhi"),
+        stable_sum((pl.col(share) * 100) ** 2).alias("hhi_10000"),
         pl.col(country).first().alias("top_country_iso3"),
         pl.col(share).first().alias("top1_share"),
-        pl.col(share).head(3).sum().alias("top3_share"),
+        stable_sum(pl.col(share).head(3)).alias("top3_share"),
         pl.len().alias("n_countries"),
     )

@@ -42,14 +42,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import dataframely as dy
 import polars as pl
 
 from resilience.errors import ResilienceError
 from resilience.ranking import RANK_SCHEMA
+from resilience.schemas.tables import MetricsTable
+from resilience.schemas.validate import validate_frame
 from resilience.study import SUMMARY_COLUMNS, TOTALS_SCHEMA
 from resilience.sweeps.frontier import FRONTIER_COLUMNS
 
 __all__ = [
+    "ROW_RULES",
     "SCENARIOS",
     "TABLES",
     "TOTALS",
@@ -143,6 +147,17 @@ _METRICS = pl.Schema(
         "production_year": _I32,
         "production_source": _S,
         "is_material": pl.Boolean(),
+        # version 3: blocs as importers (resilience.build.blocs), content basis, JRC sourcing
+        "importer_is_bloc": pl.Boolean(),
+        "imports_content": _F,
+        "exports_content": _F,
+        "content_unit": _S,
+        "eu_sourcing_basis": _S,
+        "n_sourcing_missing_quantity": pl.UInt32(),
+        "eu_bottleneck_stage": _S,
+        "eu_supply_risk_material": _F,
+        "geopolrisk_price_usd_per_kg": _F,
+        "geopolrisk_cf_cu_eq": _F,
     }
 )
 #: The run's totals (:data:`resilience.study.TOTALS_SCHEMA`) after its keys.
@@ -204,7 +219,7 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "metrics",
-            2,
+            3,
             _METRICS,
             "concentration, import reliance, EU supply risk and GeoPolRisk per importer",
             ("year", "importer_iso3", "commodity", "stage", "basis"),
@@ -252,6 +267,11 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
+#: The dataframely schema each row of a table must satisfy (types, nullability, ranges),
+#: checked by :func:`conform` before a table is written.
+ROW_RULES: dict[str, type[dy.Schema]] = {"metrics": MetricsTable}
+
+
 def _sortable(dtype: pl.DataType) -> bool:
     return not isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Object)
 
@@ -261,7 +281,15 @@ def conform(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
 
     Columns of ``frame`` outside the schema are left out (a new column enters a report
     only through a new schema version). A missing column is an error: the producer of
-    the table changed without the schema.
+    the table changed without the schema. A table with row rules (:data:`ROW_RULES`) is
+    validated against them.
+
+    Raises
+    ------
+    ReportError
+        A column of the schema is missing.
+    resilience.errors.DataError
+        A row breaks its table's rules (naming the table, row, column and value).
     """
     missing = [c for c in spec.schema if c not in frame.columns]
     if missing:
@@ -273,6 +301,9 @@ def conform(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     if extra:
         log.debug("table %s: columns outside the schema left out: %s", spec.name, extra)
     out = frame.select([pl.col(c).cast(t, strict=True) for c, t in spec.schema.items()])
+    rules = ROW_RULES.get(spec.name)
+    if rules is not None:
+        validate_frame(rules, out, file=f"report table {spec.name}")
     order = list(spec.key) + [
         c for c, t in spec.schema.items() if c not in spec.key and _sortable(t)
     ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataframely as dy
 import polars as pl
 
+from resilience.schemas.chips import CHIP_BASES
+
 __all__ = [
     "ISO3_OR_PSEUDO",
     "ISO3_PATTERN",
@@ -22,8 +24,11 @@ __all__ = [
     "ContentFactors",
     "GasInfrastructure",
     "Governance",
+    "IMPORTER_PATTERN",
     "MARKET_PARAMETERS",
+    "METRICS_BASES",
     "MarketParameters",
+    "MetricsTable",
     "Production",
     "Recycling",
     "ReferencePrices",
@@ -374,3 +379,81 @@ class ContentFactors(dy.Schema):
         return (f <= 0) | (pl.col("low").is_null() | (pl.col("low") <= f)) & (
             pl.col("high").is_null() | (f <= pl.col("high"))
         )
+
+
+#: An importer: an ISO3 code, or a bloc id (``EU27``, ``G7``, a union ``G7+EU``, a bloc
+#: of a user's file; :mod:`resilience.build.blocs`).
+IMPORTER_PATTERN = r"^[A-Z][A-Z0-9_]*(\+[A-Z][A-Z0-9_]*)*$"
+#: Bases of a metrics row: bilateral trade, the world-market mix, or a chip basis.
+METRICS_BASES = ("bilateral", "world_market", *CHIP_BASES)
+#: Shares summed in floating point may pass 1 by a few ulps (``top3_share`` 1 + 2e-16).
+_SHARE_MAX = 1.0 + 1e-9
+
+
+class MetricsTable(dy.Schema):
+    """The metrics table (:func:`resilience.build.pipeline.dependency_and_metrics`).
+
+    One row per year, importer (a country or a bloc), commodity, stage and basis. A bloc
+    row (``importer_is_bloc``) carries the bloc's extra-bloc imports, its members' summed
+    production, the EU supply-risk sourcing it used (``eu_sourcing_basis``,
+    ``n_sourcing_missing_quantity``), its material-level EU supply risk and bottleneck
+    stage, and GeoPolRisk's price and characterisation factor (intra-bloc flows enter
+    GeoPolRisk with a zero governance term, geopolrisk-py's ``internal``). Quantities are
+    null where the row has no recorded trade (world-market basis); ``imports_content`` and
+    ``exports_content`` are on the commodity's content basis (``content_unit``).
+    """
+
+    year = dy.Int32(nullable=False, primary_key=True, min=1900, max=2100)
+    importer_iso3 = dy.String(nullable=False, primary_key=True, regex=IMPORTER_PATTERN)
+    commodity = dy.String(nullable=False, primary_key=True, regex=r"^[a-z][a-z0-9_]*$")
+    stage = dy.String(nullable=False, primary_key=True, regex=_one_of(STAGES))
+    basis = dy.String(nullable=False, primary_key=True, regex=_one_of(METRICS_BASES))
+    sector = dy.String(nullable=False, regex=_one_of(SECTORS))
+    importer_is_bloc = dy.Bool(nullable=False)
+    hhi = dy.Float64(nullable=False, min=0, max=_SHARE_MAX)
+    hhi_10000 = dy.Float64(nullable=False, min=0, max=10_000 * _SHARE_MAX)
+    top_supplier_iso3 = dy.String(nullable=False, regex=ISO3_PATTERN)
+    top1_share = dy.Float64(nullable=False, min=0, max=_SHARE_MAX)
+    top3_share = dy.Float64(nullable=False, min=0, max=_SHARE_MAX)
+    n_suppliers = dy.UInt32(nullable=False, min=1)
+    imports_t = dy.Float64(nullable=True, min=0)
+    imports_content = dy.Float64(nullable=True, min=0)
+    content_unit = dy.String(nullable=True)
+    exports_t = dy.Float64(nullable=True, min=0)
+    exports_content = dy.Float64(nullable=True, min=0)
+    domestic_production = dy.Float64(nullable=True, min=0)
+    production_unit = dy.String(nullable=True)
+    import_value_usd = dy.Float64(nullable=True, min=0)
+    import_reliance = dy.Float64(nullable=True, min=0, max=1)
+    import_reliance_assumed = dy.Bool(nullable=False)
+    hhi_wgi_t_sourcing = dy.Float64(nullable=True, min=0)
+    hhi_wgi_t_global = dy.Float64(nullable=True, min=0)
+    n_missing_wgi_global = dy.UInt32(nullable=True)
+    si_sr = dy.Float64(nullable=False, min=0, max=1)
+    si_sr_source = dy.String(nullable=False)
+    eol_rir_frac = dy.Float64(nullable=False, min=0, max=1)
+    eol_rir_source = dy.String(nullable=False)
+    eu_supply_risk = dy.Float64(nullable=True, min=0)
+    eu_sourcing_basis = dy.String(nullable=False)
+    n_sourcing_missing_quantity = dy.UInt32(nullable=True)
+    eu_bottleneck_stage = dy.String(nullable=True, regex=_one_of(STAGES))
+    eu_supply_risk_material = dy.Float64(nullable=True, min=0)
+    geopolrisk_score = dy.Float64(nullable=True, min=0, max=1)
+    geopolrisk_import_risk = dy.Float64(nullable=True, min=0, max=1)
+    geopolrisk_price_usd_per_kg = dy.Float64(nullable=True, min=0)
+    geopolrisk_cf_cu_eq = dy.Float64(nullable=True, min=0)
+    world_hhi = dy.Float64(nullable=True, min=0, max=_SHARE_MAX)
+    world_top_producer_iso3 = dy.String(nullable=True, regex=ISO3_PATTERN)
+    world_top1_share = dy.Float64(nullable=True, min=0, max=_SHARE_MAX)
+    production_year = dy.Int32(nullable=True, min=1900, max=2100)
+    production_source = dy.String(nullable=True)
+
+    @dy.rule()
+    def country_importer_is_iso3(cls) -> pl.Expr:
+        """A country importer is three letters; a longer id must be a bloc."""
+        return pl.col("importer_is_bloc") | pl.col("importer_iso3").str.contains(ISO3_PATTERN)
+
+    @dy.rule()
+    def top1_within_top3(cls) -> pl.Expr:
+        """The top supplier's share is part of the top three's."""
+        return pl.col("top1_share") <= pl.col("top3_share") + 1e-9
