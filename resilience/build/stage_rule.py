@@ -174,7 +174,17 @@ class StageResult:
 
 
 _KEY = ["year", "commodity", "stage"]
-_FLOW = ["year", "exporter_iso3", "importer_iso3", "hs6_code"]
+
+
+def _eligible(rule: StageRule) -> pl.Expr:
+    """A flow of the rule's lines priced at most at the rule's ceiling (with a quantity)."""
+    return (
+        (pl.col("commodity") == rule.commodity)
+        & (pl.col("stage") == rule.from_stage)
+        & pl.col("hs6_code").is_in(list(rule.hs6_codes))
+        & (pl.col("quantity_t") > 0)
+        & (pl.col("value_usd") / pl.col("quantity_t") <= rule.max_unit_value_usd_per_t)
+    )
 
 
 def _check_rules(rules: tuple[StageRule, ...], hs_map: pl.DataFrame) -> None:
@@ -229,7 +239,7 @@ def _check_production(production: pl.DataFrame) -> None:
 
 
 def _stage_production(production: pl.DataFrame, years: list[int]) -> pl.DataFrame:
-    """``year, commodity, stage, country_iso3, production_quantity`` and the covered cells."""
+    """``year, commodity, stage, country_iso3, withheld, production`` (``ROW`` left out)."""
     world = (
         world_shares(production, years)
         .filter(pl.col("country_iso3") != "ROW")
@@ -250,10 +260,16 @@ def _mapped_content(flows: pl.DataFrame, hs_map: pl.DataFrame) -> pl.DataFrame:
         if "exporter_iso3" in hs_map.columns
         else hs_map
     )
-    mapped = flows.join(default.select("hs6_code", "commodity", "stage"), on="hs6_code")
+    mapped = flows.with_row_index("_row").join(
+        default.select("hs6_code", "commodity", "stage"), on="hs6_code"
+    )
+    # Joins do not keep row order: sorted back, so that every sum below adds in one
+    # order and a refresh of the same downloads rewrites identical files.
     return (
         join_content(mapped.lazy(), hs_map)
         .with_columns((pl.col("quantity_t") * pl.col("content_per_gross_t")).alias("_content"))
+        .sort("_row", "commodity", "stage")
+        .drop("_row")
         .collect()
     )
 
@@ -270,13 +286,7 @@ def _judged(rule: StageRule, mapped: pl.DataFrame, production: pl.DataFrame) -> 
         .agg(pl.col("_content").sum().alias("_exports"))
     )
     eligible = (
-        mapped.filter(
-            (pl.col("commodity") == rule.commodity)
-            & (pl.col("stage") == rule.from_stage)
-            & pl.col("hs6_code").is_in(list(rule.hs6_codes))
-            & (pl.col("quantity_t") > 0)
-            & (pl.col("value_usd") / pl.col("quantity_t") <= rule.max_unit_value_usd_per_t)
-        )
+        mapped.filter(_eligible(rule))
         .group_by("year", "exporter_iso3")
         .agg(pl.col("_content").sum().alias("_eligible"))
     )
@@ -389,13 +399,7 @@ def reassign_stages(
             break
         judged = _judged(rule, mapped, stage_production)
         eligible = (
-            mapped.filter(
-                (pl.col("commodity") == rule.commodity)
-                & (pl.col("stage") == rule.from_stage)
-                & pl.col("hs6_code").is_in(list(rule.hs6_codes))
-                & (pl.col("quantity_t") > 0)
-                & (pl.col("value_usd") / pl.col("quantity_t") <= rule.max_unit_value_usd_per_t)
-            )
+            mapped.filter(_eligible(rule))
             .with_columns(pl.col("year").cast(pl.Int32).alias("_y"))
             .join(
                 judged.rename({"year": "_y"}),
