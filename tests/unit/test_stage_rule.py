@@ -175,3 +175,11 @@ def test_production_without_a_needed_column_is_named() -> None:
             _flows([("COD", "282200", 1.0, 1.0)]), _MAP, PRODUCTION.drop("unit"), (RULE,)
         )
     assert [p.column for p in info.value.problems] == ["unit"]
+
+
+def test_a_flow_without_a_quantity_stays_and_counts_nowhere() -> None:
+    flows = _flows([("COD", "282200", 20e6, 2000.0), ("COD", "282200", 3e6, None)])
+    result = reassign_stages(flows, _MAP, PRODUCTION, (RULE,))
+    rows = result.flows.select("stage", "value_usd", "quantity_t").rows()
+    assert rows == [("mining", 20e6, 2000.0), ("refining", 3e6, None)]
+    assert result.repairs.height == 1
