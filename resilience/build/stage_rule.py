@@ -51,6 +51,12 @@ Each moved flow is one ``stage_reassigned`` row of ``trade_repairs``
 the flow's value and gross quantity and the value and quantity moved, and the numbers
 that triggered it in ``reason``. Nothing moves in silence.
 
+Applied
+-------
+The refresh and ``resilience build --baci`` apply :data:`STAGE_RULES`: the rare-earth
+rule only. :data:`COBALT_HYDROXIDE_RULE` is defined and tested but not applied yet (see
+:data:`STAGE_RULES` for what it changes and what it needs first).
+
 Ceilings
 --------
 Rare earths: the log midpoint of the price gap between Mountain Pass concentrate (at
@@ -85,6 +91,9 @@ from resilience.build.world_market import world_shares
 from resilience.errors import DataError, DataProblem
 
 __all__ = [
+    "ALL_STAGE_RULES",
+    "COBALT_HYDROXIDE_RULE",
+    "REE_CONCENTRATE_RULE",
     "STAGE_MARGIN",
     "STAGE_RULES",
     "StageResult",
@@ -132,24 +141,35 @@ class StageRule:
     evidence: str
 
 
-STAGE_RULES: tuple[StageRule, ...] = (
-    StageRule(
-        "rare_earths",
-        "refining",
-        "mining",
-        ("284690",),
-        math.sqrt(_REE_CONCENTRATE_MAX_USD_PER_T * _ND_OXIDE_MIN_USD_PER_T),
-        "concentrate ships under the compound lines (USGS MCS 2019, rare earths)",
-    ),
-    StageRule(
-        "cobalt",
-        "refining",
-        "mining",
-        ("282200", "810510"),
-        _HYDROXIDE_MAX_CO * _LME_COBALT_MAX_USD_PER_T,
-        "mine hydroxide ships under 2822.00 and 8105.10 (content_factors.csv, COD and ZMB)",
-    ),
+#: Mountain Pass concentrate (and other mixed REE products) under 284690.
+REE_CONCENTRATE_RULE = StageRule(
+    "rare_earths",
+    "refining",
+    "mining",
+    ("284690",),
+    math.sqrt(_REE_CONCENTRATE_MAX_USD_PER_T * _ND_OXIDE_MIN_USD_PER_T),
+    "concentrate ships under the compound lines (USGS MCS 2019, rare earths)",
 )
+#: Copperbelt cobalt hydroxide under 282200 and 810510.
+COBALT_HYDROXIDE_RULE = StageRule(
+    "cobalt",
+    "refining",
+    "mining",
+    ("282200", "810510"),
+    _HYDROXIDE_MAX_CO * _LME_COBALT_MAX_USD_PER_T,
+    "mine hydroxide ships under 2822.00 and 8105.10 (content_factors.csv, COD and ZMB)",
+)
+
+#: The rules the refresh and ``build --baci`` apply. The cobalt rule is defined and
+#: tested but not applied yet: with it the DRC's hydroxide leaves cobalt/refining, and
+#: the shipped studies (cobalt/refining only; cobalt/mining has no reference price in
+#: ``reference_prices.csv``) no longer see a DRC cut, Taiwan's share of world refined
+#: cobalt exports rises from 0.5 % to 1.9 % (above the 1 % scope threshold) and the
+#: EU27 cobalt supply risk moves from 2.8 +/- 0.5 (JRC 2023) to 4.6. Applying it needs
+#: those studies, a cited cobalt/mining price and the EU check revisited first.
+STAGE_RULES: tuple[StageRule, ...] = (REE_CONCENTRATE_RULE,)
+#: Every rule defined here.
+ALL_STAGE_RULES: tuple[StageRule, ...] = (REE_CONCENTRATE_RULE, COBALT_HYDROXIDE_RULE)
 
 
 @dataclass(frozen=True)

@@ -38,18 +38,12 @@ def test_trade_carries_content_and_its_basis() -> None:
 
 
 def test_drc_hydroxide_and_canadian_cobalt_within_a_factor_two(shares: pl.DataFrame) -> None:
-    """The issue's 2023 example: USD 8.2 k/t gross (DRC) against 45.5 k/t (Canada).
-
-    The DRC's hydroxide sits at cobalt/mining (the stage rule moves it: the DRC refines
-    none and mines 170 kt), Canada's refined cobalt at cobalt/refining.
-    """
+    """The issue's 2023 example: USD 8.2 k/t gross (DRC) against 45.5 k/t (Canada)."""
     cobalt = shares.filter(
         (pl.col("year") == 2023)
         & (pl.col("commodity") == "cobalt")
-        & (
-            ((pl.col("supplier_iso3") == "COD") & (pl.col("stage") == "mining"))
-            | ((pl.col("supplier_iso3") == "CAN") & (pl.col("stage") == "refining"))
-        )
+        & (pl.col("stage") == "refining")
+        & pl.col("supplier_iso3").is_in(["COD", "CAN"])
     )
     per = cobalt.group_by("supplier_iso3").agg(
         (pl.col("import_value_usd").sum() / pl.col("import_quantity_t").sum()).alias("gross"),

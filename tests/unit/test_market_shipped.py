@@ -326,17 +326,16 @@ def test_the_taiwan_blockade_is_out_of_scope_for_critical_minerals() -> None:
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "stage rule (resilience/build/stage_rule.py): the DRC's hydroxide now sits at "
-        "cobalt/mining, so on cobalt/refining alone the DRC cut reaches no member (losses "
-        "under USD 100, prices flat, pruned or not) and fewer than 4 members lose USD 1 m. "
-        "With cobalt/mining added and linked (input_coefficients.csv, 1 t Co per t) the "
-        "cut reaches China's refiners and the world shortfall agrees pruned and unpruned "
-        "(refined shed 63.5 vs 62.9 kt, China at VOLL in both: 12 months, default "
-        "settings, P0 of cobalt/mining overridden at 68.25 % of LME, no cited row), but "
-        "the members' price peaks still differ, +11.3 % pruned vs +18.1 % with all 91 "
-        "nodes, losses about 60 % apart: how far China's spike pulls refined cobalt from "
-        "the members depends on the extra nodes' arcs. Needs cobalt/mining in the study "
-        "and a cited P0, then a look at those arcs, not a tolerance"
+        "content basis: keeping every producer (91 nodes) the members' price peaks at +25 % "
+        "against VOLL (+294 %) pruned, losses a tenth: one good holds both the DRC's "
+        "hydroxide (feedstock) and refined cobalt, so a raised output ignores where its "
+        "feedstock came from. The stage rule's cobalt rule (resilience/build/stage_rule.py, "
+        "defined, not applied) moves the hydroxide to cobalt/mining; then cobalt/refining "
+        "alone sees no DRC cut, and with cobalt/mining added and linked "
+        "(input_coefficients.csv) the world shortfall agrees pruned and unpruned (refined "
+        "shed 63.5 vs 62.9 kt, 12 months, P0 of cobalt/mining overridden at 68.25 % of "
+        "LME: no cited row) but the members' price peaks do not (+11.3 % vs +18.1 %, "
+        "losses about 60 % apart). Needs a modelling decision, not a tolerance"
     ),
 )
 def test_pruning_small_producers_moves_member_prices_and_losses_little() -> None:
