@@ -71,9 +71,18 @@ def bilateral_shares(flows: pl.LazyFrame, hs_map: pl.DataFrame | pl.LazyFrame) -
         # benchmarks/README.md). Same rows as the inner join alone: a null or unmapped
         # code is dropped by both.
         flows = flows.filter(pl.col("hs6_code").is_in(hs_map["hs6_code"].unique().implode()))
+    # Flows that already carry their commodity-stage (the stage rule,
+    # resilience.build.stage_rule) join on it; others get every map row of their code.
+    staged = {"commodity", "stage"} <= set(flows.collect_schema().names())
+    key = ["hs6_code", "commodity", "stage"] if staged else ["hs6_code"]
     joined = flows.select(
-        "year", "importer_iso3", "exporter_iso3", "hs6_code", "value_usd", "quantity_t"
-    ).join(mapping, on="hs6_code", how="inner")
+        "year",
+        "importer_iso3",
+        "exporter_iso3",
+        *key,
+        "value_usd",
+        "quantity_t",
+    ).join(mapping, on=key, how="inner")
     if content is not None and with_content:
         joined = join_content(joined, check_content_map(content, "hs_map"))
     summed = joined.group_by(*_GROUP, pl.col("exporter_iso3").alias("supplier_iso3")).agg(

@@ -39,6 +39,7 @@ from resilience.build.monthly import with_source_tables
 from resilience.build.risk_indices import eu_crm_parameters
 from resilience.build.screening import screen_trade
 from resilience.build.sources import check_source, source_spread
+from resilience.build.stage_rule import reassign_stages
 from resilience.build.world_market import world_shares
 from resilience.ingest import baci
 from resilience.reference.alliances import load_alliances
@@ -128,10 +129,12 @@ def load_inputs(
         codes = baci.read_baci_country_codes(baci_codes)
         hs_map = content_map("hs92", commodities)
         flows = baci.scan_baci(baci_path, codes, hs_codes=hs_map["hs6_code"].unique().to_list())
-        # Screen the HS6 flows (unit-value bands; repairs counted in the log) before
-        # aggregating, as the refresh does for the shipped table.
-        screened = screen_trade(flows.collect(engine="streaming"), data.load_production(), hs_map)
-        bilateral = bilateral_shares(screened.flows.lazy(), hs_map)
+        # Screen the HS6 flows (unit-value bands; repairs counted in the log) and apply
+        # the stage rule before aggregating, as the refresh does for the shipped table.
+        production = data.load_production()
+        screened = screen_trade(flows.collect(engine="streaming"), production, hs_map)
+        staged = reassign_stages(screened.flows, hs_map, production)
+        bilateral = bilateral_shares(staged.flows.lazy(), staged.hs_map)
         trade_source = f"CEPII BACI ({Path(baci_path).name})"
     else:
         bilateral = trade_shares(with_source_tables(data.scan_trade()))

@@ -149,8 +149,20 @@ REPAIRS_SCHEMA = pl.Schema(
         "k_mad": pl.Float64(),
         "source": pl.String(),
         "vintage": pl.String(),
+        # stage_reassigned rows only (resilience.build.stage_rule); null otherwise
+        "commodity": pl.String(),
+        "stage_original": pl.String(),
+        "stage_repaired": pl.String(),
+        "value_usd_reassigned": pl.Float64(),
     }
 )
+
+#: Columns only a ``stage_reassigned`` repair fills (null in the screening's rows).
+STAGE_COLUMNS = ("commodity", "stage_original", "stage_repaired", "value_usd_reassigned")
+
+
+def _no_stage() -> list[pl.Expr]:
+    return [pl.lit(None, REPAIRS_SCHEMA[c]).alias(c) for c in STAGE_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -525,6 +537,7 @@ def _repairs_rows(flagged: pl.DataFrame) -> pl.DataFrame:
         k.alias("k_mad"),
         opt["source"].cast(pl.String).alias("source"),
         opt["vintage"].cast(pl.String).alias("vintage"),
+        *_no_stage(),
     ).cast(dict(REPAIRS_SCHEMA))  # type: ignore[arg-type]
 
 
@@ -599,6 +612,7 @@ def mirror_fill(
         pl.lit(None, pl.Float64).alias("k_mad"),
         pl.lit(mirror_source).alias("source"),
         pl.lit(None, pl.String).alias("vintage"),
+        *_no_stage(),
     ).cast(dict(REPAIRS_SCHEMA))  # type: ignore[arg-type]
     out = (
         joined.with_columns(

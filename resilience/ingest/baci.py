@@ -566,8 +566,9 @@ def aggregate_baci(
         :func:`scan_baci` output (``TradeFlows`` columns).
     hs_to_commodity
         ``hs6_code, commodity, stage``; an HS code may feed several (commodity, stage)
-        pairs, each getting the full flow. HS codes absent from the map are out of scope
-        and not aggregated. When the map also carries ``content_per_gross_t,
+        pairs, each getting the full flow (unless ``lf`` already carries ``commodity,
+        stage``: then each flow joins its own row). HS codes absent from the map are out
+        of scope and not aggregated. When the map also carries ``content_per_gross_t,
         content_unit, content_basis`` (:func:`resilience.reference.content.content_map`),
         each HS6 flow is converted to content before the sum and the output gains
         ``quantity_content, content_unit, content_basis``
@@ -600,7 +601,11 @@ def aggregate_baci(
     if years is not None:
         lf = lf.filter(pl.col("year").is_in(list(years)))
     q_missing = pl.col("quantity_t").is_null()
-    joined = lf.join(mapping.lazy(), on="hs6_code", how="inner")
+    # Flows that already carry their commodity-stage (the stage rule,
+    # resilience.build.stage_rule) join on it; others get every map row of their code.
+    names = set(lf.collect_schema().names())
+    key = ["hs6_code", "commodity", "stage"] if {"commodity", "stage"} <= names else ["hs6_code"]
+    joined = lf.join(mapping.lazy(), on=key, how="inner")
     if with_content:
         joined = join_content(joined, content)
     return joined.group_by(

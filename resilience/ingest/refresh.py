@@ -12,9 +12,11 @@ production.csv         USGS MCS 2023-2025, World Mining Data 2018-2024, IEA Crit
                        ``sources/compiled_shares.csv`` (chips, PV, batteries),
                        ``sources/separated_rare_earths.csv`` (rare_earths/refining)
 trade.parquet          CEPII BACI (HS92) aggregated to importer x commodity x supplier
-                       (HS6 flows screened first: :mod:`resilience.build.screening`), gross
+                       (HS6 flows screened first: :mod:`resilience.build.screening`, then
+                       the stage rule: :mod:`resilience.build.stage_rule`), gross
                        tonnes and content (``content_factors.csv``, per HS6)
-trade_repairs.parquet  every flow the screening re-derived or quarantined
+trade_repairs.parquet  every flow the screening re-derived or quarantined, and every
+                       flow the stage rule moved upstream (:mod:`resilience.build.stage_rule`)
 governance.csv         World Bank WGI (six indicators)
 alignment.csv          UNGA ideal points (Bailey, Strezhnev and Voeten)
 recycling.csv          EoL recycling input rates (SCRREEN via the WMD commodity map)
@@ -64,6 +66,7 @@ from pathlib import Path
 import polars as pl
 
 from resilience.build.screening import screen_trade
+from resilience.build.stage_rule import reassign_stages
 from resilience.errors import DataError, DataProblem
 from resilience.ingest import baci, bp, eto, iea, taiwan_customs, unga, usgs, wgi, wmd, wna
 from resilience.ingest.compiled import read_compiled_shares
@@ -341,12 +344,17 @@ def _build_trade(
         .sort("year", "importer_iso3", "exporter_iso3", "hs6_code")
     )
     screened = screen_trade(selected, production, hs_map)
+    # A downstream HS line carrying the upstream stage (concentrate, hydroxide).
+    staged = reassign_stages(screened.flows, hs_map, production)
     trade = (
-        baci.aggregate_baci(screened.flows.lazy(), hs_map, list(TRADE_YEARS))
+        baci.aggregate_baci(staged.flows.lazy(), staged.hs_map, list(TRADE_YEARS))
         .sort("year", "importer_iso3", "commodity", "stage", "exporter_iso3")
         .collect(engine="in-memory")
     )
-    return trade, screened.repairs
+    repairs = pl.concat([screened.repairs, staged.repairs]).sort(
+        "year", "hs6_code", "exporter_iso3", "importer_iso3", "action", maintain_order=True
+    )
+    return trade, repairs
 
 
 def build_tables(

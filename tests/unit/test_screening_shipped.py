@@ -31,11 +31,20 @@ def test_shipped_repairs_table_is_well_formed(repairs: pl.DataFrame) -> None:
         "quarantined",
         "kept",
         "mirror_filled",
+        "stage_reassigned",
     }
     quarantined = repairs["action"] == "quarantined"
     assert repairs.filter(quarantined)["quantity_t_repaired"].null_count() == quarantined.sum()
     assert repairs.filter(~quarantined)["quantity_t_repaired"].null_count() == 0
-    assert repairs.select(KEY).is_unique().all()
+    # A flow can be screened and then moved by the stage rule: one row per action.
+    assert repairs.select(*KEY, "action").is_unique().all()
+    staged = repairs.filter(pl.col("action") == "stage_reassigned")
+    assert staged.height > 0
+    stage_columns = ["commodity", "stage_original", "stage_repaired", "value_usd_reassigned"]
+    assert staged.select(stage_columns).null_count().sum_horizontal().item() == 0
+    assert repairs.filter(pl.col("action") != "stage_reassigned")[
+        "stage_repaired"
+    ].null_count() == (repairs.height - staged.height)
     assert set(repairs["year"].unique()) == set(TRADE_YEARS)
 
 
