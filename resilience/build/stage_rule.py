@@ -89,6 +89,7 @@ from resilience.build.hubs import HUB_MARGIN
 from resilience.build.screening import REPAIRS_SCHEMA
 from resilience.build.world_market import world_shares
 from resilience.errors import DataError, DataProblem
+from resilience.metrics.sums import stable_sum
 
 __all__ = [
     "ALL_STAGE_RULES",
@@ -266,7 +267,7 @@ def _stage_production(production: pl.DataFrame, years: list[int]) -> pl.DataFram
         .group_by(*_KEY, "country_iso3")
         .agg(
             pl.col("production_quantity").is_null().any().alias("withheld"),
-            pl.col("production_quantity").sum().alias("production"),
+            stable_sum(pl.col("production_quantity")).alias("production"),
         )
         .collect()
     )
@@ -303,12 +304,12 @@ def _judged(rule: StageRule, mapped: pl.DataFrame, production: pl.DataFrame) -> 
     exports = (
         mapped.filter((pl.col("commodity") == down[0]) & (pl.col("stage") == down[1]))
         .group_by("year", "exporter_iso3")
-        .agg(pl.col("_content").sum().alias("_exports"))
+        .agg(stable_sum(pl.col("_content")).alias("_exports"))
     )
     eligible = (
         mapped.filter(_eligible(rule))
         .group_by("year", "exporter_iso3")
-        .agg(pl.col("_content").sum().alias("_eligible"))
+        .agg(stable_sum(pl.col("_content")).alias("_eligible"))
     )
 
     def stage(name: str, alias: str) -> pl.DataFrame:
@@ -470,7 +471,7 @@ def reassign_stages(
         log.warning(
             "stage rule: %d flows re-attributed upstream (USD %.4g): %s",
             repairs.height,
-            repairs["value_usd_reassigned"].sum(),
+            repairs.select(stable_sum(pl.col("value_usd_reassigned"))).item(),
             ", ".join(
                 f"{c} {a}->{b} {n}"
                 for c, a, b, n in repairs.group_by("commodity", "stage_original", "stage_repaired")
