@@ -257,10 +257,12 @@ def test_a_targeted_embargo_leaks_through_third_countries() -> None:
     """China delivers 10 % of its rare earths for 60 days, to Japan only or to everyone.
 
     Aimed at Japan, the rest of China's exports still flow and third countries send
-    Japan more: no other member's price rises by more than the friction (6 % of P0).
-    Stopped for everyone, the other importers compete for what is left and some other
-    member's price rises above the friction. Japan pays either way, at most as much
-    aimed as stopped for everyone.
+    Japan more, so the other members' prices rise less than when China stops for
+    everyone (they do rise: Japan, at VOLL, bids away the non-Chinese supply, and China's
+    freed tonnes reach them only at its ramp, 3.3 % of its flows a month; before the
+    stage rule moved Myanmar's carbonate to the mining stage, a non-Chinese "refined"
+    pool 27 % of world exports kept their rise under the friction). Japan pays either
+    way, at most as much aimed as stopped for everyone.
 
     Japan's own price is not bounded by the friction: on the content basis China sends
     Japan 12.7 kt of its 21.6 kt of imports (1.06 kt a month), so month 1 of 4 (60 days
@@ -311,7 +313,8 @@ def test_a_targeted_embargo_leaks_through_third_countries() -> None:
     friction_pct = 100 * r.market.inputs.parameter_frame()["friction_share"][0]
     assert rise["aimed"] > 0.0
     assert rise["full"] > 0.0
-    assert max(others["aimed"]) <= friction_pct + 1e-3  # the leak: China's other exports flow
+    # the leak: China's other exports flow, so the others pay less than under a full stop
+    assert max(others["aimed"]) < max(others["full"]) - friction_pct
     assert max(others["full"]) > friction_pct
 
 
