@@ -374,13 +374,29 @@ def add_variables(
 
 # ----------------------------------------------------------------------------- expressions
 def linear_expression(
-    coefs: npt.ArrayLike, variables: Sequence[Any], constant: float = 0.0
+    coefs: npt.ArrayLike,
+    variables: Sequence[Any],
+    constant: float = 0.0,
+    *,
+    cols: npt.ArrayLike | None = None,
 ) -> LinearExpression:
-    """``constant + sum(coefs[i] * variables[i])`` as one flat ``LinearExpression``."""
+    """``constant + sum(coefs[i] * variables[i])`` as one flat ``LinearExpression``.
+
+    With ``cols``, ``constant + sum(coefs[k] * variables[cols[k]])``: only the variables
+    named (e.g. those with a nonzero cost), ``variables`` still being whole Var
+    components in a row so that the expression is registered for the hand-off.
+    """
     cf = np.asarray(coefs, dtype=np.float64)
-    if cf.shape != (len(variables),):
-        raise ModelBuildError(f"{cf.shape[0]} coefficients for {len(variables)} variables")
-    return _linear(cf, np.arange(cf.size, dtype=np.int64), variables, constant)
+    if cols is None:
+        if cf.shape != (len(variables),):
+            raise ModelBuildError(f"{cf.shape[0]} coefficients for {len(variables)} variables")
+        return _linear(cf, np.arange(cf.size, dtype=np.int64), variables, constant)
+    cl = np.asarray(cols, dtype=np.int64)
+    if cf.shape != cl.shape or cf.ndim != 1:
+        raise ModelBuildError(f"{cf.size} coefficients for {cl.size} column positions")
+    if cl.size and (cl.min() < 0 or cl.max() >= len(variables)):
+        raise ModelBuildError(f"column position out of range 0..{len(variables) - 1}")
+    return _linear(cf, cl, variables, constant)
 
 
 def _linear(
