@@ -49,7 +49,13 @@ import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 from pyomo.repn.linear import LinearRepnVisitor
 
-from resilience.optimize.lp_record import RowsRecord, model_record, stored_data
+from resilience.optimize.lp_record import (
+    RowsRecord,
+    model_record,
+    row_expressions,
+    rows_unchanged,
+    stored_data,
+)
 
 __all__ = [
     "CompiledModel",
@@ -142,7 +148,7 @@ def register_rows(
         vals=vals,
         segments=segs,
         datas=datas,
-        exprs=tuple(d.expr for d in datas),
+        exprs=row_expressions(datas),
         row_lb=row_lb,
         row_ub=row_ub,
     )
@@ -324,7 +330,7 @@ def _valid_rows(con: Any, rec: RowsRecord) -> bool:
         len(con) == len(datas)
         and all(map(operator.is_, data_objects(con), datas))
         and all(map(operator.attrgetter("active"), datas))
-        and all(map(operator.is_, map(operator.attrgetter("expr"), datas), rec.exprs))
+        and rows_unchanged(datas, rec.exprs)
     )
 
 

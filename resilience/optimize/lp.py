@@ -97,7 +97,13 @@ from resilience.optimize.compile import (
     register_expression,
     register_rows,
 )
-from resilience.optimize.lp_record import ModelRecord, model_record, set_var_bounds, stored_data
+from resilience.optimize.lp_record import (
+    ModelRecord,
+    fill_lazy_rows,
+    model_record,
+    set_var_bounds,
+    stored_data,
+)
 
 __all__ = [
     "CompiledModel",
@@ -517,6 +523,47 @@ def _terms(coefs: FloatArray, cols: IntArray, variables: Sequence[Any]) -> list[
     return terms
 
 
+def _check_csr(what: str, n: int, ip: IntArray, cl: IntArray, cf: FloatArray, n_vars: int) -> None:
+    """CSR arrays of ``n`` rows over ``n_vars`` variables, or :class:`ModelBuildError`."""
+    if ip.shape != (n + 1,) or ip[0] != 0 or (np.diff(ip) < 0).any() or ip[-1] != cl.size:
+        raise ModelBuildError(f"{what}: indptr must rise from 0 to len(cols) over {n} rows")
+    if cf.shape != cl.shape:
+        raise ModelBuildError(f"{what}: {cf.size} coefficients for {cl.size} entries")
+    if cl.size and (cl.min() < 0 or cl.max() >= n_vars):
+        raise ModelBuildError(f"{what}: column index out of range 0..{n_vars - 1}")
+    if not np.isfinite(cf).all():
+        raise ModelBuildError(f"{what}: non-finite coefficient")
+
+
+class _RowMaker:
+    """``maker(i)``: row ``i``'s expression as a rule would give it (made on first use).
+
+    A class, not a closure, so that a model holding lazy rows can be pickled.
+    """
+
+    __slots__ = ("cf", "cl", "ipl", "lbs", "ubs", "variables")
+
+    def __init__(
+        self,
+        ip: IntArray,
+        cl: IntArray,
+        cf: FloatArray,
+        variables: Sequence[Any],
+        lbs: list[float | None],
+        ubs: list[float | None],
+    ) -> None:
+        self.ipl: list[int] = ip.tolist()
+        self.cl, self.cf, self.variables, self.lbs, self.ubs = cl, cf, variables, lbs, ubs
+
+    def __call__(self, i: int) -> Any:
+        a, b = self.ipl[i], self.ipl[i + 1]
+        body = LinearExpression(_terms(self.cf[a:b], self.cl[a:b], self.variables))
+        lo, hi = self.lbs[i], self.ubs[i]
+        if lo is not None and lo == hi:
+            return EqualityExpression((body, lo))  # what ``body == lo`` gives
+        return (lo, body, hi)
+
+
 def _rows_from_arrays(
     block: Any,
     name: str,
@@ -539,36 +586,26 @@ def _rows_from_arrays(
     ip = np.array(indptr, dtype=np.int64)
     cl = np.array(cols, dtype=np.int64)
     cf = np.array(coefs, dtype=np.float64)
-    if ip.shape != (n + 1,) or ip[0] != 0 or (np.diff(ip) < 0).any() or ip[-1] != cl.size:
-        raise ModelBuildError(f"{what}: indptr must rise from 0 to len(cols) over {n} rows")
-    if cf.shape != cl.shape:
-        raise ModelBuildError(f"{what}: {cf.size} coefficients for {cl.size} entries")
-    if cl.size and (cl.min() < 0 or cl.max() >= len(variables)):
-        raise ModelBuildError(f"{what}: column index out of range 0..{len(variables) - 1}")
-    if not np.isfinite(cf).all():
-        raise ModelBuildError(f"{what}: non-finite coefficient")
+    _check_csr(what, n, ip, cl, cf, len(variables))
     lbs = _bounds(None, lb, n, True, what)
     ubs = _bounds(None, ub, n, False, what)
     free = [key for key, lo, hi in zip(index, lbs, ubs, strict=True) if lo is None and hi is None]
     if free:
         raise ModelBuildError(f"{what}: rows without any bound: {free[:_MAX_LISTED]!r}")
-    with PauseGC():  # millions of new objects: no use looking for cycles among them
-        terms = _terms(cf, cl, variables)
-        ipl = ip.tolist()
-        rules: dict[Hashable, Any] = {}
-        for i, key in enumerate(index):
-            a, b = ipl[i], ipl[i + 1]
-            body = LinearExpression(terms[a:b])
-            lo, hi = lbs[i], ubs[i]
-            if lo is not None and lo == hi:
-                rules[key] = EqualityExpression((body, lo))  # what ``body == lo`` gives
-            else:
-                rules[key] = (lo, body, hi)
-            if a == b:
-                log.debug("%s[%r] has no variables: it holds only if its bounds allow 0", name, key)
-        del terms
-        con = pyo.Constraint(list(index), rule=rules)
+    if log.isEnabledFor(logging.DEBUG):
+        for i in np.flatnonzero(np.diff(ip) == 0).tolist():
+            key = index[i]
+            log.debug("%s[%r] has no variables: it holds only if its bounds allow 0", name, key)
+    make = _RowMaker(ip, cl, cf, variables, lbs, ubs)
+    with PauseGC():  # many new objects: no use looking for cycles among them
+        keys = list(index)
+        con = pyo.Constraint(keys)
         block.add_component(name, con)
+        try:
+            fill_lazy_rows(con, keys, make)
+        except ValueError as exc:
+            block.del_component(con)
+            raise ModelBuildError(f"{what}: {exc}") from exc
         inf = math.inf
         row_lb = np.array([-inf if v is None else v for v in lbs], dtype=np.float64)
         row_ub = np.array([inf if v is None else v for v in ubs], dtype=np.float64)
