@@ -178,7 +178,7 @@ class LazyRowData(ConstraintData):
 
     __slots__ = ()
 
-    @property  # type: ignore[override]
+    @property
     def _expr(self) -> Any:
         raw = _EXPR_SLOT.__get__(self, ConstraintData)
         if type(raw) is not PendingRow:
