@@ -240,14 +240,19 @@ def _shared_list(col: pl.Series) -> list[Any]:
         or not (col.dtype == pl.String or col.dtype.is_integer())
     ):
         return col.to_list()
+    if col.dtype.is_integer() and col.min() >= -5 and col.max() <= 256:  # type: ignore[operator]
+        return col.to_list()  # CPython keeps one object per small int already
     uniq = col.unique(maintain_order=True)
     if uniq.len() * 4 > col.len():
         return col.to_list()
-    codes = (
-        col.to_frame("v")
-        .join(uniq.to_frame("v").with_row_index("c"), on="v", how="left", maintain_order="left")
-        .get_column("c")
-    )
+    if col.dtype == pl.String:  # the codes of an Enum of the distinct values
+        codes = col.cast(pl.Enum(uniq.to_list())).to_physical()
+    else:
+        codes = (
+            col.to_frame("v")
+            .join(uniq.to_frame("v").with_row_index("c"), on="v", how="left", maintain_order="left")
+            .get_column("c")
+        )
     return list(map(uniq.to_list().__getitem__, codes.to_numpy().tolist()))
 
 
@@ -271,6 +276,8 @@ def _check_keys(frame: pl.DataFrame, keys: Sequence[str], what: str) -> None:
     nulls = frame.filter(pl.any_horizontal(pl.col(k).is_null() for k in keys))
     if nulls.height:
         raise ModelBuildError(f"{what}: missing key values in {nulls.height} row(s)")
+    if not frame.select(keys).is_duplicated().any():
+        return
     dups = frame.filter(pl.struct(keys).is_duplicated()).unique(keys, maintain_order=True)
     if dups.height:
         raise ModelBuildError(f"{what}: duplicate keys {_fmt_keys(dups, keys)}")
