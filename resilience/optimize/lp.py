@@ -606,7 +606,7 @@ def _rows_from_arrays(
     make = _RowMaker(ip, cl, cf, variables, lbs, ubs)
     with PauseGC():  # many new objects: no use looking for cycles among them
         keys = list(index)
-        con = pyo.Constraint(keys)
+        con = pyo.Constraint(pyo.SetOf(keys))  # the keys as they are, as for variables
         block.add_component(name, con)
         try:
             fill_lazy_rows(con, keys, make)
