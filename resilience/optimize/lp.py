@@ -23,9 +23,8 @@ Pyomo 6.10.1 on a 2-core VM shared with other jobs, building 50 000 rows of 4 no
 over 100 000 variables: ``LinearExpression`` from ``MonomialTermExpression`` arguments
 0.8 s; ``LinearExpression(linear_coefs=..., linear_vars=...)`` 0.9 s; ``sum(a * x ...)``
 1.2 s; ``quicksum(..., linear=True)`` 3.2 s (and ``linear=`` is deprecated). The builders
-here use the first and pass a ``{index: (lb, expr, ub)}`` mapping as the rule, with three
-refinements measured on the 1 M-variable stress model of ``benchmarks/bench_stress.py``
-(details in ``benchmarks/README.md``):
+here use the first, with three refinements measured on the 1 M-variable stress model of
+``benchmarks/bench_stress.py`` (details in ``benchmarks/README.md``):
 
 - a term with coefficient exactly 1 is the variable itself (``LinearExpression`` takes
   variables as terms): 81 % of that model's terms, whose row bodies then take 0.55 s
@@ -34,6 +33,12 @@ refinements measured on the 1 M-variable stress model of ``benchmarks/bench_stre
   otherwise walk every new object again and again (4 s of a 10 s build);
 - index tuples share one ``str`` per distinct key value (155 instead of 312 MiB for
   600 000 keys of five strings, and 0.5 s faster to build the variables).
+
+Rows built from CSR arrays make that expression only when something reads it
+(:class:`resilience.optimize.lp_record.LazyRowData`: the same expression a rule would
+give, made on first read); the pre-compiled hand-off reads the arrays instead, so a model
+that is only solved never makes them (on the 1 M-column market LP of
+``benchmarks/bench_core_scale.py``, 0.84 -> 0.2 s of CPU for its three row families).
 
 Hand-off route (measured)
 -------------------------
