@@ -43,6 +43,19 @@ frames, a few MiB, included).
     python benchmarks/bench_core_scale.py --sizes 100k --repeat 1 --profile
 
 Results are printed as Markdown and written to ``benchmarks/out/core_scale.json``.
+
+Before and after (``--code DIR``): the core's build and hand-off (compile +
+``passModel``, no solve) of this checkout and of another checkout of the package (e.g.
+``git archive <commit> | tar -x -C /tmp/before``, put first on ``PYTHONPATH``), each run
+in a fresh process, the two alternating within every repeat so that the machine's load
+falls on both alike. Each child reports CPU (``process_time``) and wall time and a
+SHA-256 digest of the handed-off LP (costs, bounds, matrix, offset, sense); the script
+asserts that both checkouts hand HiGHS the same LP, byte for byte.
+
+    git archive 1c2a60b | tar -x -C /tmp/before
+    python benchmarks/bench_core_scale.py --code /tmp/before --repeat 5
+
+Results go to ``benchmarks/out/core_scale_code.json``.
 """
 
 from __future__ import annotations
@@ -50,11 +63,15 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import hashlib
 import io
 import json
 import logging
+import os
 import pstats
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -392,14 +409,143 @@ def profile(label: str) -> str:
     return text.getvalue()
 
 
+# ----------------------------------------------------------------------------- before/after
+def lp_digest(lp: Any) -> str:
+    """SHA-256 of everything a ``HighsLp`` hands HiGHS (two equal LPs, one digest)."""
+    mat = lp.a_matrix_
+    digest = hashlib.sha256()
+    for part in (
+        lp.col_cost_,
+        lp.col_lower_,
+        lp.col_upper_,
+        lp.row_lower_,
+        lp.row_upper_,
+        mat.start_,
+        mat.index_,
+        mat.value_,
+    ):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    digest.update(repr((lp.offset_, int(lp.sense_), int(mat.format_))).encode())
+    return digest.hexdigest()
+
+
+def build_worker(label: str) -> None:
+    """One child: warm up, then build and hand off the core once; one JSON line."""
+    import resilience
+
+    warm = synthetic_world(8, 1, 2, 2)
+    _highs().passModel(compile_model(build_market(warm, MarketSettings(months=2)).model).lp)
+    nodes, commodities, months, scenarios = SIZES[label]
+    inputs = synthetic_world(nodes, commodities, months, scenarios)
+    gc.collect()
+    clock = _Clock()
+    market = build_market(inputs, MarketSettings(months=months))
+    build, build_cpu = clock.lap()
+    lp = compile_model(market.model).lp
+    _highs().passModel(lp)
+    handoff, handoff_cpu = clock.lap()
+    out = {
+        "build_s": build,
+        "build_cpu_s": build_cpu,
+        "handoff_s": handoff,
+        "handoff_cpu_s": handoff_cpu,
+        "nonzeros": len(lp.a_matrix_.value_),
+        "digest": lp_digest(lp),
+        "package": str(Path(resilience.__file__).parent),
+        "peak_rss_gib": status_kib("VmHWM") / 2**20,
+    }
+    print(json.dumps(out))
+
+
+def compare_code(codes: list[Path | None], sizes: list[str], repeat: int) -> dict[str, Any]:
+    """Build + hand-off of each checkout in fresh processes, alternating; same LP asserted."""
+    results: dict[str, Any] = {}
+    for label in sizes:
+        runs: dict[str, list[dict[str, Any]]] = {str(c or "this checkout"): [] for c in codes}
+        for r in range(repeat):
+            order = codes if r % 2 == 0 else codes[::-1]
+            for code in order:
+                env = dict(os.environ)
+                if code is not None:
+                    env["PYTHONPATH"] = os.pathsep.join(
+                        filter(None, [str(code), env.get("PYTHONPATH")])
+                    )
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--build-worker", label]
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+                if proc.returncode != 0:
+                    raise SystemExit(f"{code or 'this checkout'} failed:\n{proc.stderr}")
+                out = json.loads(proc.stdout.strip().splitlines()[-1])
+                if code is not None and not out["package"].startswith(str(code)):
+                    raise SystemExit(f"{code}: the child imported {out['package']}")
+                runs[str(code or "this checkout")].append(out)
+                logging.getLogger("bench").info("%s %s: %s", label, code or "this", out)
+        digests = {o["digest"] for rs in runs.values() for o in rs}
+        if len(digests) != 1:
+            raise AssertionError(f"{label}: the checkouts hand off different LPs: {digests}")
+        results[label] = {
+            "runs": runs,
+            "digest": digests.pop(),
+            "medians": {
+                name: {
+                    k: statistics.median(o[k] for o in rs)
+                    for k in (
+                        "build_s",
+                        "build_cpu_s",
+                        "handoff_s",
+                        "handoff_cpu_s",
+                        "peak_rss_gib",
+                    )
+                }
+                | {"nonzeros": rs[0]["nonzeros"]}
+                for name, rs in runs.items()
+            },
+        }
+    return results
+
+
+def code_markdown(results: dict[str, Any]) -> str:
+    """Medians per size and checkout: CPU and wall, and µs of CPU per nonzero."""
+    lines = [
+        "| size | checkout | build CPU s | hand-off CPU s | build+hand-off CPU µs/nz | "
+        "build wall s | hand-off wall s | peak RSS GiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, res in results.items():
+        for name, m in res["medians"].items():
+            cpu = m["build_cpu_s"] + m["handoff_cpu_s"]
+            lines.append(
+                f"| {label} | {name} | {m['build_cpu_s']:.2f} | {m['handoff_cpu_s']:.2f} | "
+                f"{1e6 * cpu / m['nonzeros']:.2f} | {m['build_s']:.2f} | {m['handoff_s']:.2f} | "
+                f"{m['peak_rss_gib']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--out", default=str(OUT / "core_scale.json"))
+    parser.add_argument("--out", default=None, help="results file (default benchmarks/out/...)")
+    parser.add_argument(
+        "--code", type=Path, action="append", default=[], help="another checkout (repeatable)"
+    )
+    parser.add_argument("--build-worker", choices=list(SIZES), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build_worker:
+        build_worker(args.build_worker)
+        return
     logging.basicConfig(level=logging.ERROR)
+    if args.code:
+        logging.getLogger("bench").setLevel(logging.INFO)
+        compared = compare_code([None, *args.code], args.sizes, args.repeat)
+        report = {"repeat": args.repeat, "machine": machine(PACKAGES), "results": compared}
+        out = Path(args.out or OUT / "core_scale_code.json")
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, default=str))
+        print(code_markdown(compared))
+        print(json.dumps(report["machine"]))
+        return
     logging.getLogger("bench").setLevel(logging.INFO)
     warm_up()
     results = [one_size(label, args.repeat) for label in args.sizes]
@@ -408,7 +554,7 @@ def main() -> None:
         "machine": machine(PACKAGES),
         "results": results,
     }
-    out = Path(args.out)
+    out = Path(args.out or OUT / "core_scale.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
     print(markdown(results))

@@ -23,9 +23,8 @@ Pyomo 6.10.1 on a 2-core VM shared with other jobs, building 50 000 rows of 4 no
 over 100 000 variables: ``LinearExpression`` from ``MonomialTermExpression`` arguments
 0.8 s; ``LinearExpression(linear_coefs=..., linear_vars=...)`` 0.9 s; ``sum(a * x ...)``
 1.2 s; ``quicksum(..., linear=True)`` 3.2 s (and ``linear=`` is deprecated). The builders
-here use the first and pass a ``{index: (lb, expr, ub)}`` mapping as the rule, with three
-refinements measured on the 1 M-variable stress model of ``benchmarks/bench_stress.py``
-(details in ``benchmarks/README.md``):
+here use the first, with three refinements measured on the 1 M-variable stress model of
+``benchmarks/bench_stress.py`` (details in ``benchmarks/README.md``):
 
 - a term with coefficient exactly 1 is the variable itself (``LinearExpression`` takes
   variables as terms): 81 % of that model's terms, whose row bodies then take 0.55 s
@@ -34,6 +33,12 @@ refinements measured on the 1 M-variable stress model of ``benchmarks/bench_stre
   otherwise walk every new object again and again (4 s of a 10 s build);
 - index tuples share one ``str`` per distinct key value (155 instead of 312 MiB for
   600 000 keys of five strings, and 0.5 s faster to build the variables).
+
+Rows built from CSR arrays make that expression only when something reads it
+(:class:`resilience.optimize.lp_record.LazyRowData`: the same expression a rule would
+give, made on first read); the pre-compiled hand-off reads the arrays instead, so a model
+that is only solved never makes them (on the 1 M-column market LP of
+``benchmarks/bench_core_scale.py``, 0.84 -> 0.2 s of CPU for its three row families).
 
 Hand-off route (measured)
 -------------------------
@@ -97,7 +102,13 @@ from resilience.optimize.compile import (
     register_expression,
     register_rows,
 )
-from resilience.optimize.lp_record import ModelRecord, model_record, set_var_bounds, stored_data
+from resilience.optimize.lp_record import (
+    ModelRecord,
+    fill_lazy_rows,
+    model_record,
+    set_var_bounds,
+    stored_data,
+)
 
 __all__ = [
     "CompiledModel",
@@ -234,14 +245,19 @@ def _shared_list(col: pl.Series) -> list[Any]:
         or not (col.dtype == pl.String or col.dtype.is_integer())
     ):
         return col.to_list()
+    if col.dtype.is_integer() and col.min() >= -5 and col.max() <= 256:  # type: ignore[operator]
+        return col.to_list()  # CPython keeps one object per small int already
     uniq = col.unique(maintain_order=True)
     if uniq.len() * 4 > col.len():
         return col.to_list()
-    codes = (
-        col.to_frame("v")
-        .join(uniq.to_frame("v").with_row_index("c"), on="v", how="left", maintain_order="left")
-        .get_column("c")
-    )
+    if col.dtype == pl.String:  # the codes of an Enum of the distinct values
+        codes = col.cast(pl.Enum(uniq.to_list())).to_physical()
+    else:
+        codes = (
+            col.to_frame("v")
+            .join(uniq.to_frame("v").with_row_index("c"), on="v", how="left", maintain_order="left")
+            .get_column("c")
+        )
     return list(map(uniq.to_list().__getitem__, codes.to_numpy().tolist()))
 
 
@@ -265,6 +281,8 @@ def _check_keys(frame: pl.DataFrame, keys: Sequence[str], what: str) -> None:
     nulls = frame.filter(pl.any_horizontal(pl.col(k).is_null() for k in keys))
     if nulls.height:
         raise ModelBuildError(f"{what}: missing key values in {nulls.height} row(s)")
+    if not frame.select(keys).is_duplicated().any():
+        return
     dups = frame.filter(pl.struct(keys).is_duplicated()).unique(keys, maintain_order=True)
     if dups.height:
         raise ModelBuildError(f"{what}: duplicate keys {_fmt_keys(dups, keys)}")
@@ -374,13 +392,29 @@ def add_variables(
 
 # ----------------------------------------------------------------------------- expressions
 def linear_expression(
-    coefs: npt.ArrayLike, variables: Sequence[Any], constant: float = 0.0
+    coefs: npt.ArrayLike,
+    variables: Sequence[Any],
+    constant: float = 0.0,
+    *,
+    cols: npt.ArrayLike | None = None,
 ) -> LinearExpression:
-    """``constant + sum(coefs[i] * variables[i])`` as one flat ``LinearExpression``."""
+    """``constant + sum(coefs[i] * variables[i])`` as one flat ``LinearExpression``.
+
+    With ``cols``, ``constant + sum(coefs[k] * variables[cols[k]])``: only the variables
+    named (e.g. those with a nonzero cost), ``variables`` still being whole Var
+    components in a row so that the expression is registered for the hand-off.
+    """
     cf = np.asarray(coefs, dtype=np.float64)
-    if cf.shape != (len(variables),):
-        raise ModelBuildError(f"{cf.shape[0]} coefficients for {len(variables)} variables")
-    return _linear(cf, np.arange(cf.size, dtype=np.int64), variables, constant)
+    if cols is None:
+        if cf.shape != (len(variables),):
+            raise ModelBuildError(f"{cf.shape[0]} coefficients for {len(variables)} variables")
+        return _linear(cf, np.arange(cf.size, dtype=np.int64), variables, constant)
+    cl = np.asarray(cols, dtype=np.int64)
+    if cf.shape != cl.shape or cf.ndim != 1:
+        raise ModelBuildError(f"{cf.size} coefficients for {cl.size} column positions")
+    if cl.size and (cl.min() < 0 or cl.max() >= len(variables)):
+        raise ModelBuildError(f"column position out of range 0..{len(variables) - 1}")
+    return _linear(cf, cl, variables, constant)
 
 
 def _linear(
@@ -501,6 +535,47 @@ def _terms(coefs: FloatArray, cols: IntArray, variables: Sequence[Any]) -> list[
     return terms
 
 
+def _check_csr(what: str, n: int, ip: IntArray, cl: IntArray, cf: FloatArray, n_vars: int) -> None:
+    """CSR arrays of ``n`` rows over ``n_vars`` variables, or :class:`ModelBuildError`."""
+    if ip.shape != (n + 1,) or ip[0] != 0 or (np.diff(ip) < 0).any() or ip[-1] != cl.size:
+        raise ModelBuildError(f"{what}: indptr must rise from 0 to len(cols) over {n} rows")
+    if cf.shape != cl.shape:
+        raise ModelBuildError(f"{what}: {cf.size} coefficients for {cl.size} entries")
+    if cl.size and (cl.min() < 0 or cl.max() >= n_vars):
+        raise ModelBuildError(f"{what}: column index out of range 0..{n_vars - 1}")
+    if not np.isfinite(cf).all():
+        raise ModelBuildError(f"{what}: non-finite coefficient")
+
+
+class _RowMaker:
+    """``maker(i)``: row ``i``'s expression as a rule would give it (made on first use).
+
+    A class, not a closure, so that a model holding lazy rows can be pickled.
+    """
+
+    __slots__ = ("cf", "cl", "ipl", "lbs", "ubs", "variables")
+
+    def __init__(
+        self,
+        ip: IntArray,
+        cl: IntArray,
+        cf: FloatArray,
+        variables: Sequence[Any],
+        lbs: list[float | None],
+        ubs: list[float | None],
+    ) -> None:
+        self.ipl: list[int] = ip.tolist()
+        self.cl, self.cf, self.variables, self.lbs, self.ubs = cl, cf, variables, lbs, ubs
+
+    def __call__(self, i: int) -> Any:
+        a, b = self.ipl[i], self.ipl[i + 1]
+        body = LinearExpression(_terms(self.cf[a:b], self.cl[a:b], self.variables))
+        lo, hi = self.lbs[i], self.ubs[i]
+        if lo is not None and lo == hi:
+            return EqualityExpression((body, lo))  # what ``body == lo`` gives
+        return (lo, body, hi)
+
+
 def _rows_from_arrays(
     block: Any,
     name: str,
@@ -523,36 +598,26 @@ def _rows_from_arrays(
     ip = np.array(indptr, dtype=np.int64)
     cl = np.array(cols, dtype=np.int64)
     cf = np.array(coefs, dtype=np.float64)
-    if ip.shape != (n + 1,) or ip[0] != 0 or (np.diff(ip) < 0).any() or ip[-1] != cl.size:
-        raise ModelBuildError(f"{what}: indptr must rise from 0 to len(cols) over {n} rows")
-    if cf.shape != cl.shape:
-        raise ModelBuildError(f"{what}: {cf.size} coefficients for {cl.size} entries")
-    if cl.size and (cl.min() < 0 or cl.max() >= len(variables)):
-        raise ModelBuildError(f"{what}: column index out of range 0..{len(variables) - 1}")
-    if not np.isfinite(cf).all():
-        raise ModelBuildError(f"{what}: non-finite coefficient")
+    _check_csr(what, n, ip, cl, cf, len(variables))
     lbs = _bounds(None, lb, n, True, what)
     ubs = _bounds(None, ub, n, False, what)
     free = [key for key, lo, hi in zip(index, lbs, ubs, strict=True) if lo is None and hi is None]
     if free:
         raise ModelBuildError(f"{what}: rows without any bound: {free[:_MAX_LISTED]!r}")
-    with PauseGC():  # millions of new objects: no use looking for cycles among them
-        terms = _terms(cf, cl, variables)
-        ipl = ip.tolist()
-        rules: dict[Hashable, Any] = {}
-        for i, key in enumerate(index):
-            a, b = ipl[i], ipl[i + 1]
-            body = LinearExpression(terms[a:b])
-            lo, hi = lbs[i], ubs[i]
-            if lo is not None and lo == hi:
-                rules[key] = EqualityExpression((body, lo))  # what ``body == lo`` gives
-            else:
-                rules[key] = (lo, body, hi)
-            if a == b:
-                log.debug("%s[%r] has no variables: it holds only if its bounds allow 0", name, key)
-        del terms
-        con = pyo.Constraint(list(index), rule=rules)
+    if log.isEnabledFor(logging.DEBUG):
+        for i in np.flatnonzero(np.diff(ip) == 0).tolist():
+            key = index[i]
+            log.debug("%s[%r] has no variables: it holds only if its bounds allow 0", name, key)
+    make = _RowMaker(ip, cl, cf, variables, lbs, ubs)
+    with PauseGC():  # many new objects: no use looking for cycles among them
+        keys = list(index)
+        con = pyo.Constraint(pyo.SetOf(keys))  # the keys as they are, as for variables
         block.add_component(name, con)
+        try:
+            fill_lazy_rows(con, keys, make)
+        except ValueError as exc:
+            block.del_component(con)
+            raise ModelBuildError(f"{what}: {exc}") from exc
         inf = math.inf
         row_lb = np.array([-inf if v is None else v for v in lbs], dtype=np.float64)
         row_ub = np.array([inf if v is None else v for v in ubs], dtype=np.float64)

@@ -63,6 +63,9 @@ class MarketBuilder:
         self.families: dict[str, RowFamily] = {}
         self._objective: list[tuple[Any, pl.DataFrame, list[str]]] = []
         self._finished = False
+        # per id(Var) made here: (the Var, its key frame as built); read by finish()
+        self._keys: dict[int, tuple[Any, pl.DataFrame]] = {}
+        self._datas: dict[int, list[Any]] = {}  # per id(Var): its data objects, in finish()
 
     # -- variables
     def add_variables(
@@ -72,6 +75,7 @@ class MarketBuilder:
         self._open()
         var = add_variables(self.model, name, index, keys=list(keys), lb=0.0, ub=ub)
         self.variables[name] = var
+        self._keys[id(var)] = (var, index.select(keys))
         return var
 
     def index(self, name: str) -> pl.DataFrame:
@@ -131,8 +135,11 @@ class MarketBuilder:
         """Build every constraint family and the objective; return ``{family: component}``."""
         self._open()
         with PauseGC():  # millions of new objects: no use looking for cycles among them
-            built = {name: self._build_family(fam) for name, fam in self.families.items()}
-            self._build_objective()
+            try:
+                built = {name: self._build_family(fam) for name, fam in self.families.items()}
+                self._build_objective()
+            finally:
+                self._datas.clear()
         self._finished = True
         return built
 
@@ -150,13 +157,32 @@ class MarketBuilder:
         for var, terms, keys in parts:
             if id(var) not in offsets:
                 offsets[id(var)] = len(variables)
-                variables.extend(data_objects(var))
-            cols.append(_positions(var, keys, terms, what) + offsets[id(var)])
+                variables.extend(self._data_objects(var))
+            cols.append(_positions(self._key_frame(var), var, keys, terms, what) + offsets[id(var)])
             coef = terms.get_column("coef").cast(pl.Float64).to_numpy()
             if not np.isfinite(coef).all():
                 raise ModelBuildError(f"{what}: non-finite coefficient for {var.name!r}")
             coefs.append(coef)
         return variables, cols, coefs
+
+    def _data_objects(self, var: Any) -> list[Any]:
+        """``data_objects(var)``, once per variable while :meth:`finish` runs."""
+        datas = self._datas.get(id(var))
+        if datas is None:
+            datas = self._datas[id(var)] = data_objects(var)
+        return datas
+
+    def _key_frame(self, var: Any) -> pl.DataFrame:
+        """Key frame of ``var`` in its order: as built here, else :func:`index_frame`.
+
+        A variable made by :meth:`add_variables` has exactly the rows of its key frame (it
+        was built from them and the builder is not finished), so the frame is taken as
+        built instead of being checked against the variable object by object per part.
+        """
+        known = self._keys.get(id(var))
+        if known is not None and known[0] is var and len(var) == known[1].height:
+            return known[1]
+        return index_frame(var)
 
     def _build_family(self, fam: RowFamily) -> Any:
         what = f"constraint {fam.name!r}"
@@ -188,18 +214,27 @@ class MarketBuilder:
         dense = np.zeros(len(variables))
         if cols:
             np.add.at(dense, np.concatenate(cols), np.concatenate(coefs))
+        # zero-cost columns (base flows, most stock columns) add no term: the hand-off
+        # would drop them anyway, so the LP is the same
+        used = np.flatnonzero(dense)
         self.model.welfare = pyo.Objective(
-            expr=linear_expression(dense, variables), sense=pyo.maximize
+            expr=linear_expression(dense[used], variables, cols=used), sense=pyo.maximize
         )
 
 
 def _positions(
-    var: Any, keys: Sequence[str], terms: pl.DataFrame, what: str
+    frame: pl.DataFrame, var: Any, keys: Sequence[str], terms: pl.DataFrame, what: str
 ) -> np.ndarray[Any, Any]:
-    """Position of each terms row's variable in ``var``'s order (unknown keys raise)."""
-    frame = index_frame(var)
-    frame = frame.rename(dict(zip(frame.columns, keys, strict=True))).with_row_index("_col")
+    """Position of each terms row's variable in ``var``'s order (unknown keys raise).
+
+    ``frame`` is the key frame of ``var``. Terms that name the variables one for one, in
+    the variable's order (most of the market's terms), skip the join.
+    """
+    frame = frame.rename(dict(zip(frame.columns, keys, strict=True)))
     t = terms.select(keys).cast({k: frame.schema[k] for k in keys})
+    if t.height == frame.height and t.equals(frame):
+        return np.arange(t.height, dtype=np.int64)
+    frame = frame.with_row_index("_col")
     joined = t.join(frame, on=list(keys), how="left", maintain_order="left")
     if joined["_col"].null_count():
         bad = joined.filter(pl.col("_col").is_null()).head(5).rows()
