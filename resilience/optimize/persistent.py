@@ -110,6 +110,8 @@ class ResolveRecord:
     changed
         Numbers sent: column bounds, costs, row bounds and matrix values changed (0 for
         a rebuild).
+    objective
+        Objective value found (``None``: no feasible point).
     columns, rows
         Size of the LP.
     seconds
@@ -120,6 +122,7 @@ class ResolveRecord:
     reason: str
     simplex_iterations: int
     changed: int
+    objective: float | None
     columns: int
     rows: int
     seconds: float
@@ -301,6 +304,7 @@ class PersistentSession:
                 reason,
                 int(h.getInfo().simplex_iteration_count),
                 changed,
+                raw.objective,
                 compiled.num_cols,
                 len(compiled.rows),
                 time.perf_counter() - t0,

@@ -41,6 +41,7 @@ import logging
 import math
 import os
 import pickle
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +56,12 @@ from resilience.errors import ResilienceError
 from resilience.optimize.diagnostics import OptimizationError, status_of
 from resilience.optimize.families import family
 from resilience.optimize.market.from_data import StudyMarketSettings
+from resilience.optimize.persistent import (
+    ResolveRecord,
+    close_sweep_session,
+    persistent,
+    sweep_session,
+)
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import SpecError, SpecProblem, StudySpec, as_study
 from resilience.study import check_run, run_study
@@ -106,6 +113,7 @@ SWEEP_SCHEMA = pl.Schema(
         "scenario": pl.String,
         "model": pl.String,
         "method": pl.String,
+        "simplex_iterations": pl.Int64,
         "status": pl.String,
         **dict.fromkeys(METRICS, pl.Float64),
         "reason": pl.String,
@@ -129,6 +137,7 @@ class SweepTask:
     options: SolverOptions | None = None
     explain: bool = True
     settings: StudyMarketSettings | None = None
+    session: str = ""  # names the sweep's persistent sessions in every worker
 
 
 # ----------------------------------------------------------------------------- workers
@@ -142,21 +151,38 @@ def _weighted(summary: pl.DataFrame, column: str) -> float | None:
     return float((s[column] * w).sum()) / total if total > 0 else None
 
 
+def _resolves(records: Sequence[ResolveRecord]) -> dict[str, Any]:
+    """The point's ``method`` (``persistent`` only if no LP was passed fresh) and iterations."""
+    warm = bool(records) and all(r.method == "persistent" for r in records)
+    return {
+        "method": "persistent" if warm else "rebuild",
+        "simplex_iterations": sum(r.simplex_iterations for r in records),
+    }
+
+
 def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
-    """One point: a full run on the market core, its metrics."""
+    """One point: a full run on the market core (its LPs through the sweep's session)."""
     row: dict[str, Any] = {"status": "optimal", **dict.fromkeys(METRICS), "reason": None}
+    session = sweep_session(task.session, keep=task.method == "persistent")
+    session.drain()
     try:
-        r = run_study(
-            task.study,
-            task.scenario,
-            policy=point.policy,
-            disruption=point.disruption,
-            trade=task.trade,
-            options=task.options,
-            settings=task.settings,
-        )
+        with persistent(session):
+            r = run_study(
+                task.study,
+                task.scenario,
+                policy=point.policy,
+                disruption=point.disruption,
+                trade=task.trade,
+                options=task.options,
+                settings=task.settings,
+            )
     except OptimizationError as exc:
-        return row | {"status": status_of(exc), "reason": str(exc) if task.explain else None}
+        return (
+            row
+            | _resolves(session.drain())
+            | {"status": status_of(exc), "reason": str(exc) if task.explain else None}
+        )
+    row |= _resolves(session.drain())
     t, s = r.totals.row(0, named=True), r.summary
     row |= {k: t[k] for k in METRICS if k in t}
     row |= {
@@ -172,7 +198,13 @@ def _solve(task: SweepTask, point: Point) -> dict[str, Any]:
     try:
         return _from_study(task, point)
     except SpecError as exc:  # found only with the data (e.g. the scenario cuts nothing)
-        return {"status": "invalid", **dict.fromkeys(METRICS), "reason": str(exc)}
+        return {
+            "method": None,
+            "simplex_iterations": None,
+            "status": "invalid",
+            **dict.fromkeys(METRICS),
+            "reason": str(exc),
+        }
 
 
 def run_chunk(
@@ -446,21 +478,24 @@ def sweep(
     _check_points(spec, scenario, points)
     chosen = _resolve_method(spec, method)
     workers = workers or os.cpu_count() or 1
-    task = SweepTask(spec, scenario, tuple(knobs), chosen, trade, options, explain, settings)
+    task = SweepTask(
+        spec, scenario, tuple(knobs), chosen, trade, options, explain, settings, uuid.uuid4().hex
+    )
     chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
     label = f"{spec.name} {scenario or 'base'}: {len(points)} points ({task.method})"
     with _progress(progress, len(points), label) as advance:
-        if backend == "sequential":
-            results = _sequential(task, chunks, advance)
-        elif backend == "processes":
-            results = _processes(task, chunks, workers, advance)
-        else:
-            results = _dask(task, chunks, scheduler, advance)
+        try:
+            if backend == "sequential":
+                results = _sequential(task, chunks, advance)
+            elif backend == "processes":
+                results = _processes(task, chunks, workers, advance)
+            else:
+                results = _dask(task, chunks, scheduler, advance)
+        finally:
+            close_sweep_session(task.session)  # this process's; workers' end with them
     rows = [row for _, row in sorted(results, key=lambda r: r[0])]
     label_scenario = scenario or "base"
     meta = {"study": spec.name, "scenario": label_scenario, "model": spec.model}
-    body = pl.DataFrame(
-        [{**meta, "method": task.method, **row} for row in rows], schema=SWEEP_SCHEMA, orient="row"
-    )
+    body = pl.DataFrame([{**meta, **row} for row in rows], schema=SWEEP_SCHEMA, orient="row")
     index = pl.DataFrame({"point": range(len(points))}, schema={"point": pl.Int64})
     return pl.concat([index, points_frame(knobs, points), body], how="horizontal")

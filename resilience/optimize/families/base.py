@@ -70,7 +70,7 @@ FAMILIES: dict[str, ModelFamily] = {
             "stress",
             "two-stage: stocks built before the crisis, the market in each scenario",
             (*_MARKET, *_DATA, *_SOURCING, *_STOCKS, "pooling", "disruption_days"),
-            False,
+            True,
             run_stress,
         ),
         ModelFamily(
@@ -85,21 +85,21 @@ FAMILIES: dict[str, ModelFamily] = {
                 "coercion_gamma",
                 "disruption_days",
             ),
-            False,
+            True,
             run_coercion,
         ),
         ModelFamily(
             "pooling",
             "members alone against members sharing stocks, with burden sharing",
             (*_MARKET, *_DATA, *_SOURCING, *_STOCKS, "burden_rule", "disruption_days"),
-            False,
+            True,
             run_pooling,
         ),
         ModelFamily(
             "diversify",
             "friend-shored sourcing caps and what they cost, with the cost curve",
             (*_MARKET, *_DATA, *_SOURCING, "disruption_days"),
-            False,
+            True,
             run_diversify,
         ),
     )
