@@ -50,8 +50,9 @@ class ModelFamily:
         Policy knobs (:data:`resilience.specs.KNOBS`) the family reads; setting another
         is noted as having no effect.
     parametric
-        Whether a sweep over numbers may re-solve one built LP (``False``: every point
-        is rebuilt).
+        Whether a sweep may re-solve the family's LPs persistently
+        (:mod:`resilience.optimize.persistent`: changed numbers sent to a kept HiGHS
+        model where the LP's structure is unchanged; ``False``: every LP passed fresh).
     run
         ``FamilyContext -> FamilyRun``.
     """
