@@ -25,10 +25,10 @@ summary. The methods differ in how each LP reaches HiGHS
 ``auto`` (default)
     ``persistent`` where the family allows it, otherwise ``rebuild``.
 
-Per point, ``method`` says how its LPs reached HiGHS (``persistent`` only if none was
-passed fresh; a fresh pass is also logged at INFO with its reason) and
+Per point, ``fresh_lps`` counts the LPs passed fresh (0: every LP of the point was
+re-solved on a kept model; a fresh pass is also logged at INFO with its reason) and
 ``simplex_iterations`` sums HiGHS's iterations over them (the calm reference included
-on the first point a worker solves).
+on the first point a worker solves, when it is not cached in that process).
 
 Which knobs keep the structure, measured on the G7 study (graphite, a 2-month market,
 ``china_graphite_controls``; ``tests/unit/test_sweep_persistent.py``): ``availability``,
@@ -62,7 +62,8 @@ Backends
 the caller's ``__main__``, so a script needs no ``if __name__ == "__main__":`` guard) and
 ``dask`` (a ``distributed`` scheduler address or client: the optional ``dask`` extra).
 With ``rebuild``, every point's answer is independent of where and after which other
-points it ran, so all three give identical frames (but for ``simplex_iterations``).
+points it ran, so all three give identical frames (but for ``fresh_lps`` and
+``simplex_iterations``).
 Neither parallel backend waits without a bound: a worker that cannot start or dies, a
 scheduler that cannot be reached within :data:`DASK_TIMEOUT_S` or has no workers, is a
 :class:`SweepWorkerError` naming the fix.
@@ -151,6 +152,7 @@ SWEEP_SCHEMA = pl.Schema(
         "scenario": pl.String,
         "model": pl.String,
         "method": pl.String,
+        "fresh_lps": pl.Int64,
         "simplex_iterations": pl.Int64,
         "status": pl.String,
         **dict.fromkeys(METRICS, pl.Float64),
@@ -190,10 +192,9 @@ def _weighted(summary: pl.DataFrame, column: str) -> float | None:
 
 
 def _resolves(records: Sequence[ResolveRecord]) -> dict[str, Any]:
-    """The point's ``method`` (``persistent`` only if no LP was passed fresh) and iterations."""
-    warm = bool(records) and all(r.method == "persistent" for r in records)
+    """How the point's LPs reached HiGHS: how many were passed fresh, and the iterations."""
     return {
-        "method": "persistent" if warm else "rebuild",
+        "fresh_lps": sum(r.method == "rebuild" for r in records),
         "simplex_iterations": sum(r.simplex_iterations for r in records),
     }
 
@@ -237,7 +238,7 @@ def _solve(task: SweepTask, point: Point) -> dict[str, Any]:
         return _from_study(task, point)
     except SpecError as exc:  # found only with the data (e.g. the scenario cuts nothing)
         return {
-            "method": None,
+            "fresh_lps": None,
             "simplex_iterations": None,
             "status": "invalid",
             **dict.fromkeys(METRICS),
@@ -490,10 +491,11 @@ def sweep(
     -------
     polars.DataFrame
         One row per point in grid order: ``point``, the knob columns, then
-        :data:`SWEEP_SCHEMA` — ``method`` (``persistent`` where every LP of the point
-        was re-solved on a kept HiGHS model, ``rebuild`` where one was passed fresh;
-        null for an ``invalid`` point), ``simplex_iterations`` (HiGHS's, summed over the
-        point's LPs), ``status`` (``optimal``, ``infeasible``...), the
+        :data:`SWEEP_SCHEMA` — ``method`` (the sweep's: ``persistent`` or ``rebuild``),
+        ``fresh_lps`` (the point's LPs passed fresh to HiGHS; 0: every one re-solved on
+        a kept model) and ``simplex_iterations`` (HiGHS's, summed over the point's LPs;
+        both null for an ``invalid`` point), ``status`` (``optimal``, ``infeasible``...),
+        the
         :data:`METRICS` (welfare losses and stock builds in USD; ``non_allied_share`` and
         ``expected_shed_share`` weighted by the members' consumption;
         ``price_rise_max_pct`` the highest monthly price rise of any member and good) and
@@ -536,7 +538,12 @@ def sweep(
             close_sweep_session(task.session)  # this process's; workers' end with them
     rows = [row for _, row in sorted(results, key=lambda r: r[0])]
     label_scenario = scenario or "base"
-    meta = {"study": spec.name, "scenario": label_scenario, "model": spec.model}
+    meta = {
+        "study": spec.name,
+        "scenario": label_scenario,
+        "model": spec.model,
+        "method": task.method,
+    }
     body = pl.DataFrame([{**meta, **row} for row in rows], schema=SWEEP_SCHEMA, orient="row")
     index = pl.DataFrame({"point": range(len(points))}, schema={"point": pl.Int64})
     return pl.concat([index, points_frame(knobs, points), body], how="horizontal")
