@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
+import operator
 import pickle
 import threading
 import time
@@ -58,8 +60,13 @@ from typing import Any, Literal
 import highspy
 import numpy as np
 import numpy.typing as npt
+import polars as pl
+import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from resilience.optimize.compile import CompiledModel
+from resilience.optimize.lp import index_frame
+from resilience.optimize.lp_record import ModelRecord, model_record, stored_data
 from resilience.optimize.solve import (
     DIRECT_RUNNER,
     SolverOptions,
@@ -154,7 +161,11 @@ class _Kept:
 
 
 def _keys(objects: Sequence[Any]) -> list[tuple[str, Any]]:
-    """``(family name, index)`` of every Pyomo variable or constraint object, in order."""
+    """``(family name, index)`` of every Pyomo variable or constraint object, in order.
+
+    The slow route of :func:`structure_digest` (a Python call per object), for objects
+    outside the model's own components.
+    """
     names: dict[int, str] = {}
     out: list[tuple[str, Any]] = []
     for obj in objects:
@@ -172,14 +183,74 @@ def _pattern(compiled: CompiledModel) -> tuple[IntArray, IntArray]:
     return np.asarray(mat.start_, dtype=np.int64), np.asarray(mat.index_, dtype=np.int64)
 
 
-def structure_digest(compiled: CompiledModel) -> str:
-    """The digest of everything a persistent re-solve keeps (module doc, step 1)."""
+def _key_frame(record: ModelRecord | None, comp: Any) -> pl.DataFrame:
+    """The key frame ``comp`` was built from, if its keys are still those very objects.
+
+    Cheaper than :func:`resilience.optimize.lp.index_frame`'s check against the index set
+    (which walks a fresh model's Pyomo sets, about 2 s on the G7 study's LP); any doubt
+    takes that route.
+    """
+    if record is not None:
+        frame = record.index_frames.get(comp.name)
+        owner = record.index_owners.get(comp.name)
+        data = stored_data(comp)
+        if (
+            frame is not None
+            and owner is not None
+            and owner[0] is comp
+            and data is not None
+            and len(data) == len(owner[1]) == frame.height
+            and all(map(operator.is_, data, owner[1]))
+        ):
+            return frame
+    return index_frame(comp)
+
+
+def _family_positions(
+    digest: Any, model: Any, ctype: Any, objects: Sequence[Any]
+) -> IntArray | None:
+    """Hash the families of ``ctype`` (name, size, key frame); each object's position.
+
+    Positions count over the families in model order; ``None`` if an object belongs to
+    none of them.
+    """
+    position: dict[int, int] = {}
+    record = model_record(model, create=False)
+    for comp in model.component_objects(ctype, descend_into=True):
+        if comp.is_reference():
+            continue
+        data = stored_data(comp)  # in insertion order: the same for the same build
+        datas = list(data.values()) if data is not None else list(comp.values())
+        first = len(position)
+        position.update(zip(map(id, datas), range(first, first + len(datas)), strict=True))
+        digest.update(f"{comp.name}:{len(datas)}:".encode())
+        buffer = io.BytesIO()
+        _key_frame(record, comp).write_ipc(buffer, compression="uncompressed")
+        digest.update(buffer.getvalue())
+    try:
+        return np.fromiter(map(position.__getitem__, map(id, objects)), np.int64, len(objects))
+    except KeyError:
+        return None
+
+
+def structure_digest(model: Any, compiled: CompiledModel) -> str:
+    """The digest of everything a persistent re-solve keeps (module doc, step 1).
+
+    Columns and rows are named by family and index: each family's key frame
+    (:func:`resilience.optimize.lp.index_frame`) is hashed once, and each column or row
+    by its position among the families' objects.
+    """
     starts, index = _pattern(compiled)
     digest = hashlib.blake2b(digest_size=32)
     digest.update(compiled.sense.encode())
     digest.update(b"mip" if compiled.is_mip else b"lp")
-    digest.update(pickle.dumps(_keys(compiled.columns), protocol=5))
-    digest.update(pickle.dumps(_keys(compiled.rows), protocol=5))
+    with PauseGC():  # many small objects: no collections over the model's heap meanwhile
+        for ctype, objects in ((pyo.Var, compiled.columns), (pyo.Constraint, compiled.rows)):
+            positions = _family_positions(digest, model, ctype, objects)
+            if positions is None:
+                digest.update(pickle.dumps(_keys(objects), protocol=5))
+            else:
+                digest.update(positions.tobytes())
     digest.update(starts.tobytes())
     digest.update(index.tobytes())
     return digest.hexdigest()
@@ -262,10 +333,10 @@ class PersistentSession:
         """Drop every kept model."""
         self._kept.clear()
 
-    def run(self, compiled: CompiledModel, options: SolverOptions) -> _Raw:
-        """Solve ``compiled`` on a kept model if one has its structure, else fresh."""
+    def run(self, model: Any, compiled: CompiledModel, options: SolverOptions) -> _Raw:
+        """Solve ``compiled`` (of ``model``) on a kept model of its structure, or fresh."""
         t0 = time.perf_counter()
-        digest = structure_digest(compiled) if self.keep else ""
+        digest = structure_digest(model, compiled) if self.keep else ""
         kept = self._kept.pop(digest, None)
         reason = ""
         if kept is not None and kept.options != options:

@@ -354,8 +354,8 @@ def _no_solution() -> _Solution:
 class DirectRunner(Protocol):
     """Runs the direct hand-off of a compiled model (a persistent session)."""
 
-    def run(self, compiled: CompiledModel, options: SolverOptions) -> _Raw:
-        """Solve ``compiled`` with ``options``; the raw outcome."""
+    def run(self, model: Any, compiled: CompiledModel, options: SolverOptions) -> _Raw:
+        """Solve ``compiled`` (made from ``model``) with ``options``; the raw outcome."""
         ...
 
 
@@ -489,7 +489,7 @@ class Solver:
             return _evaluate_constant_model(compiled)
         runner = DIRECT_RUNNER.get()
         if runner is not None:  # a persistent session (resilience.optimize.persistent)
-            return runner.run(compiled, options)
+            return runner.run(self.model, compiled, options)
         forwarder = _LogForwarder(options.log_to == "logging")
         h = configured_highs(options, forwarder)
         if h.passModel(compiled.lp) == highspy.HighsStatus.kError:
