@@ -17,6 +17,7 @@ import pyomo.environ as pyo
 import pytest
 
 from resilience.optimize.market import MarketResult, run_market, welfare_loss
+from resilience.optimize.market.calm import clear_calm_cache
 from resilience.optimize.market.curves import CALIBRATION_TIE
 from resilience.optimize.market.from_data import StudyMarketSettings
 from resilience.optimize.market.inputs import MarketSettings
@@ -217,6 +218,7 @@ def test_study_sweep_persistent_equals_rebuild_and_falls_back_where_the_structur
 ) -> None:
     grid = {"min_stock_days": [0.0, 15.0, 30.0, 45.0, 60.0]}
     kw: dict[str, Any] = {"scenario": "china_graphite_controls", "settings": SMALL}
+    clear_calm_cache()  # another test in this process may have solved the same reference
     warm = sweep(graphite, grid, method="persistent", **kw)
     fresh = sweep(graphite, grid, method="rebuild", **kw)
     assert (warm["status"] == "optimal").all()
