@@ -32,10 +32,11 @@ counts, so both methods are measured the same way.
 The results are built exactly as on the direct route (:func:`~resilience.optimize.solve.
 raw_outcome` and :class:`~resilience.optimize.solve.Solver`'s classification): a
 persistent re-solve returns the same kind of :class:`~resilience.optimize.result.SolveResult`
-and raises the same typed errors. The optimum is the same LP's; where the LP has several
-optimal vertices (degenerate prices or flows), a warm start may stop at a different one
-than a fresh solve with presolve — ``tests/unit/test_sweep_persistent.py`` checks the
-sweep tables agree within 1e-6 relative.
+and raises the same typed errors. The optimum is the same LP's (objectives agree to
+1e-9 in ``tests/unit/test_sweep_persistent.py``); where the LP has several optimal
+vertices, a warm start may stop at a different one than a fresh solve with presolve:
+prices within the market's calibration tie, flow splits at equal delivered prices
+(what that means for a sweep's metrics: :mod:`resilience.sweeps.engine`).
 
 Every solve appends a :class:`ResolveRecord` (method, reason, simplex iterations,
 numbers sent) to :attr:`PersistentSession.records`; :meth:`PersistentSession.drain`
