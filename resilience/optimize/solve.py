@@ -79,7 +79,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, Protocol
 
 import highspy
 import pyomo.environ as pyo
@@ -350,6 +350,80 @@ def _no_solution() -> _Solution:
     return _Solution({}, None, None, ())
 
 
+# ----------------------------------------------------------------------------- direct route
+class DirectRunner(Protocol):
+    """Runs the direct hand-off of a compiled model (a persistent session)."""
+
+    def run(self, model: Any, compiled: CompiledModel, options: SolverOptions) -> _Raw:
+        """Solve ``compiled`` (made from ``model``) with ``options``; the raw outcome."""
+        ...
+
+
+#: The runner every direct-route solve in this context goes through (``None``: a fresh
+#: ``highspy.Highs`` per solve); set by :func:`resilience.optimize.persistent.persistent`.
+DIRECT_RUNNER: contextvars.ContextVar[DirectRunner | None] = contextvars.ContextVar(
+    "resilience_direct_runner", default=None
+)
+
+
+def configured_highs(options: SolverOptions, forwarder: _LogForwarder) -> Any:
+    """A fresh ``highspy.Highs`` with ``options`` set and its log sent to ``forwarder``."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", True)
+    h.setOptionValue("log_to_console", False)
+    h.cbLogging.subscribe(forwarder)
+    for name, val in options.highs_options().items():
+        if h.setOptionValue(name, val) != highspy.HighsStatus.kOk:
+            raise ValueError(f"HiGHS rejected option {name}={val!r}")
+    h.HandleKeyboardInterrupt = True
+    return h
+
+
+def rejected(forwarder: _LogForwarder) -> NoReturn:
+    """Raise the error of a model HiGHS refused to take."""
+    forwarder.flush()
+    raise SolverError(
+        "HiGHS rejected the compiled model",
+        termination_condition=TC.error.name,
+        hint=hint_for(TC.error.name),
+        log_tail="\n".join(list(forwarder.lines)[-10:]),
+    )
+
+
+def raw_outcome(h: Any, compiled: CompiledModel, forwarder: _LogForwarder, elapsed: float) -> _Raw:
+    """What ``h`` found for ``compiled`` after ``run()`` (``elapsed`` seconds)."""
+    forwarder.flush()
+    info = h.getInfo()
+    tc = _HIGHS_STATUS.get(h.getModelStatus(), TC.unknown)
+    has_solution = info.primal_solution_status == highspy.kSolutionStatusFeasible
+    sol = h.getSolution()
+    solution = _no_solution()
+    if has_solution:
+        ids = list(compiled.column_of)  # id() of each column, in column order
+        row_ids = list(compiled.row_of)
+        dual_ok = sol.dual_valid and not compiled.is_mip
+        solution = _Solution(
+            values=dict(zip(ids, sol.col_value, strict=True)),
+            duals=dict(zip(row_ids, sol.row_dual, strict=True)) if dual_ok else None,
+            reduced_costs=dict(zip(ids, sol.col_dual, strict=True)) if dual_ok else None,
+            keepalive=compiled.columns + compiled.rows,
+        )
+    bound = None
+    if has_solution:
+        bound = info.mip_dual_bound if compiled.is_mip else info.objective_function_value
+    return _Raw(
+        tc=tc,
+        has_solution=has_solution,
+        objective=float(info.objective_function_value) if has_solution else None,
+        bound=None if bound is None else float(bound),
+        solution=solution,
+        is_mip=compiled.is_mip,
+        sense=compiled.sense,
+        solve_time=elapsed,
+        log="\n".join(forwarder.lines),
+    )
+
+
 # ----------------------------------------------------------------------------- solver
 
 
@@ -413,56 +487,16 @@ class Solver:
         compiled = compile_model(self.model)
         if compiled.num_cols == 0:
             return _evaluate_constant_model(compiled)
+        runner = DIRECT_RUNNER.get()
+        if runner is not None:  # a persistent session (resilience.optimize.persistent)
+            return runner.run(self.model, compiled, options)
         forwarder = _LogForwarder(options.log_to == "logging")
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", True)
-        h.setOptionValue("log_to_console", False)
-        h.cbLogging.subscribe(forwarder)
-        for name, val in options.highs_options().items():
-            if h.setOptionValue(name, val) != highspy.HighsStatus.kOk:
-                raise ValueError(f"HiGHS rejected option {name}={val!r}")
+        h = configured_highs(options, forwarder)
         if h.passModel(compiled.lp) == highspy.HighsStatus.kError:
-            forwarder.flush()
-            raise SolverError(
-                "HiGHS rejected the compiled model",
-                termination_condition=TC.error.name,
-                hint=hint_for(TC.error.name),
-                log_tail="\n".join(list(forwarder.lines)[-10:]),
-            )
-        h.HandleKeyboardInterrupt = True
+            rejected(forwarder)
         t = time.perf_counter()
         h.run()
-        elapsed = time.perf_counter() - t
-        forwarder.flush()
-        info = h.getInfo()
-        tc = _HIGHS_STATUS.get(h.getModelStatus(), TC.unknown)
-        has_solution = info.primal_solution_status == highspy.kSolutionStatusFeasible
-        sol = h.getSolution()
-        solution = _no_solution()
-        if has_solution:
-            ids = list(compiled.column_of)  # id() of each column, in column order
-            row_ids = list(compiled.row_of)
-            dual_ok = sol.dual_valid and not compiled.is_mip
-            solution = _Solution(
-                values=dict(zip(ids, sol.col_value, strict=True)),
-                duals=dict(zip(row_ids, sol.row_dual, strict=True)) if dual_ok else None,
-                reduced_costs=dict(zip(ids, sol.col_dual, strict=True)) if dual_ok else None,
-                keepalive=compiled.columns + compiled.rows,
-            )
-        bound = None
-        if has_solution:
-            bound = info.mip_dual_bound if compiled.is_mip else info.objective_function_value
-        return _Raw(
-            tc=tc,
-            has_solution=has_solution,
-            objective=float(info.objective_function_value) if has_solution else None,
-            bound=None if bound is None else float(bound),
-            solution=solution,
-            is_mip=compiled.is_mip,
-            sense=compiled.sense,
-            solve_time=elapsed,
-            log="\n".join(forwarder.lines),
-        )
+        return raw_outcome(h, compiled, forwarder, time.perf_counter() - t)
 
     def _pyomo_kwargs(self, options: SolverOptions) -> dict[str, Any]:
         opts = options.highs_options()

@@ -7,16 +7,53 @@ Pyomo model; each builds what it needs once and keeps it for the chunks that fol
 
 Methods
 -------
+Every point builds its market LP as a full :func:`~resilience.study.run_study` does and
+compiles it to HiGHS arrays; its metrics (:data:`METRICS`) come from the run's totals and
+summary. The methods differ in how each LP reaches HiGHS
+(:mod:`resilience.optimize.persistent`):
+
 ``rebuild``
-    Every point is a full :func:`~resilience.study.run_study` on the market core, its
-    metrics (:data:`METRICS`) from the run's totals and summary.
+    Every LP is passed fresh to a new ``highspy.Highs`` (presolve, then simplex).
 ``persistent``
-    One built LP re-solved with each point's numbers: only for a family whose registry
-    entry says it re-solves parametrically
-    (:attr:`resilience.optimize.families.ModelFamily.parametric`); none of the market-core
-    families does yet, so asking for it is an error naming the family.
+    Each worker keeps one HiGHS model per LP structure (columns and rows by family and
+    index, sparsity pattern) for the whole sweep. A point whose LP has a kept structure
+    sends only the changed column bounds, costs, row bounds and matrix values, and HiGHS
+    re-solves warm from the previous optimal basis; a point whose LP has another
+    structure is passed fresh (and kept for the points after it). Only for a family whose
+    registry entry allows it (:attr:`resilience.optimize.families.ModelFamily.parametric`:
+    all four market-core families).
 ``auto`` (default)
     ``persistent`` where the family allows it, otherwise ``rebuild``.
+
+Per point, ``fresh_lps`` counts the LPs passed fresh (0: every LP of the point was
+re-solved on a kept model; a fresh pass is also logged at INFO with its reason) and
+``simplex_iterations`` sums HiGHS's iterations over them (the calm reference included
+on the first point a worker solves, when it is not cached in that process).
+
+Which knobs keep the structure, measured on the G7 study (graphite, a 2-month market,
+``china_graphite_controls``; ``tests/unit/test_sweep_persistent.py``): ``availability``,
+``probability``, ``disruption_days`` (the cut's months move numbers only: the horizon is
+the settings'), ``spare_capacity``, ``spot_premium``, ``value_of_lost_supply_multiple``,
+``holding_cost_share``, ``burden_rule`` (pooling), ``coercion_gamma`` (coercion), and
+``max_non_allied_share`` / ``max_single_supplier_share`` strictly below 1, re-solve
+persistently. These change the structure and are passed fresh: a sourcing cap going from
+1 (no cap rows) to below 1; ``pooling`` on or off; another ``allies`` set (other arcs in
+the cap rows); ``min_stock_days`` where a further member's floor rises above its
+published stock (floor rows exist only where the floor binds: 0-15 days and 30-60 days
+were one structure each, 75 another); a coefficient that becomes exactly 0 (the
+hand-off drops it); the market settings (horizon, blocks, regions). A structure seen
+before in the same worker is warm again (a worker keeps four).
+
+Persistent and rebuild solve the same LP to optimality: objectives agree to 1e-9 and
+prices and welfare losses to the solver's tolerance, except where the LP does not fix
+the answer. Prices at a node trading at its observed quantity lie anywhere within the
+calibration tie (:data:`~resilience.optimize.market.curves.CALIBRATION_TIE`, ±2e-6 of
+P0), and the calm scenario's share of a loss moves with them; the split of flows among
+suppliers at equal delivered prices, and of demand shed among nodes at equal block
+values, has alternative optima, so ``non_allied_share`` and ``expected_shed_share`` can
+differ between the methods (measured on the G7 graphite market at availability 0.25:
+0.929 against 0.942, 5.4e-4 against 4.8e-4) and, with ``persistent``, with the points a
+worker solved before. For bit-identical frames across backends, use ``rebuild``.
 
 Backends
 --------
@@ -24,10 +61,12 @@ Backends
 ``python -m resilience.sweeps.worker``, :mod:`resilience.sweeps.pool`: they never import
 the caller's ``__main__``, so a script needs no ``if __name__ == "__main__":`` guard) and
 ``dask`` (a ``distributed`` scheduler address or client: the optional ``dask`` extra).
-Every point's answer is independent of where and after which other points it ran, so all
-three give identical frames. Neither parallel backend waits without a bound: a worker
-that cannot start or dies, a scheduler that cannot be reached within
-:data:`DASK_TIMEOUT_S` or has no workers, is a :class:`SweepWorkerError` naming the fix.
+With ``rebuild``, every point's answer is independent of where and after which other
+points it ran, so all three give identical frames (but for ``fresh_lps`` and
+``simplex_iterations``).
+Neither parallel backend waits without a bound: a worker that cannot start or dies, a
+scheduler that cannot be reached within :data:`DASK_TIMEOUT_S` or has no workers, is a
+:class:`SweepWorkerError` naming the fix.
 
 Before anything is solved, the grid's size is checked against ``max_points``
 (:mod:`resilience.sweeps.knobs`), and a disruption knob (``availability``,
@@ -41,6 +80,7 @@ import logging
 import math
 import os
 import pickle
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +95,12 @@ from resilience.errors import ResilienceError
 from resilience.optimize.diagnostics import OptimizationError, status_of
 from resilience.optimize.families import family
 from resilience.optimize.market.from_data import StudyMarketSettings
+from resilience.optimize.persistent import (
+    ResolveRecord,
+    close_sweep_session,
+    persistent,
+    sweep_session,
+)
 from resilience.optimize.solve import SolverOptions
 from resilience.scenarios import SpecError, SpecProblem, StudySpec, as_study
 from resilience.study import check_run, run_study
@@ -106,6 +152,8 @@ SWEEP_SCHEMA = pl.Schema(
         "scenario": pl.String,
         "model": pl.String,
         "method": pl.String,
+        "fresh_lps": pl.Int64,
+        "simplex_iterations": pl.Int64,
         "status": pl.String,
         **dict.fromkeys(METRICS, pl.Float64),
         "reason": pl.String,
@@ -129,6 +177,7 @@ class SweepTask:
     options: SolverOptions | None = None
     explain: bool = True
     settings: StudyMarketSettings | None = None
+    session: str = ""  # names the sweep's persistent sessions in every worker
 
 
 # ----------------------------------------------------------------------------- workers
@@ -142,21 +191,37 @@ def _weighted(summary: pl.DataFrame, column: str) -> float | None:
     return float((s[column] * w).sum()) / total if total > 0 else None
 
 
+def _resolves(records: Sequence[ResolveRecord]) -> dict[str, Any]:
+    """How the point's LPs reached HiGHS: how many were passed fresh, and the iterations."""
+    return {
+        "fresh_lps": sum(r.method == "rebuild" for r in records),
+        "simplex_iterations": sum(r.simplex_iterations for r in records),
+    }
+
+
 def _from_study(task: SweepTask, point: Point) -> dict[str, Any]:
-    """One point: a full run on the market core, its metrics."""
+    """One point: a full run on the market core (its LPs through the sweep's session)."""
     row: dict[str, Any] = {"status": "optimal", **dict.fromkeys(METRICS), "reason": None}
+    session = sweep_session(task.session, keep=task.method == "persistent")
+    session.drain()
     try:
-        r = run_study(
-            task.study,
-            task.scenario,
-            policy=point.policy,
-            disruption=point.disruption,
-            trade=task.trade,
-            options=task.options,
-            settings=task.settings,
-        )
+        with persistent(session):
+            r = run_study(
+                task.study,
+                task.scenario,
+                policy=point.policy,
+                disruption=point.disruption,
+                trade=task.trade,
+                options=task.options,
+                settings=task.settings,
+            )
     except OptimizationError as exc:
-        return row | {"status": status_of(exc), "reason": str(exc) if task.explain else None}
+        return (
+            row
+            | _resolves(session.drain())
+            | {"status": status_of(exc), "reason": str(exc) if task.explain else None}
+        )
+    row |= _resolves(session.drain())
     t, s = r.totals.row(0, named=True), r.summary
     row |= {k: t[k] for k in METRICS if k in t}
     row |= {
@@ -172,7 +237,13 @@ def _solve(task: SweepTask, point: Point) -> dict[str, Any]:
     try:
         return _from_study(task, point)
     except SpecError as exc:  # found only with the data (e.g. the scenario cuts nothing)
-        return {"status": "invalid", **dict.fromkeys(METRICS), "reason": str(exc)}
+        return {
+            "fresh_lps": None,
+            "simplex_iterations": None,
+            "status": "invalid",
+            **dict.fromkeys(METRICS),
+            "reason": str(exc),
+        }
 
 
 def run_chunk(
@@ -420,7 +491,11 @@ def sweep(
     -------
     polars.DataFrame
         One row per point in grid order: ``point``, the knob columns, then
-        :data:`SWEEP_SCHEMA` — ``status`` (``optimal``, ``infeasible``...), the
+        :data:`SWEEP_SCHEMA` — ``method`` (the sweep's: ``persistent`` or ``rebuild``),
+        ``fresh_lps`` (the point's LPs passed fresh to HiGHS; 0: every one re-solved on
+        a kept model) and ``simplex_iterations`` (HiGHS's, summed over the point's LPs;
+        both null for an ``invalid`` point), ``status`` (``optimal``, ``infeasible``...),
+        the
         :data:`METRICS` (welfare losses and stock builds in USD; ``non_allied_share`` and
         ``expected_shed_share`` weighted by the members' consumption;
         ``price_rise_max_pct`` the highest monthly price rise of any member and good) and
@@ -446,21 +521,29 @@ def sweep(
     _check_points(spec, scenario, points)
     chosen = _resolve_method(spec, method)
     workers = workers or os.cpu_count() or 1
-    task = SweepTask(spec, scenario, tuple(knobs), chosen, trade, options, explain, settings)
+    task = SweepTask(
+        spec, scenario, tuple(knobs), chosen, trade, options, explain, settings, uuid.uuid4().hex
+    )
     chunks = _chunks(points, 1 if backend == "sequential" else workers, chunk_size)
     label = f"{spec.name} {scenario or 'base'}: {len(points)} points ({task.method})"
     with _progress(progress, len(points), label) as advance:
-        if backend == "sequential":
-            results = _sequential(task, chunks, advance)
-        elif backend == "processes":
-            results = _processes(task, chunks, workers, advance)
-        else:
-            results = _dask(task, chunks, scheduler, advance)
+        try:
+            if backend == "sequential":
+                results = _sequential(task, chunks, advance)
+            elif backend == "processes":
+                results = _processes(task, chunks, workers, advance)
+            else:
+                results = _dask(task, chunks, scheduler, advance)
+        finally:
+            close_sweep_session(task.session)  # this process's; workers' end with them
     rows = [row for _, row in sorted(results, key=lambda r: r[0])]
     label_scenario = scenario or "base"
-    meta = {"study": spec.name, "scenario": label_scenario, "model": spec.model}
-    body = pl.DataFrame(
-        [{**meta, "method": task.method, **row} for row in rows], schema=SWEEP_SCHEMA, orient="row"
-    )
+    meta = {
+        "study": spec.name,
+        "scenario": label_scenario,
+        "model": spec.model,
+        "method": task.method,
+    }
+    body = pl.DataFrame([{**meta, **row} for row in rows], schema=SWEEP_SCHEMA, orient="row")
     index = pl.DataFrame({"point": range(len(points))}, schema={"point": pl.Int64})
     return pl.concat([index, points_frame(knobs, points), body], how="horizontal")

@@ -9,10 +9,11 @@ rows are the points. Every value is checked as in a spec file: a bad one raises
 or ``points[row].<knob>``), the value and what is allowed.
 
 A grid's size is computed from the lengths of its value lists and checked against
-``max_points`` (:data:`DEFAULT_MAX_POINTS`, 100,000 points, about three minutes of
-persistent re-solves or four hours of rebuilds on one core) *before* a single point is
-built; a larger grid is refused with its size, the limit and how to raise it
-(``max_points=`` in Python, ``--max-points`` on the command line).
+``max_points`` (:data:`DEFAULT_MAX_POINTS`, 100,000 points: on the G7 study's full
+market a point took 6.7 s re-solved persistently and 14.6 s rebuilt on a loaded 2-core
+machine, ``benchmarks/README.md``, so that many points are days of work) *before* a
+single point is built; a larger grid is refused with its size, the limit and how to
+raise it (``max_points=`` in Python, ``--max-points`` on the command line).
 
 """
 

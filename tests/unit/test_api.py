@@ -142,7 +142,7 @@ def test_cli_sweep_writes_the_frame_and_fails_clearly(tmp_path: Path) -> None:
     args = ["sweep", str(G7), "-s", "china_graphite_controls", "-g", "min_stock_days=0,30"]
     result = runner.invoke(app, [*args, "-g", "availability=0,0.5", "--out", str(target)])
     assert result.exit_code == 0, result.output
-    assert "4 points (rebuild)" in result.output
+    assert "4 points (persistent)" in result.output  # auto: the stress family re-solves
     frame = pl.read_parquet(target)
     assert frame.height == 4
     assert (frame["status"] == "optimal").all()

@@ -50,8 +50,9 @@ class ModelFamily:
         Policy knobs (:data:`resilience.specs.KNOBS`) the family reads; setting another
         is noted as having no effect.
     parametric
-        Whether a sweep over numbers may re-solve one built LP (``False``: every point
-        is rebuilt).
+        Whether a sweep may re-solve the family's LPs persistently
+        (:mod:`resilience.optimize.persistent`: changed numbers sent to a kept HiGHS
+        model where the LP's structure is unchanged; ``False``: every LP passed fresh).
     run
         ``FamilyContext -> FamilyRun``.
     """
@@ -70,7 +71,7 @@ FAMILIES: dict[str, ModelFamily] = {
             "stress",
             "two-stage: stocks built before the crisis, the market in each scenario",
             (*_MARKET, *_DATA, *_SOURCING, *_STOCKS, "pooling", "disruption_days"),
-            False,
+            True,
             run_stress,
         ),
         ModelFamily(
@@ -85,21 +86,21 @@ FAMILIES: dict[str, ModelFamily] = {
                 "coercion_gamma",
                 "disruption_days",
             ),
-            False,
+            True,
             run_coercion,
         ),
         ModelFamily(
             "pooling",
             "members alone against members sharing stocks, with burden sharing",
             (*_MARKET, *_DATA, *_SOURCING, *_STOCKS, "burden_rule", "disruption_days"),
-            False,
+            True,
             run_pooling,
         ),
         ModelFamily(
             "diversify",
             "friend-shored sourcing caps and what they cost, with the cost curve",
             (*_MARKET, *_DATA, *_SOURCING, "disruption_days"),
-            False,
+            True,
             run_diversify,
         ),
     )
