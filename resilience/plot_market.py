@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from resilience.metrics.sums import stable_sum
 from resilience.plot_style import (
     _ROUND_OFF,
     LABELS,
@@ -62,7 +63,7 @@ def _loss_frame(
         frame = frame.group_by("scenario", maintain_order=True).agg(
             pl.when(pl.col(column).is_null().all())
             .then(None)
-            .otherwise(pl.col(column).sum())
+            .otherwise(stable_sum(pl.col(column)))
             .alias(column)
         )
         subtitle = _subtitle(subtitle, f"member {member}" if member else "all members")
