@@ -147,11 +147,17 @@ def test_hormuz_closure_gulf_crude_delivers_only_what_bypasses_the_strait(
     saudi = first.filter(pl.col("origin") == "SAU")
     assert saudi.height > 0
     assert (saudi["hit"] <= 0.3 * saudi["calm"] * (1 + 1e-9) + TOL).all()
-    # Japan and Korea hold IEA stocks (90+ days of net imports): they draw them and shed
-    # nothing, while importers without stocks pay a higher price
+    # Japan and Korea hold IEA stocks (90+ days of net imports) and draw them, no faster
+    # than the SPR's rate per barrel held (18 % of the stock a month, strategic_stocks.csv):
+    # Japan's 232 days cover its Gulf crude, Korea's 90 days drawn at that pace do not
+    # (most of its crude imports in BACI are Gulf crude), so Korea sheds and Japan does not
     goods = r.tables["goods"].filter(pl.col("scenario") == "hormuz_closure")
     assert (goods["stock_released_units"] > 0).all()
-    assert (goods["shed_units"] <= TOL).all()
+    shed = dict(goods.select("member", "shed_units").iter_rows())
+    assert shed["JPN"] <= TOL
+    assert shed["KOR"] > 0.01 * float(
+        goods.filter(pl.col("member") == "KOR")["stock_released_units"][0]
+    )
     prices = r.tables["prices"].filter(pl.col("scenario") == "hormuz_closure")
     p0 = float(
         r.tables["prices"].filter(pl.col("scenario") == "calm")["price_usd_per_unit"].median()
