@@ -71,9 +71,8 @@ from resilience.optimize.solve import (
     SolverOptions,
     _LogForwarder,
     _Raw,
-    configured_highs,
-    raw_outcome,
-    rejected,
+    loaded_highs,
+    timed_run,
 )
 
 __all__ = [
@@ -355,13 +354,8 @@ class PersistentSession:
                 f"({compiled.num_cols} columns, {len(compiled.rows)} rows)"
             )
             log.info("rebuild: LP passed fresh to HiGHS (%s)", reason)
-            forwarder = _LogForwarder(options.log_to == "logging")
-            h = configured_highs(options, forwarder)
-            if h.passModel(compiled.lp) == highspy.HighsStatus.kError:
-                rejected(forwarder)
-        t = time.perf_counter()
-        h.run()
-        raw = raw_outcome(h, compiled, forwarder, time.perf_counter() - t)
+            h, forwarder = loaded_highs(compiled, options)
+        raw = timed_run(h, compiled, forwarder)
         if self.keep and h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
             if kept is None:
                 kept = _kept(h, forwarder, compiled, options)

@@ -390,6 +390,22 @@ def rejected(forwarder: _LogForwarder) -> NoReturn:
     )
 
 
+def loaded_highs(compiled: CompiledModel, options: SolverOptions) -> tuple[Any, _LogForwarder]:
+    """A fresh ``highspy.Highs`` set up by ``options`` with ``compiled`` passed in."""
+    forwarder = _LogForwarder(options.log_to == "logging")
+    h = configured_highs(options, forwarder)
+    if h.passModel(compiled.lp) == highspy.HighsStatus.kError:
+        rejected(forwarder)
+    return h, forwarder
+
+
+def timed_run(h: Any, compiled: CompiledModel, forwarder: _LogForwarder) -> _Raw:
+    """``h.run()``, timed, and its outcome (:func:`raw_outcome`)."""
+    t = time.perf_counter()
+    h.run()
+    return raw_outcome(h, compiled, forwarder, time.perf_counter() - t)
+
+
 def raw_outcome(h: Any, compiled: CompiledModel, forwarder: _LogForwarder, elapsed: float) -> _Raw:
     """What ``h`` found for ``compiled`` after ``run()`` (``elapsed`` seconds)."""
     forwarder.flush()
@@ -490,13 +506,8 @@ class Solver:
         runner = DIRECT_RUNNER.get()
         if runner is not None:  # a persistent session (resilience.optimize.persistent)
             return runner.run(self.model, compiled, options)
-        forwarder = _LogForwarder(options.log_to == "logging")
-        h = configured_highs(options, forwarder)
-        if h.passModel(compiled.lp) == highspy.HighsStatus.kError:
-            rejected(forwarder)
-        t = time.perf_counter()
-        h.run()
-        return raw_outcome(h, compiled, forwarder, time.perf_counter() - t)
+        h, forwarder = loaded_highs(compiled, options)
+        return timed_run(h, compiled, forwarder)
 
     def _pyomo_kwargs(self, options: SolverOptions) -> dict[str, Any]:
         opts = options.highs_options()
