@@ -94,13 +94,19 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 from pyomo.core.expr.relational_expr import EqualityExpression
 
-from resilience.errors import ResilienceError
 from resilience.optimize.compile import (
     CompiledModel,
     compile_model,
     data_objects,
     register_expression,
     register_rows,
+)
+from resilience.optimize.lp_keys import (
+    MAX_LISTED,
+    ModelBuildError,
+    check_keys,
+    fmt_keys,
+    key_list,
 )
 from resilience.optimize.lp_record import (
     ModelRecord,
@@ -133,11 +139,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 _DOMAINS = {"continuous": pyo.Reals, "integer": pyo.Integers, "binary": pyo.Binary}
-_MAX_LISTED = 10
-
-
-class ModelBuildError(ResilienceError, ValueError):
-    """Model data could not be turned into variables or constraints (message says where)."""
 
 
 # ----------------------------------------------------------------------------- index names
@@ -232,62 +233,6 @@ def index_frame(component: Any) -> pl.DataFrame:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _shared_list(col: pl.Series) -> list[Any]:
-    """``col.to_list()``, equal strings or integers sharing one Python object.
-
-    Key columns repeat a few names (scenarios, members, commodities) over up to millions
-    of rows; one object per distinct value instead of one per row saves most of the
-    memory of the index tuples (210 MB -> 53 MB for 600 000 keys of five strings).
-    """
-    if (
-        col.len() < 1000
-        or col.null_count()
-        or not (col.dtype == pl.String or col.dtype.is_integer())
-    ):
-        return col.to_list()
-    if col.dtype.is_integer() and col.min() >= -5 and col.max() <= 256:  # type: ignore[operator]
-        return col.to_list()  # CPython keeps one object per small int already
-    uniq = col.unique(maintain_order=True)
-    if uniq.len() * 4 > col.len():
-        return col.to_list()
-    if col.dtype == pl.String:  # the codes of an Enum of the distinct values
-        codes = col.cast(pl.Enum(uniq.to_list())).to_physical()
-    else:
-        codes = (
-            col.to_frame("v")
-            .join(uniq.to_frame("v").with_row_index("c"), on="v", how="left", maintain_order="left")
-            .get_column("c")
-        )
-    return list(map(uniq.to_list().__getitem__, codes.to_numpy().tolist()))
-
-
-def _key_list(frame: pl.DataFrame, keys: Sequence[str]) -> list[Any]:
-    """Row keys (scalars for one column, tuples otherwise), as ``frame.rows()`` gives them."""
-    if len(keys) == 1:
-        return _shared_list(frame.get_column(keys[0]))
-    return list(zip(*(_shared_list(frame.get_column(k)) for k in keys), strict=True))
-
-
-def _fmt_keys(frame: pl.DataFrame, keys: Sequence[str]) -> str:
-    shown = _key_list(frame.head(_MAX_LISTED), keys)
-    more = frame.height - len(shown)
-    return ", ".join(map(repr, shown)) + (f" ... and {more} more" if more > 0 else "")
-
-
-def _check_keys(frame: pl.DataFrame, keys: Sequence[str], what: str) -> None:
-    missing = [k for k in keys if k not in frame.columns]
-    if missing:
-        raise ModelBuildError(f"{what}: key column(s) {missing} not in {frame.columns}")
-    nulls = frame.filter(pl.any_horizontal(pl.col(k).is_null() for k in keys))
-    if nulls.height:
-        raise ModelBuildError(f"{what}: missing key values in {nulls.height} row(s)")
-    if not frame.select(keys).is_duplicated().any():
-        return
-    dups = frame.filter(pl.struct(keys).is_duplicated()).unique(keys, maintain_order=True)
-    if dups.height:
-        raise ModelBuildError(f"{what}: duplicate keys {_fmt_keys(dups, keys)}")
-
-
 def _bound_values(
     frame: pl.DataFrame | None, bound: str | float | npt.ArrayLike, n: int, what: str
 ) -> FloatArray:
@@ -363,11 +308,11 @@ def add_variables(
     bound_cols = {b for b in (lb, ub) if isinstance(b, str)}
     keys = list(keys) if keys is not None else [c for c in index.columns if c not in bound_cols]
     what = f"variable {name!r}"
-    _check_keys(index, keys, what)
+    check_keys(index, keys, what)
     scalar_bounds = not isinstance(lb, str) and not isinstance(ub, str)
     scalar_lb = not isinstance(lb, str)
     with PauseGC():  # millions of new objects: no use looking for cycles among them
-        idx = _key_list(index, keys)
+        idx = key_list(index, keys)
         lbs = _bounds(index, lb, index.height, True, what)
         ubs = _bounds(index, ub, index.height, False, what)
         var = pyo.Var(
@@ -456,7 +401,7 @@ def _positions(
     unknown = joined.filter(pl.col("_col").is_null()).unique(var_keys, maintain_order=True)
     if unknown.height:
         raise ModelBuildError(
-            f"{what}: no variable {var.name!r} for keys {_fmt_keys(unknown, var_keys)}"
+            f"{what}: no variable {var.name!r} for keys {fmt_keys(unknown, var_keys)}"
         )
     return joined.get_column("_col").to_numpy().astype(np.int64)
 
@@ -603,7 +548,7 @@ def _rows_from_arrays(
     ubs = _bounds(None, ub, n, False, what)
     free = [key for key, lo, hi in zip(index, lbs, ubs, strict=True) if lo is None and hi is None]
     if free:
-        raise ModelBuildError(f"{what}: rows without any bound: {free[:_MAX_LISTED]!r}")
+        raise ModelBuildError(f"{what}: rows without any bound: {free[:MAX_LISTED]!r}")
     if log.isEnabledFor(logging.DEBUG):
         for i in np.flatnonzero(np.diff(ip) == 0).tolist():
             key = index[i]
@@ -669,7 +614,7 @@ def add_constraints(
     """
     keys = list(keys)
     what = f"constraint {name!r}"
-    _check_keys(rows, keys, what)
+    check_keys(rows, keys, what)
     missing = [k for k in [*keys, *var_keys] if k not in terms.columns]
     if missing:
         raise ModelBuildError(f"{what}: terms lack column(s) {missing}")
@@ -682,7 +627,7 @@ def add_constraints(
     unknown = joined.filter(pl.col("_row").is_null()).unique(keys, maintain_order=True)
     if unknown.height:
         raise ModelBuildError(
-            f"{what}: terms for unknown constraint keys {_fmt_keys(unknown, keys)}"
+            f"{what}: terms for unknown constraint keys {fmt_keys(unknown, keys)}"
         )
     row_of_term = joined.get_column("_row").to_numpy().astype(np.int64)
     col_of_term = _positions(var, var_keys, terms, what)
@@ -694,7 +639,7 @@ def add_constraints(
     con = _rows_from_arrays(
         block,
         name,
-        _key_list(rows, keys),
+        key_list(rows, keys),
         indptr,
         col_of_term[order],
         values[order],

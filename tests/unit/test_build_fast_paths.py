@@ -12,13 +12,8 @@ import pyomo.environ as pyo
 import pytest
 
 from resilience.optimize.compile import IdPositions, compile_model, data_objects
-from resilience.optimize.lp import (
-    ModelBuildError,
-    _key_list,
-    _shared_list,
-    add_variables,
-    linear_expression,
-)
+from resilience.optimize.lp import ModelBuildError, add_variables, linear_expression
+from resilience.optimize.lp_keys import key_list, shared_list
 from resilience.optimize.market import build_market
 from resilience.optimize.market.builder import MarketBuilder
 from resilience.optimize.market.testing import GOOD, cut, world
@@ -45,14 +40,14 @@ def test_id_positions_iterate_in_order_and_look_up_like_a_dict() -> None:
 )
 def test_shared_lists_equal_to_list_and_share_objects(values: list[object]) -> None:
     col = pl.Series("k", values)
-    got = _shared_list(col)
+    got = shared_list(col)
     assert got == values
     assert got[1] is got[5]  # one object per distinct value (10_000 and "JPN" too)
 
 
 def test_key_tuples_follow_the_rows() -> None:
     frame = pl.DataFrame({"a": ["x", "y"] * 600, "b": list(range(1200))})
-    assert _key_list(frame, ["a", "b"]) == frame.rows()
+    assert key_list(frame, ["a", "b"]) == frame.rows()
 
 
 def test_linear_expression_over_chosen_columns() -> None:

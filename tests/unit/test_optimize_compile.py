@@ -22,7 +22,6 @@ from resilience.optimize import compile as compile_mod
 from resilience.optimize import lp
 from resilience.optimize.compile import CompiledModel, compile_model, data_objects
 from resilience.optimize.lp import (
-    _key_list,
     add_constraints,
     add_constraints_from_arrays,
     add_variables,
@@ -31,6 +30,7 @@ from resilience.optimize.lp import (
     index_frame,
     linear_expression,
 )
+from resilience.optimize.lp_keys import key_list
 from resilience.optimize.solve import SolverOptions, solve
 
 QUIET = SolverOptions(log_to="off")
@@ -296,10 +296,10 @@ def test_key_lists_share_values_but_equal_rows() -> None:
             "u": [f"u{i}" for i in range(n)],
         }
     )
-    keys = _key_list(frame, ["s", "k", "f", "u"])
+    keys = key_list(frame, ["s", "k", "f", "u"])
     assert keys == frame.rows()
     assert keys[0][0] is keys[7][0]  # one object per distinct string
-    assert _key_list(frame, ["k"]) == frame["k"].to_list()
+    assert key_list(frame, ["k"]) == frame["k"].to_list()
 
 
 def test_values_of_fixed_variables_are_their_values() -> None:
