@@ -16,7 +16,7 @@ Resolution order, per (commodity, stage) and parameter, first match wins:
 
 A good for which none of these gives a value is an error naming the parameter, never a
 silent zero. Bad values (a negative supply elasticity, a positive demand elasticity, a
-VOLL multiple below 1, a ramp outside (0, 1], a share outside 0..1, negative working-stock
+VOLL multiple below 1, a ramp outside [0, 1], a share outside 0..1, negative working-stock
 days), unknown commodities or
 stages, unknown parameter names and duplicate keys are :class:`~resilience.errors.DataError`
 naming file, row, column and value, whether they come from the table or from an override.
@@ -111,7 +111,10 @@ PARAMETER_RULES: dict[str, ParameterRule] = {
         "must be >= 0",
     ),
     "ramp_share_per_month": ParameterRule(
-        "monthly growth limit of an arc", lambda v: 0 < v <= 1, "must lie in (0, 1]"
+        "monthly growth limit of an arc (0: no growth above observed flows, the policy "
+        "spot=false)",
+        lambda v: 0 <= v <= 1,
+        "must lie in [0, 1]",
     ),
     "spare_capacity_share": ParameterRule(
         "share of output that can be added in the short run", lambda v: v >= 0, "must be >= 0"

@@ -22,7 +22,7 @@ def problems(excinfo: pytest.ExceptionInfo[DataError]) -> list[tuple[str, int | 
         ("supply_elasticity", -0.3, "supply elasticity must be > 0"),
         ("demand_elasticity", 0.4, "demand elasticity must be < 0"),
         ("voll_multiple", 0.5, "at least the reference price"),
-        ("ramp_share_per_month", 1.5, "(0, 1]"),
+        ("ramp_share_per_month", 1.5, "[0, 1]"),
         ("essential_share", 1.0, "[0, 1)"),
         ("friction_share", -0.1, ">= 0"),
         ("p0_usd_per_unit", float("nan"), "> 0"),

@@ -272,7 +272,7 @@ def test_unknown_good_suggests_close_names():
         ),
         ({"voll_multiple": 0.5}, "voll_multiple", 0.5, ">= 1"),
         ({"cobalt": {"working_stock_days": -1}}, "cobalt/*.working_stock_days", -1, ">= 0"),
-        ({"ramp_share_per_month": 1.5}, "ramp_share_per_month", 1.5, "(0, 1]"),
+        ({"ramp_share_per_month": 1.5}, "ramp_share_per_month", 1.5, "[0, 1]"),
         ({"graphyte": {"essential_share": 0.5}}, "graphyte", "graphyte", "did you mean 'graphite'"),
         ({"essential_share": "high"}, "essential_share", "high", "must be a number"),
     ],
@@ -319,14 +319,14 @@ BAD_ROWS = [
         "cobalt,*,critical_materials,ramp_share_per_month,1.2,,,u,S,2020,https://x,q,",
         "value",
         1.2,
-        "(0, 1]",
+        "[0, 1]",
     ),
     (
-        "ramp of zero",
-        "cobalt,*,critical_materials,ramp_share_per_month,0,,,u,S,2020,https://x,q,",
+        "negative ramp",  # 0 is allowed: no growth (the policy spot: false)
+        "cobalt,*,critical_materials,ramp_share_per_month,-0.1,,,u,S,2020,https://x,q,",
         "value",
-        0.0,
-        "(0, 1]",
+        -0.1,
+        "[0, 1]",
     ),
     (
         "negative working-stock days",

@@ -91,3 +91,21 @@ def test_a_partial_month_opens_growth_for_its_uncovered_share() -> None:
 def test_a_growth_availability_outside_0_1_is_named() -> None:
     with pytest.raises(DataError, match=r"growth_availability.*1\.5"):
         _world(growth_availability=1.5)
+
+
+def test_a_ramp_of_zero_is_spot_false_no_growth_anywhere() -> None:
+    """``spot: false`` sets the ramp to 0: every arc carries at most its observed flow."""
+    inputs = _world(growth_availability=0.0).with_changes(
+        parameters=parameters({GOOD: {"ramp_share_per_month": 0.0, "spare_capacity_share": 0.2}})
+    )
+    flows = run_market(inputs).flows()
+    assert float(flows["growth_units"].abs().max()) <= 1e-9  # type: ignore[arg-type]
+    # T's new arc into M carries nothing, so M gets only S's 30 % in month 1
+    assert net_received(run_market(inputs), GOOD, "M", "cut")[0] == pytest.approx(18.0, abs=1e-6)
+
+
+def test_the_spot_false_override_is_accepted_by_the_parameter_rules() -> None:
+    from resilience.reference.market_parameters import resolve_parameters
+
+    frame = resolve_parameters([("graphite", "mining")], {"ramp_share_per_month": 0.0}, year=2021)
+    assert frame["ramp_share_per_month"].to_list() == [0.0]

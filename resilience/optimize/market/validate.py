@@ -49,8 +49,8 @@ _PARAMETER_RULES: tuple[tuple[str, pl.Expr, str], ...] = (
     ("friction_share", pl.col("friction_share") >= 0, "the friction share must be >= 0"),
     (
         "ramp_share_per_month",
-        (pl.col("ramp_share_per_month") > 0) & (pl.col("ramp_share_per_month") <= 1),
-        "the monthly ramp share must lie in (0, 1]",
+        (pl.col("ramp_share_per_month") >= 0) & (pl.col("ramp_share_per_month") <= 1),
+        "the monthly ramp share must lie in [0, 1] (0: no growth, spot=false)",
     ),
     (
         "spare_capacity_share",
