@@ -15,7 +15,8 @@ limits (stock builds, sourcing caps, pooling: :mod:`resilience.optimize.market.p
   ``producer_gain_usd``, ``stock_build_usd``, with the scenario's ``probability``;
 - ``goods``: per member, good and scenario, ``price_rise_max_pct`` (highest monthly price
   over :math:`P_0`), ``shed_units`` and ``shed_share`` (demand shed over the horizon),
-  ``stock_released_units``;
+  ``stock_released_units`` (net of the month's builds, :math:`\sum_t \max(0, r_t - b_t)`:
+  the LP may release and rebuild within a month at no cost, a tie that says nothing);
 - ``exposure`` (:func:`exposure`): per member and good, import shares before (observed
   flows) and after (the run's flows, probability-weighted over scenarios and months);
 - and the market's own tables: ``prices`` and ``flows`` per node or arc, month and
@@ -359,7 +360,11 @@ def member_goods(run: PolicyRun, members: Sequence[str]) -> pl.DataFrame:
         released = (
             stocks.sort(pl.all())
             .group_by("node", "good", "scenario", maintain_order=True)
-            .agg(stable_sum(pl.col("release_units")).alias("stock_released_units"))
+            .agg(
+                stable_sum(
+                    (pl.col("release_units") - pl.col("build_units")).clip(lower_bound=0.0)
+                ).alias("stock_released_units")
+            )
         )
         out = out.join(released, on=["node", "good", "scenario"], how="left")
     return (
